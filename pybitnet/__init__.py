@@ -1,0 +1,37 @@
+"""pybitnet: CPU kernels for neural networks with few multiplications.
+
+Binary (XNOR-popcount) and multiplication-free kernels with run-time ISA
+dispatch (scalar / AVX2 / AVX-512), exposed on numpy arrays and DLPack
+producers (e.g. PyTorch CPU tensors) without copies.
+
+Kernel core::
+
+    bits = pybitnet.pack_signs(x)                  # signs -> uint64 words, LSB first, 1 = negative
+    c = pybitnet.xnor_gemm(a_bits, b_bits, k)      # == sign(A) @ sign(B).T, int32
+    c = pybitnet.binary_matmul(a, b)               # == sign(a) @ sign(b), int32
+
+Run time::
+
+    pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
+    pybitnet.set_num_threads(n), pybitnet.get_num_threads()
+"""
+from ._version import __version__
+from .gemm import binary_matmul, xnor_gemm
+from .packing import pack_signs, unpack_signs
+from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
+                      set_num_threads)
+
+__all__ = [
+    "__version__",
+    "active_kernels",
+    "available_isas",
+    "binary_matmul",
+    "build_info",
+    "cpu_features",
+    "get_num_threads",
+    "isa",
+    "pack_signs",
+    "set_num_threads",
+    "unpack_signs",
+    "xnor_gemm",
+]

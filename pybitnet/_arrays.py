@@ -1,0 +1,22 @@
+"""Turning user inputs into arrays the kernels accept, without silent copies."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_array(x, name: str) -> np.ndarray:
+    """Return `x` as a numpy array sharing its memory.
+
+    numpy arrays pass through; DLPack producers (PyTorch CPU tensors, JAX and
+    CuPy host arrays, ...) are wrapped with ``np.from_dlpack`` (zero-copy).
+    Anything else is rejected rather than converted, so no large input is
+    copied behind the user's back.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "__dlpack__"):
+        try:
+            return np.from_dlpack(x)
+        except (TypeError, BufferError, RuntimeError) as e:
+            raise TypeError(f"{name}: cannot view this {type(x).__name__} through DLPack on the CPU: {e}") from e
+    raise TypeError(f"{name} must be a numpy array or a DLPack-compatible CPU tensor, got {type(x).__name__}")

@@ -1,0 +1,49 @@
+"""Binary matrix products: XNOR-popcount GEMM on packed signs."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _bitops
+from ._arrays import as_array
+from .packing import pack_signs
+
+
+def xnor_gemm(a_bits, b_bits, k: int) -> np.ndarray:
+    """``sign(A) @ sign(B).T`` from packed rows, exactly, as int32.
+
+    Parameters
+    ----------
+    a_bits : uint64 array (M, W)
+        Rows of A packed by :func:`pack_signs` (``W = ceil(k / 64)``).
+    b_bits : uint64 array (N, W)
+        Rows of B packed the same way (B is N x K: the weights of N outputs).
+    k : int
+        The logical length K of the rows (``0 <= k < 2**31``).
+
+    Returns
+    -------
+    int32 array (M, N): ``c[i, j] = k - 2 * popcount(a_bits[i] ^ b_bits[j])``.
+
+    Rows must be contiguous (row slices of a packed array are fine); the
+    padding bits past `k` must be zero, and are checked.
+    """
+    return _bitops.xnor_gemm(as_array(a_bits, "a_bits"), as_array(b_bits, "b_bits"), k)
+
+
+def binary_matmul(a, b) -> np.ndarray:
+    """``sign(a) @ sign(b)`` as int32 for real `a` (M, K) and `b` (K, N).
+
+    Signs follow :func:`pack_signs` (0 counts as +1). This packs both operands
+    and runs :func:`xnor_gemm`; to reuse packed weights, call those two directly.
+    """
+    a = as_array(a, "a")
+    b = as_array(b, "b")
+    if a.ndim != 2:
+        raise ValueError(f"a must be 2-D (M, K), got shape {a.shape}")
+    if b.ndim != 2:
+        raise ValueError(f"b must be 2-D (K, N), got shape {b.shape}")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"a has K={a.shape[1]} columns but b has K={b.shape[0]} rows; shapes {a.shape} and {b.shape}")
+    a_bits = pack_signs(a, axis=1)
+    b_bits = np.ascontiguousarray(pack_signs(b, axis=0).T)  # (N, W): 1/32 of b's float32 size
+    return xnor_gemm(a_bits, b_bits, a.shape[1])

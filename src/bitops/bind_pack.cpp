@@ -1,0 +1,71 @@
+#include "bind_util.h"
+#include "threads.h"
+
+#include <atomic>
+
+namespace pbn {
+
+namespace {
+
+DType dtype_of(const py::array& x) {
+  if (x.dtype().is(py::dtype::of<float>())) return DType::f32;
+  if (x.dtype().is(py::dtype::of<double>())) return DType::f64;
+  if (x.dtype().is(py::dtype::of<std::int8_t>())) return DType::i8;
+  if (x.dtype().is(py::dtype::of<std::int16_t>())) return DType::i16;
+  throw py::type_error("x must have dtype float32, float64, int8 or int16, got " + std::string(py::str(x.dtype())));
+}
+
+py::array pack_signs(const py::array& x, int axis, const std::string& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  const DType dtype = dtype_of(x);
+  const int ndim = int(x.ndim());
+  if (ndim == 0) throw py::value_error("x must have at least 1 dimension, got a 0-d array");
+  if (axis < -ndim || axis >= ndim)
+    throw py::value_error("axis " + std::to_string(axis) + " is out of range for x of shape " + shape_str(x));
+  if (axis < 0) axis += ndim;
+  require_c_contiguous(x, "x");
+
+  std::size_t outer = 1, inner = 1;
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + ndim);
+  for (int d = 0; d < axis; ++d) outer *= std::size_t(shape[d]);
+  for (int d = axis + 1; d < ndim; ++d) inner *= std::size_t(shape[d]);
+  const std::size_t k = std::size_t(shape[axis]);
+  shape[axis] = py::ssize_t(words_for(k));
+  py::array_t<word_t> out(shape);
+  if (out.size() == 0 || x.size() == 0) {
+    if (out.size()) std::fill_n(out.mutable_data(), out.size(), word_t(0));
+    return out;
+  }
+
+  pack_signs_fn* kernel = pack_signs_kernel(isa);
+  const void* src = x.data();
+  word_t* dst = out.mutable_data();
+  std::atomic<bool> nan{false};
+  {
+    py::gil_scoped_release release;
+    const std::size_t chunks = plan_chunks(double(outer) * double(k) * double(inner), 1 << 18);
+    if (outer >= chunks) {
+      parallel_for(chunks, [&](std::size_t c) {
+        const std::size_t o0 = outer * c / chunks, o1 = outer * (c + 1) / chunks;
+        if (kernel(src, dtype, outer, k, inner, dst, o0, o1, 0, inner)) nan = true;
+      });
+    } else {
+      const std::size_t step = (((inner + chunks - 1) / chunks) + 7) & ~std::size_t(7);  // whole cache lines
+      parallel_for(chunks, [&](std::size_t c) {
+        const std::size_t i0 = std::min(inner, c * step), i1 = std::min(inner, i0 + step);
+        if (i0 < i1 && kernel(src, dtype, outer, k, inner, dst, 0, outer, i0, i1)) nan = true;
+      });
+    }
+  }
+  if (nan) throw py::value_error("x contains NaN, which has no sign to pack");
+  return out;
+}
+
+}  // namespace
+
+void bind_pack(py::module_& m) {
+  m.def("pack_signs", &pack_signs, py::arg("x"), py::arg("axis") = -1, py::arg("isa") = "",
+        R"pbdoc(Pack the signs of x along `axis` into uint64 words (see pybitnet.pack_signs).)pbdoc");
+}
+
+}  // namespace pbn

@@ -1,0 +1,68 @@
+#include "bind_util.h"
+
+#include <climits>
+
+namespace pbn {
+
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d ? ", " : "") + std::to_string(a.shape(d));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+void require_ndim(const py::array& a, const char* name, int ndim) {
+  if (a.ndim() != ndim)
+    throw py::value_error(std::string(name) + " must be " + std::to_string(ndim) + "-D, got shape " + shape_str(a));
+}
+
+void require_c_contiguous(const py::array& a, const char* name) {
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) +
+                          " must be C-contiguous (pybitnet does not copy large inputs silently); "
+                          "pass np.ascontiguousarray(" + name + ")");
+}
+
+std::size_t row_stride(const py::array& a, const char* name) {
+  const auto item = py::ssize_t(a.itemsize());
+  const bool rows_ok = a.shape(1) <= 1 || a.strides(1) == item;
+  if (!rows_ok || a.strides(0) < 0 || a.strides(0) % item != 0)
+    throw py::value_error(std::string(name) + " must have contiguous rows (got strides (" +
+                          std::to_string(a.strides(0)) + ", " + std::to_string(a.strides(1)) +
+                          ")); pass np.ascontiguousarray(" + name + ")");
+  return a.shape(0) <= 1 ? std::size_t(a.shape(1)) : std::size_t(a.strides(0) / item);
+}
+
+std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, const char* why_max) {
+  if (!PyLong_Check(k.ptr()) || PyBool_Check(k.ptr()))
+    throw py::type_error(std::string(name) + " must be an int, got " + std::string(py::str(py::type::of(k))));
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(k.ptr(), &overflow);
+  if (overflow < 0 || (!overflow && v < 0))
+    throw py::value_error(std::string(name) + " must be >= 0, got " + std::string(py::str(k)));
+  if (overflow > 0 || v > max)
+    throw py::value_error(std::string(name) + "=" + std::string(py::str(k)) + " is too large: " + why_max);
+  return v;
+}
+
+std::size_t check_packed_rows(const py::array& bits, const char* name, std::int64_t k) {
+  require_dtype<std::uint64_t>(bits, name, "uint64 (from pack_signs)");
+  require_ndim(bits, name, 2);
+  const std::size_t words = words_for(std::size_t(k));
+  if (std::size_t(bits.shape(1)) != words)
+    throw py::value_error(std::string(name) + " has " + std::to_string(bits.shape(1)) + " words per row but k=" +
+                          std::to_string(k) + " needs ceil(k/64) = " + std::to_string(words));
+  const std::size_t ld = row_stride(bits, name);
+  if (words == 0) return ld;
+  // Zero padding is the contract every GEMM relies on; checking the last word
+  // of each row is O(rows) and turns a silently wrong result into an error.
+  const auto* p = static_cast<const word_t*>(bits.data());
+  const word_t pad = ~last_word_mask(std::size_t(k));
+  for (py::ssize_t r = 0; r < bits.shape(0); ++r) {
+    if (p[r * ld + words - 1] & pad)
+      throw py::value_error(std::string(name) + " row " + std::to_string(r) + " has nonzero padding bits past k=" +
+                            std::to_string(k) + " (rows must come from pack_signs with the same k)");
+  }
+  return ld;
+}
+
+}  // namespace pbn

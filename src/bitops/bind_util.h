@@ -1,0 +1,38 @@
+// Argument checks shared by the bindings. Every check names the argument, so
+// a bad call from Python gets a clear ValueError/TypeError, never a crash.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+
+#include "dispatch.h"
+
+namespace pbn {
+namespace py = pybind11;
+
+std::string shape_str(const py::array& a);
+
+// Raises TypeError unless `a` is a numpy array of element type T.
+template <class T>
+void require_dtype(const py::array& a, const char* name, const char* expected) {
+  if (!a.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(std::string(name) + " must have dtype " + expected + ", got " +
+                         std::string(py::str(a.dtype())));
+}
+
+void require_ndim(const py::array& a, const char* name, int ndim);
+void require_c_contiguous(const py::array& a, const char* name);
+
+// Rows of a 2-D array must be contiguous; returns the row stride in elements.
+std::size_t row_stride(const py::array& a, const char* name);
+
+// A Python int k as int64 in [0, max]; the message names `name`.
+std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, const char* why_max);
+
+// Packed rows (rows, words) uint64 with words == words_for(k) and zero padding.
+std::size_t check_packed_rows(const py::array& bits, const char* name, std::int64_t k);
+
+}  // namespace pbn

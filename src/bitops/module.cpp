@@ -1,0 +1,51 @@
+// pybitnet._bitops: the private compiled module. Thin on purpose: argument
+// checks, GIL release and a call through the dispatch table live in the
+// bind_*.cpp files; the public, documented API is pure Python (pybitnet/).
+#include <pybind11/stl.h>
+
+#include "bind_util.h"
+#include "threads.h"
+
+#ifndef PYBITNET_VERSION
+#define PYBITNET_VERSION "dev"
+#endif
+#ifndef PYBITNET_BUILD_FLAGS
+#define PYBITNET_BUILD_FLAGS ""
+#endif
+
+namespace pbn {
+void bind_pack(py::module_& m);
+void bind_xnor_gemm(py::module_& m);
+}  // namespace pbn
+
+PYBIND11_MODULE(_bitops, m) {
+  namespace py = pybind11;
+  using namespace pbn;
+  init_dispatch();  // throws (-> ImportError) if PYBITNET_ISA names an unusable ISA
+
+  m.attr("__version__") = PYBITNET_VERSION;
+  m.attr("build_flags") = PYBITNET_BUILD_FLAGS;
+
+  m.def("isa", [] { return std::string(isa_name(active_isa())); }, "The active instruction-set path.");
+  m.def("available_isas", [] {
+    std::vector<std::string> out;
+    for (Isa isa : available_isas()) out.push_back(isa_name(isa));
+    return out;
+  }, "ISA paths this CPU can run, best first.");
+  m.def("cpu_features", [] {
+    py::dict d;
+    for (const auto& f : pbn::cpu_features()) d[f.name] = f.present;
+    return d;
+  }, "CPU features detected by CPUID and XGETBV.");
+  m.def("op_names", &op_names);
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("n must be >= 1, got " + std::to_string(n));
+    py::gil_scoped_release release;  // waits for a running kernel to finish
+    set_num_threads(n);
+  }, py::arg("n"));
+  m.def("default_num_threads", &default_num_threads);
+
+  bind_pack(m);
+  bind_xnor_gemm(m);
+}

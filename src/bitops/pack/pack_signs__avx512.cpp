@@ -1,0 +1,79 @@
+// AVX-512: a compare (or the sign-bit move for integers) turns 16/8/64/32
+// elements into a mask register in one instruction; masked loads make the
+// tail of a row read nothing past its end and produce zero padding bits.
+#include <immintrin.h>
+
+#include "../kernels.h"
+
+namespace pbn {
+namespace {
+
+#include "pack_cols.h"
+
+inline std::uint64_t low_mask(std::size_t n) { return n >= 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << n) - 1; }
+
+word_t word_f32(const float* p, std::size_t n, bool& nan) {
+  const __m512 zero = _mm512_setzero_ps();
+  word_t bits = 0;
+  __mmask16 bad = 0;
+  for (int q = 0; q < 4; ++q) {
+    if (n <= std::size_t(16 * q)) break;
+    const __mmask16 m = __mmask16(low_mask(n - 16 * q));
+    const __m512 v = _mm512_maskz_loadu_ps(m, p + 16 * q);
+    bits |= word_t(_mm512_mask_cmp_ps_mask(m, v, zero, _CMP_LT_OQ)) << (16 * q);
+    bad |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
+  }
+  nan |= bad != 0;
+  return bits;
+}
+
+word_t word_f64(const double* p, std::size_t n, bool& nan) {
+  const __m512d zero = _mm512_setzero_pd();
+  word_t bits = 0;
+  __mmask8 bad = 0;
+  for (int q = 0; q < 8; ++q) {
+    if (n <= std::size_t(8 * q)) break;
+    const __mmask8 m = __mmask8(low_mask(n - 8 * q));
+    const __m512d v = _mm512_maskz_loadu_pd(m, p + 8 * q);
+    bits |= word_t(_mm512_mask_cmp_pd_mask(m, v, zero, _CMP_LT_OQ)) << (8 * q);
+    bad |= _mm512_mask_cmp_pd_mask(m, v, v, _CMP_UNORD_Q);
+  }
+  nan |= bad != 0;
+  return bits;
+}
+
+word_t word_i8(const std::int8_t* p, std::size_t n, bool&) {
+  return _mm512_movepi8_mask(_mm512_maskz_loadu_epi8(__mmask64(low_mask(n)), p));
+}
+
+word_t word_i16(const std::int16_t* p, std::size_t n, bool&) {
+  word_t bits = _mm512_movepi16_mask(_mm512_maskz_loadu_epi16(__mmask32(low_mask(n)), p));
+  if (n > 32) bits |= word_t(_mm512_movepi16_mask(_mm512_maskz_loadu_epi16(__mmask32(low_mask(n - 32)), p + 32))) << 32;
+  return bits;
+}
+
+template <class T, class WordFn>
+bool pack_any(const void* x, std::size_t k, std::size_t inner, word_t* out, std::size_t o0, std::size_t o1,
+              std::size_t i0, std::size_t i1, WordFn word) {
+  const T* xt = static_cast<const T*>(x);
+  if (inner == 1) return pack_rows(xt, k, out, o0, o1, word);
+  const std::size_t words = words_for(k);
+  bool nan = false;
+  for (std::size_t o = o0; o < o1; ++o) nan |= pack_cols(xt + o * k * inner, k, inner, out + o * words * inner, i0, i1);
+  return nan;
+}
+
+}  // namespace
+
+bool pack_signs__avx512(const void* x, DType dtype, std::size_t, std::size_t k, std::size_t inner, word_t* out,
+                        std::size_t o0, std::size_t o1, std::size_t i0, std::size_t i1) {
+  switch (dtype) {
+    case DType::f32: return pack_any<float>(x, k, inner, out, o0, o1, i0, i1, word_f32);
+    case DType::f64: return pack_any<double>(x, k, inner, out, o0, o1, i0, i1, word_f64);
+    case DType::i8: return pack_any<std::int8_t>(x, k, inner, out, o0, o1, i0, i1, word_i8);
+    case DType::i16: return pack_any<std::int16_t>(x, k, inner, out, o0, o1, i0, i1, word_i16);
+  }
+  return false;
+}
+
+}  // namespace pbn
