@@ -17,6 +17,7 @@ Run time::
 """
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm
+from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       set_num_threads)
@@ -25,7 +26,10 @@ __all__ = [
     "__version__",
     "active_kernels",
     "available_isas",
+    "OpCounts",
     "binary_matmul",
+    "count_ops",
+    "float_gemm_ops",
     "build_info",
     "cpu_features",
     "get_num_threads",

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_array
+from .opcount import OpCounts, record
 from .packing import pack_signs
 
 
@@ -27,7 +28,18 @@ def xnor_gemm(a_bits, b_bits, k: int) -> np.ndarray:
     Rows must be contiguous (row slices of a packed array are fine); the
     padding bits past `k` must be zero, and are checked.
     """
-    return _bitops.xnor_gemm(as_array(a_bits, "a_bits"), as_array(b_bits, "b_bits"), k)
+    c = _bitops.xnor_gemm(as_array(a_bits, "a_bits"), as_array(b_bits, "b_bits"), k)
+    record("xnor_gemm", lambda: xnor_gemm_ops(c.shape[0], k, c.shape[1]))
+    return c
+
+
+def xnor_gemm_ops(m: int, k: int, n: int) -> OpCounts:
+    """What :func:`xnor_gemm` does for (m, k) x (k, n): per output and 64-bit
+    word one XOR, one popcount and one addition; then ``k - 2*pop`` (one shift,
+    one subtraction) per output. No multiplications."""
+    words = -(-k // 64)
+    return OpCounts(bitwise=m * n * words, popcounts=m * n * words, additions=m * n * (words + 1),
+                    shifts=m * n, weight_bytes=8 * n * words)
 
 
 def binary_matmul(a, b) -> np.ndarray:
