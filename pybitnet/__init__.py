@@ -20,7 +20,7 @@ from .gemm import binary_matmul, xnor_gemm
 from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
-                      set_num_threads)
+                      kernel_calls, set_num_threads)
 
 __all__ = [
     "__version__",
@@ -34,6 +34,7 @@ __all__ = [
     "cpu_features",
     "get_num_threads",
     "isa",
+    "kernel_calls",
     "pack_signs",
     "set_num_threads",
     "unpack_signs",
