@@ -29,6 +29,7 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import math
 import os
 import shutil
 import tarfile
@@ -133,7 +134,7 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
 # The result
 # ---------------------------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True, repr=False)
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Dataset:
     """A train/test split as arrays.
 
@@ -289,7 +290,7 @@ def _read_checked(path: Path, folder: str, name: str, verify: bool) -> Tuple[byt
 def _fetch(urls: Sequence[str], dest: Path, check: Callable[[Path], None]) -> None:
     """Download the first working URL to `dest` (atomically), after `check` passed on it."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = dest.with_name(f"{dest.name}.{os.getpid()}.part")  # concurrent downloads do not collide
     errors: List[str] = []
     bad: List[str] = []
     for url in urls:
@@ -340,10 +341,13 @@ def _download_cifar10(directory: Path) -> None:
                 member = tar.extractfile("cifar-10-batches-bin/" + name)
                 if member is None:
                     raise ValueError(f"{archive}: {name} is not a regular file")
-                part = directory / (name + ".part")
-                with member, open(part, "wb") as out:
-                    shutil.copyfileobj(member, out, 1 << 20)
-                os.replace(part, directory / name)
+                part = directory / f"{name}.{os.getpid()}.part"
+                try:
+                    with member, open(part, "wb") as out:
+                        shutil.copyfileobj(member, out, 1 << 20)
+                    os.replace(part, directory / name)
+                finally:
+                    part.unlink(missing_ok=True)
     except (tarfile.TarError, KeyError, EOFError, zlib.error) as e:
         raise ValueError(f"{archive}: unreadable CIFAR-10 archive ({e})") from e
     finally:
@@ -390,7 +394,7 @@ def _parse_idx(data: bytes, where: object) -> np.ndarray:
     if len(data) < header:
         raise ValueError(f"{where}: truncated IDX header ({len(data)} bytes, needs {header})")
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, 4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: absurd headers cannot wrap around
     got = len(data) - header
     if got != expected:
         what = "truncated" if got < expected else "has trailing bytes"
@@ -484,6 +488,8 @@ def _parse_svhn(data: bytes, where: object) -> Tuple[np.ndarray, np.ndarray]:
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.dtype != np.uint8:
         raise ValueError(f"{where}: 'X' must be uint8 of shape (32, 32, 3, N), got {x.dtype}{x.shape}")
     y = y.reshape(-1)
+    if not (np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)))):
+        raise ValueError(f"{where}: 'y' must hold integer labels, got {y.dtype}")
     if y.shape[0] != x.shape[3]:
         raise ValueError(f"{where}: {x.shape[3]} images but {y.shape[0]} labels")
     if y.size and (y.min() < 1 or y.max() > 10):

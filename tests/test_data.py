@@ -491,3 +491,53 @@ def test_zca_eps_shrinks_small_directions_and_errors():
         data.ZCA().fit(x[:, :3]).transform(x)
     with pytest.raises(ValueError, match="at least 2 examples"):
         data.ZCA().fit(x[:1])
+
+
+def test_cifar10_download_unpacks_known_members_only(tmp_path, monkeypatch):
+    import hashlib
+    import io
+    import tarfile
+
+    rng = np.random.default_rng(8)
+    payload = {n: _cifar_records(rng.integers(0, 10, 3), rng)[0] for n in data._CIFAR_FILES}
+    payload["batches.meta.txt"] = ("\n".join(data.CIFAR10_CLASSES) + "\n").encode()
+    archive = tmp_path / "upstream.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, raw in list(payload.items()) + [("../evil.txt", b"x")]:
+            info = tarfile.TarInfo("cifar-10-batches-bin/" + name)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    monkeypatch.setattr(data, "_CIFAR_ARCHIVE", (archive.as_uri(), "sha256:" + digest))
+    with pytest.warns(UserWarning, match="not verified"):
+        ds = data.load_cifar10(tmp_path / "root", download=True)
+    assert ds.x_train.shape == (15, 32, 32, 3) and ds.x_test.shape == (3, 32, 32, 3)
+    got = sorted(p.name for p in (tmp_path / "root" / "cifar10").iterdir())
+    assert got == sorted(payload)  # no archive left behind, nothing outside the known names
+    assert not (tmp_path / "root" / "evil.txt").exists()
+    # A tampered archive is refused.
+    monkeypatch.setattr(data, "_CIFAR_ARCHIVE", (archive.as_uri(), "sha256:" + "0" * 64))
+    with pytest.raises(ValueError, match="cifar-10-binary.tar.gz failed its check"):
+        data.load_cifar10(tmp_path / "root2", download=True)
+
+
+def test_svhn_download_checks_md5(tmp_path, monkeypatch):
+    import hashlib
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    _write_svhn(mirror / "train_32x32.mat", 4, 0)
+    _write_svhn(mirror / "test_32x32.mat", 2, 1)
+    known = {n: "md5:" + hashlib.md5((mirror / n).read_bytes()).hexdigest()
+             for n in ("train_32x32.mat", "test_32x32.mat")}
+    monkeypatch.setitem(data._DIGESTS, "svhn", known)
+    monkeypatch.setitem(data._MIRRORS, "svhn", [mirror.as_uri() + "/"])
+    ds = data.load_svhn(tmp_path / "root", download=True)
+    assert ds.x_train.shape == (4, 32, 32, 3) and ds.y_test.shape == (2,)
+
+
+def test_idx_header_with_absurd_sizes(tmp_path):
+    p = tmp_path / "huge"
+    p.write_bytes(bytes([0, 0, 0x08, 4]) + np.full(4, 2**32 - 1, ">u4").tobytes() + b"\0" * 16)
+    with pytest.raises(ValueError, match="IDX file truncated"):
+        data.read_idx(p)
