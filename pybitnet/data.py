@@ -856,8 +856,10 @@ def gcn(x, scale: float = 1.0, sqrt_bias: float = 0.0, use_std: bool = False,
     Each example (flattened) has its mean removed and is divided by
     ``sqrt(sqrt_bias + var)`` (``use_std=True``) or ``sqrt(sqrt_bias + sum of
     squares)`` (its L2 norm when ``sqrt_bias=0``), then multiplied by `scale`.
-    Divisors below `min_divisor` (flat images) are replaced by 1. The papers'
-    CIFAR-10/SVHN pipelines used ``gcn(x, sqrt_bias=10, use_std=True)`` before ZCA.
+    Divisors below `min_divisor` (flat images) are replaced by 1. The
+    BinaryConnect/BNN CIFAR-10 inputs (pylearn2's ``make_cifar10_gcn_whitened``)
+    are ``gcn(x, scale=55)`` followed by ``ZCA(eps=0.1)``; Coates et al. (2011)
+    used ``gcn(x, sqrt_bias=10, use_std=True)``.
 
     Parameters
     ----------
@@ -891,7 +893,13 @@ class ZCA:
     where ``U diag(s) U^T`` is the SVD of the training covariance (``1/N``
     normalisation). `eps` regularises small eigenvalues: with ``eps -> 0`` the
     whitened training covariance is the identity. ``eps=0.1`` is the filter bias
-    of the papers' CIFAR-10/SVHN preprocessing (after :func:`gcn`).
+    of the papers' CIFAR-10 preprocessing (pylearn2's ZCA, after ``gcn(x, scale=55)``).
+
+    Examples
+    --------
+    >>> ds = load_cifar10()
+    >>> zca = ZCA(eps=0.1).fit(gcn(ds.x_train, scale=55.0))
+    >>> x_train, x_test = zca.transform(gcn(ds.x_train, scale=55.0)), zca.transform(gcn(ds.x_test, scale=55.0))
 
     Parameters
     ----------
