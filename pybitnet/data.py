@@ -42,7 +42,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 __all__ = [
+    "CIFAR10_CLASSES",
     "ENV_VAR",
+    "FASHION_MNIST_CLASSES",
+    "MNIST_CLASSES",
     "Dataset",
     "ZCA",
     "center",
