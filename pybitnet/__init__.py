@@ -10,11 +10,15 @@ Kernel core::
     c = pybitnet.xnor_gemm(a_bits, b_bits, k)      # == sign(A) @ sign(B).T, int32
     c = pybitnet.binary_matmul(a, b)               # == sign(a) @ sign(b), int32
 
+Data sets and preprocessing: the ``pybitnet.data`` submodule (MNIST, Fashion-MNIST,
+CIFAR-10, SVHN loaders; GCN, ZCA, +-1 targets).
+
 Run time::
 
     pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
     pybitnet.set_num_threads(n), pybitnet.get_num_threads()
 """
+from . import data
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm
 from .opcount import OpCounts, count_ops, float_gemm_ops
@@ -29,6 +33,7 @@ __all__ = [
     "OpCounts",
     "binary_matmul",
     "count_ops",
+    "data",
     "float_gemm_ops",
     "build_info",
     "cpu_features",
