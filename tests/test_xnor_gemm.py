@@ -159,3 +159,22 @@ def test_binary_matmul_either_memory_order(rng):
     np.testing.assert_array_equal(pybitnet.binary_matmul(np.asfortranarray(a), np.ascontiguousarray(b.T)), expected)
     with pytest.raises(ValueError, match="b must be C- or F-contiguous"):
         pybitnet.binary_matmul(a, b.T[:, ::2])
+
+
+@pytest.mark.parametrize("offset", range(8))
+def test_any_alignment(isa, offset):
+    """Rows at every 8-byte offset from a cache line (the kernels copy misaligned blocks)."""
+    _, _, a_bits, b_bits, expected = operands(1000)
+    words = a_bits.shape[1]
+
+    def at_offset(x):
+        raw = np.zeros(x.size + 16, np.uint64)
+        start = (-(raw.ctypes.data // 8) % 8 + offset) % 8  # words to skip to reach the wanted offset
+        view = raw[start:start + x.size].reshape(x.shape)
+        view[...] = x
+        assert view.ctypes.data % 64 == offset * 8
+        return view
+
+    got = _bitops.xnor_gemm(at_offset(a_bits[:40]), at_offset(b_bits[:100]), 1000, isa)
+    np.testing.assert_array_equal(got, expected[:40, :100])
+    assert words == 16
