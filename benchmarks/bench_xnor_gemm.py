@@ -103,3 +103,28 @@ class CountingOverhead:
     def time_xnor_gemm_counting_on(self):
         with pybitnet.count_ops():
             pybitnet.xnor_gemm(self.a, self.b, 1024)
+
+
+class AlternatingWithNumpy:
+    """A user alternating numpy's `x @ w` (OpenBLAS threads) and xnor_gemm (pybitnet's pool)
+    on the same threads: time_alternating should stay near the sum of the two alone. pybitnet's
+    workers sleep on a futex between jobs (no spin-wait), so they never steal OpenBLAS's cores."""
+
+    params = [THREADS]
+    param_names = ["threads"]
+
+    def setup(self, threads):
+        use_threads(threads)
+        self.x, self.w = random_pm((256, 1024), 4), random_pm((1024, 1024), 5)
+        self.a = pybitnet.pack_signs(random_pm((256, 4096), 1))
+        self.b = pybitnet.pack_signs(random_pm((4096, 4096), 2))
+
+    def time_numpy_alone(self, threads):
+        self.x @ self.w
+
+    def time_xnor_gemm_alone(self, threads):
+        pybitnet.xnor_gemm(self.a, self.b, 4096)
+
+    def time_alternating(self, threads):
+        self.x @ self.w
+        pybitnet.xnor_gemm(self.a, self.b, 4096)
