@@ -10,6 +10,13 @@ Kernel core::
     c = pybitnet.xnor_gemm(a_bits, b_bits, k)      # == sign(A) @ sign(B).T, int32
     c = pybitnet.binary_matmul(a, b)               # == sign(a) @ sign(b), int32
 
+Multiplication-free weight products (BinaryConnect / ternary connect)::
+
+    y = pybitnet.binary_weight_matmul(x, w_bits, k)   # == x @ sign(W).T, float32
+    z = pybitnet.binary_weight_matmul_t(g, w_bits, k) # == g @ sign(W)
+    s, nz = pybitnet.pack_ternary(t)                  # t in {-1, 0, +1}
+    y = pybitnet.ternary_weight_matmul(x, s, nz, k)   # == x @ t.T
+
 Run time::
 
     pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
@@ -19,6 +26,8 @@ from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm
 from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
+from .weight_matmul import (binary_weight_matmul, binary_weight_matmul_t, pack_ternary, ternary_weight_matmul,
+                            ternary_weight_matmul_t)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       set_num_threads)
 
@@ -28,6 +37,8 @@ __all__ = [
     "available_isas",
     "OpCounts",
     "binary_matmul",
+    "binary_weight_matmul",
+    "binary_weight_matmul_t",
     "count_ops",
     "float_gemm_ops",
     "build_info",
@@ -35,7 +46,10 @@ __all__ = [
     "get_num_threads",
     "isa",
     "pack_signs",
+    "pack_ternary",
     "set_num_threads",
+    "ternary_weight_matmul",
+    "ternary_weight_matmul_t",
     "unpack_signs",
     "xnor_gemm",
 ]
