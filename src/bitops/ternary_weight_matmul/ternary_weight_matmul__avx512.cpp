@@ -16,8 +16,13 @@ namespace {
 constexpr int kMR = 4;
 constexpr int kNR = 4;
 
+// 16 packed bits straight from memory into a mask register. GCC compiles
+// _load_mask16 to movzx + kmovw k, r32, and that kmov takes port 5, one of the
+// two ports the adds need; "kmovw k, m16" is a pure load.
 PBN_INLINE __mmask16 mask_chunk(const word_t* row, std::size_t t) {
-  return _load_mask16(const_cast<__mmask16*>(reinterpret_cast<const __mmask16*>(row)) + t);
+  __mmask16 m;
+  asm("kmovw %1, %0" : "=k"(m) : "m"(reinterpret_cast<const std::uint16_t*>(row)[t]));
+  return m;
 }
 
 template <int MR, int NR, bool kTail>
