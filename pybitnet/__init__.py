@@ -16,6 +16,8 @@ Multiplication-free weight products (BinaryConnect / ternary connect)::
     z = pybitnet.binary_weight_matmul_t(g, w_bits, k) # == g @ sign(W)
     s, nz = pybitnet.pack_ternary(t)                  # t in {-1, 0, +1}
     y = pybitnet.ternary_weight_matmul(x, s, nz, k)   # == x @ t.T
+    w_bits = pybitnet.binarize(w, stochastic=True, seed=0)  # sampled, reproducible
+    s, nz = pybitnet.ternarize(w, seed=0)
 
 Run time::
 
@@ -28,6 +30,7 @@ from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
 from .weight_matmul import (binary_weight_matmul, binary_weight_matmul_t, pack_ternary, ternary_weight_matmul,
                             ternary_weight_matmul_t)
+from .sampling import binarize, ternarize
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       set_num_threads)
 
@@ -36,6 +39,7 @@ __all__ = [
     "active_kernels",
     "available_isas",
     "OpCounts",
+    "binarize",
     "binary_matmul",
     "binary_weight_matmul",
     "binary_weight_matmul_t",
@@ -48,6 +52,7 @@ __all__ = [
     "pack_signs",
     "pack_ternary",
     "set_num_threads",
+    "ternarize",
     "ternary_weight_matmul",
     "ternary_weight_matmul_t",
     "unpack_signs",
