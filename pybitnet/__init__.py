@@ -10,6 +10,15 @@ Kernel core::
     c = pybitnet.xnor_gemm(a_bits, b_bits, k)      # == sign(A) @ sign(B).T, int32
     c = pybitnet.binary_matmul(a, b)               # == sign(a) @ sign(b), int32
 
+Multiplication-free weight products (BinaryConnect / ternary connect)::
+
+    y = pybitnet.binary_weight_matmul(x, w_bits, k)   # == x @ sign(W).T, float32
+    z = pybitnet.binary_weight_matmul_t(g, w_bits, k) # == g @ sign(W)
+    s, nz = pybitnet.pack_ternary(t)                  # t in {-1, 0, +1}
+    y = pybitnet.ternary_weight_matmul(x, s, nz, k)   # == x @ t.T
+    w_bits = pybitnet.binarize(w, stochastic=True, seed=0)  # sampled, reproducible
+    s, nz = pybitnet.ternarize(w, seed=0)
+
 Data sets and preprocessing: the ``pybitnet.data`` submodule (MNIST, Fashion-MNIST,
 CIFAR-10, SVHN loaders; GCN, ZCA, +-1 targets).
 
@@ -23,6 +32,9 @@ from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm
 from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
+from .weight_matmul import (binary_weight_matmul, binary_weight_matmul_t, pack_ternary, ternary_weight_matmul,
+                            ternary_weight_matmul_t)
+from .sampling import binarize, ternarize
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       kernel_calls, set_num_threads)
 
@@ -31,7 +43,10 @@ __all__ = [
     "active_kernels",
     "available_isas",
     "OpCounts",
+    "binarize",
     "binary_matmul",
+    "binary_weight_matmul",
+    "binary_weight_matmul_t",
     "count_ops",
     "data",
     "float_gemm_ops",
@@ -41,7 +56,11 @@ __all__ = [
     "isa",
     "kernel_calls",
     "pack_signs",
+    "pack_ternary",
     "set_num_threads",
+    "ternarize",
+    "ternary_weight_matmul",
+    "ternary_weight_matmul_t",
     "unpack_signs",
     "xnor_gemm",
 ]

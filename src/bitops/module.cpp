@@ -16,6 +16,8 @@
 namespace pbn {
 void bind_pack(py::module_& m);
 void bind_xnor_gemm(py::module_& m);
+void bind_weight_matmul(py::module_& m);
+void bind_sample(py::module_& m);
 }  // namespace pbn
 
 PYBIND11_MODULE(_bitops, m) {
@@ -59,4 +61,6 @@ PYBIND11_MODULE(_bitops, m) {
 
   bind_pack(m);
   bind_xnor_gemm(m);
+  bind_weight_matmul(m);
+  bind_sample(m);
 }
