@@ -10,6 +10,11 @@ Kernel core::
     c = pybitnet.xnor_gemm(a_bits, b_bits, k)      # == sign(A) @ sign(B).T, int32
     c = pybitnet.binary_matmul(a, b)               # == sign(a) @ sign(b), int32
 
+Quantized back-propagation (power-of-two inputs, shift-add weight gradient)::
+
+    codes = pybitnet.quantize_pow2(x, seed=0)      # int8 codes of +-2^e or 0, unbiased
+    dw = pybitnet.shift_matmul(codes, delta)       # == dequantize_pow2(codes).T @ delta
+
 Run time::
 
     pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
@@ -19,6 +24,8 @@ from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm
 from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
+from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matmul, shift_matmul_fixed_bound,
+                  shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       set_num_threads)
 
@@ -38,4 +45,10 @@ __all__ = [
     "set_num_threads",
     "unpack_signs",
     "xnor_gemm",
+    "quantize_pow2",
+    "dequantize_pow2",
+    "shift_matmul",
+    "shift_matmul_fixed_bound",
+    "shift_matmul_ops",
+    "qbp_dense_step_ops",
 ]

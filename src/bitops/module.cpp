@@ -16,6 +16,8 @@
 namespace pbn {
 void bind_pack(py::module_& m);
 void bind_xnor_gemm(py::module_& m);
+void bind_pow2(py::module_& m);
+void bind_shift_matmul(py::module_& m);
 }  // namespace pbn
 
 PYBIND11_MODULE(_bitops, m) {
@@ -48,4 +50,6 @@ PYBIND11_MODULE(_bitops, m) {
 
   bind_pack(m);
   bind_xnor_gemm(m);
+  bind_pow2(m);
+  bind_shift_matmul(m);
 }
