@@ -21,7 +21,7 @@ PBN_INLINE __mmask16 lane_mask(std::size_t cols, int v) {
 struct F512 {
   using Elem = float;
   using Vec = __m512;
-  static constexpr int kLanes = 16, kNV = 4, kW = 64;
+  static constexpr int kLanes = 16, kNV = 4, kW = 64, kKB = 4;
   static PBN_INLINE Vec zero() { return _mm512_setzero_ps(); }
   static PBN_INLINE Vec load(const float* p) { return _mm512_loadu_ps(p); }
   static PBN_INLINE void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }

@@ -10,8 +10,8 @@
 // of table rows picked by its codes: one vector add (with its load) per 16 (or
 // 8) products and no multiply, no per-element shift, no branch. Terms are
 // added in order of i, as in the scalar reference, so the bits match it.
-// Two output rows are summed at once (8 independent add chains) to hide the
-// add latency. Rows are chunked so the table stays within kTableBytes (L2);
+// P::kKB output rows (4 on AVX-512, 2 on AVX2) are summed at once, 16 or 8
+// independent add chains, to hide the add latency. Rows are chunked so the table stays within kTableBytes (L2);
 // partial sums of a chunk are parked in `out` (as P::Elem bits) between chunks.
 #pragma once
 
@@ -19,7 +19,7 @@
 
 namespace tbl {
 
-constexpr std::size_t kTableBytes = 512 * 1024;
+constexpr std::size_t kTableBytes = 1024 * 1024;
 
 template <class P, int KB>
 PBN_INLINE void sum_rows(const std::int8_t* codes, std::size_t ldc, std::size_t rows, const typename P::Elem* table,
@@ -94,6 +94,9 @@ void table_matmul(const std::int8_t* codes, std::size_t ldc, const typename P::E
       const bool first = i0 == 0, last = i0 + rows == m;
       const std::int8_t* c = codes + i0 * ldc;
       std::size_t k = k0;
+      if (P::kKB == 4)
+        for (; k + 4 <= k1; k += 4)
+          output_rows<P, 4>(c + k, ldc, rows, table, off, out + k * ldo + n, ldo, cols, first, last, frac_bits);
       for (; k + 2 <= k1; k += 2)
         output_rows<P, 2>(c + k, ldc, rows, table, off, out + k * ldo + n, ldo, cols, first, last, frac_bits);
       if (k < k1) output_rows<P, 1>(c + k, ldc, rows, table, off, out + k * ldo + n, ldo, cols, first, last, frac_bits);
