@@ -21,6 +21,10 @@ Multiplication-free weight products (BinaryConnect / ternary connect)::
 
 Data sets and preprocessing: the ``pybitnet.data`` submodule (MNIST, Fashion-MNIST,
 CIFAR-10, SVHN loaders; GCN, ZCA, +-1 targets).
+Quantized back-propagation (power-of-two inputs, shift-add weight gradient)::
+
+    codes = pybitnet.quantize_pow2(x, seed=0)      # int8 codes of +-2^e or 0, unbiased
+    dw = pybitnet.shift_matmul(codes, delta)       # == dequantize_pow2(codes).T @ delta
 
 Run time::
 
@@ -35,6 +39,8 @@ from .packing import pack_signs, unpack_signs
 from .weight_matmul import (binary_weight_matmul, binary_weight_matmul_t, pack_ternary, ternary_weight_matmul,
                             ternary_weight_matmul_t)
 from .sampling import binarize, ternarize
+from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matmul, shift_matmul_fixed_bound,
+                  shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       kernel_calls, set_num_threads)
 
@@ -42,22 +48,28 @@ __all__ = [
     "__version__",
     "active_kernels",
     "available_isas",
-    "OpCounts",
     "binarize",
     "binary_matmul",
     "binary_weight_matmul",
     "binary_weight_matmul_t",
-    "count_ops",
-    "data",
-    "float_gemm_ops",
     "build_info",
+    "count_ops",
     "cpu_features",
+    "data",
+    "dequantize_pow2",
+    "float_gemm_ops",
     "get_num_threads",
     "isa",
     "kernel_calls",
+    "OpCounts",
     "pack_signs",
     "pack_ternary",
+    "qbp_dense_step_ops",
+    "quantize_pow2",
     "set_num_threads",
+    "shift_matmul",
+    "shift_matmul_fixed_bound",
+    "shift_matmul_ops",
     "ternarize",
     "ternary_weight_matmul",
     "ternary_weight_matmul_t",

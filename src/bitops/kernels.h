@@ -60,6 +60,31 @@ void ternary_weight_matmul_t__counted(const float* g, std::size_t ldg, const wor
                                       const word_t* nz, std::size_t ldnz, float* z, std::size_t ldz, std::size_t m,
                                       std::size_t n, std::size_t k, OpTally* tally);
 
+// Power-of-two codes (pow2/pow2_code.h has the encoding). Both work on the flat
+// range [i0, i1); element i's random bit depends only on (seed, i).
+// quantize_pow2 returns true if a NaN was seen; dequantize_pow2 returns true if
+// an invalid code (-128) was seen (the output is then incomplete).
+using quantize_pow2_fn = bool(const float* x, std::int8_t* codes, std::size_t i0, std::size_t i1, bool stochastic,
+                              int lo, int hi, std::uint64_t seed);
+using dequantize_pow2_fn = bool(const std::int8_t* codes, float* out, std::size_t i0, std::size_t i1);
+
+// out[k, n] = sum over i < m of dequantize(codes[i, k]) * g[i, n] for k in [k0, k1),
+// n in [n0, n1), each product exact (+-2^e * g, rounded like an IEEE multiply
+// only where it under/overflows) and summed in float32 in order of i, so every
+// ISA gives the same bits. A zero code contributes +0 (NaN where g is Inf/NaN).
+// Codes must be valid (no -128).
+using shift_matmul_fn = void(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, float* out,
+                             std::size_t ldo, std::size_t m, std::size_t k0, std::size_t k1, std::size_t n0,
+                             std::size_t n1);
+
+// Fixed point: q = g scaled by 2^frac_bits and rounded to int32. Each term is
+// +-(q << e) or +-round(q / 2^-e) (rounding right shift), summed exactly in
+// int32 (the caller picks frac_bits so the sums cannot overflow), then
+// out = float(sum) * 2^-frac_bits.
+using shift_matmul_fixed_fn = void(const std::int8_t* codes, std::size_t ldc, const std::int32_t* q, std::size_t ldq,
+                                   float* out, std::size_t ldo, std::size_t m, std::size_t k0, std::size_t k1,
+                                   std::size_t n0, std::size_t n1, int frac_bits);
+
 #if defined(__x86_64__) || defined(_M_X64)
 #define PBN_OP(op) op##_fn op##__scalar, op##__avx2, op##__avx512;
 #else

@@ -18,6 +18,8 @@ void bind_pack(py::module_& m);
 void bind_xnor_gemm(py::module_& m);
 void bind_weight_matmul(py::module_& m);
 void bind_sample(py::module_& m);
+void bind_pow2(py::module_& m);
+void bind_shift_matmul(py::module_& m);
 }  // namespace pbn
 
 PYBIND11_MODULE(_bitops, m) {
@@ -63,4 +65,6 @@ PYBIND11_MODULE(_bitops, m) {
   bind_xnor_gemm(m);
   bind_weight_matmul(m);
   bind_sample(m);
+  bind_pow2(m);
+  bind_shift_matmul(m);
 }
