@@ -12,10 +12,10 @@ run() {
   pybitnet train --dataset mnist --method "$method" --epochs $((epochs * scale)) --out "runs/mnist-$name" \
     --no-progress "$@"
 }
-run float     float     40
-run bc        bc-stoch  40
-run bc-qbp    bc-qbp    40
-run tc-qbp    tc-qbp    40
-run bnn-shift bnn-shift 30
-run bnn       bnn       15
+run float     float     15
+run bc        bc-stoch  15
+run bc-qbp    bc-qbp    15
+run tc-qbp    tc-qbp    15
+run bnn-shift bnn-shift 10
+run bnn       bnn       5
 python scripts/results_table.py runs/mnist-* > docs/RESULTS-mnist-table.md
