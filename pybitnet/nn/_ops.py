@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 import pybitnet
+from pybitnet.opcount import float_gemm_ops, record
 
 
 @dataclass
@@ -20,16 +21,22 @@ class SampledWeights:
     nonzero: Optional[np.ndarray] = None  # ternary only
 
 
+def _float_gemm(name, a, b):
+    """a @ b in float32 numpy, recorded as a float GEMM (the baseline's multiplications)."""
+    record(name, lambda: float_gemm_ops(a.shape[0], a.shape[1], b.shape[1]))
+    return a @ b
+
+
 def float_matmul(x, w):
-    return x @ w.T
+    return _float_gemm("float_matmul", x, w.T)
 
 
 def float_matmul_t(g, w):
-    return g @ w
+    return _float_gemm("float_matmul_t", g, w)
 
 
 def float_weight_grad(g, x):
-    return g.T @ x
+    return _float_gemm("float_weight_grad", g.T, x)
 
 
 def sample_weights(kind: str, w: np.ndarray, stochastic: bool, seed: int, scale: float) -> SampledWeights:
@@ -71,4 +78,4 @@ def weight_grad(g, x, *, qbp: bool, binary_input: bool, seed: int):
     if qbp:
         codes = pybitnet.quantize_pow2(np.ascontiguousarray(x, dtype=np.float32), stochastic=True, seed=seed)
         return np.ascontiguousarray(pybitnet.shift_matmul(codes, g).T)
-    return g.T @ x
+    return float_weight_grad(g, x)
