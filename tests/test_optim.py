@@ -75,3 +75,35 @@ def test_schedules_and_bad_lr():
     assert optim.StepDecay(2**-6, 0.5, 20)(45) == pytest.approx(2**-8)
     with pytest.raises(ValueError, match="lr must be > 0"):
         optim.SGD([], lr=0)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "adam", "adamax", "shift_adamax"])
+def test_fused_kernel_same_on_every_isa(kind):
+    from pybitnet import _bitops, available_isas
+
+    rng = np.random.default_rng(3)
+    start = [rng.standard_normal(1003).astype(np.float32) for _ in range(4)]
+    start[3] = np.abs(start[3])
+    results = []
+    for isa in available_isas():
+        w, g, m, v = (a.copy() for a in start)
+        _bitops.optimizer_step(kind, w, g, m, v, 0.01, 0.9, 0.999, 1e-8, 2.0, 0.5, isa)
+        results.append((w, m, v))
+        assert np.abs(w).max() <= 0.5
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_fused_kernel_bad_input():
+    from pybitnet import _bitops
+
+    w = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="kind must be"):
+        _bitops.optimizer_step("rmsprop", w, w, None, None, 0.1)
+    with pytest.raises(ValueError, match="m is required"):
+        _bitops.optimizer_step("adam", w, w, None, None, 0.1)
+    with pytest.raises(ValueError, match="g has 3 elements"):
+        _bitops.optimizer_step("sgd", w, np.zeros(3, np.float32), None, None, 0.1)
+    with pytest.raises(TypeError, match="g must have dtype float32"):
+        _bitops.optimizer_step("sgd", w, np.zeros(4), None, None, 0.1)

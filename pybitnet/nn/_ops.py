@@ -41,7 +41,9 @@ def float_weight_grad(g, x):
 
 def sample_weights(kind: str, w: np.ndarray, stochastic: bool, seed: int, scale: float) -> SampledWeights:
     if kind == "binary":
-        return SampledWeights(kind, w.shape[1], pybitnet.binarize(w, stochastic=stochastic, seed=seed, scale=scale))
+        # Deterministic binarization is sign packing (scale > 0 does not change a sign).
+        bits = pybitnet.binarize(w, stochastic=True, seed=seed, scale=scale) if stochastic else pybitnet.pack_signs(w)
+        return SampledWeights(kind, w.shape[1], bits)
     sign, nonzero = pybitnet.ternarize(w, stochastic=stochastic, seed=seed, scale=scale)
     return SampledWeights(kind, w.shape[1], sign, nonzero)
 
@@ -50,13 +52,19 @@ def _scaled(y, h):
     return y if h == 1.0 else y * np.float32(h)
 
 
-def weight_matmul(x, w: SampledWeights, h: float, binary_input: bool = False):
-    """x @ W_b.T with W_b = h * (packed ±1 or ternary weights)."""
+def pack_input(x):
+    """Packed signs of a ±1 layer input (BNN), reused by the forward and the weight gradient."""
+    return pybitnet.pack_signs(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def weight_matmul(x, w: SampledWeights, h: float, x_bits=None):
+    """x @ W_b.T with W_b = h * (packed ±1 or ternary weights); with the packed
+    signs of a ±1 input (BNN), XNOR-popcount."""
+    if x_bits is not None:
+        return _scaled(pybitnet.xnor_gemm(x_bits, w.bits, w.k).astype(np.float32), h)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if w.kind == "ternary":
         return _scaled(pybitnet.ternary_weight_matmul(x, w.bits, w.nonzero, w.k), h)
-    if binary_input:  # BNN: ±1 inputs and weights -> XNOR-popcount
-        return _scaled(pybitnet.xnor_gemm(pybitnet.pack_signs(x), w.bits, w.k).astype(np.float32), h)
     return _scaled(pybitnet.binary_weight_matmul(x, w.bits, w.k), h)
 
 
@@ -68,13 +76,14 @@ def weight_matmul_t(g, w: SampledWeights, h: float):
     return _scaled(pybitnet.binary_weight_matmul_t(g, w.bits, w.k), h)
 
 
-def weight_grad(g, x, *, qbp: bool, binary_input: bool, seed: int):
+def weight_grad(g, x, *, qbp: bool, seed: int, x_bits=None):
     """dC/dW_b = g.T @ x, without multiplications where the input allows:
-    ±1 inputs (BNN) -> additions/subtractions; qbp -> shifts of g."""
+    ±1 inputs (BNN, given as packed `x_bits`) -> additions/subtractions
+    (g.T @ sign(X) is the transposed weight product with X's rows as the
+    "weights"); qbp -> shifts of g."""
     g = np.ascontiguousarray(g, dtype=np.float32)
-    if binary_input:
-        x_cols = np.ascontiguousarray(pybitnet.pack_signs(np.ascontiguousarray(x), axis=0).T)  # (K, words_M)
-        return pybitnet.binary_weight_matmul(np.ascontiguousarray(g.T), x_cols, x.shape[0])
+    if x_bits is not None:
+        return pybitnet.binary_weight_matmul_t(np.ascontiguousarray(g.T), x_bits, x.shape[1])
     if qbp:
         codes = pybitnet.quantize_pow2(np.ascontiguousarray(x, dtype=np.float32), stochastic=True, seed=seed)
         return np.ascontiguousarray(pybitnet.shift_matmul(codes, g).T)

@@ -119,7 +119,8 @@ class BinaryDense(Dense):
             self.step += 1
         self._w = self._sample(stochastic)
         self._x = x
-        y = K.weight_matmul(x, self._w, self.H, binary_input=self.binary_input)
+        self._x_bits = K.pack_input(x) if self.binary_input else None
+        y = K.weight_matmul(x, self._w, self.H, x_bits=self._x_bits)
         return y + self.bias.value if self.bias is not None else y
 
     def backward(self, grad):
@@ -129,7 +130,7 @@ class BinaryDense(Dense):
             self.weight.grad += K.float_weight_grad(grad, self._x)
             return K.float_matmul_t(grad, self.weight.value)
         seed = self._sample_seed() ^ 0x5DEECE66D
-        self.weight.grad += K.weight_grad(grad, self._x, qbp=self.qbp, binary_input=self.binary_input, seed=seed)
+        self.weight.grad += K.weight_grad(grad, self._x, qbp=self.qbp, seed=seed, x_bits=self._x_bits)
         return K.weight_matmul_t(grad, self._w, self.H)
 
     def __repr__(self):

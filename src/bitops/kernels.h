@@ -85,6 +85,17 @@ using shift_matmul_fixed_fn = void(const std::int8_t* codes, std::size_t ldc, co
                                    float* out, std::size_t ldo, std::size_t m, std::size_t k0, std::size_t k1,
                                    std::size_t n0, std::size_t n1, int frac_bits);
 
+// Fused optimizer update of elements [i0, i1): w, g, and the moments m, v
+// (unused ones may be null). lr already holds the bias correction of step t.
+enum class OptimKind : int { sgd = 0, momentum = 1, adam = 2, adamax = 3, shift_adamax = 4 };
+struct OptimStep {
+  OptimKind kind;
+  float lr, b1, b2, eps, lr_scale, clip;
+  int has_clip;
+};
+using optimizer_step_fn = void(float* w, const float* g, float* m, float* v, std::size_t i0, std::size_t i1,
+                               const OptimStep& s);
+
 #if defined(__x86_64__) || defined(_M_X64)
 #define PBN_OP(op) op##_fn op##__scalar, op##__avx2, op##__avx512;
 #else

@@ -1,0 +1,67 @@
+// The fused optimizer update, written once as plain per-element loops and
+// included (inside an anonymous namespace) by each ISA's file, so the
+// compiler vectorizes it with that file's flags. One pass over w, g and the
+// moments instead of numpy's dozen temporaries: the update of a 37M-weight
+// BNN goes from ~0.8 s to memory speed. These are the optimizer's float
+// products (step sizes, moment decay); the layers' products are elsewhere.
+#pragma once
+// (The including file provides <cstdint> and <cstring>.)
+
+// 2**round(log2 v) for v >= 0, from the float's bits (0 stays 0): the
+// shift-based AdaMax denominator. Rounds up when the mantissa is >= sqrt(2).
+static inline float ap2_nonneg(float v) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  const std::uint32_t up = (bits & 0x7FFFFFu) >= 0x3504F3u;
+  std::uint32_t out = ((bits >> 23) + up) << 23;
+  if (v == 0.0f) out = 0;
+  float r;
+  std::memcpy(&r, &out, 4);
+  return r;
+}
+
+static inline float clip_to(float x, bool has_clip, float c) {
+  if (!has_clip) return x;
+  return x > c ? c : (x < -c ? -c : x);
+}
+
+static void optimizer_step_body(float* w, const float* g, float* m, float* v, std::size_t i0, std::size_t i1,
+                                const pbn::OptimStep& s) {
+  const float lr = s.lr * s.lr_scale, b1 = s.b1, b2 = s.b2, c1 = 1.0f - s.b1, c2 = 1.0f - s.b2, eps = s.eps;
+  const float clip = s.clip;
+  const bool has_clip = s.has_clip != 0;
+  switch (s.kind) {
+    case pbn::OptimKind::sgd:
+      for (std::size_t i = i0; i < i1; ++i) w[i] = clip_to(w[i] - lr * g[i], has_clip, clip);
+      break;
+    case pbn::OptimKind::momentum:
+      for (std::size_t i = i0; i < i1; ++i) {
+        m[i] = b1 * m[i] + g[i];
+        w[i] = clip_to(w[i] - lr * m[i], has_clip, clip);
+      }
+      break;
+    case pbn::OptimKind::adam:
+      for (std::size_t i = i0; i < i1; ++i) {
+        m[i] = b1 * m[i] + c1 * g[i];
+        v[i] = b2 * v[i] + c2 * (g[i] * g[i]);
+        w[i] = clip_to(w[i] - lr * m[i] / (__builtin_sqrtf(v[i]) + eps), has_clip, clip);
+      }
+      break;
+    case pbn::OptimKind::adamax:
+      for (std::size_t i = i0; i < i1; ++i) {
+        m[i] = b1 * m[i] + c1 * g[i];
+        const float a = g[i] < 0 ? -g[i] : g[i], d = b2 * v[i];
+        v[i] = d > a ? d : a;
+        w[i] = clip_to(w[i] - lr * m[i] / (v[i] + eps), has_clip, clip);
+      }
+      break;
+    case pbn::OptimKind::shift_adamax:
+      for (std::size_t i = i0; i < i1; ++i) {
+        m[i] = b1 * m[i] + c1 * g[i];
+        const float a = g[i] < 0 ? -g[i] : g[i], d = b2 * v[i];
+        v[i] = d > a ? d : a;
+        w[i] = clip_to(w[i] - lr * m[i] / (ap2_nonneg(v[i]) + eps), has_clip, clip);
+      }
+      break;
+  }
+}
