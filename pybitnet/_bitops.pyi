@@ -16,3 +16,34 @@ def pack_signs(x: npt.NDArray[np.generic], axis: int = -1, isa: str = "") -> npt
 def xnor_gemm(
     a_bits: npt.NDArray[np.uint64], b_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
 ) -> npt.NDArray[np.int32]: ...
+def binary_weight_matmul(
+    x: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
+) -> npt.NDArray[np.float32]: ...
+def binary_weight_matmul_t(
+    g: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
+) -> npt.NDArray[np.float32]: ...
+def ternary_weight_matmul(
+    x: npt.NDArray[np.float32],
+    sign_bits: npt.NDArray[np.uint64],
+    nonzero_bits: npt.NDArray[np.uint64],
+    k: int,
+    isa: str = "",
+) -> npt.NDArray[np.float32]: ...
+def ternary_weight_matmul_t(
+    g: npt.NDArray[np.float32],
+    sign_bits: npt.NDArray[np.uint64],
+    nonzero_bits: npt.NDArray[np.uint64],
+    k: int,
+    isa: str = "",
+) -> npt.NDArray[np.float32]: ...
+def _weight_matmul_counted(
+    op: str,
+    a: npt.NDArray[np.float32],
+    sign_bits: npt.NDArray[np.uint64],
+    nonzero_bits: npt.NDArray[np.uint64] | None,
+    k: int,
+) -> tuple[npt.NDArray[np.float32], int, int]: ...
+def binarize(w: npt.NDArray[np.float32], stochastic: bool, seed: int, scale: float) -> npt.NDArray[np.uint64]: ...
+def ternarize(
+    w: npt.NDArray[np.float32], stochastic: bool, seed: int, scale: float
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
