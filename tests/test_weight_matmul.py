@@ -290,3 +290,24 @@ def test_bad_input_errors_name_the_argument():
         _bitops.binary_weight_matmul(x, bits, 70, isa="sse9")
     with pytest.raises(TypeError, match="x must be a numpy array"):
         pybitnet.binary_weight_matmul([[1.0]], bits, 70)
+
+
+@pytest.mark.parametrize("k", [31, 32, 33, 511, 512, 513, 1000])
+@pytest.mark.parametrize("n", [15, 16, 17])
+def test_single_row_table_path(isa, n, k):
+    # Batch 1 (and the odd row of M = 4q + 1) takes the AVX-512 subset-sum table path.
+    rng = np.random.default_rng(n * 1000 + k)
+    x = rng.standard_normal((1, k), dtype=np.float32)
+    w = signs(rng, n, k)
+    check_forward(_bitops.binary_weight_matmul(x, pybitnet.pack_signs(w), k, isa=isa), x, w)
+
+
+def test_single_row_nonfinite(isa):
+    rng = np.random.default_rng(12)
+    k, n = 100, 19
+    for col, val in [(3, np.inf), (5, -np.inf), (7, np.nan)]:
+        x = rng.standard_normal((1, k)).astype(np.float32)
+        x[0, col] = val
+        w = signs(rng, n, k)
+        y = _bitops.binary_weight_matmul(x, pybitnet.pack_signs(w), k, isa=isa)
+        assert_matches_float_product(y, x, w)
