@@ -1,11 +1,12 @@
-// AVX-512: y[i, j] = rowsum(x_i) - 2 * sum_{bit=1} x[i, c]. A single row (batch
-// 1) takes a table path instead (row_lut, below). The 16 sign bits of
-// a weight row for 16 columns of K are loaded straight into a mask register
-// and drive one merge-masked add per 16 lanes (same issue rate as an FMA; no
-// multiply). An MR x NR = 4 x 6 tile keeps 24 accumulators, 4 x vectors and 6
-// masks in registers: per 16 columns of K, 4 loads + 6 mask loads feed 24
-// adds. The row sums are computed once per row panel; non-finite rows are
-// redone in exact order (weight_matmul_fixup.h).
+// AVX-512: y[i, j] = rowsum(x_i) - 2 * sum_{bit=1} x[i, c], with the sums over
+// the -1 weights read from subset-sum tables (panel_lut, below): per 4 columns
+// of a row of x, the 16 subset sums are built once with additions, and one
+// vpermps (a lane permute) picks them for 16 weight rows at a time. That covers
+// 64 weights per permute + add, where a masked add driven by the sign bits
+// covers 16 (and is bound by mask loads at batch 1). Panels of MR = 4 rows of
+// x share one in-register transpose of the weight bits. The row sums are
+// computed once per panel; non-finite rows are redone in exact order
+// (weight_matmul_fixup.h).
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -15,16 +16,6 @@ namespace pbn {
 namespace {
 
 constexpr int kMR = 4;
-constexpr int kNR = 6;
-
-// 16 packed bits straight from memory into a mask register. GCC compiles
-// _load_mask16 to movzx + kmovw k, r32, and that kmov takes port 5, one of the
-// two ports the adds need; "kmovw k, m16" is a pure load.
-PBN_INLINE __mmask16 mask_chunk(const word_t* row, std::size_t t) {
-  __mmask16 m;
-  asm("kmovw %1, %0" : "=k"(m) : "m"(reinterpret_cast<const std::uint16_t*>(row)[t]));
-  return m;
-}
 
 PBN_INLINE __mmask16 tail_mask(std::size_t k) {
   return (k % 16) ? __mmask16((1u << (k % 16)) - 1) : __mmask16(0xFFFF);
@@ -44,41 +35,6 @@ void row_sums(const float* x, std::size_t ldx, std::size_t k, float* out) {
     for (int i = 0; i < MR; ++i) acc[i] = _mm512_add_ps(acc[i], _mm512_maskz_loadu_ps(tail_mask(k), x + i * ldx + c));
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
-}
-
-template <int MR, int NR, bool kTail>
-PBN_INLINE void step(__m512 (&acc)[MR][NR], const float* x, std::size_t ldx, const word_t* s, std::size_t lds,
-                     std::size_t t, __mmask16 xmask) {
-  __m512 vx[MR];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-    vx[i] = kTail ? _mm512_maskz_loadu_ps(xmask, x + i * ldx + 16 * t) : _mm512_loadu_ps(x + i * ldx + 16 * t);
-#pragma GCC unroll 16
-  for (int j = 0; j < NR; ++j) {
-    const __mmask16 m = mask_chunk(s + j * lds, t);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_mask_add_ps(acc[i][j], m, acc[i][j], vx[i]);
-  }
-}
-
-template <int MR, int NR>
-void tile(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
-          std::size_t k, const float* sums) {
-  __m512 acc[MR][NR];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
-  const std::size_t full = k / 16;
-  for (std::size_t t = 0; t < full; ++t) step<MR, NR, false>(acc, x, ldx, s, lds, t, 0xFFFF);
-  if (k % 16) step<MR, NR, true>(acc, x, ldx, s, lds, full, tail_mask(k));
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) {
-      const float neg = _mm512_reduce_add_ps(acc[i][j]);
-      y[i * ldy + j] = sums[i] - (neg + neg);
-    }
 }
 
 constexpr std::size_t kBlockK = 512;  // weights per K block: 128 nibble tables (8 KiB)
@@ -139,7 +95,9 @@ void build_tables(const float* x, std::size_t cols, float* tables) {
 
 // neg[j] += the sum of x over the set bits of rows j < rows (<= 16), for the
 // block of `cols` columns starting at word w0.
-void lut_block(const float* tables, const word_t* s, std::size_t lds, std::size_t w0, std::size_t cols, std::size_t rows, float* neg) {
+template <int MR>
+void lut_block(const float* tables, const word_t* s, std::size_t lds, std::size_t w0, std::size_t cols,
+               std::size_t rows, float* neg, std::size_t ldy) {
   const std::size_t dwords = (cols + 31) / 32;  // <= 16
   const __mmask16 dmask = __mmask16((1u << dwords) - 1);  // dwords = 16 gives 0xFFFF
   __m512i r[16];
@@ -147,60 +105,61 @@ void lut_block(const float* tables, const word_t* s, std::size_t lds, std::size_
   for (int i = 0; i < 16; ++i)
     r[i] = (std::size_t(i) < rows) ? _mm512_maskz_loadu_epi32(dmask, s + i * lds + w0) : _mm512_setzero_si512();
   transpose16(r);
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  constexpr int kChains = MR == 1 ? 4 : 2;  // independent adds in flight per row
+  __m512 acc[MR][kChains];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int q = 0; q < kChains; ++q) acc[i][q] = _mm512_setzero_ps();
+  constexpr std::size_t kTableFloats = kBlockK / 4 * 16;
 #pragma GCC unroll 16
   for (int c = 0; c < 16; ++c) {
     if (std::size_t(c) >= dwords) break;
     __m512i idx = r[c];
 #pragma GCC unroll 8
     for (int h = 0; h < 8; ++h) {
-      const __m512 t = _mm512_load_ps(tables + 16 * (8 * c + h));
-      acc[h & 3] = _mm512_add_ps(acc[h & 3], _mm512_permutexvar_ps(idx, t));
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; ++i) {
+        const __m512 t = _mm512_load_ps(tables + i * kTableFloats + 16 * (8 * c + h));
+        acc[i][h % kChains] = _mm512_add_ps(acc[i][h % kChains], _mm512_permutexvar_ps(idx, t));
+      }
       idx = _mm512_srli_epi32(idx, 4);
     }
   }
-  const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
   const __mmask16 rmask = __mmask16((1u << rows) - 1);
-  _mm512_mask_storeu_ps(neg, rmask, _mm512_add_ps(_mm512_maskz_loadu_ps(rmask, neg), sum));
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i) {
+    __m512 sum = acc[i][0];
+#pragma GCC unroll 4
+    for (int q = 1; q < kChains; ++q) sum = _mm512_add_ps(sum, acc[i][q]);
+    float* out = neg + i * ldy;
+    _mm512_mask_storeu_ps(out, rmask, _mm512_add_ps(_mm512_maskz_loadu_ps(rmask, out), sum));
+  }
 }
 
-// One row of x (batch 1): the masked-add path is bound by mask loads (one
-// kmov per 16 weights, ~1 per cycle). Instead, per 4 columns of x, a table of
-// the 16 subset sums is built once (4 adds per 4 columns), and each nibble of
-// the sign bits picks its subset sum for 16 weight rows at once with one
-// vpermps (a lane permute, no arithmetic): 64 weights per permute + add. The
-// bits of 16 rows are transposed in registers so that lane j holds row j.
-void row_lut(const float* x, const word_t* s, std::size_t lds, float* y, std::size_t n, std::size_t k) {
-  alignas(64) float tables[kBlockK / 4 * 16];
-  for (std::size_t j = 0; j < n; ++j) y[j] = 0.0f;
+// Subset-sum tables instead of masked adds: per 4 columns of a row of x, a
+// table of its 16 subset sums is built once (4 adds per 4 columns), and each
+// nibble of the sign bits picks its subset sum for 16 weight rows at once with
+// one vpermps (a lane permute, no arithmetic): 64 weights per permute + add,
+// where a masked add covers 16 (and batch 1 would be bound by the mask loads,
+// one kmov per 16 weights at ~1 per cycle). The bits of 16 weight rows are
+// transposed in registers so that lane j holds row j, once for MR rows of x.
+template <int MR>
+void panel_lut(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
+               std::size_t n, std::size_t k) {
+  alignas(64) float tables[MR][kBlockK / 4 * 16];
+  for (int i = 0; i < MR; ++i)
+    for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = 0.0f;
   for (std::size_t c0 = 0; c0 < k; c0 += kBlockK) {
     const std::size_t cols = min_sz(k - c0, kBlockK);
-    build_tables(x + c0, cols, tables);
+    for (int i = 0; i < MR; ++i) build_tables(x + i * ldx + c0, cols, tables[i]);
     for (std::size_t j = 0; j < n; j += 16)
-      lut_block(tables, s + j * lds, lds, c0 / kWordBits, cols, min_sz(n - j, 16), y + j);
+      lut_block<MR>(tables[0], s + j * lds, lds, c0 / kWordBits, cols, min_sz(n - j, 16), y + j, ldy);
   }
-  float sum;
-  row_sums<1>(x, 0, k, &sum);
-  for (std::size_t j = 0; j < n; ++j) y[j] = sum - (y[j] + y[j]);
-}
-
-template <int MR>
-void row_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
-               std::size_t n, std::size_t k) {
   float sums[MR];
   row_sums<MR>(x, ldx, k, sums);
-  std::size_t j = 0;
-  for (; j + kNR <= n; j += kNR) tile<MR, kNR>(x, ldx, s + j * lds, lds, y + j, ldy, k, sums);
-  s += j * lds;
-  y += j;
-  switch (n - j) {
-    case 5: tile<MR, 5>(x, ldx, s, lds, y, ldy, k, sums); break;
-    case 4: tile<MR, 4>(x, ldx, s, lds, y, ldy, k, sums); break;
-    case 3: tile<MR, 3>(x, ldx, s, lds, y, ldy, k, sums); break;
-    case 2: tile<MR, 2>(x, ldx, s, lds, y, ldy, k, sums); break;
-    case 1: tile<MR, 1>(x, ldx, s, lds, y, ldy, k, sums); break;
-    default: break;
-  }
+  for (int i = 0; i < MR; ++i)
+    for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = sums[i] - (y[i * ldy + j] + y[i * ldy + j]);
 }
 
 }  // namespace
@@ -208,11 +167,11 @@ void row_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t lds
 void binary_weight_matmul__avx512(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y,
                                   std::size_t ldy, std::size_t m, std::size_t n, std::size_t k) {
   std::size_t i = 0;
-  for (; i + kMR <= m; i += kMR) row_panel<kMR>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
+  for (; i + kMR <= m; i += kMR) panel_lut<kMR>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
   switch (m - i) {
-    case 3: row_panel<3>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k); break;
-    case 2: row_panel<2>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k); break;
-    case 1: row_lut(x + i * ldx, s, lds, y + i * ldy, n, k); break;
+    case 3: panel_lut<3>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k); break;
+    case 2: panel_lut<2>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k); break;
+    case 1: panel_lut<1>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k); break;
     default: break;
   }
   fix_nonfinite_forward(x, ldx, s, lds, y, ldy, m, n, k);
