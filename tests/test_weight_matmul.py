@@ -311,3 +311,23 @@ def test_single_row_nonfinite(isa):
         w = signs(rng, n, k)
         y = _bitops.binary_weight_matmul(x, pybitnet.pack_signs(w), k, isa=isa)
         assert_matches_float_product(y, x, w)
+
+
+def test_row_split_threads_give_identical_results(isa):
+    # Few outputs, many rows: the forward call is split by rows across threads.
+    rng = np.random.default_rng(13)
+    m, n, k = 258, 20, 6600
+    x = rng.standard_normal((m, k), dtype=np.float32)
+    t = ternary(rng, n, k)
+    bits = pybitnet.pack_signs(t.astype(np.float32) - 0.5)
+    s, nz = pybitnet.pack_ternary(t)
+    before = pybitnet.get_num_threads()
+    try:
+        pybitnet.set_num_threads(1)
+        one = [_bitops.binary_weight_matmul(x, bits, k, isa=isa), _bitops.ternary_weight_matmul(x, s, nz, k, isa=isa)]
+        pybitnet.set_num_threads(2)
+        two = [_bitops.binary_weight_matmul(x, bits, k, isa=isa), _bitops.ternary_weight_matmul(x, s, nz, k, isa=isa)]
+    finally:
+        pybitnet.set_num_threads(before)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)

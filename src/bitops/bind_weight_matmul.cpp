@@ -10,6 +10,7 @@ namespace pbn {
 namespace {
 
 constexpr std::size_t kColumnAlign = 16;  // output columns per thread chunk: whole SIMD tiles
+constexpr std::size_t kRowAlign = 4;      // rows per panel of the forward kernels
 // ~16M lane-additions (~0.2 ms at 32 per cycle) per thread is worth a wake-up.
 constexpr double kMinAddsPerThread = double(1 << 24);
 
@@ -91,8 +92,11 @@ py::array_t<float> forward(const py::array& x, const char* x_name, const Weights
       if (j0 < j1) kernel(xp, ldx, j0, y + j0, n, m, j1 - j0, k);
     });
   } else {
+    // Rows split at multiples of kRowAlign, so every row lands in the same kind
+    // of row panel as in a one-thread call: results do not depend on threads.
     parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t i0 = m * t / chunks, i1 = m * (t + 1) / chunks;
+      const std::size_t i0 = (m * t / chunks) / kRowAlign * kRowAlign;
+      const std::size_t i1 = t + 1 == chunks ? m : (m * (t + 1) / chunks) / kRowAlign * kRowAlign;
       if (i0 < i1) kernel(xp + i0 * ldx, ldx, 0, y + i0 * n, n, i1 - i0, n, k);
     });
   }
