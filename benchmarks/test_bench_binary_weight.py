@@ -1,7 +1,8 @@
 """pytest-benchmark: weight matmuls beside numpy float32 on the same threads.
 
-Run: python -m pytest benchmarks/test_bench_binary_weight.py --benchmark-enable \
-         --benchmark-group-by=param:case -p no:randomly
+Run (pyproject's addopts skip benchmarks by default):
+    python -m pytest benchmarks/test_bench_binary_weight.py -o addopts="" --benchmark-only \
+        --benchmark-columns=median,iqr,rounds
 Each case has a "pybitnet" and a "numpy" entry; compare their medians.
 """
 import numpy as np
