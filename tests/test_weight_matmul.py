@@ -113,10 +113,11 @@ def test_public_wrappers_match_bindings():
     check_transposed(pybitnet.ternary_weight_matmul_t(g, s, nz, 70), g, t)
 
 
+@pytest.mark.parametrize("m", [5, 20])
 @pytest.mark.parametrize("op", ["binary", "binary_t", "ternary", "ternary_t"])
-def test_large_and_small_magnitudes(isa, op):
+def test_large_and_small_magnitudes(isa, op, m):
     rng = np.random.default_rng(11)
-    m, n, k = 5, 37, 300
+    n, k = 37, 300
     a = (rng.standard_normal((m, k if op in ("binary", "ternary") else n)) *
          10.0 ** rng.uniform(-20, 20, (m, k if op in ("binary", "ternary") else n))).astype(np.float32)
     w = signs(rng, n, k) if op.startswith("binary") else ternary(rng, n, k)
@@ -173,10 +174,11 @@ def test_nonfinite_forward_propagates_like_float_product(isa, kind):
     assert_matches_float_product(y, x, w)
 
 
+@pytest.mark.parametrize("m", [6, 20])  # 20 rows: the AVX-512 transpose + table path
 @pytest.mark.parametrize("kind", ["binary", "ternary"])
-def test_nonfinite_transposed_propagates_like_float_product(isa, kind):
+def test_nonfinite_transposed_propagates_like_float_product(isa, kind, m):
     rng = np.random.default_rng(4)
-    m, n, k = 6, 100, 21
+    n, k = 100, 21
     g = nonfinite_input(rng, m, n)
     w = signs(rng, n, k) if kind == "binary" else ternary(rng, n, k)
     w[0, :], w[1, :] = 1, -1

@@ -118,19 +118,16 @@ py::array_t<float> transposed(const py::array& g, const Weights& w, std::int64_t
   const float* gp = static_cast<const float*>(g.data());
   float* z = out.mutable_data();
   py::gil_scoped_release release;
-  const std::size_t chunks = threads ? plan_chunks(double(m) * double(n) * double(k), kMinAddsPerThread) : 1;
-  if (k >= chunks * kWordBits || m < chunks) {
-    const std::size_t step = ((k + chunks - 1) / chunks + kWordBits - 1) / kWordBits * kWordBits;
-    parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t c0 = std::min(k, t * step), c1 = std::min(k, c0 + step);
-      if (c0 < c1) kernel(gp, ldg, c0 / kWordBits, z + c0, k, m, n, c1 - c0);
-    });
-  } else {
-    parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t i0 = m * t / chunks, i1 = m * (t + 1) / chunks;
-      if (i0 < i1) kernel(gp + i0 * ldg, ldg, 0, z + i0 * k, k, i1 - i0, n, k);
-    });
-  }
+  // Split K only (at whole words): kernels may pick their method by the number
+  // of rows, so every chunk gets all of them and results do not depend on threads.
+  const std::size_t chunks = threads ? std::min(plan_chunks(double(m) * double(n) * double(k), kMinAddsPerThread),
+                                                words_for(k))
+                                     : 1;
+  const std::size_t step = ((k + chunks - 1) / chunks + kWordBits - 1) / kWordBits * kWordBits;
+  parallel_for(chunks, [&](std::size_t t) {
+    const std::size_t c0 = std::min(k, t * step), c1 = std::min(k, c0 + step);
+    if (c0 < c1) kernel(gp, ldg, c0 / kWordBits, z + c0, k, m, n, c1 - c0);
+  });
   return out;
 }
 
