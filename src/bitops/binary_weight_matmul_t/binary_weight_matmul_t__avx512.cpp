@@ -153,16 +153,19 @@ void transpose_block(const word_t* s, std::size_t lds, std::size_t n, std::size_
 constexpr std::size_t kColBlock = 512;  // columns of W transposed at a time (n/8 bytes each)
 constexpr std::size_t kLutMinRows = 16;
 
-void transposed_via_lut(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, float* z,
+// Returns false (having done nothing) if the scratch buffer cannot be allocated.
+bool transposed_via_lut(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, float* z,
                         std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
   const std::size_t ldwt = max_sz(words_for(n), 1);
   word_t* wt = static_cast<word_t*>(aligned_alloc(64, (kColBlock * ldwt * sizeof(word_t) + 63) / 64 * 64));
+  if (!wt) return false;
   for (std::size_t c0 = 0; c0 < k; c0 += kColBlock) {
     const std::size_t cols = min_sz(kColBlock, k - c0);
     transpose_block(s, lds, n, c0, cols, wt, ldwt);
     lut::forward_lut(g, ldg, wt, ldwt, z + c0, ldz, m, cols, n);
   }
   free(wt);
+  return true;
 }
 
 }  // namespace
@@ -172,7 +175,7 @@ void binary_weight_matmul_t__avx512(const float* g, std::size_t ldg, const word_
   // The bit transpose costs about what ~16 rows of masked adds do; the table
   // kernel then runs ~1.4x faster per row. (The drivers never split rows, so
   // the choice, and the result, does not depend on the thread count.)
-  if (m >= kLutMinRows) return transposed_via_lut(g, ldg, s, lds, z, ldz, m, n, k);
+  if (m >= kLutMinRows && transposed_via_lut(g, ldg, s, lds, z, ldz, m, n, k)) return;
   std::size_t i = 0;
   for (; i + kMR <= m; i += kMR) row_panel<kMR>(g + i * ldg, ldg, s, lds, z + i * ldz, ldz, n, k);
   switch (m - i) {
