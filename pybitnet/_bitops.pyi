@@ -17,6 +17,37 @@ def pack_signs(x: npt.NDArray[np.generic], axis: int = -1, isa: str = "") -> npt
 def xnor_gemm(
     a_bits: npt.NDArray[np.uint64], b_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
 ) -> npt.NDArray[np.int32]: ...
+def binary_weight_matmul(
+    x: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
+) -> npt.NDArray[np.float32]: ...
+def binary_weight_matmul_t(
+    g: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
+) -> npt.NDArray[np.float32]: ...
+def ternary_weight_matmul(
+    x: npt.NDArray[np.float32],
+    sign_bits: npt.NDArray[np.uint64],
+    nonzero_bits: npt.NDArray[np.uint64],
+    k: int,
+    isa: str = "",
+) -> npt.NDArray[np.float32]: ...
+def ternary_weight_matmul_t(
+    g: npt.NDArray[np.float32],
+    sign_bits: npt.NDArray[np.uint64],
+    nonzero_bits: npt.NDArray[np.uint64],
+    k: int,
+    isa: str = "",
+) -> npt.NDArray[np.float32]: ...
+def _weight_matmul_counted(
+    op: str,
+    a: npt.NDArray[np.float32],
+    sign_bits: npt.NDArray[np.uint64],
+    nonzero_bits: npt.NDArray[np.uint64] | None,
+    k: int,
+) -> tuple[npt.NDArray[np.float32], int, int]: ...
+def binarize(w: npt.NDArray[np.float32], stochastic: bool, seed: int, scale: float) -> npt.NDArray[np.uint64]: ...
+def ternarize(
+    w: npt.NDArray[np.float32], stochastic: bool, seed: int, scale: float
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
 POW2_MIN_EXP: int
 POW2_MAX_EXP: int
 
@@ -29,3 +60,8 @@ def shift_matmul(
     codes: npt.NDArray[np.int8], g: npt.NDArray[np.float32], method: str = "float", isa: str = ""
 ) -> npt.NDArray[np.float32]: ...
 def shift_matmul_frac_bits(codes: npt.NDArray[np.int8], g: npt.NDArray[np.float32]) -> int: ...
+def optimizer_step(
+    kind: str, w: npt.NDArray[np.float32], g: npt.NDArray[np.float32], m: npt.NDArray[np.float32] | None,
+    v: npt.NDArray[np.float32] | None, lr: float, b1: float = 0.0, b2: float = 0.0, eps: float = 0.0,
+    lr_scale: float = 1.0, clip: float | None = None, isa: str = ""
+) -> None: ...

@@ -39,7 +39,7 @@ def binary_weight_matmul(x, w_bits, k: int) -> np.ndarray:
     Notes
     -----
     The result equals the float64 product within float32 summation error:
-    ``|y - y_exact| <= 2 * K * 2**-24 * sum_c |x[i, c]|`` (tested). NaN and Inf in
+    ``|y - y_exact| <= (3K + 2) * 2**-24 * sum_c |x[i, c]|`` (tested). NaN and Inf in
     `x` give the same NaN/Inf as the float product.
     """
     y = _bitops.binary_weight_matmul(as_array(x, "x"), as_array(w_bits, "w_bits"), k)

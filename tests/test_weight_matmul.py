@@ -113,10 +113,11 @@ def test_public_wrappers_match_bindings():
     check_transposed(pybitnet.ternary_weight_matmul_t(g, s, nz, 70), g, t)
 
 
+@pytest.mark.parametrize("m", [5, 20])
 @pytest.mark.parametrize("op", ["binary", "binary_t", "ternary", "ternary_t"])
-def test_large_and_small_magnitudes(isa, op):
+def test_large_and_small_magnitudes(isa, op, m):
     rng = np.random.default_rng(11)
-    m, n, k = 5, 37, 300
+    n, k = 37, 300
     a = (rng.standard_normal((m, k if op in ("binary", "ternary") else n)) *
          10.0 ** rng.uniform(-20, 20, (m, k if op in ("binary", "ternary") else n))).astype(np.float32)
     w = signs(rng, n, k) if op.startswith("binary") else ternary(rng, n, k)
@@ -173,10 +174,11 @@ def test_nonfinite_forward_propagates_like_float_product(isa, kind):
     assert_matches_float_product(y, x, w)
 
 
+@pytest.mark.parametrize("m", [6, 20])  # 20 rows: the AVX-512 transpose + table path
 @pytest.mark.parametrize("kind", ["binary", "ternary"])
-def test_nonfinite_transposed_propagates_like_float_product(isa, kind):
+def test_nonfinite_transposed_propagates_like_float_product(isa, kind, m):
     rng = np.random.default_rng(4)
-    m, n, k = 6, 100, 21
+    n, k = 100, 21
     g = nonfinite_input(rng, m, n)
     w = signs(rng, n, k) if kind == "binary" else ternary(rng, n, k)
     w[0, :], w[1, :] = 1, -1
@@ -290,3 +292,44 @@ def test_bad_input_errors_name_the_argument():
         _bitops.binary_weight_matmul(x, bits, 70, isa="sse9")
     with pytest.raises(TypeError, match="x must be a numpy array"):
         pybitnet.binary_weight_matmul([[1.0]], bits, 70)
+
+
+@pytest.mark.parametrize("k", [31, 32, 33, 511, 512, 513, 1000])
+@pytest.mark.parametrize("n", [15, 16, 17])
+def test_single_row_table_path(isa, n, k):
+    # Batch 1 (and the odd row of M = 4q + 1) takes the AVX-512 subset-sum table path.
+    rng = np.random.default_rng(n * 1000 + k)
+    x = rng.standard_normal((1, k), dtype=np.float32)
+    w = signs(rng, n, k)
+    check_forward(_bitops.binary_weight_matmul(x, pybitnet.pack_signs(w), k, isa=isa), x, w)
+
+
+def test_single_row_nonfinite(isa):
+    rng = np.random.default_rng(12)
+    k, n = 100, 19
+    for col, val in [(3, np.inf), (5, -np.inf), (7, np.nan)]:
+        x = rng.standard_normal((1, k)).astype(np.float32)
+        x[0, col] = val
+        w = signs(rng, n, k)
+        y = _bitops.binary_weight_matmul(x, pybitnet.pack_signs(w), k, isa=isa)
+        assert_matches_float_product(y, x, w)
+
+
+def test_row_split_threads_give_identical_results(isa):
+    # Few outputs, many rows: the forward call is split by rows across threads.
+    rng = np.random.default_rng(13)
+    m, n, k = 258, 20, 6600
+    x = rng.standard_normal((m, k), dtype=np.float32)
+    t = ternary(rng, n, k)
+    bits = pybitnet.pack_signs(t.astype(np.float32) - 0.5)
+    s, nz = pybitnet.pack_ternary(t)
+    before = pybitnet.get_num_threads()
+    try:
+        pybitnet.set_num_threads(1)
+        one = [_bitops.binary_weight_matmul(x, bits, k, isa=isa), _bitops.ternary_weight_matmul(x, s, nz, k, isa=isa)]
+        pybitnet.set_num_threads(2)
+        two = [_bitops.binary_weight_matmul(x, bits, k, isa=isa), _bitops.ternary_weight_matmul(x, s, nz, k, isa=isa)]
+    finally:
+        pybitnet.set_num_threads(before)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)

@@ -10,6 +10,7 @@ namespace pbn {
 namespace {
 
 constexpr std::size_t kColumnAlign = 16;  // output columns per thread chunk: whole SIMD tiles
+constexpr std::size_t kRowAlign = 4;      // rows per panel of the forward kernels
 // ~16M lane-additions (~0.2 ms at 32 per cycle) per thread is worth a wake-up.
 constexpr double kMinAddsPerThread = double(1 << 24);
 
@@ -91,8 +92,11 @@ py::array_t<float> forward(const py::array& x, const char* x_name, const Weights
       if (j0 < j1) kernel(xp, ldx, j0, y + j0, n, m, j1 - j0, k);
     });
   } else {
+    // Rows split at multiples of kRowAlign, so every row lands in the same kind
+    // of row panel as in a one-thread call: results do not depend on threads.
     parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t i0 = m * t / chunks, i1 = m * (t + 1) / chunks;
+      const std::size_t i0 = (m * t / chunks) / kRowAlign * kRowAlign;
+      const std::size_t i1 = t + 1 == chunks ? m : (m * (t + 1) / chunks) / kRowAlign * kRowAlign;
       if (i0 < i1) kernel(xp + i0 * ldx, ldx, 0, y + i0 * n, n, i1 - i0, n, k);
     });
   }
@@ -114,19 +118,16 @@ py::array_t<float> transposed(const py::array& g, const Weights& w, std::int64_t
   const float* gp = static_cast<const float*>(g.data());
   float* z = out.mutable_data();
   py::gil_scoped_release release;
-  const std::size_t chunks = threads ? plan_chunks(double(m) * double(n) * double(k), kMinAddsPerThread) : 1;
-  if (k >= chunks * kWordBits || m < chunks) {
-    const std::size_t step = ((k + chunks - 1) / chunks + kWordBits - 1) / kWordBits * kWordBits;
-    parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t c0 = std::min(k, t * step), c1 = std::min(k, c0 + step);
-      if (c0 < c1) kernel(gp, ldg, c0 / kWordBits, z + c0, k, m, n, c1 - c0);
-    });
-  } else {
-    parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t i0 = m * t / chunks, i1 = m * (t + 1) / chunks;
-      if (i0 < i1) kernel(gp + i0 * ldg, ldg, 0, z + i0 * k, k, i1 - i0, n, k);
-    });
-  }
+  // Split K only (at whole words): kernels may pick their method by the number
+  // of rows, so every chunk gets all of them and results do not depend on threads.
+  const std::size_t chunks = threads ? std::min(plan_chunks(double(m) * double(n) * double(k), kMinAddsPerThread),
+                                                words_for(k))
+                                     : 1;
+  const std::size_t step = ((k + chunks - 1) / chunks + kWordBits - 1) / kWordBits * kWordBits;
+  parallel_for(chunks, [&](std::size_t t) {
+    const std::size_t c0 = std::min(k, t * step), c1 = std::min(k, c0 + step);
+    if (c0 < c1) kernel(gp, ldg, c0 / kWordBits, z + c0, k, m, n, c1 - c0);
+  });
   return out;
 }
 
