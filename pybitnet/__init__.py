@@ -10,6 +10,17 @@ Kernel core::
     c = pybitnet.xnor_gemm(a_bits, b_bits, k)      # == sign(A) @ sign(B).T, int32
     c = pybitnet.binary_matmul(a, b)               # == sign(a) @ sign(b), int32
 
+Multiplication-free weight products (BinaryConnect / ternary connect)::
+
+    y = pybitnet.binary_weight_matmul(x, w_bits, k)   # == x @ sign(W).T, float32
+    z = pybitnet.binary_weight_matmul_t(g, w_bits, k) # == g @ sign(W)
+    s, nz = pybitnet.pack_ternary(t)                  # t in {-1, 0, +1}
+    y = pybitnet.ternary_weight_matmul(x, s, nz, k)   # == x @ t.T
+    w_bits = pybitnet.binarize(w, stochastic=True, seed=0)  # sampled, reproducible
+    s, nz = pybitnet.ternarize(w, seed=0)
+
+Data sets and preprocessing: the ``pybitnet.data`` submodule (MNIST, Fashion-MNIST,
+CIFAR-10, SVHN loaders; GCN, ZCA, +-1 targets).
 Quantized back-propagation (power-of-two inputs, shift-add weight gradient)::
 
     codes = pybitnet.quantize_pow2(x, seed=0)      # int8 codes of +-2^e or 0, unbiased
@@ -20,35 +31,48 @@ Run time::
     pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
     pybitnet.set_num_threads(n), pybitnet.get_num_threads()
 """
+from . import data
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm
 from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
+from .weight_matmul import (binary_weight_matmul, binary_weight_matmul_t, pack_ternary, ternary_weight_matmul,
+                            ternary_weight_matmul_t)
+from .sampling import binarize, ternarize
 from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matmul, shift_matmul_fixed_bound,
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
-                      set_num_threads)
+                      kernel_calls, set_num_threads)
 
 __all__ = [
     "__version__",
     "active_kernels",
     "available_isas",
-    "OpCounts",
+    "binarize",
     "binary_matmul",
-    "count_ops",
-    "float_gemm_ops",
+    "binary_weight_matmul",
+    "binary_weight_matmul_t",
     "build_info",
+    "count_ops",
     "cpu_features",
+    "data",
+    "dequantize_pow2",
+    "float_gemm_ops",
     "get_num_threads",
     "isa",
+    "kernel_calls",
+    "OpCounts",
     "pack_signs",
-    "set_num_threads",
-    "unpack_signs",
-    "xnor_gemm",
+    "pack_ternary",
+    "qbp_dense_step_ops",
     "quantize_pow2",
-    "dequantize_pow2",
+    "set_num_threads",
     "shift_matmul",
     "shift_matmul_fixed_bound",
     "shift_matmul_ops",
-    "qbp_dense_step_ops",
+    "ternarize",
+    "ternary_weight_matmul",
+    "ternary_weight_matmul_t",
+    "unpack_signs",
+    "xnor_gemm",
 ]

@@ -1,4 +1,9 @@
-"""The ``pybitnet`` command line: ``pybitnet info``."""
+"""The ``pybitnet`` command line.
+
+    pybitnet info
+    pybitnet train --dataset mnist --method bnn --epochs 10 --out runs/bnn
+    pybitnet evaluate runs/bnn/best.npz
+"""
 from __future__ import annotations
 
 import argparse
@@ -18,12 +23,88 @@ def _info(_args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    import pybitnet
+    from pybitnet import recipes
+    from pybitnet.train import Trainer
+
+    if args.threads:
+        pybitnet.set_num_threads(args.threads)
+    overrides = {k: getattr(args, k) for k in ("hidden", "depth", "epochs", "batch_size", "optimizer", "lr", "lr_end",
+                                               "schedule", "lr_every", "input_dropout", "hidden_dropout",
+                                               "preprocess", "val_size", "seed")}
+    r = recipes.recipe(args.method, dataset=args.dataset, **overrides)
+    out = args.out or f"runs/{args.dataset}-{args.method}"
+    trainer = Trainer(r, out, data_root=args.data, subset=args.subset, progress=not args.no_progress,
+                      test_every=args.test_every)
+    print(f"{r.method} on {r.dataset}: {trainer.model!r}")
+    if trainer.notes:
+        print(f"note: {trainer.notes}")
+    best = trainer.fit(resume=not args.restart)
+    test = best["test_error"]
+    print(f"best validation error {100 * best['val_error']:.2f} % at epoch {best['epoch']}"
+          + (f"; its test error {100 * test:.2f} %" if test is not None else "") + f"  [{out}]")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from pybitnet import checkpoint, recipes
+    from pybitnet.train import error_rate
+
+    arrays, meta = checkpoint.read(args.checkpoint)
+    r = recipes.Recipe(**meta["recipe"])
+    *_, x_test, y_test, ds = recipes.prepare_data(r, args.data)
+    model = recipes.build_model(r, x_test.shape[1], ds.num_classes)
+    checkpoint.load_into(arrays, model, where=args.checkpoint)
+    err = error_rate(model, x_test, y_test)
+    print(f"{r.method} on {r.dataset} (epoch {meta['epoch']}): test error {100 * err:.2f} %")
+    return 0
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="pybitnet", description=__doc__)
+    from pybitnet.recipes import METHODS
+
+    parser = argparse.ArgumentParser(prog="pybitnet", description="Neural networks with few multiplications.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="print CPU features, the active ISA, threads and build flags").set_defaults(fn=_info)
+
+    t = sub.add_parser("train", help="train a paper's model (resumes from OUT/last.npz)")
+    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    t.add_argument("--method", default="bnn", choices=METHODS)
+    t.add_argument("--out", help="output directory (default runs/DATASET-METHOD)")
+    t.add_argument("--data", help="data root (default $PYBITNET_DATA)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--hidden", type=int)
+    t.add_argument("--depth", type=int)
+    t.add_argument("--optimizer", choices=["sgd", "adam", "adamax", "shift-adamax"])
+    t.add_argument("--lr", type=float)
+    t.add_argument("--lr-end", type=float)
+    t.add_argument("--schedule", choices=["exp", "step"])
+    t.add_argument("--lr-every", type=int)
+    t.add_argument("--input-dropout", type=float)
+    t.add_argument("--hidden-dropout", type=float)
+    t.add_argument("--preprocess", choices=["center", "pm1", "unit"])
+    t.add_argument("--val-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--subset", type=int, help="train on the first N training images only")
+    t.add_argument("--threads", type=int)
+    t.add_argument("--test-every", type=int, default=1, help="compute the test error every N epochs")
+    t.add_argument("--restart", action="store_true", help="ignore OUT/last.npz and start over")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(fn=_train)
+
+    e = sub.add_parser("evaluate", help="test error of a checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("--data", help="data root (default $PYBITNET_DATA)")
+    e.set_defaults(fn=_evaluate)
+
     args = parser.parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except (FileNotFoundError, ValueError) as e:  # bad data, checkpoint or option: a message, not a traceback
+        print(f"pybitnet {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -56,6 +56,16 @@ def binary_matmul(a, b) -> np.ndarray:
         raise ValueError(f"b must be 2-D (K, N), got shape {b.shape}")
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"a has K={a.shape[1]} columns but b has K={b.shape[0]} rows; shapes {a.shape} and {b.shape}")
-    a_bits = pack_signs(a, axis=1)
-    b_bits = np.ascontiguousarray(pack_signs(b, axis=0).T)  # (N, W): 1/32 of b's float32 size
-    return xnor_gemm(a_bits, b_bits, a.shape[1])
+    return xnor_gemm(_pack_rows(a, "a"), _pack_rows(b.T, "b"), a.shape[1])
+
+
+def _pack_rows(x: np.ndarray, name: str) -> np.ndarray:
+    """Packed rows of a 2-D array given in either memory order, with no copy of x.
+
+    The transposes copy only packed words (1/32 of a float32 input)."""
+    if x.flags.c_contiguous:
+        return pack_signs(x, axis=1)
+    if x.flags.f_contiguous:
+        return np.ascontiguousarray(pack_signs(x.T, axis=0).T)
+    raise ValueError(f"{name} must be C- or F-contiguous (pybitnet does not copy large inputs silently); "
+                     f"pass np.ascontiguousarray({name})")

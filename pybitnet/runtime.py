@@ -33,6 +33,11 @@ def active_kernels() -> dict[str, dict[str, object]]:
     return {op: {"current": isa(), "available": avail} for op in _bitops.op_names()}
 
 
+def kernel_calls() -> dict[str, dict[str, int]]:
+    """How many times each kernel variant ran since import: ``{op: {isa: calls}}``."""
+    return {op: dict(per_isa) for op, per_isa in _bitops.kernel_calls().items()}
+
+
 def get_num_threads() -> int:
     """Threads the kernels may use (the calling thread included)."""
     return _bitops.get_num_threads()

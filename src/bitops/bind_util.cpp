@@ -23,6 +23,7 @@ void require_c_contiguous(const py::array& a, const char* name) {
 }
 
 std::size_t row_stride(const py::array& a, const char* name) {
+  if (a.size() == 0) return std::size_t(a.shape(1));  // numpy gives empty arrays arbitrary strides
   const auto item = py::ssize_t(a.itemsize());
   const bool rows_ok = a.shape(1) <= 1 || a.strides(1) == item;
   if (!rows_ok || a.strides(0) < 0 || a.strides(0) % item != 0)

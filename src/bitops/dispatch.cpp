@@ -1,5 +1,6 @@
 #include "dispatch.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -7,6 +8,7 @@ namespace pbn {
 
 namespace {
 Isa g_active = Isa::scalar;
+std::atomic<unsigned long long> g_calls[int(OpId::count_)][kNumIsas];
 
 std::string available_list() {
   std::string s;
@@ -54,6 +56,19 @@ std::vector<std::string> op_names() {
 #include "ops.inc"
 #undef PBN_OP
   };
+}
+
+}  // namespace pbn
+
+namespace pbn {
+
+void note_call(OpId op, Isa isa) { g_calls[int(op)][int(isa)].fetch_add(1, std::memory_order_relaxed); }
+
+std::vector<std::vector<unsigned long long>> call_counts() {
+  std::vector<std::vector<unsigned long long>> out(int(OpId::count_), std::vector<unsigned long long>(kNumIsas));
+  for (int op = 0; op < int(OpId::count_); ++op)
+    for (int i = 0; i < kNumIsas; ++i) out[op][i] = g_calls[op][i].load(std::memory_order_relaxed);
+  return out;
 }
 
 }  // namespace pbn

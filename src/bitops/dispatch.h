@@ -23,15 +23,29 @@ Isa resolve_isa(const std::string& requested);
 
 std::vector<std::string> op_names();
 
+// Calls per op and ISA since import, so tests can check which variant ran.
+enum class OpId : int {
+#define PBN_OP(op) op,
+#include "ops.inc"
+#undef PBN_OP
+  count_
+};
+void note_call(OpId op, Isa isa);
+std::vector<std::vector<unsigned long long>> call_counts();  // [op][isa]
+
 #if defined(__x86_64__) || defined(_M_X64)
 #define PBN_OP(op)                                                            \
   inline op##_fn* op##_kernel(Isa isa) {                                      \
     static op##_fn* const table[kNumIsas] = {&op##__scalar, &op##__avx2, &op##__avx512}; \
+    note_call(OpId::op, isa);                                                 \
     return table[int(isa)];                                                   \
   }
 #else
-#define PBN_OP(op) \
-  inline op##_fn* op##_kernel(Isa) { return &op##__scalar; }
+#define PBN_OP(op)                    \
+  inline op##_fn* op##_kernel(Isa isa) { \
+    note_call(OpId::op, isa);           \
+    return &op##__scalar;               \
+  }
 #endif
 #include "ops.inc"
 #undef PBN_OP

@@ -22,6 +22,44 @@ using pack_signs_fn = bool(const void* x, DType dtype, std::size_t outer, std::s
 using xnor_gemm_fn = void(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                           std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k);
 
+// Weight matmuls: real activations times packed +-1 (or -1/0/+1) weights W (n rows of
+// length k, sign bits `s`, row stride lds words; ternary adds nonzero bits `nz`,
+// stride ldnz; a sign bit is only ever set where the nonzero bit is). Additions
+// and subtractions only: no floating-point multiply anywhere.
+//
+// Forward: y[i, j] = sum_c x[i, c] * w[j, c] for i < m, j < n (x rows have k floats).
+using binary_weight_matmul_fn = void(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y,
+                                     std::size_t ldy, std::size_t m, std::size_t n, std::size_t k);
+using ternary_weight_matmul_fn = void(const float* x, std::size_t ldx, const word_t* s, std::size_t lds,
+                                      const word_t* nz, std::size_t ldnz, float* y, std::size_t ldy, std::size_t m,
+                                      std::size_t n, std::size_t k);
+// Backward to the input: z[i, c] = sum_j g[i, j] * w[j, c] for i < m, c < k, summing
+// j < n. `s`/`nz` point at the word holding column 0 of this range (drivers split
+// K at multiples of 64), and z at its column 0; k is the width of the range.
+using binary_weight_matmul_t_fn = void(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, float* z,
+                                       std::size_t ldz, std::size_t m, std::size_t n, std::size_t k);
+using ternary_weight_matmul_t_fn = void(const float* g, std::size_t ldg, const word_t* s, std::size_t lds,
+                                        const word_t* nz, std::size_t ldnz, float* z, std::size_t ldz, std::size_t m,
+                                        std::size_t n, std::size_t k);
+
+// Instrumented scalar references (same arithmetic as <op>__scalar) that add
+// every floating-point addition/subtraction and multiplication they do to
+// `tally`; tests hold the analytic counts of pybitnet.opcount against them.
+struct OpTally {
+  std::uint64_t additions = 0;
+  std::uint64_t multiplications = 0;
+};
+void binary_weight_matmul__counted(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y,
+                                   std::size_t ldy, std::size_t m, std::size_t n, std::size_t k, OpTally* tally);
+void binary_weight_matmul_t__counted(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, float* z,
+                                     std::size_t ldz, std::size_t m, std::size_t n, std::size_t k, OpTally* tally);
+void ternary_weight_matmul__counted(const float* x, std::size_t ldx, const word_t* s, std::size_t lds,
+                                    const word_t* nz, std::size_t ldnz, float* y, std::size_t ldy, std::size_t m,
+                                    std::size_t n, std::size_t k, OpTally* tally);
+void ternary_weight_matmul_t__counted(const float* g, std::size_t ldg, const word_t* s, std::size_t lds,
+                                      const word_t* nz, std::size_t ldnz, float* z, std::size_t ldz, std::size_t m,
+                                      std::size_t n, std::size_t k, OpTally* tally);
+
 // Power-of-two codes (pow2/pow2_code.h has the encoding). Both work on the flat
 // range [i0, i1); element i's random bit depends only on (seed, i).
 // quantize_pow2 returns true if a NaN was seen; dequantize_pow2 returns true if

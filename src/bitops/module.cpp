@@ -16,6 +16,8 @@
 namespace pbn {
 void bind_pack(py::module_& m);
 void bind_xnor_gemm(py::module_& m);
+void bind_weight_matmul(py::module_& m);
+void bind_sample(py::module_& m);
 void bind_pow2(py::module_& m);
 void bind_shift_matmul(py::module_& m);
 }  // namespace pbn
@@ -40,6 +42,17 @@ PYBIND11_MODULE(_bitops, m) {
     return d;
   }, "CPU features detected by CPUID and XGETBV.");
   m.def("op_names", &op_names);
+  m.def("kernel_calls", [] {
+    py::dict d;
+    const auto names = op_names();
+    const auto counts = call_counts();
+    for (std::size_t op = 0; op < names.size(); ++op) {
+      py::dict per_isa;
+      for (int i = 0; i < kNumIsas; ++i) per_isa[isa_name(Isa(i))] = counts[op][i];
+      d[py::str(names[op])] = per_isa;
+    }
+    return d;
+  }, "Kernel calls per op and ISA since import.");
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("n must be >= 1, got " + std::to_string(n));
@@ -50,6 +63,8 @@ PYBIND11_MODULE(_bitops, m) {
 
   bind_pack(m);
   bind_xnor_gemm(m);
+  bind_weight_matmul(m);
+  bind_sample(m);
   bind_pow2(m);
   bind_shift_matmul(m);
 }

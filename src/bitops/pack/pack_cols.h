@@ -1,5 +1,4 @@
-// Packing along a non-last axis (inner > 1): written once as plain loops over
-// the contiguous inner axis and included, inside an anonymous namespace, by
+// Packing, written once and included, inside an anonymous namespace, by
 // each ISA's file so the compiler vectorizes it with that file's flags only.
 #pragma once
 
@@ -27,7 +26,7 @@ bool pack_cols(const T* x, std::size_t k, std::size_t inner, pbn::word_t* out, s
   return nan != 0;
 }
 
-// Rows (inner == 1) via `word(p, n)`, which packs n <= 64 elements into one word.
+// Rows (inner == 1) via `word(p, n, nan)`, which packs n <= 64 elements into one word.
 template <class T, class WordFn>
 bool pack_rows(const T* x, std::size_t k, pbn::word_t* out, std::size_t o0, std::size_t o1, WordFn word) {
   const std::size_t words = pbn::words_for(k);
@@ -40,5 +39,17 @@ bool pack_rows(const T* x, std::size_t k, pbn::word_t* out, std::size_t o0, std:
       dst[w] = word(row + w * pbn::kWordBits, n, nan);
     }
   }
+  return nan;
+}
+
+// The whole op for one dtype: rows through the ISA's `word`, columns through pack_cols.
+template <class T, class WordFn>
+bool pack_any(const void* x, std::size_t k, std::size_t inner, pbn::word_t* out, std::size_t o0, std::size_t o1,
+              std::size_t i0, std::size_t i1, WordFn word) {
+  const T* xt = static_cast<const T*>(x);
+  if (inner == 1) return pack_rows(xt, k, out, o0, o1, word);
+  const std::size_t words = pbn::words_for(k);
+  bool nan = false;
+  for (std::size_t o = o0; o < o1; ++o) nan |= pack_cols(xt + o * k * inner, k, inner, out + o * words * inner, i0, i1);
   return nan;
 }

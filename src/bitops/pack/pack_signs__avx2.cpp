@@ -12,12 +12,15 @@ namespace {
 
 #include "pack_cols.h"
 
-template <class T, class Full>
-word_t word_with_tail(const T* p, std::size_t n, bool& nan, Full full) {
-  if (n == 64) return full(p, nan);
-  T buf[64] = {};
-  std::memcpy(buf, p, n * sizeof(T));
-  return full(buf, nan);
+// A row word from a full-word packer: a partial last word goes through a zeroed buffer.
+template <class T>
+auto with_tail(word_t (*full)(const T*, bool&)) {
+  return [full](const T* p, std::size_t n, bool& nan) {
+    if (n == 64) return full(p, nan);
+    T buf[64] = {};
+    std::memcpy(buf, p, n * sizeof(T));
+    return full(buf, nan);
+  };
 }
 
 word_t full_f32(const float* p, bool& nan) {
@@ -64,28 +67,15 @@ word_t full_i16(const std::int16_t* p, bool&) {
   return bits;
 }
 
-template <class T, class Full>
-bool pack_any(const void* x, std::size_t k, std::size_t inner, word_t* out, std::size_t o0, std::size_t o1,
-              std::size_t i0, std::size_t i1, Full full) {
-  const T* xt = static_cast<const T*>(x);
-  if (inner == 1)
-    return pack_rows(xt, k, out, o0, o1,
-                     [full](const T* p, std::size_t n, bool& nan) { return word_with_tail(p, n, nan, full); });
-  const std::size_t words = words_for(k);
-  bool nan = false;
-  for (std::size_t o = o0; o < o1; ++o) nan |= pack_cols(xt + o * k * inner, k, inner, out + o * words * inner, i0, i1);
-  return nan;
-}
-
 }  // namespace
 
 bool pack_signs__avx2(const void* x, DType dtype, std::size_t, std::size_t k, std::size_t inner, word_t* out,
                       std::size_t o0, std::size_t o1, std::size_t i0, std::size_t i1) {
   switch (dtype) {
-    case DType::f32: return pack_any<float>(x, k, inner, out, o0, o1, i0, i1, full_f32);
-    case DType::f64: return pack_any<double>(x, k, inner, out, o0, o1, i0, i1, full_f64);
-    case DType::i8: return pack_any<std::int8_t>(x, k, inner, out, o0, o1, i0, i1, full_i8);
-    case DType::i16: return pack_any<std::int16_t>(x, k, inner, out, o0, o1, i0, i1, full_i16);
+    case DType::f32: return pack_any<float>(x, k, inner, out, o0, o1, i0, i1, with_tail<float>(full_f32));
+    case DType::f64: return pack_any<double>(x, k, inner, out, o0, o1, i0, i1, with_tail<double>(full_f64));
+    case DType::i8: return pack_any<std::int8_t>(x, k, inner, out, o0, o1, i0, i1, with_tail<std::int8_t>(full_i8));
+    case DType::i16: return pack_any<std::int16_t>(x, k, inner, out, o0, o1, i0, i1, with_tail<std::int16_t>(full_i16));
   }
   return false;
 }

@@ -52,17 +52,6 @@ word_t word_i16(const std::int16_t* p, std::size_t n, bool&) {
   return bits;
 }
 
-template <class T, class WordFn>
-bool pack_any(const void* x, std::size_t k, std::size_t inner, word_t* out, std::size_t o0, std::size_t o1,
-              std::size_t i0, std::size_t i1, WordFn word) {
-  const T* xt = static_cast<const T*>(x);
-  if (inner == 1) return pack_rows(xt, k, out, o0, o1, word);
-  const std::size_t words = words_for(k);
-  bool nan = false;
-  for (std::size_t o = o0; o < o1; ++o) nan |= pack_cols(xt + o * k * inner, k, inner, out + o * words * inner, i0, i1);
-  return nan;
-}
-
 }  // namespace
 
 bool pack_signs__avx512(const void* x, DType dtype, std::size_t, std::size_t k, std::size_t inner, word_t* out,

@@ -1,4 +1,5 @@
-// AVX-512 VPOPCNTDQ micro-kernel: an MR x 8 tile of outputs accumulates
+// AVX-512 VPOPCNTDQ micro-kernel (cache blocking: blocked_driver.h): an
+// MR x 8 tile of outputs accumulates
 // popcount(a ^ b) in 64-bit lanes over 512 bits of K per step (xor, vpopcntq,
 // add: three ops per 512 bit-MACs). MR x NR = 2 x 8: 16 accumulators, 2 A
 // and 1 B register; 3 x 8 (24 accumulators) made GCC spill and ran slower. The K tail is a masked load: padding
@@ -8,13 +9,13 @@
 #include <immintrin.h>
 
 #include "../kernels.h"
+#include "../scratch.h"
 
 namespace pbn {
 namespace {
 
 constexpr int kMR = 2;
 constexpr int kNR = 8;
-constexpr std::size_t kL2Bytes = 256 * 1024;  // B rows kept hot while a column block is swept
 
 PBN_INLINE __m512i reduce8(const __m512i v[8]) {
   __m512i t[4];
@@ -66,42 +67,13 @@ void tile(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, st
   }
 }
 
-template <int MR>
-void row_panel(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c, std::size_t ldc,
-               std::size_t n, std::size_t words, std::int64_t k) {
-  std::size_t j = 0;
-  for (; j + kNR <= n; j += kNR) tile<MR, kNR>(a, lda, b + j * ldb, ldb, c + j, ldc, words, k);
-  b += j * ldb;
-  c += j;
-  switch (n - j) {
-    case 7: tile<MR, 7>(a, lda, b, ldb, c, ldc, words, k); break;
-    case 6: tile<MR, 6>(a, lda, b, ldb, c, ldc, words, k); break;
-    case 5: tile<MR, 5>(a, lda, b, ldb, c, ldc, words, k); break;
-    case 4: tile<MR, 4>(a, lda, b, ldb, c, ldc, words, k); break;
-    case 3: tile<MR, 3>(a, lda, b, ldb, c, ldc, words, k); break;
-    case 2: tile<MR, 2>(a, lda, b, ldb, c, ldc, words, k); break;
-    case 1: tile<MR, 1>(a, lda, b, ldb, c, ldc, words, k); break;
-    default: break;
-  }
-}
+#include "blocked_driver.h"
 
 }  // namespace
 
 void xnor_gemm__avx512(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                        std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
-  // Sweep all of A's row panels over a block of B rows that stays in L2.
-  const std::size_t row_bytes = max_sz(words * sizeof(word_t), 1);
-  const std::size_t nb = max_sz(kNR, kL2Bytes / row_bytes / kNR * kNR);
-  for (std::size_t j0 = 0; j0 < n; j0 += nb) {
-    const std::size_t jn = min_sz(nb, n - j0);
-    std::size_t i = 0;
-    for (; i + kMR <= m; i += kMR) row_panel<kMR>(a + i * lda, lda, b + j0 * ldb, ldb, c + i * ldc + j0, ldc, jn, words, k);
-    switch (m - i) {
-      case 2: row_panel<2>(a + i * lda, lda, b + j0 * ldb, ldb, c + i * ldc + j0, ldc, jn, words, k); break;
-      case 1: row_panel<1>(a + i * lda, lda, b + j0 * ldb, ldb, c + i * ldc + j0, ldc, jn, words, k); break;
-      default: break;
-    }
-  }
+  blocked_xnor_gemm(a, lda, b, ldb, c, ldc, m, n, words, k);
 }
 
 }  // namespace pbn

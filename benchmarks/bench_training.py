@@ -1,0 +1,75 @@
+"""asv: one training step (forward, loss, backward, update) per method on a
+minibatch of the MNIST MLP, beside the float model, with the step's counted
+operations (kernel products; the float baseline's GEMMs are counted too)."""
+import numpy as np
+
+import pybitnet
+from pybitnet import recipes
+
+from .common import use_threads
+
+METHODS = ["float", "bc-stoch", "bc-qbp", "tc-qbp", "bnn", "bnn-shift"]
+
+
+def make_step(method, hidden, batch):
+    r = recipes.recipe(method, hidden=hidden, batch_size=batch, input_dropout=0.0, hidden_dropout=0.0)
+    model = recipes.build_model(r, 784, 10)
+    opt = recipes.build_optimizer(r, model)
+    loss = recipes.LOSS()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+
+    def step():
+        opt.zero_grad()
+        out = model.forward(x)
+        _, g = loss(out, y)
+        model.backward(g)
+        opt.step()
+
+    return step
+
+
+class TrainingStep:
+    params = [METHODS, [1024, 4096], [1, 2]]
+    param_names = ["method", "hidden", "threads"]
+    timeout = 600
+
+    def setup(self, method, hidden, threads):
+        use_threads(threads)
+        batch = 100 if method.startswith("bnn") else 200
+        self.step = make_step(method, hidden, batch)
+        self.step()  # warm-up
+
+    def time_step(self, method, hidden, threads):
+        self.step()
+
+
+class TrainingStepOps:
+    """Counted operations of one step (minibatch 200, the paper's table: float ~1.75e9
+    multiplications, ternary connect + QBP ~1.85e6, all of them element-wise work that
+    the kernels' counters leave out)."""
+
+    params = [METHODS]
+    param_names = ["method"]
+
+    def setup(self, method):
+        step = make_step(method, 1024, 200)
+        with pybitnet.count_ops() as self.ops:
+            step()
+
+    def track_multiplications(self, method):
+        return self.ops.multiplications
+
+    def track_additions(self, method):
+        return self.ops.additions
+
+    def track_shifts(self, method):
+        return self.ops.shifts
+
+    def track_popcounts(self, method):
+        return self.ops.popcounts
+
+    for _name in list(locals()):
+        if _name.startswith("track_"):
+            locals()[_name].unit = "ops per step"

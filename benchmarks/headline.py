@@ -1,0 +1,88 @@
+"""Headline ratios of the kernel core, measured side by side in one run (medians).
+
+    python -m benchmarks.headline            # prints a Markdown table
+
+Every kernel is timed next to numpy float32 matmul of the same logical shape at
+the same thread count (numpy's BLAS limited with threadpoolctl).
+"""
+import time
+
+import numpy as np
+
+import pybitnet
+from pybitnet import _bitops
+
+from .common import random_pm, use_threads
+
+
+def median_time(fn, repeats=15, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def xnor_rows(isas):
+    rows = []
+    for threads in (1, 2):
+        use_threads(threads)
+        for m, k, n in [(1, 4096, 4096), (100, 4096, 4096), (256, 4096, 4096)]:
+            x, w = random_pm((m, k), 1), random_pm((n, k), 2)
+            a, b = pybitnet.pack_signs(x), pybitnet.pack_signs(w)
+            t_np = median_time(lambda: x @ w.T)
+            for isa in isas:
+                t = median_time(lambda: _bitops.xnor_gemm(a, b, k, isa))
+                rows.append((f"xnor_gemm {m}x{k}x{n}", isa, threads, t, t_np,
+                             f"{m * n * k / t / 1e9:,.0f} G bit-MAC/s"))
+    return rows
+
+
+def pack_rows(isas):
+    use_threads(1)
+    x = random_pm((4096, 4096), 3)
+    t_copy = median_time(lambda: x.copy())
+    return [(f"pack_signs 4096x4096 f32 (baseline x.copy())", isa, 1,
+             median_time(lambda: _bitops.pack_signs(x, -1, isa)), t_copy, "") for isa in isas]
+
+
+def alternating_with_numpy(calls=60):
+    """A user alternating `x @ w` (OpenBLAS, 2 threads) and xnor_gemm (2 threads)."""
+    use_threads(2)
+    x, w = random_pm((256, 1024), 4), random_pm((1024, 1024), 5)
+    a = pybitnet.pack_signs(random_pm((256, 4096), 1))
+    b = pybitnet.pack_signs(random_pm((4096, 4096), 2))
+
+    def sample(alternate):
+        ts = []
+        for _ in range(calls):
+            if alternate:
+                x @ w
+            t = time.perf_counter()
+            pybitnet.xnor_gemm(a, b, 4096)
+            ts.append(time.perf_counter() - t)
+        return np.array(ts) * 1e3
+
+    alone, mixed = sample(False), sample(True)
+    return alone, mixed
+
+
+def main():
+    isas = [i for i in ("avx512", "avx2", "scalar") if i in pybitnet.available_isas()]
+    print(f"pybitnet {pybitnet.__version__}, ISA {pybitnet.isa()}, CPU features: "
+          f"{' '.join(k for k, v in pybitnet.cpu_features().items() if v)}\n")
+    print("| kernel | ISA | threads | pybitnet (ms) | baseline (ms) | speed-up | throughput |")
+    print("|---|---|---|---|---|---|---|")
+    for name, isa, threads, t, t_base, extra in xnor_rows([i for i in isas if i != "scalar"]) + pack_rows(isas):
+        print(f"| {name} | {isa} | {threads} | {t * 1e3:.3f} | {t_base * 1e3:.3f} | {t_base / t:.1f}x | {extra} |")
+    alone, mixed = alternating_with_numpy()
+    print("\nxnor_gemm 256x4096x4096 on 2 threads, alone vs alternating with numpy `x @ w` (OpenBLAS, 2 threads):")
+    for label, ts in (("alone", alone), ("alternating", mixed)):
+        print(f"  {label:12s} median {np.median(ts):.2f} ms, p90 {np.percentile(ts, 90):.2f} ms, max {ts.max():.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

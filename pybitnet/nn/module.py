@@ -1,0 +1,118 @@
+"""Module and Parameter: explicit forward/backward, in the style of micrograd."""
+from __future__ import annotations
+
+from typing import Iterator, List, Optional
+
+import numpy as np
+
+
+class Parameter:
+    """A trainable array with its gradient.
+
+    ``clip`` (a bound H: the value is kept in [-H, H] after every update, as
+    BinaryConnect does for its real-valued weights) and ``lr_scale`` (a
+    per-parameter learning-rate factor, e.g. the Glorot scale of binary
+    weights) are read by the optimizers.
+    """
+
+    def __init__(self, value: np.ndarray, name: str = "", clip: Optional[float] = None, lr_scale: float = 1.0):
+        self.value = np.ascontiguousarray(value, dtype=np.float32)
+        self.grad = np.zeros_like(self.value)
+        self.name = name
+        self.clip = clip
+        self.lr_scale = float(lr_scale)
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    def __repr__(self) -> str:
+        extra = f", clip={self.clip}" if self.clip is not None else ""
+        return f"Parameter({self.name or '?'}, shape={self.shape}{extra})"
+
+
+class Module:
+    """Base class: ``forward(x)`` caches what ``backward(grad)`` needs;
+    ``backward`` accumulates parameter gradients and returns the gradient
+    with respect to the input."""
+
+    training: bool = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def children(self) -> List["Module"]:
+        return []
+
+    def modules(self) -> Iterator["Module"]:
+        yield self
+        for child in self.children():
+            yield from child.modules()
+
+    def own_parameters(self) -> List[Parameter]:
+        return []
+
+    def parameters(self) -> List[Parameter]:
+        return [p for m in self.modules() for p in m.own_parameters()]
+
+    def buffers(self) -> dict:
+        """Non-trainable state saved in checkpoints (e.g. BN running statistics)."""
+        return {}
+
+    def load_buffers(self, buffers: dict) -> None:
+        for key, value in buffers.items():
+            getattr(self, key)[...] = value
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def after_update(self) -> None:
+        """Called by the optimizer after each step (e.g. to re-binarize weights)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Sequential(Module):
+    """Modules applied in order; backward runs them in reverse."""
+
+    def __init__(self, *layers: Module):
+        self.layers = list(layers)
+
+    def children(self) -> List[Module]:
+        return self.layers
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad):
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"

@@ -1,0 +1,90 @@
+"""Batch normalization and its shift-based approximation (BNN paper, Alg. 2/3)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .module import Module, Parameter
+
+
+def ap2(z: np.ndarray) -> np.ndarray:
+    """AP2(z) = sign(z) * 2**round(log2|z|): the nearest power of two in the
+    log domain (0 stays 0). Multiplying by AP2(z) is a shift."""
+    z = np.asarray(z, dtype=np.float32)
+    mant, exp = np.frexp(np.abs(z))  # |z| = mant * 2**exp, mant in [0.5, 1)
+    exp = np.where(mant >= np.sqrt(0.5), exp, exp - 1)  # round(log2|z|) = exp - 1 + round(log2 mant + 1)
+    return (np.sign(z) * np.ldexp(np.float32(1), exp)).astype(np.float32)
+
+
+class BatchNorm(Module):
+    """Batch normalization over the feature axis (the last one) of (batch, features)."""
+
+    def __init__(self, features: int, *, eps: float = 1e-4, momentum: float = 0.1):
+        self.features, self.eps, self.momentum = features, eps, momentum
+        self.gamma = Parameter(np.ones(features, np.float32), "gamma")
+        self.beta = Parameter(np.zeros(features, np.float32), "beta")
+        self.running_mean = np.zeros(features, np.float32)
+        self.running_var = np.ones(features, np.float32)
+
+    def own_parameters(self):
+        return [self.gamma, self.beta]
+
+    def buffers(self):
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def _inv_std(self, var):
+        return 1.0 / np.sqrt(var + self.eps)
+
+    def _gamma(self):
+        return self.gamma.value
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean(axis=0)
+            xc = x - mean
+            var = self._variance(xc)
+            m = self.momentum
+            self.running_mean[...] = (1 - m) * self.running_mean + m * mean
+            self.running_var[...] = (1 - m) * self.running_var + m * var
+        else:
+            xc, var = x - self.running_mean, self.running_var
+        self._inv = self._inv_std(var).astype(np.float32)
+        self._xhat = xc * self._inv
+        return (self._xhat * self._gamma() + self.beta.value).astype(np.float32)
+
+    def _variance(self, xc):
+        return (xc * xc).mean(axis=0)
+
+    def backward(self, grad):
+        self.gamma.grad += (grad * self._xhat).sum(axis=0)
+        self.beta.grad += grad.sum(axis=0)
+        gx = grad * self._gamma()
+        if not self.training:
+            return (gx * self._inv).astype(np.float32)
+        n = grad.shape[0]
+        return (self._inv / n * (n * gx - gx.sum(0) - self._xhat * (gx * self._xhat).sum(0))).astype(np.float32)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.features})"
+
+
+class ShiftBatchNorm(BatchNorm):
+    """Shift-based batch normalization (Hubara et al. 2016, Alg. 2/3).
+
+    Every product is by a power of two (a shift): the variance is
+    mean(C * AP2(C)) with C = x - mean, the normalization multiplies by
+    AP2(1/sqrt(var + eps)) and the scale by AP2(gamma). Backward is the
+    standard BN backward with those AP2 factors (as the authors' Torch code).
+    Defaults follow that code: eps 1e-5, running-average momentum 2**-3.
+    """
+
+    def __init__(self, features: int, *, eps: float = 1e-5, momentum: float = 0.125):
+        super().__init__(features, eps=eps, momentum=momentum)
+
+    def _variance(self, xc):
+        return (xc * ap2(xc)).mean(axis=0)
+
+    def _inv_std(self, var):
+        return ap2(1.0 / np.sqrt(var + self.eps))
+
+    def _gamma(self):
+        return ap2(self.gamma.value)

@@ -1,0 +1,138 @@
+"""The trainer: seeded minibatch training with validation-based model
+selection, a progress bar, a JSON-lines log, checkpoint/resume and plots.
+
+>>> r = recipes.recipe("bnn", epochs=5)
+>>> Trainer(r, out_dir="runs/bnn").fit()
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+
+from . import checkpoint, recipes
+from .opcount import count_ops
+
+try:
+    from tqdm.auto import tqdm
+except ImportError:  # pragma: no cover - tqdm is a dependency; keep working without it
+    tqdm = None
+
+
+def error_rate(model, x, y, batch_size: int = 1000) -> float:
+    """Classification error (fraction) of `model` in eval mode."""
+    was_training = model.training
+    model.eval()
+    wrong = 0
+    for i in range(0, len(x), batch_size):
+        wrong += int(np.sum(np.argmax(model.forward(x[i:i + batch_size]), axis=1) != y[i:i + batch_size]))
+    model.train(was_training)
+    return wrong / max(1, len(x))
+
+
+class Trainer:
+    """Trains `recipe` on its dataset; everything it writes goes to `out_dir`:
+
+    - ``log.jsonl``: one JSON object per epoch (loss, errors, lr, wall time,
+      operation counts of the epoch's kernels);
+    - ``last.npz`` (checkpoint after every epoch: resume with ``fit()`` again),
+      ``best.npz`` (best validation error so far);
+    - ``curves.png``: learning curves.
+    """
+
+    def __init__(self, recipe: recipes.Recipe, out_dir, data_root: Optional[str] = None,
+                 subset: Optional[int] = None, progress: bool = True, test_every: int = 1):
+        self.recipe = recipe
+        self.out = Path(out_dir)
+        self.progress = progress and tqdm is not None
+        self.test_every = test_every
+        (self.x_tr, self.y_tr, self.x_val, self.y_val, self.x_test, self.y_test,
+         ds) = recipes.prepare_data(recipe, data_root, subset)
+        self.notes = ds.notes
+        self.model = recipes.build_model(recipe, self.x_tr.shape[1], ds.num_classes)
+        self.optimizer = recipes.build_optimizer(recipe, self.model)
+        self.schedule = recipes.build_schedule(recipe)
+        self.loss = recipes.LOSS()
+        self.epoch = 0
+        self.best = {"val_error": float("inf"), "epoch": -1, "test_error": None}
+
+    # -- persistence -------------------------------------------------------------------------
+    def _meta(self) -> Dict:
+        return {"recipe": self.recipe.to_dict(), "epoch": self.epoch, "best": self.best}
+
+    def save(self, name: str = "last.npz"):
+        return checkpoint.save(self.out / name, self.model, self.optimizer, self._meta())
+
+    def resume(self) -> bool:
+        path = self.out / "last.npz"
+        if not path.is_file():
+            return False
+        arrays, meta = checkpoint.read(path)
+        if meta["recipe"] != self.recipe.to_dict():
+            changed = {k for k, v in self.recipe.to_dict().items() if meta["recipe"].get(k) != v}
+            if changed - {"epochs"}:
+                raise ValueError(f"{path} was trained with a different recipe (differs in {sorted(changed)}); "
+                                 "use another --out directory")
+        checkpoint.load_into(arrays, self.model, self.optimizer, str(path))
+        self.epoch, self.best = meta["epoch"], meta["best"]
+        return True
+
+    # -- training ----------------------------------------------------------------------------
+    def train_epoch(self) -> Dict:
+        r = self.recipe
+        self.model.train()
+        self.optimizer.lr = self.schedule(self.epoch)
+        order = np.random.default_rng([r.seed, self.epoch]).permutation(len(self.x_tr))
+        batches = range(0, len(order), r.batch_size)
+        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{r.epochs}", leave=False, unit="batch") if self.progress \
+            else batches
+        total, n = 0.0, 0
+        with count_ops() as ops:
+            for i in bar:
+                idx = order[i:i + r.batch_size]
+                self.optimizer.zero_grad()
+                out = self.model.forward(self.x_tr[idx])
+                loss, grad = self.loss(out, self.y_tr[idx])
+                self.model.backward(grad)
+                self.optimizer.step()
+                total, n = total + loss * len(idx), n + len(idx)
+                if self.progress:
+                    bar.set_postfix(loss=f"{total / n:.4f}")
+        return {"loss": total / max(1, n), "ops": ops.as_dict(),
+                "ops_by_kernel": {k: v.as_dict() for k, v in ops.by_kernel.items()}}
+
+    def fit(self, epochs: Optional[int] = None, resume: bool = True) -> Dict:
+        """Train up to `epochs` (default: the recipe's), resuming from ``last.npz`` if present."""
+        target = epochs or self.recipe.epochs
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume and self.resume():
+            print(f"resumed {self.out / 'last.npz'} at epoch {self.epoch}")
+        while self.epoch < target:
+            t0 = time.perf_counter()
+            stats = self.train_epoch()
+            train_time = time.perf_counter() - t0
+            self.epoch += 1
+            val = error_rate(self.model, self.x_val, self.y_val) if len(self.x_val) else float("nan")
+            test = error_rate(self.model, self.x_test, self.y_test) \
+                if self.epoch % self.test_every == 0 or self.epoch == target else None
+            if val <= self.best["val_error"] or not np.isfinite(self.best["val_error"]):
+                self.best = {"val_error": val, "epoch": self.epoch, "test_error": test}
+                self.save("best.npz")
+            record = {"epoch": self.epoch, "method": self.recipe.method, "lr": self.optimizer.lr, "loss": stats["loss"], "val_error": val,
+                      "test_error": test, "train_time_s": round(train_time, 3),
+                      "epoch_time_s": round(time.perf_counter() - t0, 3), **stats}
+            with open(self.out / "log.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            self.save("last.npz")
+            print(f"epoch {self.epoch}: loss {stats['loss']:.4f}  val {100 * val:.2f} %"
+                  + (f"  test {100 * test:.2f} %" if test is not None else "") + f"  ({train_time:.1f} s)")
+        self.plot()
+        return self.best
+
+    def plot(self) -> Optional[Path]:
+        from .plots import learning_curves
+
+        return learning_curves(self.out / "log.jsonl", self.out / "curves.png", title=self.recipe.method)

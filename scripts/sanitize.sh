@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build the extension with AddressSanitizer + UndefinedBehaviorSanitizer and run
+# the kernel tests against it. Usage: bash scripts/sanitize.sh [pytest args]
+# Python itself is not instrumented, so libasan is preloaded; leak checking is
+# off because CPython's allocator keeps memory until exit by design.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python}
+rm -rf build/sanitize
+PYBITNET_SANITIZE=1 "$PYTHON" setup.py build_ext --inplace --build-temp build/sanitize --force >/dev/null 2>&1
+trap '"$PYTHON" setup.py build_ext --inplace --force >/dev/null 2>&1' EXIT  # restore the normal build
+LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_pack.py tests/test_xnor_gemm.py tests/test_threads.py "$@"

@@ -1,0 +1,79 @@
+// Bindings of the binarize / ternarize samplers (sample/sample_weights.h).
+#include <atomic>
+#include <cmath>
+
+#include "bind_util.h"
+#include "sample/sample_weights.h"
+#include "threads.h"
+
+namespace pbn {
+
+namespace {
+
+struct Rows {
+  const float* data;
+  std::size_t rows, k, ld;
+  std::vector<py::ssize_t> out_shape;
+};
+
+Rows check_weights(const py::array& w, float scale) {
+  require_dtype<float>(w, "w", "float32");
+  if (w.ndim() < 1) throw py::value_error("w must have at least 1 dimension, got a 0-d array");
+  require_c_contiguous(w, "w");
+  if (!(scale > 0.0f) || !std::isfinite(scale))
+    throw py::value_error("scale must be a finite number > 0, got " + std::to_string(scale));
+  Rows r{static_cast<const float*>(w.data()), 1, std::size_t(w.shape(w.ndim() - 1)), 0, {}};
+  for (py::ssize_t d = 0; d + 1 < w.ndim(); ++d) {
+    r.rows *= std::size_t(w.shape(d));
+    r.out_shape.push_back(w.shape(d));
+  }
+  r.ld = r.k;
+  r.out_shape.push_back(py::ssize_t(words_for(r.k)));
+  return r;
+}
+
+template <class Fn>
+void run_rows(const Rows& r, const Fn& fn) {
+  std::atomic<bool> ok{true};
+  {
+    py::gil_scoped_release release;
+    const std::size_t chunks = plan_chunks(double(r.rows) * double(r.k), 1 << 20);
+    parallel_for(chunks, [&](std::size_t t) {
+      const std::size_t r0 = r.rows * t / chunks, r1 = r.rows * (t + 1) / chunks;
+      if (r0 < r1 && !fn(r0, r1)) ok = false;
+    });
+  }
+  if (!ok) throw py::value_error("w contains NaN, which cannot be binarized or ternarized");
+}
+
+py::array_t<word_t> binarize(const py::array& w, bool stochastic, std::uint64_t seed, float scale) {
+  const Rows r = check_weights(w, scale);
+  py::array_t<word_t> out(r.out_shape);
+  word_t* o = out.mutable_data();
+  if (out.size()) run_rows(r, [&](std::size_t r0, std::size_t r1) {
+    return binarize_rows(r.data, r.ld, r.k, scale, stochastic, seed, o, r0, r1);
+  });
+  return out;
+}
+
+py::tuple ternarize(const py::array& w, bool stochastic, std::uint64_t seed, float scale) {
+  const Rows r = check_weights(w, scale);
+  py::array_t<word_t> sign(r.out_shape), nonzero(r.out_shape);
+  word_t* s = sign.mutable_data();
+  word_t* nz = nonzero.mutable_data();
+  if (sign.size()) run_rows(r, [&](std::size_t r0, std::size_t r1) {
+    return ternarize_rows(r.data, r.ld, r.k, scale, stochastic, seed, s, nz, r0, r1);
+  });
+  return py::make_tuple(sign, nonzero);
+}
+
+}  // namespace
+
+void bind_sample(py::module_& m) {
+  m.def("binarize", &binarize, py::arg("w"), py::arg("stochastic"), py::arg("seed"), py::arg("scale"),
+        "Packed signs of w, deterministic or sampled (see pybitnet.binarize).");
+  m.def("ternarize", &ternarize, py::arg("w"), py::arg("stochastic"), py::arg("seed"), py::arg("scale"),
+        "(sign_bits, nonzero_bits) of ternarized w (see pybitnet.ternarize).");
+}
+
+}  // namespace pbn

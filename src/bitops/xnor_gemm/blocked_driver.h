@@ -1,0 +1,55 @@
+// The cache-blocked loop nest shared by the SIMD xnor_gemm variants, written
+// once and included inside each ISA file's anonymous namespace after it
+// defines kMR, kNR and `template <int MR, int NR> void tile(a, lda, b, ldb,
+// c, ldc, words, k)` (an MR x NR block of outputs, NR <= kNR).
+//
+// Blocking: a block of B rows stays in L2; within it a block of A rows stays
+// in L1 while kNR-row tiles of B (also in L1) sweep it. Misaligned operands
+// are copied block by block into aligned scratch when reused enough to pay.
+
+constexpr std::size_t kL2Bytes = 512 * 1024;  // B rows kept in L2
+constexpr std::size_t kL1Bytes = 16 * 1024;   // A rows kept in L1
+
+// One tile of NR rows of B against rows [0, m) of A.
+template <int NR>
+void column_panel(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
+                  std::size_t ldc, std::size_t m, std::size_t words, std::int64_t k) {
+  std::size_t i = 0;
+  for (; i + kMR <= m; i += kMR) tile<kMR, NR>(a + i * lda, lda, b, ldb, c + i * ldc, ldc, words, k);
+  for (; i < m; ++i) tile<1, NR>(a + i * lda, lda, b, ldb, c + i * ldc, ldc, words, k);
+}
+
+// The last n < kNR rows of B, picked at compile time.
+template <int NR>
+void column_tail(std::size_t n, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
+                 std::int32_t* c, std::size_t ldc, std::size_t m, std::size_t words, std::int64_t k) {
+  if constexpr (NR > 0) {
+    if (n == NR) return column_panel<NR>(a, lda, b, ldb, c, ldc, m, words, k);
+    column_tail<NR - 1>(n, a, lda, b, ldb, c, ldc, m, words, k);
+  }
+}
+
+void blocked_xnor_gemm(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
+                       std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
+  const std::size_t row_bytes = max_sz(words * sizeof(word_t), 1);
+  const std::size_t nb = max_sz(kNR, kL2Bytes / row_bytes / kNR * kNR);
+  const std::size_t mb = max_sz(kMR, kL1Bytes / row_bytes / kMR * kMR);
+  const std::size_t ld_copy = aligned_ld(words);
+  const bool copy_a = !aligned_rows(a, lda) && n >= 4 * kNR;
+  const bool copy_b = !aligned_rows(b, ldb) && m >= 4 * kMR;
+  AlignedScratch a_scratch(copy_a ? mb * ld_copy : 0), b_scratch(copy_b ? min_sz(nb, n) * ld_copy : 0);
+  for (std::size_t j0 = 0; j0 < n; j0 += nb) {
+    const std::size_t nj = min_sz(nb, n - j0);
+    std::size_t ldbb = ldb;
+    const word_t* bb = copy_b ? copy_rows(b + j0 * ldb, ldb, nj, words, b_scratch.data, ldbb = ld_copy) : b + j0 * ldb;
+    for (std::size_t i0 = 0; i0 < m; i0 += mb) {
+      const std::size_t mi = min_sz(mb, m - i0);
+      std::size_t ldai = lda;
+      const word_t* ai = copy_a ? copy_rows(a + i0 * lda, lda, mi, words, a_scratch.data, ldai = ld_copy) : a + i0 * lda;
+      std::int32_t* cij = c + i0 * ldc + j0;
+      std::size_t j = 0;
+      for (; j + kNR <= nj; j += kNR) column_panel<kNR>(ai, ldai, bb + j * ldbb, ldbb, cij + j, ldc, mi, words, k);
+      column_tail<kNR - 1>(nj - j, ai, ldai, bb + j * ldbb, ldbb, cij + j, ldc, mi, words, k);
+    }
+  }
+}

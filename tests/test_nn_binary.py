@@ -1,0 +1,109 @@
+"""Binary, ternary and BNN layers run on the kernels and match their float definitions."""
+import numpy as np
+import pytest
+
+import pybitnet
+from pybitnet import nn
+from test_nn import numeric_grad
+
+
+def pm(x):
+    return np.where(x < 0, -1.0, 1.0)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(7)
+    return rng.standard_normal((9, 70)).astype(np.float32), rng.standard_normal((9, 5)).astype(np.float32)
+
+
+def test_binary_dense_deterministic(data):
+    x, g = data
+    layer = nn.BinaryDense(70, 5, scale="glorot", seed=1)
+    layer.bias.value[...] = np.arange(5)
+    h, w = layer.H, layer.weight.value
+    np.testing.assert_allclose(layer.forward(x), x @ (h * pm(w)).T + np.arange(5), rtol=1e-5, atol=1e-5)
+    layer.zero_grad()
+    dx = layer.backward(g)
+    np.testing.assert_allclose(dx, g @ (h * pm(w)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.weight.grad, g.T @ x, rtol=1e-5, atol=1e-5)  # applied to the real W
+    np.testing.assert_allclose(layer.bias.grad, g.sum(0), rtol=1e-6)
+    layer.eval()  # deterministic: binary weights at test time too
+    np.testing.assert_allclose(layer.forward(x), x @ (h * pm(w)).T + np.arange(5), rtol=1e-5, atol=1e-5)
+
+
+def test_binary_dense_input_gradient_finite_differences(data):
+    x, _ = data
+    layer = nn.BinaryDense(20, 4, seed=3)
+    # W's gradient is the straight-through one (dC/dW_b), so only the input gradient is checked numerically.
+    layer.weight.value[...] = np.where(np.abs(layer.weight.value) < 0.05, 0.5, layer.weight.value)
+    xs = x[:3, :20].copy()
+    out = layer.forward(xs)
+    r = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
+    dx = layer.backward(r)
+    np.testing.assert_allclose(dx, numeric_grad(lambda: float(np.sum(layer.forward(xs) * r)), xs), rtol=2e-2,
+                               atol=2e-3)
+
+
+def test_stochastic_binary_dense(data):
+    x, _ = data
+    layer = nn.BinaryDense(70, 5, stochastic=True, seed=2)
+    y1 = layer.forward(x)
+    y2 = layer.forward(x)
+    assert not np.allclose(y1, y2)  # a new sample per step
+    again = nn.BinaryDense(70, 5, stochastic=True, seed=2)
+    np.testing.assert_array_equal(again.forward(x), y1)  # reproducible from (seed, step)
+    layer.eval()  # stochastic: real weights at test time
+    np.testing.assert_allclose(layer.forward(x), x @ layer.weight.value.T, rtol=1e-5, atol=1e-5)
+    # the sample is +1 with probability hard_sigmoid(w / H)
+    big = nn.BinaryDense(4000, 50, stochastic=True, seed=5)
+    big.forward(np.zeros((1, 4000), np.float32))
+    signs = pybitnet.unpack_signs(big._w.bits, 4000)
+    p = np.clip((big.weight.value / big.H + 1) / 2, 0, 1)
+    assert abs(np.mean(signs == 1) - p.mean()) < 0.01
+
+
+def test_ternary_dense(data):
+    x, g = data
+    layer = nn.TernaryDense(70, 5, seed=4)
+    y = layer.forward(x)
+    s = pybitnet.unpack_signs(layer._w.bits, 70)
+    nz = pybitnet.unpack_signs(layer._w.nonzero, 70) < 0  # nonzero bits set -> "negative" in unpack
+    t = layer.H * s * nz
+    np.testing.assert_allclose(y, x @ t.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.backward(g), g @ t, rtol=1e-5, atol=1e-6)
+    assert 0 < nz.mean() < 1
+
+
+def test_qbp_weight_gradient_is_the_quantized_product(data):
+    x, g = data
+    layer = nn.BinaryDense(70, 5, qbp=True, seed=6)
+    layer.forward(x)
+    layer.zero_grad()
+    layer.backward(g)
+    seed = layer._sample_seed() ^ 0x5DEECE66D
+    xq = pybitnet.dequantize_pow2(pybitnet.quantize_pow2(x, stochastic=True, seed=seed))
+    np.testing.assert_allclose(layer.weight.grad, g.T @ xq, rtol=1e-5, atol=1e-5)
+    assert set(np.unique(np.log2(np.abs(xq[xq != 0]))) % 1) == {0.0}
+
+
+def test_bnn_layer_runs_xnor_and_add_only_gradients(data):
+    x, g = data
+    xb = pm(x).astype(np.float32)
+    layer = nn.BinarizedDense(70, 5, seed=8)
+    before = pybitnet.kernel_calls()["xnor_gemm"]
+    y = layer.forward(xb)
+    assert sum(pybitnet.kernel_calls()["xnor_gemm"].values()) == sum(before.values()) + 1
+    np.testing.assert_allclose(y, xb @ pm(layer.weight.value).T + layer.bias.value, rtol=1e-6)
+    layer.zero_grad()
+    with pybitnet.count_ops() as ops:
+        dx = layer.backward(g)
+    np.testing.assert_allclose(dx, g @ pm(layer.weight.value), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.weight.grad, g.T @ xb, rtol=1e-5, atol=1e-5)
+    assert ops.multiplications == 0
+
+
+def test_glorot_factors():
+    assert nn.glorot_lr_scale(784, 4096) == pytest.approx(57.0, abs=0.1)
+    assert nn.glorot_lr_scale(4096, 4096) == pytest.approx(73.9, abs=0.1)
+    assert nn.glorot_w0(784, 1024) == pytest.approx(0.0288, abs=1e-4)

@@ -1,0 +1,31 @@
+"""The scalar path on a CPU without AVX2: the kernel tests re-run under qemu-user
+emulating a Nehalem (SSE4.2, POPCNT, no AVX), which traps any AVX/AVX2/AVX-512
+instruction as SIGILL. Proves the baseline build and the dispatch ladder."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+QEMU = shutil.which("qemu-x86_64")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-x86_64 not installed (apt-get install qemu-user)")
+@pytest.mark.skipif(os.environ.get("PYBITNET_UNDER_QEMU") == "1", reason="already emulated")
+def test_kernels_on_a_cpu_without_avx2():
+    env = {**os.environ, "PYBITNET_UNDER_QEMU": "1"}
+    env.pop("PYBITNET_ISA", None)
+    probe = subprocess.run(
+        [QEMU, "-cpu", "Nehalem", sys.executable, "-c", "import pybitnet; print(pybitnet.available_isas())"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "['scalar']"
+    tests = [str(ROOT / "tests" / f) for f in ("test_pack.py", "test_xnor_gemm.py")]
+    run = subprocess.run(
+        [QEMU, "-cpu", "Nehalem", sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+        env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout

@@ -1,0 +1,77 @@
+"""Optimizers against hand-computed steps; clipping; Glorot LR scale; schedules."""
+import math
+
+import numpy as np
+import pytest
+
+from pybitnet import nn, optim
+
+
+def param(value, grad, **kw):
+    p = nn.Parameter(np.array(value, np.float32), "w", **kw)
+    p.grad[...] = grad
+    return p
+
+
+def test_sgd_plain_and_momentum():
+    p = param([1.0, -2.0], [0.5, -1.0])
+    optim.SGD([p], lr=0.1).step()
+    np.testing.assert_allclose(p.value, [0.95, -1.9])
+    p = param([1.0], [1.0])
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.step()
+    opt.step()  # v = 1, then 1.9
+    np.testing.assert_allclose(p.value, [1.0 - 0.1 - 0.19], rtol=1e-6)
+
+
+def test_adam_first_steps():
+    p = param([0.0], [2.0])
+    opt = optim.Adam([p], lr=0.01)
+    opt.step()  # bias-corrected first step is lr * sign(g)
+    np.testing.assert_allclose(p.value, [-0.01], rtol=1e-5)
+    p.grad[...] = -1.0
+    opt.step()
+    m = 0.9 * 0.2 + 0.1 * -1.0
+    v = 0.999 * 0.004 + 0.001 * 1.0
+    step = 0.01 * math.sqrt(1 - 0.999**2) / (1 - 0.9**2)
+    np.testing.assert_allclose(p.value, [-0.01 - step * m / (math.sqrt(v) + 1e-8)], rtol=1e-5)
+
+
+def test_adamax_and_shift_adamax():
+    p = param([0.0], [0.5])
+    optim.AdaMax([p], lr=0.002).step()
+    np.testing.assert_allclose(p.value, [-0.002 * (0.05 / 0.1) / 0.5], rtol=1e-5)
+    q = param([0.0], [0.3])
+    optim.ShiftAdaMax([q], lr=2**-10).step()
+    # step = AP2(2**-10 / 0.1) = 2**-3 (0.0097 -> 2**-7 = 0.0078); v = AP2(0.3) = 0.25
+    step = 2.0 ** round(math.log2(2**-10 / 0.1))
+    np.testing.assert_allclose(q.value, [-step * (0.1 * 0.3) / (0.25 + 2**-27)], rtol=1e-5)
+
+
+def test_clip_and_lr_scale():
+    p = param([0.9, -0.9], [-10.0, 10.0], clip=1.0, lr_scale=2.0)
+    optim.SGD([p], lr=0.01).step()
+    np.testing.assert_array_equal(p.value, [1.0, -1.0])  # 0.9 + 2 * 0.1 -> clipped
+    p = param([0.0], [1.0], lr_scale=3.0)
+    optim.Adam([p], lr=0.01).step()
+    np.testing.assert_allclose(p.value, [-0.03], rtol=1e-5)
+
+
+def test_state_round_trip():
+    p = param([1.0, 2.0], [0.1, 0.2])
+    a = optim.Adam([p], lr=0.01)
+    a.step()
+    state = {k: v.copy() for k, v in a.state().items()}
+    q = param([1.0, 2.0], [0.1, 0.2])
+    b = optim.Adam([q], lr=0.5)
+    b.load_state(state)
+    assert b.t == 1 and b.lr == 0.01
+    np.testing.assert_array_equal(b.m[0], a.m[0])
+
+
+def test_schedules_and_bad_lr():
+    s = optim.ExponentialDecay(0.3, 0.01, 1000)
+    assert s(0) == pytest.approx(0.3) and s(1000) == pytest.approx(0.01)
+    assert optim.StepDecay(2**-6, 0.5, 20)(45) == pytest.approx(2**-8)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        optim.SGD([], lr=0)

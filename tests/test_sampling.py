@@ -1,0 +1,146 @@
+"""binarize / ternarize: deterministic rules, sampled frequencies (binomial
+bounds with fixed seeds), reproducibility across seeds, threads and ISAs."""
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pybitnet
+
+REPEATS = 20000
+PROBS = np.array([0.0, 0.05, 0.25, 0.5, 0.8, 1.0])
+
+
+def sign_of(bits, k):
+    return pybitnet.unpack_signs(bits, k)
+
+
+def assert_binomial(count, n, p):
+    # 5 standard deviations: with fixed seeds this never flakes, and a wrong
+    # probability (e.g. p vs 1-p, or off by 0.02 at n=20000) fails it.
+    sd = np.sqrt(n * p * (1 - p))
+    assert abs(count - n * p) <= 5 * sd + 1e-9, (count, n, p)
+
+
+def test_binarize_deterministic_is_sign():
+    w = np.array([[0.5, -0.1, 0.0, -0.0, 3.0, -7.0]], np.float32)
+    np.testing.assert_array_equal(pybitnet.binarize(w), pybitnet.pack_signs(w))
+    np.testing.assert_array_equal(pybitnet.binarize(w, scale=0.01), pybitnet.pack_signs(w))
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.25])
+def test_binarize_stochastic_frequencies(scale):
+    w = np.repeat(((2 * PROBS - 1) * scale).astype(np.float32)[:, None], REPEATS, axis=1)
+    plus = sign_of(pybitnet.binarize(w, stochastic=True, seed=123, scale=scale), REPEATS) > 0
+    for p, count in zip(PROBS, plus.sum(axis=1)):
+        assert_binomial(count, REPEATS, p)
+
+
+def test_ternarize_deterministic():
+    w = np.array([[0.6, -0.6, 0.4, -0.4, 0.0, 2.0, -2.0]], np.float32)
+    s, nz = pybitnet.ternarize(w, stochastic=False)
+    es, enz = pybitnet.pack_ternary(np.array([[1, -1, 0, 0, 0, 1, -1]], np.int8))
+    np.testing.assert_array_equal(s, es)
+    np.testing.assert_array_equal(nz, enz)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_ternarize_stochastic_frequencies(scale):
+    mags = (PROBS * scale).astype(np.float32)
+    w = np.concatenate([mags, -mags])[:, None] * np.ones((1, REPEATS), np.float32)
+    s, nz = pybitnet.ternarize(w, stochastic=True, seed=7, scale=scale)
+    nonzero = sign_of(nz, REPEATS) < 0
+    negative = sign_of(s, REPEATS) < 0
+    assert not (negative & ~nonzero).any()
+    for row, p in enumerate(np.concatenate([PROBS, PROBS])):
+        assert_binomial(nonzero[row].sum(), REPEATS, p)
+        # the sign is sign(w): negative exactly where nonzero, for w < 0
+        np.testing.assert_array_equal(negative[row], nonzero[row] & (row >= len(PROBS)))
+
+
+def test_chi_square_of_binarize_over_many_probabilities():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    p = np.linspace(0.02, 0.98, 49)
+    w = np.repeat((2 * p - 1).astype(np.float32)[:, None], 4000, axis=1)
+    plus = (sign_of(pybitnet.binarize(w, stochastic=True, seed=99), 4000) > 0).sum(axis=1)
+    expected = p * 4000
+    chi2 = (((plus - expected) ** 2) / (expected * (1 - p))).sum()
+    assert scipy_stats.chi2.sf(chi2, df=len(p)) > 1e-4
+
+
+def test_seeds_reproduce_and_differ():
+    w = np.random.default_rng(0).standard_normal((30, 300)).astype(np.float32) * 0.5
+    a = pybitnet.binarize(w, stochastic=True, seed=5)
+    np.testing.assert_array_equal(a, pybitnet.binarize(w, stochastic=True, seed=5))
+    assert not np.array_equal(a, pybitnet.binarize(w, stochastic=True, seed=6))
+    s1, nz1 = pybitnet.ternarize(w, seed=5)
+    s2, nz2 = pybitnet.ternarize(w, seed=5)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(nz1, nz2)
+    assert pybitnet.binarize(w, stochastic=True).shape == (30, 5)  # seed=None works
+
+
+def test_identical_across_thread_counts():
+    w = np.random.default_rng(1).standard_normal((512, 4100)).astype(np.float32)  # above the threading threshold
+    before = pybitnet.get_num_threads()
+    try:
+        pybitnet.set_num_threads(1)
+        one = (pybitnet.binarize(w, True, 42), *pybitnet.ternarize(w, True, 42))
+        pybitnet.set_num_threads(2)
+        two = (pybitnet.binarize(w, True, 42), *pybitnet.ternarize(w, True, 42))
+    finally:
+        pybitnet.set_num_threads(before)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+_DIGEST = """
+import hashlib, numpy as np, pybitnet
+w = np.random.default_rng(2).standard_normal((64, 1000)).astype(np.float32)
+h = hashlib.sha256(pybitnet.binarize(w, True, 3).tobytes() + b"".join(a.tobytes() for a in pybitnet.ternarize(w, True, 3)))
+print(pybitnet.isa(), h.hexdigest())
+"""
+
+
+def test_identical_across_isas():
+    digests = set()
+    for isa in pybitnet.available_isas():
+        env = dict(os.environ, PYBITNET_ISA=isa)
+        out = subprocess.run([sys.executable, "-c", _DIGEST], env=env, capture_output=True, text=True, check=True,
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(pybitnet.__file__))))
+        got_isa, digest = out.stdout.split()
+        assert got_isa == isa
+        digests.add(digest)
+    assert len(digests) == 1
+
+
+def test_sampler_errors_name_the_argument():
+    w = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="w must have dtype float32"):
+        pybitnet.binarize(w.astype(np.float64))
+    with pytest.raises(ValueError, match="w contains NaN"):
+        pybitnet.ternarize(np.array([[np.nan]], np.float32), seed=1)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+        pybitnet.binarize(w, scale=0.0)
+    with pytest.raises(ValueError, match="seed must be in"):
+        pybitnet.binarize(w, True, seed=-1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        pybitnet.binarize(w, True, seed=1.5)
+    with pytest.raises(ValueError, match="w must be C-contiguous"):
+        pybitnet.binarize(np.zeros((4, 4), np.float32)[:, ::2])
+
+
+def test_samples_feed_the_kernels():
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((9, 130)).astype(np.float32)
+    x = rng.standard_normal((3, 130)).astype(np.float32)
+    bits = pybitnet.binarize(w, stochastic=True, seed=1)
+    W = pybitnet.unpack_signs(bits, 130)
+    np.testing.assert_allclose(pybitnet.binary_weight_matmul(x, bits, 130), x @ W.T, rtol=1e-4, atol=1e-4)
+    s, nz = pybitnet.ternarize(w, seed=1)
+    T = (pybitnet.unpack_signs(s, 130) < 0) * -2.0 + 1.0
+    T = np.where(pybitnet.unpack_signs(nz, 130) < 0, T, 0.0)
+    np.testing.assert_allclose(pybitnet.ternary_weight_matmul(x, s, nz, 130), x @ T.T, rtol=1e-4, atol=1e-4)

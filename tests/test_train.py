@@ -1,0 +1,87 @@
+"""Trainer: checkpoint round trip, resume == uninterrupted, CLI, plots, bad files."""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pybitnet import checkpoint, cli, recipes
+from pybitnet.train import Trainer
+
+needs_mnist = pytest.mark.skipif(
+    not (Path(os.environ.get("PYBITNET_DATA", "")) / "mnist").is_dir(), reason="real MNIST not found")
+
+
+def small(method="float", **kw):
+    return recipes.recipe(method, **{"hidden": 64, "epochs": 2, "val_size": 1000, **kw})
+
+
+@needs_mnist
+def test_resume_equals_uninterrupted(tmp_path):
+    full = Trainer(small(), tmp_path / "a", subset=2000, progress=False)
+    full.fit()
+    part = Trainer(small(), tmp_path / "b", subset=2000, progress=False)
+    part.fit(epochs=1)
+    resumed = Trainer(small(), tmp_path / "b", subset=2000, progress=False)
+    resumed.fit()
+    assert resumed.epoch == 2
+    for p, q in zip(full.model.parameters(), resumed.model.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2] and "ops" in log[0]
+    assert (tmp_path / "b" / "curves.png").stat().st_size > 1000
+
+
+@needs_mnist
+def test_resume_refuses_another_recipe(tmp_path):
+    Trainer(small(), tmp_path, subset=500, progress=False).fit(epochs=1)
+    with pytest.raises(ValueError, match="different recipe"):
+        Trainer(small(hidden_dropout=0.5), tmp_path, subset=500, progress=False).fit()
+
+
+def test_checkpoint_rejects_bad_files(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="corrupt"):
+        checkpoint.read(bad)
+    np.savez(tmp_path / "foreign.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="no metadata"):
+        checkpoint.read(tmp_path / "foreign.npz")
+    np.savez(tmp_path / "v9.npz", meta=np.array(json.dumps({"format": "pybitnet-checkpoint", "version": 9})))
+    with pytest.raises(ValueError, match="version 9"):
+        checkpoint.read(tmp_path / "v9.npz")
+    with pytest.raises(FileNotFoundError):
+        checkpoint.read(tmp_path / "missing.npz")
+
+
+def test_checkpoint_shape_mismatch(tmp_path):
+    a = recipes.build_model(small(), 784, 10)
+    checkpoint.save(tmp_path / "a.npz", a, meta={})
+    arrays, _ = checkpoint.read(tmp_path / "a.npz")
+    b = recipes.build_model(small(hidden=32), 784, 10)
+    with pytest.raises(ValueError, match="shape"):
+        checkpoint.load_into(arrays, b)
+
+
+def test_truncated_checkpoint(tmp_path):
+    m = recipes.build_model(small(), 784, 10)
+    path = checkpoint.save(tmp_path / "c.npz", m, meta={})
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(ValueError, match="corrupt"):
+        checkpoint.read(path)
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="method must be one of"):
+        recipes.recipe("xnor-net")
+
+
+@needs_mnist
+def test_cli_train_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--method", "float", "--epochs", "1", "--subset", "1000", "--hidden", "32",
+                     "--val-size", "500", "--out", str(out), "--no-progress"]) == 0
+    assert cli.main(["evaluate", str(out / "best.npz")]) == 0
+    assert "test error" in capsys.readouterr().out
+    assert cli.main(["evaluate", str(tmp_path / "nope.npz")]) == 2

@@ -1,0 +1,292 @@
+"""binary_weight_matmul(_t), ternary_weight_matmul(_t), pack_ternary: results vs
+numpy float64 on every ISA, edge shapes, NaN/Inf, bad input, thread counts.
+
+Error bound tested (float32 summation): for an output that sums K terms
+t_c = +-x_c, |y - y_exact| <= (3K + 2) * 2**-24 * sum_c |x_c|. Recursive
+summation alone gives K * u * sum|x|; the binary kernels' identity
+sum s_c x_c = sum x_c - 2 * sum_{s=-1} x_c sums twice and doubles one sum,
+hence the 3K. (Observed errors are far smaller: the SIMD kernels sum in 16
+lanes.)
+"""
+import math
+
+import numpy as np
+import pytest
+
+import pybitnet
+from pybitnet import _bitops
+
+ISAS = ["scalar", "avx2", "avx512"]
+U = 2.0 ** -24
+
+# Every M, N in {0,1,2,3,7,64,65,129} and K in {0,1,63,64,65,127,784,1000,4096}
+# appears, without the full cross product.
+SHAPES = [
+    (0, 5, 64), (3, 0, 65), (4, 5, 0), (1, 1, 1), (2, 3, 63), (3, 7, 64), (7, 2, 65),
+    (64, 65, 127), (65, 64, 784), (129, 3, 1000), (1, 129, 4096), (7, 129, 1000),
+    (129, 7, 4096), (2, 65, 784), (65, 1, 127), (64, 64, 63), (3, 129, 1),
+]
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    if request.param not in pybitnet.available_isas():
+        pytest.skip(f"{request.param} not available on this CPU")
+    return request.param
+
+
+def signs(rng, n, k):
+    return np.where(rng.random((n, k)) < 0.5, -1.0, 1.0).astype(np.float32)
+
+
+def ternary(rng, n, k, p_zero=0.4):
+    r = rng.random((n, k))
+    return np.where(r < p_zero, 0, np.where(r < (1 + p_zero) / 2, -1, 1)).astype(np.int8)
+
+
+def bound(a, terms):
+    """Per-output bound for sums over the last axis of a (rows of a)."""
+    return (3 * terms + 2) * U * np.abs(a.astype(np.float64)).sum(axis=1)
+
+
+def check_forward(y, x, w):
+    ref = x.astype(np.float64) @ w.astype(np.float64).T
+    assert y.dtype == np.float32 and y.shape == ref.shape
+    tol = bound(x, x.shape[1])[:, None]
+    np.testing.assert_array_less(np.abs(y - ref), np.broadcast_to(tol + 1e-37, ref.shape))
+
+
+def check_transposed(z, g, w):
+    ref = g.astype(np.float64) @ w.astype(np.float64)
+    assert z.dtype == np.float32 and z.shape == ref.shape
+    tol = bound(g, g.shape[1])[:, None]
+    np.testing.assert_array_less(np.abs(z - ref), np.broadcast_to(tol + 1e-37, ref.shape))
+
+
+@pytest.mark.parametrize("m,n,k", SHAPES)
+def test_binary_weight_matmul(isa, m, n, k):
+    rng = np.random.default_rng(m * 10007 + n * 101 + k)
+    x = rng.standard_normal((m, k), dtype=np.float32)
+    w = signs(rng, n, k)
+    bits = pybitnet.pack_signs(w)
+    check_forward(_bitops.binary_weight_matmul(x, bits, k, isa=isa), x, w)
+
+
+@pytest.mark.parametrize("m,n,k", SHAPES)
+def test_binary_weight_matmul_t(isa, m, n, k):
+    rng = np.random.default_rng(m * 10007 + n * 101 + k + 1)
+    g = rng.standard_normal((m, n), dtype=np.float32)
+    w = signs(rng, n, k)
+    bits = pybitnet.pack_signs(w)
+    check_transposed(_bitops.binary_weight_matmul_t(g, bits, k, isa=isa), g, w)
+
+
+@pytest.mark.parametrize("m,n,k", SHAPES)
+def test_ternary_weight_matmul(isa, m, n, k):
+    rng = np.random.default_rng(m * 10007 + n * 101 + k + 2)
+    x = rng.standard_normal((m, k), dtype=np.float32)
+    t = ternary(rng, n, k)
+    s, nz = pybitnet.pack_ternary(t)
+    check_forward(_bitops.ternary_weight_matmul(x, s, nz, k, isa=isa), x, t)
+
+
+@pytest.mark.parametrize("m,n,k", SHAPES)
+def test_ternary_weight_matmul_t(isa, m, n, k):
+    rng = np.random.default_rng(m * 10007 + n * 101 + k + 3)
+    g = rng.standard_normal((m, n), dtype=np.float32)
+    t = ternary(rng, n, k)
+    s, nz = pybitnet.pack_ternary(t)
+    check_transposed(_bitops.ternary_weight_matmul_t(g, s, nz, k, isa=isa), g, t)
+
+
+def test_public_wrappers_match_bindings():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 70), dtype=np.float32)
+    g = rng.standard_normal((3, 9), dtype=np.float32)
+    w = signs(rng, 9, 70)
+    t = ternary(rng, 9, 70)
+    bits = pybitnet.pack_signs(w)
+    s, nz = pybitnet.pack_ternary(t)
+    check_forward(pybitnet.binary_weight_matmul(x, bits, 70), x, w)
+    check_transposed(pybitnet.binary_weight_matmul_t(g, bits, 70), g, w)
+    check_forward(pybitnet.ternary_weight_matmul(x, s, nz, 70), x, t)
+    check_transposed(pybitnet.ternary_weight_matmul_t(g, s, nz, 70), g, t)
+
+
+@pytest.mark.parametrize("op", ["binary", "binary_t", "ternary", "ternary_t"])
+def test_large_and_small_magnitudes(isa, op):
+    rng = np.random.default_rng(11)
+    m, n, k = 5, 37, 300
+    a = (rng.standard_normal((m, k if op in ("binary", "ternary") else n)) *
+         10.0 ** rng.uniform(-20, 20, (m, k if op in ("binary", "ternary") else n))).astype(np.float32)
+    w = signs(rng, n, k) if op.startswith("binary") else ternary(rng, n, k)
+    bits = pybitnet.pack_signs(w)
+    s, nz = pybitnet.pack_ternary(w.astype(np.int8))
+    if op == "binary":
+        check_forward(_bitops.binary_weight_matmul(a, bits, k, isa=isa), a, w)
+    elif op == "binary_t":
+        check_transposed(_bitops.binary_weight_matmul_t(a, bits, k, isa=isa), a, w)
+    elif op == "ternary":
+        check_forward(_bitops.ternary_weight_matmul(a, s, nz, k, isa=isa), a, w)
+    else:
+        check_transposed(_bitops.ternary_weight_matmul_t(a, s, nz, k, isa=isa), a, w)
+
+
+def nonfinite_input(rng, m, k):
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    a[0, 3] = np.inf
+    a[1, 5] = -np.inf
+    a[2, 7] = np.nan
+    a[3, 1] = np.inf
+    a[3, k - 2] = np.inf
+    a[4, 0] = 3e38  # overflow of sum(x) where the product cancels
+    a[4, 1] = 3e38
+    return a
+
+
+def assert_matches_float_product(y, a, w):
+    """y[i, j] vs sum_c a[i, c] * w[j, c]: the same NaN/+Inf/-Inf pattern as the
+    float product, and the finite outputs close to the exactly rounded sum."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        ref = (a.astype(np.float64)[:, None, :] * w.astype(np.float64)[None, :, :]).sum(-1)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_array_equal(np.isposinf(y), np.isposinf(ref))
+    np.testing.assert_array_equal(np.isneginf(y), np.isneginf(ref))
+    for i, j in zip(*np.nonzero(np.isfinite(ref))):
+        exact = math.fsum(float(v) for v in a[i].astype(np.float64) * w[j])
+        tol = (3 * a.shape[1] + 2) * U * math.fsum(abs(float(v)) for v in a[i])
+        assert abs(float(y[i, j]) - exact) <= tol, (i, j, y[i, j], exact)
+
+
+@pytest.mark.parametrize("kind", ["binary", "ternary"])
+def test_nonfinite_forward_propagates_like_float_product(isa, kind):
+    rng = np.random.default_rng(3)
+    m, n, k = 6, 21, 100
+    x = nonfinite_input(rng, m, k)
+    w = signs(rng, n, k) if kind == "binary" else ternary(rng, n, k)
+    w[:, 0], w[:, 1] = 1, -1  # row 4: 3e38 - 3e38 = 0 in the float product
+    if kind == "binary":
+        y = _bitops.binary_weight_matmul(x, pybitnet.pack_signs(w), k, isa=isa)
+    else:
+        s, nz = pybitnet.pack_ternary(w)
+        y = _bitops.ternary_weight_matmul(x, s, nz, k, isa=isa)
+    assert_matches_float_product(y, x, w)
+
+
+@pytest.mark.parametrize("kind", ["binary", "ternary"])
+def test_nonfinite_transposed_propagates_like_float_product(isa, kind):
+    rng = np.random.default_rng(4)
+    m, n, k = 6, 100, 21
+    g = nonfinite_input(rng, m, n)
+    w = signs(rng, n, k) if kind == "binary" else ternary(rng, n, k)
+    w[0, :], w[1, :] = 1, -1
+    if kind == "binary":
+        z = _bitops.binary_weight_matmul_t(g, pybitnet.pack_signs(w), k, isa=isa)
+    else:
+        s, nz = pybitnet.pack_ternary(w)
+        z = _bitops.ternary_weight_matmul_t(g, s, nz, k, isa=isa)
+    assert_matches_float_product(z, g, w.T)
+
+
+def test_threads_give_identical_results(isa):
+    rng = np.random.default_rng(8)
+    m, n, k = 64, 600, 1100  # above the threading threshold
+    x = rng.standard_normal((m, k), dtype=np.float32)
+    g = rng.standard_normal((m, n), dtype=np.float32)
+    t = ternary(rng, n, k)
+    bits = pybitnet.pack_signs(t.astype(np.float32) - 0.5)
+    s, nz = pybitnet.pack_ternary(t)
+    calls = [
+        lambda: _bitops.binary_weight_matmul(x, bits, k, isa=isa),
+        lambda: _bitops.binary_weight_matmul_t(g, bits, k, isa=isa),
+        lambda: _bitops.ternary_weight_matmul(x, s, nz, k, isa=isa),
+        lambda: _bitops.ternary_weight_matmul_t(g, s, nz, k, isa=isa),
+    ]
+    before = pybitnet.get_num_threads()
+    try:
+        pybitnet.set_num_threads(1)
+        one = [c() for c in calls]
+        pybitnet.set_num_threads(2)
+        two = [c() for c in calls]
+    finally:
+        pybitnet.set_num_threads(before)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_row_slices_of_packed_weights():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 130), dtype=np.float32)
+    w = signs(rng, 10, 130)
+    bits = pybitnet.pack_signs(w)
+    check_forward(pybitnet.binary_weight_matmul(x, bits[2:7], 130), x, w[2:7])
+    check_forward(pybitnet.binary_weight_matmul(x[1:3], bits, 130), x[1:3], w)
+
+
+# ---- pack_ternary ----
+
+def test_pack_ternary_bits():
+    t = np.array([[1, -1, 0, 0, -1], [0, 0, 0, 1, 1]], np.int8)
+    s, nz = pybitnet.pack_ternary(t)
+    assert s.dtype == nz.dtype == np.uint64 and s.shape == nz.shape == (2, 1)
+    assert list(s[:, 0]) == [0b10010, 0]
+    assert list(nz[:, 0]) == [0b10011, 0b11000]
+    for dtype in (np.float32, np.float64, np.int16, np.int32, np.int64):
+        s2, nz2 = pybitnet.pack_ternary(t.astype(dtype))
+        np.testing.assert_array_equal(s2, s)
+        np.testing.assert_array_equal(nz2, nz)
+
+
+def test_pack_ternary_rejects_non_ternary():
+    with pytest.raises(ValueError, match="t must contain only -1, 0 and"):
+        pybitnet.pack_ternary(np.array([[1, 2, 0]], np.int8))
+    with pytest.raises(ValueError, match="t must contain only"):
+        pybitnet.pack_ternary(np.array([[0.5, 0.0]], np.float32))
+    with pytest.raises(ValueError, match="t must contain only"):
+        pybitnet.pack_ternary(np.array([[np.nan, 0.0]], np.float32))
+    with pytest.raises(TypeError, match="t must have a numeric dtype"):
+        pybitnet.pack_ternary(np.array([["a"]]))
+
+
+# ---- bad input ----
+
+def test_bad_input_errors_name_the_argument():
+    x = np.zeros((2, 70), np.float32)
+    bits = np.zeros((3, 2), np.uint64)
+    with pytest.raises(TypeError, match="x must have dtype float32"):
+        pybitnet.binary_weight_matmul(x.astype(np.float64), bits, 70)
+    with pytest.raises(ValueError, match="x must be 2-D"):
+        pybitnet.binary_weight_matmul(x[0], bits, 70)
+    with pytest.raises(ValueError, match="x has 70 columns but k=71"):
+        pybitnet.binary_weight_matmul(x, bits, 71)
+    with pytest.raises(ValueError, match="w_bits has 2 words per row but k=200"):
+        pybitnet.binary_weight_matmul(np.zeros((2, 200), np.float32), bits, 200)
+    with pytest.raises(TypeError, match="w_bits must have dtype uint64"):
+        pybitnet.binary_weight_matmul(x, bits.astype(np.int64), 70)
+    with pytest.raises(TypeError, match="k must be an int"):
+        pybitnet.binary_weight_matmul(x, bits, 70.0)
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        pybitnet.binary_weight_matmul(x, bits, -1)
+    bad_pad = bits.copy()
+    bad_pad[1, 1] = 1 << 63
+    with pytest.raises(ValueError, match="w_bits row 1 has nonzero padding"):
+        pybitnet.binary_weight_matmul(x, bad_pad, 70)
+    with pytest.raises(ValueError, match="g has 4 columns but the weights have 3 rows"):
+        pybitnet.binary_weight_matmul_t(np.zeros((2, 4), np.float32), bits, 70)
+    with pytest.raises(TypeError, match="g must have dtype float32"):
+        pybitnet.binary_weight_matmul_t(np.zeros((2, 3), np.float16), bits, 70)
+    with pytest.raises(ValueError, match="x must have contiguous rows"):
+        pybitnet.binary_weight_matmul(np.zeros((2, 140), np.float32)[:, ::2], bits, 70)
+    s = np.zeros((3, 2), np.uint64)
+    nz = np.zeros((3, 2), np.uint64)
+    s[0, 0] = 1
+    with pytest.raises(ValueError, match="sign_bits row 0 has a sign bit set where nonzero_bits is 0"):
+        pybitnet.ternary_weight_matmul(x, s, nz, 70)
+    with pytest.raises(ValueError, match="sign_bits has 3 rows but nonzero_bits has 2"):
+        pybitnet.ternary_weight_matmul(x, nz, nz[:2], 70)
+    with pytest.raises(ValueError, match="nonzero_bits has 1 words per row"):
+        pybitnet.ternary_weight_matmul_t(np.zeros((2, 3), np.float32), nz, nz[:, :1], 70)
+    with pytest.raises(ValueError, match="unknown ISA"):
+        _bitops.binary_weight_matmul(x, bits, 70, isa="sse9")
+    with pytest.raises(TypeError, match="x must be a numpy array"):
+        pybitnet.binary_weight_matmul([[1.0]], bits, 70)
