@@ -1,4 +1,6 @@
 """Quantized back-propagation: quantize_pow2, dequantize_pow2, shift_matmul."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,14 +9,7 @@ from hypothesis import strategies as st
 import pybitnet
 from pybitnet import _bitops
 
-ISAS = ["scalar", "avx2", "avx512"]
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    if request.param not in pybitnet.available_isas():
-        pytest.skip(f"{request.param} not available on this CPU")
-    return request.param
+ISAS = ["scalar", "avx2", "avx512"]  # the `isa` fixture (conftest.py) runs each, skipping missing ones
 
 
 def available():
@@ -348,3 +343,21 @@ def test_qbp_dense_step_ops():
     assert r["qbp"].multiplications == 3 * 100 * 512
     assert r["qbp"].shifts == 100 * 1024 * 512
     assert r["ratio"] == pytest.approx(1025.0)
+
+
+# ---------------------------------------------------------------- no multiply in the SIMD paths
+
+QBP_KERNELS = ["quantize_pow2", "dequantize_pow2", "shift_matmul", "shift_matmul_fixed"]
+
+
+@pytest.mark.parametrize("simd", ["avx2", "avx512"])
+@pytest.mark.parametrize("kernel", QBP_KERNELS)
+def test_simd_kernels_have_no_float_multiply(kernel, simd):
+    """The disassembled SIMD kernels (and the internal helpers they call) hold
+    no floating-point multiply, FMA or scale instruction (the quantizer's hash
+    uses vpmulld, an integer multiply, which is allowed)."""
+    claims = pytest.importorskip("test_weight_matmul_claims")
+    code, _ = claims.kernel_code(claims.kernel_disassembly(), f"pbn::{kernel}__{simd}(")
+    bad = [line for line in code if claims.FP_MULTIPLY.search(line)]
+    assert not bad, bad[:5]
+    assert any(re.search(r"\bvadd|\bvpadd", line) for line in code)

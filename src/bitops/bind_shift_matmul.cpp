@@ -1,6 +1,9 @@
 // Binding of the shift-add weight gradient dequantize_pow2(codes).T @ g, in
 // float (exponent-field adds) or fixed point (int32 shifts).
 #include <cmath>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include "bind_util.h"
 #include "pow2/pow2_code.h"
@@ -55,16 +58,26 @@ void split_output(const Operands& o, const Body& body) {
   }
 }
 
+// Round to nearest even (|v| < 2^31).
+inline std::int32_t round_to_int(float v) {
+#if defined(__SSE__)
+  return _mm_cvtss_si32(_mm_set_ss(v));  // MXCSR default: nearest even
+#else
+  return std::int32_t(std::nearbyint(v));
+#endif
+}
+
 // The fraction bits of the fixed-point variant: the largest F with
 // max_k(sum_i 2^e[i,k]) * max|g| * 2^F <= 2^29, so that every int32 partial
 // sum stays below 2^29 + (A + M) / 2 < 2^31 (see docs/KERNELS.md).
 int fixed_frac_bits_of(const py::array& codes, const py::array& g, const Operands& o) {
   const auto* c = static_cast<const std::int8_t*>(codes.data());
   const auto* gp = static_cast<const float*>(g.data());
+  double pow2[256];  // |value| of each code, by its byte
+  for (int b = 0; b < 256; ++b) pow2[b] = b ? std::fabs(double(bits_f32(pow2_decode_bits(std::int8_t(b))))) : 0.0;
   std::vector<double> col(o.k, 0.0);
   for (std::size_t i = 0; i < o.m; ++i)
-    for (std::size_t j = 0; j < o.k; ++j)
-      if (c[i * o.ldc + j]) col[j] += std::ldexp(1.0, pow2_exponent(c[i * o.ldc + j]));
+    for (std::size_t j = 0; j < o.k; ++j) col[j] += pow2[std::uint8_t(c[i * o.ldc + j])];
   double a = 0.0, gmax = 0.0;
   for (double v : col) a = std::max(a, v);
   for (std::size_t i = 0; i < o.m; ++i)
@@ -110,7 +123,8 @@ py::array_t<float> shift_matmul(const py::array& codes, const py::array& g, cons
   const auto* gp = static_cast<const float*>(g.data());
   for (std::size_t i = 0; i < o.m; ++i)
     for (std::size_t j = 0; j < o.n; ++j)
-      q[i * o.n + j] = std::int32_t(std::nearbyint(std::ldexp(double(gp[i * o.ldg + j]), frac_bits)));
+      // g * 2^F is exact (or below 2^-126, rounding to 0 anyway); cvtss2si rounds to nearest even.
+      q[i * o.n + j] = round_to_int(bits_f32(ldexp_bits(f32_bits(gp[i * o.ldg + j]), frac_bits)));
   shift_matmul_fixed_fn* kernel = shift_matmul_fixed_kernel(isa);
   py::gil_scoped_release release;
   split_output(o, [&](std::size_t k0, std::size_t k1, std::size_t n0, std::size_t n1) {

@@ -21,6 +21,24 @@ namespace tbl {
 
 constexpr std::size_t kTableBytes = 1024 * 1024;
 
+// Per-thread table storage, kept between calls: a fresh 1 MB allocation per
+// call is an mmap whose page faults (serialized on the process's memory map)
+// cost as much as the sums and stopped the kernel from scaling over threads.
+struct TableBuffer {
+  void* p = nullptr;
+  std::size_t bytes = 0;
+  ~TableBuffer() { std::free(p); }
+  void* get(std::size_t n) {
+    if (n > bytes) {
+      std::free(p);
+      p = std::aligned_alloc(64, n);
+      bytes = p ? n : 0;
+    }
+    return p;
+  }
+};
+thread_local TableBuffer t_table;
+
 template <class P, int KB>
 PBN_INLINE void sum_rows(const std::int8_t* codes, std::size_t ldc, std::size_t rows, const typename P::Elem* table,
                          const std::size_t* off, typename P::Vec (&acc)[KB][P::kNV]) {
@@ -80,8 +98,8 @@ void table_matmul(const std::int8_t* codes, std::size_t ldc, const typename P::E
   const std::size_t row_bytes = sizeof(Elem) * P::kW;
   std::size_t chunk = kTableBytes / (nslots * row_bytes);
   chunk = chunk < 1 ? 1 : (chunk > m ? m : chunk);
-  Elem* table = static_cast<Elem*>(std::aligned_alloc(64, nslots * chunk * row_bytes));
-  if (!table) return;  // (cannot happen for <= 512 KiB; the output stays uninitialized)
+  Elem* table = static_cast<Elem*>(t_table.get(nslots * chunk * row_bytes));
+  if (!table) return;  // (out of memory for <= kTableBytes: the output stays uninitialized)
   std::size_t off[256] = {};
   for (std::size_t s = 0; s < nslots; ++s) off[std::uint8_t(slot_code[s])] = s * chunk * P::kW;
 
@@ -102,7 +120,6 @@ void table_matmul(const std::int8_t* codes, std::size_t ldc, const typename P::E
       if (k < k1) output_rows<P, 1>(c + k, ldc, rows, table, off, out + k * ldo + n, ldo, cols, first, last, frac_bits);
     }
   }
-  std::free(table);
 }
 
 }  // namespace tbl
