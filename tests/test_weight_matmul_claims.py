@@ -37,7 +37,7 @@ def kernel_disassembly():
 
 def kernel_code(functions, symbol):
     """The instructions of `symbol` and of every internal (anonymous-namespace)
-    function it calls or jumps to, transitively."""
+    or ISA-specific (``*__avx*``) function it calls or jumps to, transitively."""
     todo = [a for a, (name, _) in functions.items() if name.startswith(symbol)]
     assert todo, f"symbol {symbol}...) not found in the extension"
     seen, lines = set(), []
@@ -50,7 +50,7 @@ def kernel_code(functions, symbol):
         lines += block.splitlines()
         for target in re.findall(r"\b(?:call|jmp)\s+([0-9a-f]+) <", block):
             t = int(target, 16)
-            if t in functions and "(anonymous namespace)" in functions[t][0]:
+            if t in functions and ("(anonymous namespace)" in functions[t][0] or "__avx" in functions[t][0]):
                 todo.append(t)
     return [line.split("\t")[-1] for line in lines if "\t" in line], len(seen)
 
@@ -129,3 +129,10 @@ def test_instrumented_reference_agrees_with_kernels():
     bits = pybitnet.pack_signs(rng.standard_normal((4, 100), dtype=np.float32))
     out, _, _ = _bitops._weight_matmul_counted("forward", x, bits, None, 100)
     np.testing.assert_array_equal(out, _bitops.binary_weight_matmul(x, bits, 100, isa="scalar"))
+
+
+def test_lut_transposed_kernel_is_reached_and_multiplication_free():
+    functions = kernel_disassembly()
+    code, _ = kernel_code(functions, "pbn::binary_weight_matmul_t__avx512")
+    assert any("vpermps" in line for line in code)  # the table-lookup path is part of the kernel
+    assert not [line for line in code if FP_MULTIPLY.search(line)]

@@ -1,9 +1,7 @@
 // AVX-512: z[i, c] = G_i - 2 * sum_{j: bit(j, c)=1} g[i, j], G_i = sum_j g[i, j].
 //
-// Batches of 16+ rows: blocks of 512 columns of W's bits are transposed on the
-// fly (64 x 64 bit-matrix transposes into a 512 x n/8-byte scratch buffer, not
-// a copy of W), which turns the product into the forward one, run by the
-// subset-sum table kernel (forward_lut_avx512.h).
+// Batches of 16+ rows: the table-lookup kernel (lut.h): four weight rows per
+// lookup, indexed by their sign nibbles, from a 16-entry table of signed sums.
 //
 // Fewer rows: merge-masked adds. Lanes run along K, so the sign bits of weight
 // row j for 16 columns are one mask register that selects the broadcast
@@ -12,11 +10,10 @@
 // 24 adds. Weight rows are taken in blocks of 256 so their bits stay in L1
 // across tiles. Non-finite rows are redone in exact order (weight_matmul_fixup.h).
 #include <immintrin.h>
-#include <stdlib.h>
 
 #include "../kernels.h"
+#include "lut.h"
 #include "../weight_matmul_fixup.h"
-#include "../binary_weight_matmul/forward_lut_avx512.h"
 
 namespace pbn {
 namespace {
@@ -122,60 +119,20 @@ void row_panel(const float* g, std::size_t ldg, const word_t* s, std::size_t lds
   } while (j0 < n);
 }
 
-// Bit c of a[r] -> bit r of a[c]: a 64 x 64 bit-matrix transpose by recursive
-// block swaps (6 rounds of 32 word operations; no arithmetic on data).
-PBN_INLINE void transpose64(word_t (&a)[64]) {
-  word_t m = 0x00000000FFFFFFFFull;
-  for (int j = 32; j != 0; j >>= 1, m ^= (m << j)) {
-    for (int r = 0; r < 64; r = ((r | j) + 1) & ~j) {
-      const word_t t = ((a[r] >> j) ^ a[r | j]) & m;
-      a[r] ^= t << j;
-      a[r | j] ^= t;
-    }
-  }
-}
-
-// Columns [c0, c0 + cols) of W (n rows) as packed rows of W^T: wt[c] has bit j
-// set where W[j, c0 + c] is -1; zero padding past n. c0 % 64 == 0.
-void transpose_block(const word_t* s, std::size_t lds, std::size_t n, std::size_t c0, std::size_t cols,
-                     word_t* wt, std::size_t ldwt) {
-  word_t a[64];
-  for (std::size_t jb = 0; jb < n; jb += 64) {
-    for (std::size_t cb = 0; cb < cols; cb += 64) {
-      for (std::size_t r = 0; r < 64; ++r) a[r] = jb + r < n ? s[(jb + r) * lds + (c0 + cb) / kWordBits] : 0;
-      transpose64(a);
-      const std::size_t cn = min_sz(64, cols - cb);
-      for (std::size_t c = 0; c < cn; ++c) wt[(cb + c) * ldwt + jb / kWordBits] = a[c];
-    }
-  }
-}
-
-constexpr std::size_t kColBlock = 512;  // columns of W transposed at a time (n/8 bytes each)
 constexpr std::size_t kLutMinRows = 16;
-
-// Returns false (having done nothing) if the scratch buffer cannot be allocated.
-bool transposed_via_lut(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, float* z,
-                        std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
-  const std::size_t ldwt = max_sz(words_for(n), 1);
-  word_t* wt = static_cast<word_t*>(aligned_alloc(64, (kColBlock * ldwt * sizeof(word_t) + 63) / 64 * 64));
-  if (!wt) return false;
-  for (std::size_t c0 = 0; c0 < k; c0 += kColBlock) {
-    const std::size_t cols = min_sz(kColBlock, k - c0);
-    transpose_block(s, lds, n, c0, cols, wt, ldwt);
-    lut::forward_lut(g, ldg, wt, ldwt, z + c0, ldz, m, cols, n);
-  }
-  free(wt);
-  return true;
-}
 
 }  // namespace
 
 void binary_weight_matmul_t__avx512(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, float* z,
                                     std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
-  // The bit transpose costs about what ~16 rows of masked adds do; the table
-  // kernel then runs ~1.4x faster per row. (The drivers never split rows, so
-  // the choice, and the result, does not depend on the thread count.)
-  if (m >= kLutMinRows && transposed_via_lut(g, ldg, s, lds, z, ldz, m, n, k)) return;
+  // With enough rows of g, building the index nibbles once pays, and the
+  // table-lookup kernel (lut.h) does four terms per lookup. (The drivers never
+  // split rows, so the choice, and the result, does not depend on the thread count.)
+  if (m >= kLutMinRows) {
+    binary_weight_matmul_t_lut__avx512(g, ldg, s, lds, z, ldz, m, n, k);
+    fix_nonfinite_transposed(g, ldg, s, lds, z, ldz, m, n, k);
+    return;
+  }
   std::size_t i = 0;
   for (; i + kMR <= m; i += kMR) row_panel<kMR>(g + i * ldg, ldg, s, lds, z + i * ldz, ldz, n, k);
   switch (m - i) {
