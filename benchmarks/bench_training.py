@@ -11,8 +11,9 @@ from .common import use_threads
 METHODS = ["float", "bc-stoch", "bc-qbp", "tc-qbp", "bnn", "bnn-shift"]
 
 
-def make_step(method, hidden, batch):
-    r = recipes.recipe(method, hidden=hidden, batch_size=batch, input_dropout=0.0, hidden_dropout=0.0)
+def make_step(method, hidden, batch, **overrides):
+    r = recipes.recipe(method, **{"hidden": hidden, "batch_size": batch, "input_dropout": 0.0, "hidden_dropout": 0.0,
+                                  **overrides})
     model = recipes.build_model(r, 784, 10)
     opt = recipes.build_optimizer(r, model)
     loss = recipes.LOSS()

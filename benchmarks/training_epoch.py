@@ -68,7 +68,8 @@ def main(argv=None):
     for threads in args.threads:
         use_threads(threads)
         bnn = seconds_per_epoch(make_step("bnn", args.hidden, 100), args.batches)
-        flt = seconds_per_epoch(make_step("float", args.hidden, 100), args.batches)
+        # The same network and optimizer (Adam) in float32: pybitnet's float layers on numpy.
+        flt = seconds_per_epoch(make_step("float", args.hidden, 100, optimizer="adam", lr=0.003), args.batches)
         ts = torch_step(args.hidden, 100, threads)
         tor = seconds_per_epoch(ts, args.batches) if ts else None
         best_float = min(v for v in (flt, tor) if v)

@@ -42,7 +42,7 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         for p in self.params:
-            p.grad[...] = 0
+            p.zero_grad()
 
     def step(self) -> None:
         """w <- clip(w - lr_scale * update, -clip, clip) for every parameter."""

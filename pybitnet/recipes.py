@@ -80,6 +80,7 @@ def build_model(r: Recipe, in_features: int, classes: int) -> Sequential:
             layers.append(TernaryDense(fan_in, fan_out, qbp=r.method == "tc-qbp", seed=seed))
         else:
             layers.append(BinarizedDense(fan_in, fan_out, binary_input=i > 0, seed=seed))
+        layers[-1].needs_input_grad = i > 0
         norm = ShiftBatchNorm if r.method == "bnn-shift" else BatchNorm
         layers.append(norm(fan_out))
         if not last:

@@ -47,7 +47,7 @@ def binary_weight_matmul(x, w_bits, k: int) -> np.ndarray:
     return y
 
 
-def binary_weight_matmul_t(g, w_bits, k: int) -> np.ndarray:
+def binary_weight_matmul_t(g, w_bits, k: int, out: np.ndarray | None = None) -> np.ndarray:
     """``g @ sign(W)`` for packed +-1 weights: the backward pass to the layer input.
 
     Parameters
@@ -58,12 +58,15 @@ def binary_weight_matmul_t(g, w_bits, k: int) -> np.ndarray:
         The same packed rows of W as the forward pass (no transposed copy needed).
     k : int
         K, the logical length of the weight rows (the width of the result).
+    out : float32 array (M, K), optional
+        Where to write the result (C-contiguous, not overlapping the inputs):
+        reusing a buffer saves the page faults of a fresh large array.
 
     Returns
     -------
     float32 array (M, K), computed with additions and subtractions only.
     """
-    z = _bitops.binary_weight_matmul_t(as_array(g, "g"), as_array(w_bits, "w_bits"), k)
+    z = _bitops.binary_weight_matmul_t(as_array(g, "g"), as_array(w_bits, "w_bits"), k, out=out)
     record("binary_weight_matmul_t", lambda: binary_weight_matmul_ops(z.shape[0], k, _rows(w_bits)))
     return z
 
@@ -108,13 +111,14 @@ def ternary_weight_matmul(x, sign_bits, nonzero_bits, k: int) -> np.ndarray:
     return y
 
 
-def ternary_weight_matmul_t(g, sign_bits, nonzero_bits, k: int) -> np.ndarray:
+def ternary_weight_matmul_t(g, sign_bits, nonzero_bits, k: int, out: np.ndarray | None = None) -> np.ndarray:
     """``g @ T`` for ternary weights T (N, K): the backward pass to the layer input.
 
-    Same packed weights as :func:`ternary_weight_matmul`. Returns float32 (M, K).
+    Same packed weights as :func:`ternary_weight_matmul`. Returns float32 (M, K),
+    written into `out` if given (as in :func:`binary_weight_matmul_t`).
     """
     z = _bitops.ternary_weight_matmul_t(as_array(g, "g"), as_array(sign_bits, "sign_bits"),
-                                        as_array(nonzero_bits, "nonzero_bits"), k)
+                                        as_array(nonzero_bits, "nonzero_bits"), k, out=out)
     record("ternary_weight_matmul_t", lambda: ternary_weight_matmul_ops(z.shape[0], k, nonzero_bits))
     return z
 

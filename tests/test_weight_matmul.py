@@ -174,7 +174,7 @@ def test_nonfinite_forward_propagates_like_float_product(isa, kind):
     assert_matches_float_product(y, x, w)
 
 
-@pytest.mark.parametrize("m", [6, 20])  # 20 rows: the AVX-512 transpose + table path
+@pytest.mark.parametrize("m", [6, 20])  # 20 rows: the AVX-512 table-lookup path
 @pytest.mark.parametrize("kind", ["binary", "ternary"])
 def test_nonfinite_transposed_propagates_like_float_product(isa, kind, m):
     rng = np.random.default_rng(4)
@@ -333,3 +333,25 @@ def test_row_split_threads_give_identical_results(isa):
         pybitnet.set_num_threads(before)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
+
+
+def test_transposed_out_parameter():
+    rng = np.random.default_rng(11)
+    g = rng.standard_normal((20, 70)).astype(np.float32)
+    w = np.where(rng.random((70, 130)) < 0.5, -1, 1).astype(np.float32)
+    bits = pybitnet.pack_signs(w)
+    out = np.full((20, 130), np.nan, np.float32)
+    z = pybitnet.binary_weight_matmul_t(g, bits, 130, out=out)
+    assert z is out or np.shares_memory(z, out)
+    np.testing.assert_allclose(out, g @ w, rtol=1e-4, atol=1e-4)
+    s, nz = pybitnet.pack_ternary(w.astype(np.int8))
+    pybitnet.ternary_weight_matmul_t(g, s, nz, 130, out=out)
+    np.testing.assert_allclose(out, g @ w, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="out has shape"):
+        pybitnet.binary_weight_matmul_t(g, bits, 130, out=np.zeros((20, 129), np.float32))
+    with pytest.raises(TypeError, match="out must have dtype float32"):
+        pybitnet.binary_weight_matmul_t(g, bits, 130, out=np.zeros((20, 130)))
+    buf = np.zeros(20 * 130, np.float32)
+    g_in_buf = buf[:20 * 70].reshape(20, 70)  # g and out share memory
+    with pytest.raises(ValueError, match="overlap"):
+        pybitnet.binary_weight_matmul_t(g_in_buf, bits, 130, out=buf.reshape(20, 130))

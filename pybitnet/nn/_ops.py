@@ -21,10 +21,10 @@ class SampledWeights:
     nonzero: Optional[np.ndarray] = None  # ternary only
 
 
-def _float_gemm(name, a, b):
+def _float_gemm(name, a, b, out=None):
     """a @ b in float32 numpy, recorded as a float GEMM (the baseline's multiplications)."""
     record(name, lambda: float_gemm_ops(a.shape[0], a.shape[1], b.shape[1]))
-    return a @ b
+    return np.matmul(a, b, out=out)
 
 
 def float_matmul(x, w):
@@ -35,8 +35,8 @@ def float_matmul_t(g, w):
     return _float_gemm("float_matmul_t", g, w)
 
 
-def float_weight_grad(g, x):
-    return _float_gemm("float_weight_grad", g.T, x)
+def float_weight_grad(g, x, out=None):
+    return _float_gemm("float_weight_grad", g.T, x, out)
 
 
 def sample_weights(kind: str, w: np.ndarray, stochastic: bool, seed: int, scale: float) -> SampledWeights:
@@ -76,15 +76,19 @@ def weight_matmul_t(g, w: SampledWeights, h: float):
     return _scaled(pybitnet.binary_weight_matmul_t(g, w.bits, w.k), h)
 
 
-def weight_grad(g, x, *, qbp: bool, seed: int, x_bits=None):
+def weight_grad(g, x, *, qbp: bool, seed: int, x_bits=None, out=None):
     """dC/dW_b = g.T @ x, without multiplications where the input allows:
     ±1 inputs (BNN, given as packed `x_bits`) -> additions/subtractions
     (g.T @ sign(X) is the transposed weight product with X's rows as the
     "weights"); qbp -> shifts of g."""
     g = np.ascontiguousarray(g, dtype=np.float32)
     if x_bits is not None:
-        return pybitnet.binary_weight_matmul_t(np.ascontiguousarray(g.T), x_bits, x.shape[1])
+        return pybitnet.binary_weight_matmul_t(np.ascontiguousarray(g.T), x_bits, x.shape[1], out=out)
     if qbp:
         codes = pybitnet.quantize_pow2(np.ascontiguousarray(x, dtype=np.float32), stochastic=True, seed=seed)
-        return np.ascontiguousarray(pybitnet.shift_matmul(codes, g).T)
-    return float_weight_grad(g, x)
+        dw = np.ascontiguousarray(pybitnet.shift_matmul(codes, g).T)
+        if out is None:
+            return dw
+        out[...] = dw
+        return out
+    return float_weight_grad(g, x, out)

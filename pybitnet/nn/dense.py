@@ -50,10 +50,10 @@ class Dense(Module):
         return y + self.bias.value if self.bias is not None else y
 
     def backward(self, grad):
-        self.weight.grad += K.float_weight_grad(grad, self._x)
+        self.weight.accumulate_from(lambda out: K.float_weight_grad(grad, self._x, out))
         if self.bias is not None:
-            self.bias.grad += grad.sum(axis=0)
-        return K.float_matmul_t(grad, self.weight.value)
+            self.bias.accumulate(grad.sum(axis=0))
+        return K.float_matmul_t(grad, self.weight.value) if self.needs_input_grad else None
 
     def __repr__(self):
         return f"{type(self).__name__}({self.in_features}, {self.out_features})"
@@ -125,13 +125,14 @@ class BinaryDense(Dense):
 
     def backward(self, grad):
         if self.bias is not None:
-            self.bias.grad += grad.sum(axis=0)
+            self.bias.accumulate(grad.sum(axis=0))
         if not self.training and self.stochastic:
-            self.weight.grad += K.float_weight_grad(grad, self._x)
-            return K.float_matmul_t(grad, self.weight.value)
+            self.weight.accumulate_from(lambda out: K.float_weight_grad(grad, self._x, out))
+            return K.float_matmul_t(grad, self.weight.value) if self.needs_input_grad else None
         seed = self._sample_seed() ^ 0x5DEECE66D
-        self.weight.grad += K.weight_grad(grad, self._x, qbp=self.qbp, seed=seed, x_bits=self._x_bits)
-        return K.weight_matmul_t(grad, self._w, self.H)
+        self.weight.accumulate_from(
+            lambda out: K.weight_grad(grad, self._x, qbp=self.qbp, seed=seed, x_bits=self._x_bits, out=out))
+        return K.weight_matmul_t(grad, self._w, self.H) if self.needs_input_grad else None
 
     def __repr__(self):
         flags = [f"H={self.H:.4g}"] + [n for n in ("stochastic", "qbp", "binary_input") if getattr(self, n)]

@@ -55,8 +55,8 @@ class BatchNorm(Module):
         return (xc * xc).mean(axis=0)
 
     def backward(self, grad):
-        self.gamma.grad += (grad * self._xhat).sum(axis=0)
-        self.beta.grad += grad.sum(axis=0)
+        self.gamma.accumulate((grad * self._xhat).sum(axis=0))
+        self.beta.accumulate(grad.sum(axis=0))
         gx = grad * self._gamma()
         if not self.training:
             return (gx * self._inv).astype(np.float32)

@@ -45,6 +45,28 @@ std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, 
   return v;
 }
 
+py::array_t<float> output_f32(const py::object& out, std::size_t rows, std::size_t cols,
+                              const std::vector<const py::array*>& inputs) {
+  if (out.is_none()) return py::array_t<float>({py::ssize_t(rows), py::ssize_t(cols)});
+  if (!py::isinstance<py::array>(out)) throw py::type_error("out must be a numpy array or None");
+  auto arr = py::reinterpret_borrow<py::array>(out);
+  require_dtype<float>(arr, "out", "float32");
+  require_ndim(arr, "out", 2);
+  if (std::size_t(arr.shape(0)) != rows || std::size_t(arr.shape(1)) != cols)
+    throw py::value_error("out has shape " + shape_str(arr) + " but the result is (" + std::to_string(rows) + ", " +
+                          std::to_string(cols) + ")");
+  require_c_contiguous(arr, "out");
+  if (!arr.writeable()) throw py::value_error("out must be writeable");
+  const auto* lo = static_cast<const char*>(arr.data());
+  const char* hi = lo + arr.nbytes();
+  for (const py::array* in : inputs) {
+    const auto* a = static_cast<const char*>(in->data());
+    if (in->nbytes() > 0 && a < hi && lo < a + in->nbytes())
+      throw py::value_error("out must not overlap the inputs");
+  }
+  return py::reinterpret_borrow<py::array_t<float>>(arr);
+}
+
 std::size_t check_packed_rows(const py::array& bits, const char* name, std::int64_t k) {
   require_dtype<std::uint64_t>(bits, name, "uint64 (from pack_signs)");
   require_ndim(bits, name, 2);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dispatch.h"
 
@@ -31,6 +32,11 @@ std::size_t row_stride(const py::array& a, const char* name);
 
 // A Python int k as int64 in [0, max]; the message names `name`.
 std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, const char* why_max);
+
+// An optional `out` array: None -> a new float32 (rows, cols) array; else it must be
+// a writeable, C-contiguous float32 array of that shape that overlaps none of `inputs`.
+py::array_t<float> output_f32(const py::object& out, std::size_t rows, std::size_t cols,
+                              const std::vector<const py::array*>& inputs);
 
 // Packed rows (rows, words) uint64 with words == words_for(k) and zero padding.
 std::size_t check_packed_rows(const py::array& bits, const char* name, std::int64_t k);

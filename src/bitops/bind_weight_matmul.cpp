@@ -106,14 +106,15 @@ py::array_t<float> forward(const py::array& x, const char* x_name, const Weights
 // Transposed: (m, n) @ W -> (m, k).
 template <class Kernel>
 py::array_t<float> transposed(const py::array& g, const Weights& w, std::int64_t k_, const Kernel& kernel,
-                              bool threads = true) {
+                              const py::object& out_obj, std::vector<const py::array*> inputs, bool threads = true) {
   const std::size_t ldg = check_f32_matrix(g, "g");
   const std::size_t k = std::size_t(k_);
   if (std::size_t(g.shape(1)) != w.n)
     throw py::value_error("g has " + std::to_string(g.shape(1)) + " columns but the weights have " +
                           std::to_string(w.n) + " rows; shape " + shape_str(g));
   const std::size_t m = std::size_t(g.shape(0)), n = w.n;
-  py::array_t<float> out({py::ssize_t(m), py::ssize_t(k)});
+  inputs.push_back(&g);
+  py::array_t<float> out = output_f32(out_obj, m, k, inputs);
   if (m == 0 || k == 0) return out;
   const float* gp = static_cast<const float*>(g.data());
   float* z = out.mutable_data();
@@ -143,14 +144,14 @@ py::array_t<float> binary_weight_matmul(const py::array& x, const py::array& w_b
 }
 
 py::array_t<float> binary_weight_matmul_t(const py::array& g, const py::array& w_bits, const py::handle& k_obj,
-                                          const std::string& isa_name) {
+                                          const std::string& isa_name, const py::object& out) {
   binary_weight_matmul_t_fn* kernel = binary_weight_matmul_t_kernel(resolve_isa(isa_name));
   const std::int64_t k = check_k(k_obj);
   const Weights w = check_binary(w_bits, k);
   return transposed(g, w, k, [&](const float* gp, std::size_t ldg, std::size_t word0, float* z, std::size_t ldz,
                                  std::size_t m, std::size_t n, std::size_t kk) {
     kernel(gp, ldg, w.s + word0, w.lds, z, ldz, m, n, kk);
-  });
+  }, out, {&w_bits});
 }
 
 py::array_t<float> ternary_weight_matmul(const py::array& x, const py::array& sign_bits,
@@ -167,14 +168,14 @@ py::array_t<float> ternary_weight_matmul(const py::array& x, const py::array& si
 
 py::array_t<float> ternary_weight_matmul_t(const py::array& g, const py::array& sign_bits,
                                            const py::array& nonzero_bits, const py::handle& k_obj,
-                                           const std::string& isa_name) {
+                                           const std::string& isa_name, const py::object& out) {
   ternary_weight_matmul_t_fn* kernel = ternary_weight_matmul_t_kernel(resolve_isa(isa_name));
   const std::int64_t k = check_k(k_obj);
   const Weights w = check_ternary(sign_bits, nonzero_bits, k);
   return transposed(g, w, k, [&](const float* gp, std::size_t ldg, std::size_t word0, float* z, std::size_t ldz,
                                  std::size_t m, std::size_t n, std::size_t kk) {
     kernel(gp, ldg, w.s + word0, w.lds, w.nz + word0, w.ldnz, z, ldz, m, n, kk);
-  });
+  }, out, {&sign_bits, &nonzero_bits});
 }
 
 // Private: run the instrumented scalar reference of `op` (single-threaded) and
@@ -204,7 +205,7 @@ py::tuple counted_reference(const std::string& op, const py::array& a, const py:
                                          &tally);
       else
         binary_weight_matmul_t__counted(gp, ldg, w.s + word0, w.lds, z, ldz, m, n, kk, &tally);
-    }, false);
+    }, py::none(), {}, false);
   } else {
     throw py::value_error("op must be 'forward' or 'transposed', got '" + op + "'");
   }
@@ -217,12 +218,12 @@ void bind_weight_matmul(py::module_& m) {
   m.def("binary_weight_matmul", &binary_weight_matmul, py::arg("x"), py::arg("w_bits"), py::arg("k"),
         py::arg("isa") = "", "x @ sign(W).T from packed W (see pybitnet.binary_weight_matmul).");
   m.def("binary_weight_matmul_t", &binary_weight_matmul_t, py::arg("g"), py::arg("w_bits"), py::arg("k"),
-        py::arg("isa") = "", "g @ sign(W) from packed W (see pybitnet.binary_weight_matmul_t).");
+        py::arg("isa") = "", py::arg("out") = py::none(), "g @ sign(W) from packed W (see pybitnet.binary_weight_matmul_t).");
   m.def("ternary_weight_matmul", &ternary_weight_matmul, py::arg("x"), py::arg("sign_bits"),
         py::arg("nonzero_bits"), py::arg("k"), py::arg("isa") = "",
         "x @ T.T for ternary T (see pybitnet.ternary_weight_matmul).");
   m.def("ternary_weight_matmul_t", &ternary_weight_matmul_t, py::arg("g"), py::arg("sign_bits"),
-        py::arg("nonzero_bits"), py::arg("k"), py::arg("isa") = "",
+        py::arg("nonzero_bits"), py::arg("k"), py::arg("isa") = "", py::arg("out") = py::none(),
         "g @ T for ternary T (see pybitnet.ternary_weight_matmul_t).");
   m.def("_weight_matmul_counted", &counted_reference, py::arg("op"), py::arg("a"), py::arg("sign_bits"),
         py::arg("nonzero_bits"), py::arg("k"),
