@@ -49,25 +49,48 @@ def pack_rows(isas):
              median_time(lambda: _bitops.pack_signs(x, -1, isa)), t_copy, "") for isa in isas]
 
 
-def alternating_with_numpy(calls=60):
-    """A user alternating `x @ w` (OpenBLAS, 2 threads) and xnor_gemm (2 threads)."""
-    use_threads(2)
-    x, w = random_pm((256, 1024), 4), random_pm((1024, 1024), 5)
-    a = pybitnet.pack_signs(random_pm((256, 4096), 1))
-    b = pybitnet.pack_signs(random_pm((4096, 4096), 2))
+ALTERNATION = """
+import sys, time, json
+if sys.argv[1] == "numpy-first":
+    import numpy
+import pybitnet
+import numpy as np
+pybitnet.set_num_threads(2)
+from threadpoolctl import threadpool_limits
+threadpool_limits(2)
+rng = np.random.default_rng(0)
+x, w = rng.standard_normal((256, 1024), np.float32), rng.standard_normal((1024, 1024), np.float32)
+a = pybitnet.pack_signs(rng.standard_normal((256, 4096), np.float32))
+b = pybitnet.pack_signs(rng.standard_normal((4096, 4096), np.float32))
+out = {}
+for alternate in (False, True):
+    ts = []
+    for _ in range(60):
+        if alternate:
+            x @ w
+        t = time.perf_counter()
+        pybitnet.xnor_gemm(a, b, 4096)
+        ts.append((time.perf_counter() - t) * 1e3)
+    out["alternating" if alternate else "alone"] = ts
+print(json.dumps(out))
+"""
 
-    def sample(alternate):
-        ts = []
-        for _ in range(calls):
-            if alternate:
-                x @ w
-            t = time.perf_counter()
-            pybitnet.xnor_gemm(a, b, 4096)
-            ts.append(time.perf_counter() - t)
-        return np.array(ts) * 1e3
 
-    alone, mixed = sample(False), sample(True)
-    return alone, mixed
+def alternating_with_numpy():
+    """A user alternating `x @ w` (OpenBLAS, 2 threads) and xnor_gemm (2 threads), in a fresh
+    process per import order: pybitnet imported first shortens OpenBLAS's idle spin."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    results = {}
+    for order in ("pybitnet-first", "numpy-first"):
+        out = subprocess.run([sys.executable, "-c", ALTERNATION, order], env=env, capture_output=True, text=True,
+                             check=True).stdout
+        results[order] = {k: np.array(v) for k, v in json.loads(out).items()}
+    return results
 
 
 def main():
@@ -78,10 +101,11 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for name, isa, threads, t, t_base, extra in xnor_rows([i for i in isas if i != "scalar"]) + pack_rows(isas):
         print(f"| {name} | {isa} | {threads} | {t * 1e3:.3f} | {t_base * 1e3:.3f} | {t_base / t:.1f}x | {extra} |")
-    alone, mixed = alternating_with_numpy()
     print("\nxnor_gemm 256x4096x4096 on 2 threads, alone vs alternating with numpy `x @ w` (OpenBLAS, 2 threads):")
-    for label, ts in (("alone", alone), ("alternating", mixed)):
-        print(f"  {label:12s} median {np.median(ts):.2f} ms, p90 {np.percentile(ts, 90):.2f} ms, max {ts.max():.2f} ms")
+    for order, runs in alternating_with_numpy().items():
+        for label, ts in runs.items():
+            print(f"  {order:15s} {label:12s} median {np.median(ts):.2f} ms, p90 {np.percentile(ts, 90):.2f} ms, "
+                  f"max {ts.max():.2f} ms")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,17 @@ Run time::
     pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
     pybitnet.set_num_threads(n), pybitnet.get_num_threads()
 """
+import os as _os
+import sys as _sys
+
+if "numpy" not in _sys.modules and _os.environ.get("PYBITNET_OPENBLAS_SPIN") != "keep":
+    # numpy's OpenBLAS workers spin (calling sched_yield) for ~2**28 cycles after every
+    # call; on a 2-core machine that holds the core pybitnet's second thread needs, so
+    # alternating `x @ w` and pybitnet calls halved pybitnet's speed. A short spin makes
+    # them sleep at once. Only possible before numpy loads OpenBLAS; opt out with
+    # PYBITNET_OPENBLAS_SPIN=keep. See docs/KERNELS.md, "Threads".
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 from . import data
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm

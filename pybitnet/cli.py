@@ -18,6 +18,7 @@ def _info(_args) -> int:
     print(f"active ISA:     {pybitnet.isa()}")
     print(f"available ISAs: {', '.join(pybitnet.available_isas())}")
     print(f"threads:        {pybitnet.get_num_threads()}")
+    print(f"OpenBLAS spin:  {pybitnet.runtime.openblas_spin_note()}")
     print(f"CPU features:   {' '.join(name for name, on in feats.items() if on)}")
     print(f"build flags:    {pybitnet.build_info()['flags']}")
     return 0

@@ -56,3 +56,15 @@ def set_num_threads(n: int) -> None:
 def build_info() -> dict[str, str]:
     """How the extension was built (version, compile flags)."""
     return {"version": _bitops.__version__, "flags": _bitops.build_flags}
+
+
+def openblas_spin_note() -> str:
+    """How numpy's OpenBLAS threads wait between calls, as it affects pybitnet's threads."""
+    import os
+
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "").strip()
+    if timeout.isdigit() and int(timeout) <= 10:
+        return f"short (OPENBLAS_THREAD_TIMEOUT={timeout}): idle OpenBLAS threads sleep, pybitnet keeps both cores"
+    return ("long (OpenBLAS default): right after a numpy BLAS call its idle threads spin for ~0.1 s and can hold "
+            "the core a second pybitnet thread needs; import pybitnet before numpy, or set "
+            "OPENBLAS_THREAD_TIMEOUT=4, to avoid it")

@@ -5,8 +5,12 @@
 // both for milliseconds when a user alternates `x @ w` and pybitnet calls.
 // These workers block on a condition variable (a futex) as soon as a job runs
 // out of chunks, so an idle pool costs nothing, and the calling thread always
-// takes part in the work. Drivers run small problems inline on the caller and
-// never wake a worker for them.
+// takes part in the work (a worker that cannot get a core costs at most the
+// chunk it holds). Drivers run small problems inline on the caller and never
+// wake a worker for them. The other side of the trap, OpenBLAS's own idle
+// spin, is shortened by pybitnet/__init__.py when it loads before numpy.
+// Tried and dropped: yielding after the wake-up (no effect) and pinning
+// workers off the caller's CPU (better median, 10 ms tails behind a spinner).
 #pragma once
 
 #include <cstddef>
