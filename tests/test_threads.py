@@ -96,3 +96,16 @@ print(os.waitstatus_to_exitcode(status))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "0", out.stderr
+
+
+@pytest.mark.parametrize("code,env,expected", [
+    ("import pybitnet", {}, "4"),  # before numpy: OpenBLAS's idle spin is shortened
+    ("import numpy, pybitnet", {}, "None"),  # too late: numpy loaded OpenBLAS already
+    ("import pybitnet", {"PYBITNET_OPENBLAS_SPIN": "keep"}, "None"),
+    ("import pybitnet", {"OPENBLAS_THREAD_TIMEOUT": "20"}, "20"),  # the user's choice stands
+])
+def test_openblas_spin_policy(code, env, expected):
+    base = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "PYBITNET_OPENBLAS_SPIN")}
+    out = subprocess.run([sys.executable, "-c", code + "; import os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"],
+                         env={**base, **env}, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == expected, out.stderr
