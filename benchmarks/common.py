@@ -1,8 +1,7 @@
 """Shared setup for the asv and pytest-benchmark suites: fixed seeds, ISA and
 thread control, and the float32 baseline of every kernel."""
+import pybitnet  # before numpy: shortens OpenBLAS's idle spin (see pybitnet/__init__.py)
 import numpy as np
-
-import pybitnet
 
 try:
     from threadpoolctl import threadpool_limits

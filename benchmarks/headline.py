@@ -7,9 +7,8 @@ the same thread count (numpy's BLAS limited with threadpoolctl).
 """
 import time
 
+import pybitnet  # before numpy: shortens OpenBLAS's idle spin (see pybitnet/__init__.py)
 import numpy as np
-
-import pybitnet
 from pybitnet import _bitops
 
 from .common import random_pm, use_threads
