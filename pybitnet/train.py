@@ -14,6 +14,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from . import checkpoint, recipes
+from .nn import recompute_statistics
 from .opcount import count_ops
 
 try:
@@ -104,6 +105,12 @@ class Trainer:
         return {"loss": total / max(1, n), "ops": ops.as_dict(),
                 "ops_by_kernel": {k: v.as_dict() for k, v in ops.by_kernel.items()}}
 
+    BN_SAMPLES = 10000  # training images whose per-batch BN statistics are averaged
+
+    def _evaluates_other_weights(self) -> bool:
+        """Stochastic binary/ternary layers evaluate with the real weights."""
+        return any(getattr(m, "stochastic", False) for m in self.model.modules())
+
     def fit(self, epochs: Optional[int] = None, resume: bool = True) -> Dict:
         """Train up to `epochs` (default: the recipe's), resuming from ``last.npz`` if present."""
         target = epochs or self.recipe.epochs
@@ -113,6 +120,8 @@ class Trainer:
         while self.epoch < target:
             t0 = time.perf_counter()
             stats = self.train_epoch()
+            if self._evaluates_other_weights():
+                recompute_statistics(self.model, self.x_tr[:self.BN_SAMPLES])
             train_time = time.perf_counter() - t0
             self.epoch += 1
             val = error_rate(self.model, self.x_val, self.y_val) if len(self.x_val) else float("nan")

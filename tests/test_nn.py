@@ -137,3 +137,15 @@ def test_parameters_and_modes():
     net.eval()
     assert not any(m.training for m in net.modules())
     assert "Dense(3, 4)" in repr(net)
+
+
+def test_recompute_statistics_averages_batches():
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((400, 5)) * 3 + 1).astype(np.float32)
+    net = nn.Sequential(nn.Dense(5, 4, seed=1), nn.BatchNorm(4))
+    nn.recompute_statistics(net, x, batch_size=100)
+    h = x @ net[0].weight.value.T + net[0].bias.value
+    batches = [h[i:i + 100] for i in range(0, 400, 100)]
+    np.testing.assert_allclose(net[1].running_mean, np.mean([b.mean(0) for b in batches], 0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(net[1].running_var, np.mean([b.var(0) for b in batches], 0), rtol=1e-4)
+    assert net.training  # mode restored

@@ -24,6 +24,7 @@ class BatchNorm(Module):
         self.beta = Parameter(np.zeros(features, np.float32), "beta")
         self.running_mean = np.zeros(features, np.float32)
         self.running_var = np.ones(features, np.float32)
+        self._collected = None
 
     def own_parameters(self):
         return [self.gamma, self.beta]
@@ -38,13 +39,16 @@ class BatchNorm(Module):
         return self.gamma.value
 
     def forward(self, x):
-        if self.training:
+        if self.training or self._collected is not None:
             mean = x.mean(axis=0)
             xc = x - mean
             var = self._variance(xc)
-            m = self.momentum
-            self.running_mean[...] = (1 - m) * self.running_mean + m * mean
-            self.running_var[...] = (1 - m) * self.running_var + m * var
+            if self._collected is not None:  # recompute_statistics: average per-batch statistics
+                self._collected.append((mean, var))
+            else:
+                m = self.momentum
+                self.running_mean[...] = (1 - m) * self.running_mean + m * mean
+                self.running_var[...] = (1 - m) * self.running_var + m * var
         else:
             xc, var = x - self.running_mean, self.running_var
         self._inv = self._inv_std(var).astype(np.float32)
@@ -88,3 +92,30 @@ class ShiftBatchNorm(BatchNorm):
 
     def _gamma(self):
         return ap2(self.gamma.value)
+
+
+def recompute_statistics(model, x: np.ndarray, batch_size: int = 1000) -> None:
+    """Set every BatchNorm's running statistics to the average of its per-batch
+    statistics over `x`, with the rest of the model in eval mode.
+
+    Needed when evaluation uses other weights than training did: stochastic
+    BinaryConnect / ternary connect train with sampled weights but evaluate with
+    the real-valued ones, so statistics gathered during training do not fit
+    (the papers' code recomputes them after every epoch).
+    """
+    norms = [m for m in model.modules() if isinstance(m, BatchNorm)]
+    was_training = model.training
+    model.eval()
+    for bn in norms:
+        bn._collected = []
+    try:
+        for i in range(0, len(x), batch_size):
+            model.forward(x[i:i + batch_size])
+        for bn in norms:
+            if bn._collected:
+                bn.running_mean[...] = np.mean([m for m, _ in bn._collected], axis=0)
+                bn.running_var[...] = np.mean([v for _, v in bn._collected], axis=0)
+    finally:
+        for bn in norms:
+            bn._collected = None
+        model.train(was_training)
