@@ -13,9 +13,9 @@ run() {
     --no-progress "$@"
 }
 run float     float     15
-run bnn       bnn       5
-run tc-qbp    tc-qbp    15
-run bnn-shift bnn-shift 10
-run bc        bc-stoch  15
-run bc-qbp    bc-qbp    15
+run bnn       bnn       3
+run tc-qbp    tc-qbp    8
+run bc        bc-stoch  8
+run bc-qbp    bc-qbp    8
+run bnn-shift bnn-shift 3
 python scripts/results_table.py runs/mnist-* > docs/RESULTS-mnist-table.md
