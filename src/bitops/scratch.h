@@ -27,8 +27,9 @@ static inline const word_t* copy_rows(const word_t* src, std::size_t ld, std::si
 }
 
 struct AlignedScratch {
+  // aligned_alloc wants a size that is a multiple of the alignment (C11; ASan enforces it).
   explicit AlignedScratch(std::size_t words)
-      : data(words ? static_cast<word_t*>(std::aligned_alloc(64, words * sizeof(word_t))) : nullptr) {}
+      : data(words ? static_cast<word_t*>(std::aligned_alloc(64, (words * sizeof(word_t) + 63) / 64 * 64)) : nullptr) {}
   ~AlignedScratch() { std::free(data); }
   AlignedScratch(const AlignedScratch&) = delete;
   AlignedScratch& operator=(const AlignedScratch&) = delete;

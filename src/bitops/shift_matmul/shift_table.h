@@ -31,7 +31,7 @@ struct TableBuffer {
   void* get(std::size_t n) {
     if (n > bytes) {
       std::free(p);
-      p = std::aligned_alloc(64, n);
+      p = std::aligned_alloc(64, (n + 63) / 64 * 64);  // C11: size a multiple of the alignment
       bytes = p ? n : 0;
     }
     return p;
