@@ -83,25 +83,56 @@ def fold_bn_sign(bn, k: int, bias: Optional[np.ndarray] = None) -> Tuple[np.ndar
     return t.astype(np.int32), flip.astype(bool)
 
 
+def _float_key(x: np.ndarray) -> np.ndarray:
+    """float32 -> int64 keys in the floats' order (-0.0 just below +0.0)."""
+    i = np.asarray(x, np.float32).view(np.int32).astype(np.int64)
+    return np.where(i < 0, -(i & 0x7FFFFFFF) - 1, i)
+
+
+def _key_float(key: np.ndarray) -> np.ndarray:
+    i = np.where(key < 0, (-(key + 1)) | -0x80000000, key)
+    return i.astype(np.int32).view(np.float32)
+
+
 def fold_bn_sign_float(bn, bias: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Real-valued thresholds for a first layer with real inputs: the output
-    is ``+1`` iff ``(y - t) * s >= 0`` with ``s = -1`` where gamma < 0 (this
-    puts ``y == t`` on the +1 side, as sign(0) = +1), ``t = mean - bias -
-    beta / (gamma * inv_std)``; gamma == 0 gives ``t = -inf`` (always +1) or
-    ``+inf`` (always -1) from beta's sign.
+    """Exact real-valued thresholds for a first layer with real inputs.
+
+    The trained layer's output sign is ``sign(BN(y + bias))`` for the float32
+    matmul result ``y``; it is ``+1`` iff ``(y - t) * s >= 0``, with ``s = +1``
+    for gamma >= 0 and ``s = -1`` for gamma < 0 (``y == t`` gives ``-0.0``,
+    which the bit contract counts as +1). ``t`` is found by bisection over the
+    float32 values in order, evaluating BN as the layer does, so every float32
+    ``y`` gets the trained layer's sign (``t = +-inf``: a constant sign, e.g.
+    gamma == 0). Computing ``y - t`` in float32 keeps the sign exactly.
 
     Returns float32 thresholds t (C,) and float32 signs s (C,).
     """
-    inv = bn._inv_std(bn.running_var).astype(np.float64)
-    g = bn._gamma().astype(np.float64)
-    beta = bn.beta.value.astype(np.float64)
-    mean = bn.running_mean.astype(np.float64)
-    b = np.zeros_like(mean) if bias is None else bias.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = mean - b - beta / (g * inv)
-    t = np.where(g == 0, np.where(beta >= 0, -np.inf, np.inf), t)
-    s = np.where(g < 0, -1.0, 1.0)
-    return t.astype(np.float32), s.astype(np.float32)
+    c = bn.running_mean.shape[0]
+    g = bn._gamma()
+    decreasing = g < 0
+
+    def f(y):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _pre_sign(bn, bias, y[None, :])[0] >= 0
+
+    big = np.float32(np.finfo(np.float32).max)
+    lo = np.full(c, _float_key(-big), np.int64)
+    hi = np.full(c, _float_key(big) + 1, np.int64)  # the key of +inf
+    while True:
+        active = lo < hi
+        if not active.any():
+            break
+        mid = (lo + hi) // 2
+        pos = f(_key_float(np.where(active, mid, 0)))
+        go_left = np.where(decreasing, ~pos, pos)
+        hi = np.where(active & go_left, mid, hi)
+        lo = np.where(active & ~go_left, mid + 1, lo)
+    t = _key_float(np.where(decreasing, lo - 1, lo))  # lo - 1 at the bottom is -inf
+    zero = g == 0
+    const_plus = f(np.zeros(c, np.float32))
+    t = np.where(zero, np.where(const_plus, -np.inf, np.inf), t).astype(np.float32)
+    s = np.where(decreasing, -1.0, 1.0).astype(np.float32)
+    return t, s
 
 
 def fold_bn_affine(bn, bias: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
