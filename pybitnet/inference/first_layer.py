@@ -31,25 +31,32 @@ def pack_bit_planes(x: np.ndarray) -> np.ndarray:
 
 
 def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
-    """Exact ``x @ W.T`` for uint8 `x` (M, k) and packed ±1 weights W (N, k), int64.
+    """Exact ``x @ W.T`` for uint8 `x` (M, k) and packed ±1 weights W (N, k), int32.
 
-    With p_n = 2 * x^n - 1 (±1), ``x^n . w = (p_n . w + sum(w)) / 2``, and
-    ``x . w = sum_n (x^n . w) << n``: one XNOR GEMM over the 8 M plane rows,
-    then shifts and additions.
+    With p_n = 2 * x^n - 1 (±1 bit planes), ``x^n . w = (p_n . w + sum(w)) / 2``,
+    so ``x . w = (sum_n (p_n . w) << n + 255 * sum(w)) >> 1``: one XNOR GEMM
+    over the 8 M plane rows, then shifts and additions in int32 (|x . w| <=
+    255 k, so k < 2**22 cannot overflow).
     """
     x = np.ascontiguousarray(x)
     if x.dtype != np.uint8:
         raise TypeError(f"x must have dtype uint8, got {x.dtype}")
     if x.ndim != 2 or x.shape[1] != k:
         raise ValueError(f"x must have shape (M, {k}), got {x.shape}")
+    if k >= 1 << 22:
+        raise ValueError(f"k must be < 2**22 for int32 sums, got {k}")
     m = x.shape[0]
     if w_sums is None:
         w_sums = weight_row_sums(w_bits, k)
-    dots = xnor_gemm(pack_bit_planes(x), w_bits, k).astype(np.int64).reshape(8, m, -1)
-    s = np.zeros(dots.shape[1:], np.int64)
-    for n in range(8):
-        s += ((dots[n] + w_sums) >> 1) << n
-    record("bitplane_epilogue", lambda: OpCounts(additions=16 * s.size, shifts=16 * s.size))
+    dots = xnor_gemm(pack_bit_planes(x), w_bits, k).reshape(8, m, -1)
+    s = dots[7] << 7
+    tmp = np.empty_like(s)
+    for n in range(7):
+        s += np.left_shift(dots[n], n, out=tmp)
+    w_sums = w_sums.astype(np.int32)
+    s += (w_sums << 8) - w_sums  # 255 * sum(w) as a shift and a subtraction
+    s >>= 1
+    record("bitplane_epilogue", lambda: OpCounts(additions=9 * s.size, shifts=8 * s.size))
     return s
 
 

@@ -66,7 +66,9 @@ class InferenceModel:
             # y = scale * (p . w) + offset * sum(w); the float threshold moves to the integer sums.
             self._w0_sums = weight_row_sums(first.weight_bits, first.in_features)
             t = first.a.astype(np.float64) - input_offset * self._w0_sums
-            self._bitplane_t = t / input_scale
+            t = t / input_scale  # +1 iff p . w >= t (gamma > 0) or <= t (gamma < 0); p . w is an integer
+            t = np.where(first.b > 0, np.ceil(t), np.floor(t))
+            self._bitplane_t = np.clip(t, -(2.0**30), 2.0**30).astype(np.float32)  # integers, exact in float32
 
     @property
     def in_features(self) -> int:
@@ -82,9 +84,11 @@ class InferenceModel:
             if self.input_scale is None:
                 raise ValueError("uint8 input needs input_scale/input_offset (export(..., input_scale=...))")
             s = bitplane_matmul(x, first.weight_bits, first.in_features, self._w0_sums)
-            return pack_signs((s - self._bitplane_t) * first.b)
+            v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
+            return pack_signs(np.multiply(v, first.b, out=v))
         y = real_matmul(x, first.weight_bits, first.in_features)
-        return pack_signs((y - first.a) * first.b)
+        y -= first.a
+        return pack_signs(np.multiply(y, first.b, out=y))
 
     def logits(self, x) -> np.ndarray:
         """Float32 logits (M, classes) of `x` (M, in_features): float32 model
