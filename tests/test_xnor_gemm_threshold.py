@@ -141,3 +141,10 @@ def test_fold_float_matches_bn_sign():
     clear = np.abs(ref) > 1e-3 * (np.abs(bn._gamma()) + 1e-3)  # away from the rounding boundary
     np.testing.assert_array_equal(got[clear], (ref >= 0)[clear])
     assert clear.mean() > 0.95
+
+
+def test_strided_and_misaligned_rows(isa):
+    """Row slices (larger row stride, rows not 64-byte aligned) take the driver's copy path."""
+    a_bits, b_bits, dot, t, flip = operands(131, 301, 1000, seed=9)
+    got = _bitops.xnor_gemm_threshold(a_bits[1::2], b_bits[1:], 1000, t[1:], flip[1:].copy(), isa)
+    np.testing.assert_array_equal(got, expected_bits(dot[1::2, 1:], t[1:], flip[1:]))
