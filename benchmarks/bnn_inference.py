@@ -1,6 +1,7 @@
 """End-to-end BNN MLP inference (784-4096-4096-4096-10): pybitnet's packed
 InferenceModel vs the same network's float32 forward in numpy, side by side in
-one run, same thread count (numpy's BLAS limited with threadpoolctl), medians.
+one run, same thread count (numpy's BLAS limited with threadpoolctl), medians of
+interleaved repeats.
 
     python -m benchmarks.bnn_inference            # prints a Markdown table
 
@@ -69,7 +70,22 @@ def median_time(fn, repeats=11, warmup=2):
     return float(np.median(times))
 
 
-def rows(batches=(100, 1), threads=(1, 2), repeats=11):
+def interleaved_medians(fns, repeats=15, warmup=2):
+    """Median time of each function, timed in turns (one call of each per round)
+    so that load from other processes hits all of them alike."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [float(np.median(ts)) for ts in times]
+
+
+def rows(batches=(100, 1), threads=(1, 2), repeats=15):
     model = build_model()
     inf = from_trained(model, input_scale=2 / 255, input_offset=-1.0)
     ref = FloatForward(model)
@@ -80,9 +96,8 @@ def rows(batches=(100, 1), threads=(1, 2), repeats=11):
         for m in batches:
             px = rng.integers(0, 256, (m, 784), dtype=np.uint8)
             x = pybitnet.data.scale_pm1(px)
-            t_np = median_time(lambda: ref(x), repeats)
-            t_f = median_time(lambda: inf.logits(x), repeats)
-            t_u8 = median_time(lambda: inf.logits(px), repeats)
+            t_np, t_f, t_u8 = interleaved_medians([lambda: ref(x), lambda: inf.logits(x), lambda: inf.logits(px)],
+                                                  repeats)
             out.append((m, th, t_np, t_f, t_u8))
     return out
 
