@@ -44,7 +44,7 @@ if "numpy" not in _sys.modules and _os.environ.get("PYBITNET_OPENBLAS_SPIN") != 
 
 from . import data
 from ._version import __version__
-from .gemm import binary_matmul, xnor_gemm
+from .gemm import binary_matmul, xnor_gemm, xnor_gemm_threshold
 from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
 from .weight_matmul import (binary_weight_matmul, binary_weight_matmul_t, pack_ternary, ternary_weight_matmul,
@@ -86,4 +86,5 @@ __all__ = [
     "ternary_weight_matmul_t",
     "unpack_signs",
     "xnor_gemm",
+    "xnor_gemm_threshold",
 ]

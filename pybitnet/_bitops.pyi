@@ -17,6 +17,14 @@ def pack_signs(x: npt.NDArray[np.generic], axis: int = -1, isa: str = "") -> npt
 def xnor_gemm(
     a_bits: npt.NDArray[np.uint64], b_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
 ) -> npt.NDArray[np.int32]: ...
+def xnor_gemm_threshold(
+    a_bits: npt.NDArray[np.uint64],
+    b_bits: npt.NDArray[np.uint64],
+    k: int,
+    thresholds: npt.NDArray[np.int32],
+    flip: npt.NDArray[np.bool_],
+    isa: str = "",
+) -> npt.NDArray[np.uint64]: ...
 def binary_weight_matmul(
     x: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
 ) -> npt.NDArray[np.float32]: ...

@@ -42,6 +42,49 @@ def xnor_gemm_ops(m: int, k: int, n: int) -> OpCounts:
                     shifts=m * n, weight_bytes=8 * n * words)
 
 
+def xnor_gemm_threshold(a_bits, b_bits, k: int, thresholds, flip) -> np.ndarray:
+    """A fused binary layer: packed input signs to packed output signs.
+
+    The XNOR GEMM dot products ``d = sign(A) @ sign(B).T`` are compared inside
+    the kernel with one integer threshold per output channel (column) and
+    packed, with no int32 array in between: the output sign of ``(i, j)`` is
+    ``+1`` where ``d[i, j] >= thresholds[j]`` (or ``d[i, j] <= thresholds[j]``
+    where ``flip[j]``), else ``-1``. Batch norm + sign of a hidden BNN layer
+    fold into such thresholds (:func:`pybitnet.inference.fold_bn_sign`).
+
+    Parameters
+    ----------
+    a_bits : uint64 array (M, W)
+        Packed input rows (``W = ceil(k / 64)``).
+    b_bits : uint64 array (N, W)
+        Packed weight rows of the N output channels.
+    k : int
+        The logical row length K.
+    thresholds : int32 array (N,)
+    flip : bool array (N,)
+        Channels whose comparison is reversed (negative batch-norm gamma).
+
+    Returns
+    -------
+    uint64 array (M, ceil(N / 64)): the output signs under the bit contract
+    (bit 1 = -1, padding bits past N zero), ready as the next layer's a_bits.
+    """
+    c = _bitops.xnor_gemm_threshold(as_array(a_bits, "a_bits"), as_array(b_bits, "b_bits"), k,
+                                    as_array(thresholds, "thresholds"), as_array(flip, "flip"))
+    m, n = c.shape[0], np.shape(b_bits)[0]
+    record("xnor_gemm_threshold", lambda: xnor_gemm_threshold_ops(m, k, n))
+    return c
+
+
+def xnor_gemm_threshold_ops(m: int, k: int, n: int) -> OpCounts:
+    """:func:`xnor_gemm_ops` plus, per output, one comparison (counted as an
+    addition) and one bitwise select; no multiplications."""
+    c = xnor_gemm_ops(m, k, n)
+    c.additions += m * n
+    c.bitwise += m * n
+    return c
+
+
 def binary_matmul(a, b) -> np.ndarray:
     """``sign(a) @ sign(b)`` as int32 for real `a` (M, K) and `b` (K, N).
 

@@ -22,6 +22,16 @@ using pack_signs_fn = bool(const void* x, DType dtype, std::size_t outer, std::s
 using xnor_gemm_fn = void(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                           std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k);
 
+// Fused binary layer: the xnor_gemm dot products d[i, j] compared with a
+// per-output-channel threshold and packed as sign bits (bit contract):
+// bit j of row i of c is (flip bit j of `flips` ? d > t[j] : d < t[j]), i.e. 1
+// where the output sign is -1; bits past n in the words_for(n) words of each
+// row of c (stride ldc words) are zero. Drivers split n at multiples of 64
+// and offset c, b, thresholds (by j0) and flips (by j0 / 64 words).
+using xnor_gemm_threshold_fn = void(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, word_t* c,
+                                    std::size_t ldc, std::size_t m, std::size_t n, std::size_t words,
+                                    std::int64_t k, const std::int32_t* thresholds, const word_t* flips);
+
 // Weight matmuls: real activations times packed +-1 (or -1/0/+1) weights W (n rows of
 // length k, sign bits `s`, row stride lds words; ternary adds nonzero bits `nz`,
 // stride ldnz; a sign bit is only ever set where the nonzero bit is). Additions

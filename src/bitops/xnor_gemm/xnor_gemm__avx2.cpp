@@ -1,9 +1,5 @@
-// AVX2 micro-kernel (cache blocking: blocked_driver.h): no vector popcount,
-// so each byte is counted with two 16-entry table lookups (vpshufb on the low
-// and high nibbles): 8 ops per 256 bit-MACs, which bounds this path near 96
-// bit-MACs/cycle on a core with three vector ports. Byte counts (at most 8 per
-// step) accumulate for up to 31 steps before vpsadbw widens them to 64-bit
-// lanes. MR x NR = 1 x 4 measured best (88 bit-MACs/cycle; 2x4 spilled).
+// xnor_gemm on AVX2: the micro-kernel (tile_avx2.h) and the cache-blocked
+// driver (blocked_driver.h) with an int32 store as the epilogue.
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -12,67 +8,14 @@
 namespace pbn {
 namespace {
 
-constexpr int kMR = 1;
-constexpr int kNR = 4;
-constexpr std::size_t kMaxByteSteps = 31;  // 31 * 8 = 248 < 256
+#include "tile_avx2.h"
 
-struct Popcnt8 {
-  __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3,
-                                 2, 3, 3, 4);
-  __m256i low = _mm256_set1_epi8(0x0f);
-  PBN_INLINE __m256i operator()(__m256i v) const {
-    const __m256i lo = _mm256_and_si256(v, low);
-    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
-  }
+struct Int32Sink {
+  std::int32_t* c;
+  std::size_t ldc;
+  Int32Sink at(std::size_t i, std::size_t j) const { return {c + i * ldc + j, ldc}; }
+  PBN_INLINE void put(int i, int j, std::int64_t dot) const { c[i * ldc + j] = std::int32_t(dot); }
 };
-
-inline __m256i load(const word_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-
-template <int MR, int NR>
-void tile(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c, std::size_t ldc,
-          std::size_t words, std::int64_t k) {
-  const Popcnt8 popcnt8;
-  const __m256i zero = _mm256_setzero_si256();
-  __m256i acc[MR][NR];
-#pragma GCC unroll 4
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NR; ++j) acc[i][j] = zero;
-  std::size_t w = 0;
-  while (w + 4 <= words) {
-    const std::size_t steps = min_sz((words - w) / 4, kMaxByteSteps);
-    __m256i bytes[MR][NR];
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; ++j) bytes[i][j] = zero;
-    for (std::size_t s = 0; s < steps; ++s, w += 4) {
-      __m256i va[MR];
-#pragma GCC unroll 4
-      for (int i = 0; i < MR; ++i) va[i] = load(a + i * lda + w);
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; ++j) {
-        const __m256i vb = load(b + j * ldb + w);
-#pragma GCC unroll 4
-        for (int i = 0; i < MR; ++i) bytes[i][j] = _mm256_add_epi8(bytes[i][j], popcnt8(_mm256_xor_si256(va[i], vb)));
-      }
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_add_epi64(acc[i][j], _mm256_sad_epu8(bytes[i][j], zero));
-  }
-  std::int64_t ones[MR][NR];
-  for (int i = 0; i < MR; ++i) {
-    for (int j = 0; j < NR; ++j) {
-      const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(acc[i][j]), _mm256_extracti128_si256(acc[i][j], 1));
-      ones[i][j] = _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
-      for (std::size_t t = w; t < words; ++t) ones[i][j] += _mm_popcnt_u64(a[i * lda + t] ^ b[j * ldb + t]);
-      c[i * ldc + j] = std::int32_t(k - 2 * ones[i][j]);
-    }
-  }
-}
 
 #include "blocked_driver.h"
 
@@ -80,7 +23,7 @@ void tile(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, st
 
 void xnor_gemm__avx2(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                      std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
-  blocked_xnor_gemm(a, lda, b, ldb, c, ldc, m, n, words, k);
+  blocked_xnor_gemm(a, lda, b, ldb, Int32Sink{c, ldc}, m, n, words, k);
 }
 
 }  // namespace pbn

@@ -1,0 +1,153 @@
+"""Binary 2-D convolution and max-pooling on packed NHWC bits.
+
+Activations are NHWC with the channel axis packed (``pack_signs(x, axis=-1)``:
+uint64 (N, H, W, ceil(C/64))), filters (F, KH, KW, C) packed the same way.
+
+Convolution is a bit-packed im2col: each output position's KH x KW x
+ceil(C/64) words are gathered into one row (copying packed words, 1/64 of
+the floats) and one :func:`~pybitnet.xnor_gemm` against the filter rows gives
+every dot product. Channel padding bits are zero in both operands, so they
+agree and each adds +1; the exact count is subtracted.
+
+Padding: a ±1 activation cannot hold 0. Spatial padding is filled with +1
+(zero words) and, with ``pad_value="zero"`` (the default; what a float conv
+with zero padding computes, i.e. what training with zero padding sees), the
+padded taps' contribution ``sum_c w[f, tap, c]`` is subtracted per output
+position (a correction precomputed from the filters). ``pad_value="one"`` keeps
+the +1 padding (train with one-padding to use it); its output is then a plain
+per-channel XNOR GEMM, so batch norm + sign can be fused with
+:func:`~pybitnet.xnor_gemm_threshold` on the same im2col rows.
+
+Max-pooling of ±1 values is +1 if any input is +1: under the bit contract
+(bit 1 = -1) the pooled bit is the AND of the window's bits (the OR of the
+positive ones). Channel padding bits stay zero.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from .._arrays import as_array
+from ..gemm import xnor_gemm
+
+
+def _pair(v, name) -> Tuple[int, int]:
+    t = (v, v) if np.isscalar(v) else tuple(v)
+    if len(t) != 2 or any(int(a) != a or a < 0 for a in t):
+        raise ValueError(f"{name} must be a non-negative int or a pair of them, got {v!r}")
+    return int(t[0]), int(t[1])
+
+
+def _check_bits(a, name, ndim):
+    a = as_array(a, name)
+    if a.dtype != np.uint64:
+        raise TypeError(f"{name} must have dtype uint64 (packed signs), got {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+    return a
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def im2col_bits(x_bits, kernel_size, *, stride=1, padding=0) -> np.ndarray:
+    """Rows (N * OH * OW, KH * KW * words) of packed patches; padded taps are zero words (+1)."""
+    x_bits = _check_bits(x_bits, "x_bits", 4)
+    kh, kw = _pair(kernel_size, "kernel_size")
+    sh, sw = _pair(stride, "stride")
+    ph, pw = _pair(padding, "padding")
+    if sh == 0 or sw == 0 or kh == 0 or kw == 0:
+        raise ValueError("kernel_size and stride must be >= 1")
+    n, h, w, words = x_bits.shape
+    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"kernel {kh}x{kw} does not fit the padded {h}x{w} input")
+    xp = np.zeros((n, h + 2 * ph, w + 2 * pw, words), np.uint64)
+    xp[:, ph:ph + h, pw:pw + w] = x_bits
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))  # (n, H', W', words, kh, kw)
+    win = win[:, : (oh - 1) * sh + 1: sh, : (ow - 1) * sw + 1: sw]
+    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, kh * kw * words)
+
+
+def _padding_correction(w_bits, channels, h, w, stride, padding):
+    """(OH * OW, F) int32: sum over the padded taps of sum_c w[f, tap, c]."""
+    f, kh, kw, _ = w_bits.shape
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    neg = np.unpackbits(np.ascontiguousarray(w_bits).view(np.uint8), axis=-1).sum(axis=-1, dtype=np.int64)
+    tap_sums = channels - 2 * neg  # (F, kh, kw)
+    ys = np.arange(oh)[:, None] * sh - ph + np.arange(kh)[None, :]  # (oh, kh) input rows
+    xs = np.arange(ow)[:, None] * sw - pw + np.arange(kw)[None, :]
+    pad_y = (ys < 0) | (ys >= h)
+    pad_x = (xs < 0) | (xs >= w)
+    padded = pad_y[:, None, :, None] | pad_x[None, :, None, :]  # (oh, ow, kh, kw)
+    corr = np.einsum("abij,fij->abf", padded.astype(np.int64), tap_sums)
+    return corr.reshape(oh * ow, f).astype(np.int32)
+
+
+def binary_conv2d(x_bits, w_bits, channels: int, *, stride=1, padding=0, pad_value: str = "zero") -> np.ndarray:
+    """``conv2d(sign(x), sign(w))`` on packed NHWC bits, exactly, as int32.
+
+    Parameters
+    ----------
+    x_bits : uint64 array (N, H, W, ceil(C/64))
+        ``pack_signs(x, axis=-1)`` of NHWC activations.
+    w_bits : uint64 array (F, KH, KW, ceil(C/64))
+        ``pack_signs(w, axis=-1)`` of (F, KH, KW, C) filters.
+    channels : int
+        C.
+    stride, padding : int or (int, int)
+    pad_value : "zero" or "one"
+        What the spatial padding holds (see the module docstring): "zero"
+        matches a float convolution with zero padding.
+
+    Returns
+    -------
+    int32 array (N, OH, OW, F), ``OH = (H + 2 pad - KH) // stride + 1``.
+    """
+    x_bits = _check_bits(x_bits, "x_bits", 4)
+    w_bits = _check_bits(w_bits, "w_bits", 4)
+    if pad_value not in ("zero", "one"):
+        raise ValueError(f"pad_value must be 'zero' or 'one', got {pad_value!r}")
+    words = -(-channels // 64)
+    if x_bits.shape[3] != words or w_bits.shape[3] != words:
+        raise ValueError(f"x_bits and w_bits need ceil(channels/64) = {words} words on their last axis, "
+                         f"got shapes {x_bits.shape} and {w_bits.shape}")
+    n, h, w, _ = x_bits.shape
+    f, kh, kw, _ = w_bits.shape
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    cols = im2col_bits(x_bits, (kh, kw), stride=stride, padding=padding)
+    k_full = kh * kw * words * 64
+    dot = xnor_gemm(cols, np.ascontiguousarray(w_bits).reshape(f, kh * kw * words), k_full)
+    dot -= k_full - kh * kw * channels  # channel padding bits agree (+1 each)
+    oh, ow = conv_output_size(h, kh, stride[0], padding[0]), conv_output_size(w, kw, stride[1], padding[1])
+    dot = dot.reshape(n, oh * ow, f)
+    if pad_value == "zero" and any(padding):
+        dot -= _padding_correction(w_bits, channels, h, w, stride, padding)[None]
+    return dot.reshape(n, oh, ow, f)
+
+
+def max_pool2d_bits(x_bits, size=2, stride=None) -> np.ndarray:
+    """Max-pooling of packed ±1 NHWC activations (no padding): the AND of the
+    window's bits (a pooled value is -1 only if the whole window is -1).
+
+    Returns uint64 (N, OH, OW, words), ``OH = (H - size) // stride + 1``;
+    stride defaults to size.
+    """
+    x_bits = _check_bits(x_bits, "x_bits", 4)
+    kh, kw = _pair(size, "size")
+    sh, sw = _pair(stride if stride is not None else (kh, kw), "stride")
+    if min(kh, kw, sh, sw) < 1:
+        raise ValueError("size and stride must be >= 1")
+    n, h, w, words = x_bits.shape
+    if kh > h or kw > w:
+        raise ValueError(f"pool window {kh}x{kw} larger than the {h}x{w} input")
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = None
+    for dy in range(kh):
+        for dx in range(kw):
+            tap = x_bits[:, dy: dy + (oh - 1) * sh + 1: sh, dx: dx + (ow - 1) * sw + 1: sw]
+            out = tap.copy() if out is None else np.bitwise_and(out, tap, out=out)
+    return out

@@ -1,0 +1,158 @@
+"""A BNN MLP for inference: packed weights, folded epilogues, packed kernels only.
+
+Layer 0 (real inputs): ``y = x @ W0.T`` (float path: additions only; or the
+bit-plane path for uint8 pixels), compared with exact float thresholds and
+packed. Hidden layers: one fused :func:`~pybitnet.xnor_gemm_threshold` call,
+packed bits in and out. Last layer: :func:`~pybitnet.xnor_gemm` and the
+folded batch norm ``logits = dot * scale + shift``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional
+
+import numpy as np
+
+from .._arrays import as_array
+from ..gemm import xnor_gemm, xnor_gemm_threshold
+from ..packing import pack_signs
+from .fold import fold_bn_affine, fold_bn_sign, fold_bn_sign_float
+from .first_layer import bitplane_matmul, real_matmul, weight_row_sums
+
+
+@dataclasses.dataclass
+class PackedLayer:
+    """One dense layer: packed ±1 weight rows (out, words) over `in_features`, and
+    its epilogue: "float_threshold" (t, s float32), "threshold" (int32 t, bool
+    flip) or "affine" (scale, shift float32)."""
+
+    kind: str
+    in_features: int
+    weight_bits: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+
+    @property
+    def out_features(self) -> int:
+        return self.weight_bits.shape[0]
+
+
+class InferenceModel:
+    """A packed BNN MLP (see :func:`from_trained`, :func:`pybitnet.inference.load`).
+
+    Parameters
+    ----------
+    layers : list of PackedLayer
+        First "float_threshold", then "threshold" layers, last "affine".
+    input_scale, input_offset : float, optional
+        The map from uint8 pixels to the model's input, ``x = p * scale +
+        offset`` (e.g. 2/255 and -1 for the BNN recipe's [-1, 1] inputs);
+        needed for uint8 inputs (the bit-plane first layer).
+    """
+
+    def __init__(self, layers: List[PackedLayer], input_scale: Optional[float] = None,
+                 input_offset: Optional[float] = None):
+        if len(layers) < 2:
+            raise ValueError("an InferenceModel needs a first and a last layer")
+        kinds = [layer.kind for layer in layers]
+        if kinds[0] != "float_threshold" or kinds[-1] != "affine" or any(k != "threshold" for k in kinds[1:-1]):
+            raise ValueError(f"layer kinds must be float_threshold, threshold..., affine; got {kinds}")
+        self.layers = layers
+        self.input_scale, self.input_offset = input_scale, input_offset
+        first = layers[0]
+        if input_scale is not None:
+            if not input_scale > 0:
+                raise ValueError(f"input_scale must be > 0, got {input_scale}")
+            # y = scale * (p . w) + offset * sum(w); the float threshold moves to the integer sums.
+            self._w0_sums = weight_row_sums(first.weight_bits, first.in_features)
+            t = first.a.astype(np.float64) - input_offset * self._w0_sums
+            t = t / input_scale  # +1 iff p . w >= t (gamma > 0) or <= t (gamma < 0); p . w is an integer
+            t = np.where(first.b > 0, np.ceil(t), np.floor(t))
+            self._bitplane_t = np.clip(t, -(2.0**30), 2.0**30).astype(np.float32)  # integers, exact in float32
+
+    @property
+    def in_features(self) -> int:
+        return self.layers[0].in_features
+
+    @property
+    def classes(self) -> int:
+        return self.layers[-1].out_features
+
+    def _first_bits(self, x) -> np.ndarray:
+        first = self.layers[0]
+        if x.dtype == np.uint8:
+            if self.input_scale is None:
+                raise ValueError("uint8 input needs input_scale/input_offset (export(..., input_scale=...))")
+            s = bitplane_matmul(x, first.weight_bits, first.in_features, self._w0_sums)
+            v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
+            return pack_signs(np.multiply(v, first.b, out=v))
+        y = real_matmul(x, first.weight_bits, first.in_features)
+        y -= first.a
+        return pack_signs(np.multiply(y, first.b, out=y))
+
+    def logits(self, x) -> np.ndarray:
+        """Float32 logits (M, classes) of `x` (M, in_features): float32 model
+        inputs (as the trained model gets them) or uint8 pixels (bit planes)."""
+        x = as_array(x, "x")
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"x must have shape (M, {self.in_features}), got {x.shape}")
+        if x.dtype != np.uint8:
+            x = np.ascontiguousarray(x, dtype=np.float32)
+        bits = self._first_bits(x)
+        for layer in self.layers[1:-1]:
+            bits = xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
+        last = self.layers[-1]
+        dot = xnor_gemm(bits, last.weight_bits, last.in_features)
+        return (dot * last.a + last.b).astype(np.float32)
+
+    def predict(self, x) -> np.ndarray:
+        """Class indices (M,), the argmax of :meth:`logits`."""
+        return np.argmax(self.logits(x), axis=1)
+
+    def weight_bytes(self) -> int:
+        return sum(layer.weight_bits.nbytes for layer in self.layers)
+
+    def __repr__(self):
+        sizes = [self.in_features] + [layer.out_features for layer in self.layers]
+        return f"InferenceModel({'-'.join(map(str, sizes))})"
+
+
+def from_trained(model, input_scale: Optional[float] = None, input_offset: Optional[float] = None) -> InferenceModel:
+    """Fold a trained pybitnet.nn BNN MLP (recipes.build_model with method "bnn" or
+    "bnn-shift": [Dropout] BinarizedDense(binary_input=False) -> BatchNorm ->
+    SteSign -> [Dropout] -> BinarizedDense -> ... -> BinarizedDense -> BatchNorm)
+    into an :class:`InferenceModel`. Dropout is the identity at inference."""
+    from ..nn import BatchNorm, BinarizedDense, Dropout, SteSign
+
+    mods = [m for m in getattr(model, "layers", None) or [] if not isinstance(m, Dropout)]
+    if not mods:
+        raise ValueError("model must be a pybitnet.nn.Sequential BNN (its layers were not found)")
+    groups, i = [], 0
+    while i < len(mods):
+        dense = mods[i]
+        if not isinstance(dense, BinarizedDense) or i + 1 >= len(mods) or not isinstance(mods[i + 1], BatchNorm):
+            raise ValueError(f"expected BinarizedDense -> BatchNorm at layer {i}, got {mods[i:i + 2]}")
+        act = i + 2 < len(mods) and isinstance(mods[i + 2], SteSign)
+        if not act and i + 2 < len(mods):
+            raise ValueError(f"expected SteSign after layer {i + 1}, got {mods[i + 2]}")
+        groups.append((dense, mods[i + 1]))
+        i += 3 if act else 2
+    if len(groups) < 2:
+        raise ValueError("the BNN needs at least two dense layers")
+    if groups[0][0].binary_input or any(not d.binary_input for d, _ in groups[1:]):
+        raise ValueError("the first BinarizedDense must take real inputs and the others binary ones")
+    layers = []
+    for n, (dense, bn) in enumerate(groups):
+        k = dense.in_features
+        bits = np.ascontiguousarray(pack_signs(dense.weight.value))
+        bias = None if dense.bias is None else dense.bias.value
+        if n == 0:
+            a, b = fold_bn_sign_float(bn, bias)
+            layers.append(PackedLayer("float_threshold", k, bits, a, b))
+        elif n == len(groups) - 1:
+            a, b = fold_bn_affine(bn, bias)
+            layers.append(PackedLayer("affine", k, bits, a, b))
+        else:
+            a, b = fold_bn_sign(bn, k, bias)
+            layers.append(PackedLayer("threshold", k, bits, a, b))
+    return InferenceModel(layers, input_scale, input_offset)

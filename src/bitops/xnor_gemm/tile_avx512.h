@@ -1,0 +1,61 @@
+// The AVX-512 VPOPCNTDQ micro-kernel shared by xnor_gemm and xnor_gemm_threshold
+// (included inside an anonymous namespace of an __avx512 file; the tile hands
+// each row of 8 int64 dot products to the sink's put<NR>; cache blocking: blocked_driver.h): an
+// MR x 8 tile of outputs accumulates
+// popcount(a ^ b) in 64-bit lanes over 512 bits of K per step (xor, vpopcntq,
+// add: three ops per 512 bit-MACs). MR x NR = 2 x 8: 16 accumulators, 2 A
+// and 1 B register; 3 x 8 (24 accumulators) made GCC spill and ran slower. The K tail is a masked load: padding
+// words read as zero, and zero XOR zero adds nothing. Each row of 8
+// accumulators is reduced with a transposing add tree into one vector of 8
+// sums (21 ops instead of 8 separate horizontal reductions).
+constexpr int kMR = 2;
+constexpr int kNR = 8;
+
+PBN_INLINE __m512i reduce8(const __m512i v[8]) {
+  __m512i t[4];
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p)
+    t[p] = _mm512_add_epi64(_mm512_unpacklo_epi64(v[2 * p], v[2 * p + 1]),
+                            _mm512_unpackhi_epi64(v[2 * p], v[2 * p + 1]));
+  __m512i u[2];
+#pragma GCC unroll 2
+  for (int p = 0; p < 2; ++p)
+    u[p] = _mm512_add_epi64(_mm512_shuffle_i64x2(t[2 * p], t[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i64x2(t[2 * p], t[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_epi64(_mm512_shuffle_i64x2(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_i64x2(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// Every loop over the tile is fully unrolled so the accumulators stay in
+// registers (GCC spills an array it cannot scalarize).
+template <int MR, int NR, bool kMasked>
+PBN_INLINE void step(__m512i (&acc)[MR][kNR], const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
+                 __mmask8 mask) {
+  __m512i va[MR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) va[i] = kMasked ? _mm512_maskz_loadu_epi64(mask, a + i * lda) : _mm512_loadu_si512(a + i * lda);
+#pragma GCC unroll 8
+  for (int j = 0; j < NR; ++j) {
+    const __m512i vb = kMasked ? _mm512_maskz_loadu_epi64(mask, b + j * ldb) : _mm512_loadu_si512(b + j * ldb);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_add_epi64(acc[i][j], _mm512_popcnt_epi64(_mm512_xor_si512(va[i], vb)));
+  }
+}
+
+template <int MR, int NR, class Sink>
+void tile(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words,
+          std::int64_t k) {
+  __m512i acc[MR][kNR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < kNR; ++j) acc[i][j] = _mm512_setzero_si512();
+  std::size_t w = 0;
+  for (; w + 8 <= words; w += 8) step<MR, NR, false>(acc, a + w, lda, b + w, ldb, 0xFF);
+  if (w < words) step<MR, NR, true>(acc, a + w, lda, b + w, ldb, __mmask8((1u << (words - w)) - 1));
+  const __m512i kk = _mm512_set1_epi64(k);
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    out.template put<NR>(i, _mm512_sub_epi64(kk, _mm512_slli_epi64(reduce8(acc[i]), 1)));
+  }
+}
