@@ -42,6 +42,14 @@ if "numpy" not in _sys.modules and _os.environ.get("PYBITNET_OPENBLAS_SPIN") != 
     # PYBITNET_OPENBLAS_SPIN=keep. See docs/KERNELS.md, "Threads".
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
+# PyTorch's OpenMP workers spin after every parallel region by default, holding the cores
+# pybitnet's pool needs: a BNN training step through pybitnet.torch ran ~70x slower on 2
+# cores. Passive waiting fixes it; libgomp reads this once, when torch is imported, so it
+# applies only if pybitnet is imported first. Opt out with PYBITNET_OMP_SPIN=keep.
+_OMP_PASSIVE = "torch" not in _sys.modules and _os.environ.get("PYBITNET_OMP_SPIN") != "keep"
+if _OMP_PASSIVE:
+    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from . import data
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm
