@@ -42,6 +42,17 @@ class _RealWeightLinear(nn.Module):
         self.weight.clamp_(-self.H, self.H)
         return self
 
+    def _inference_bits(self):
+        """The packed sign(W) for inference without autograd, packed once per weight version
+        (repacking 4096 x 4096 weights would cost more than the XNOR product itself); None
+        while training, under autograd or when compiling (a cache is not traceable)."""
+        if self.training or torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return None
+        key = (self.weight._version, self.weight.data_ptr())
+        if getattr(self, "_bits_key", None) != key:
+            self._bits, self._bits_key = ops.pack_signs(self.weight.detach()), key
+        return self._bits
+
     def _finish(self, y: torch.Tensor) -> torch.Tensor:
         if self.H != 1.0:
             y = y * self.H
@@ -75,7 +86,9 @@ class BinaryLinear(_RealWeightLinear):
             p = ((w.detach() / self.H + 1) / 2).clamp(0, 1)
             bits = ops.pack_signs(torch.where(torch.rand_like(p) < p, 1.0, -1.0))
         else:
-            bits = ops.pack_signs(w.detach())
+            bits = self._inference_bits()
+            if bits is None:
+                bits = ops.pack_signs(w.detach())
         return self._finish(ops.binary_linear(x.reshape(-1, self.in_features), w, bits)
                             .reshape(*x.shape[:-1], self.out_features))
 
@@ -116,7 +129,11 @@ class BinarizedLinear(_RealWeightLinear):
         super().__init__(in_features, out_features, bias, scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = ops.binarized_linear(x.reshape(-1, self.in_features), self.weight)
+        x2, bits = x.reshape(-1, self.in_features), self._inference_bits()
+        if bits is not None:  # inference: weights packed once, the input packed per call
+            y = ops.xnor_gemm(ops.pack_signs(x2), bits, self.in_features).to(torch.float32)
+        else:
+            y = ops.binarized_linear(x2, self.weight)
         return self._finish(y.reshape(*x.shape[:-1], self.out_features))
 
 

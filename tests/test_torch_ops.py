@@ -223,3 +223,16 @@ def test_omp_passive_when_pybitnet_is_imported_first_else_a_warning():
     late = subprocess.run([sys.executable, "-W", "error", "-c", "import torch, pybitnet.torch"],
                           env=env, capture_output=True, text=True, timeout=120, cwd=root)
     assert late.returncode != 0 and "import pybitnet before torch" in late.stderr
+
+
+def test_inference_packs_weights_once_per_version():
+    torch.manual_seed(0)
+    layer = pbt.BinarizedLinear(70, 9).eval()
+    x = torch.randn(4, 70)
+    with torch.no_grad():
+        y1 = layer(x)
+        bits = layer._bits
+        assert layer(x) is not None and layer._bits is bits  # reused
+        torch.testing.assert_close(y1, _signs(x) @ _signs(layer.weight).T)
+        layer.weight.neg_()  # a new weight version is repacked
+        torch.testing.assert_close(layer(x), -y1)
