@@ -26,6 +26,11 @@ Quantized back-propagation (power-of-two inputs, shift-add weight gradient)::
     codes = pybitnet.quantize_pow2(x, seed=0)      # int8 codes of +-2^e or 0, unbiased
     dw = pybitnet.shift_matmul(codes, delta)       # == dequantize_pow2(codes).T @ delta
 
+PyTorch (optional, ``pip install pybitnet[torch]``): ``pybitnet.torch`` registers the kernels as
+``torch.ops.pybitnet.*`` custom ops (fake tensors, autograd, zero-copy) and provides
+``BinaryLinear``, ``TernaryLinear``, ``BinarizedLinear``, ``BinaryConv2d``. Data-parallel
+training: ``mpiexec -n N pybitnet train ...`` (``pybitnet.distributed``). See docs/FRAMEWORKS.md.
+
 Run time::
 
     pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
