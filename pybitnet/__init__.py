@@ -26,6 +26,11 @@ Quantized back-propagation (power-of-two inputs, shift-add weight gradient)::
     codes = pybitnet.quantize_pow2(x, seed=0)      # int8 codes of +-2^e or 0, unbiased
     dw = pybitnet.shift_matmul(codes, delta)       # == dequantize_pow2(codes).T @ delta
 
+PyTorch (optional, ``pip install pybitnet[torch]``): ``pybitnet.torch`` registers the kernels as
+``torch.ops.pybitnet.*`` custom ops (fake tensors, autograd, zero-copy) and provides
+``BinaryLinear``, ``TernaryLinear``, ``BinarizedLinear``, ``BinaryConv2d``. Data-parallel
+training: ``mpiexec -n N pybitnet train ...`` (``pybitnet.distributed``). See docs/FRAMEWORKS.md.
+
 Run time::
 
     pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
@@ -41,6 +46,14 @@ if "numpy" not in _sys.modules and _os.environ.get("PYBITNET_OPENBLAS_SPIN") != 
     # them sleep at once. Only possible before numpy loads OpenBLAS; opt out with
     # PYBITNET_OPENBLAS_SPIN=keep. See docs/KERNELS.md, "Threads".
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+# PyTorch's OpenMP workers spin after every parallel region by default, holding the cores
+# pybitnet's pool needs: a BNN training step through pybitnet.torch ran ~70x slower on 2
+# cores. Passive waiting fixes it; libgomp reads this once, when torch is imported, so it
+# applies only if pybitnet is imported first. Opt out with PYBITNET_OMP_SPIN=keep.
+_OMP_PASSIVE = "torch" not in _sys.modules and _os.environ.get("PYBITNET_OMP_SPIN") != "keep"
+if _OMP_PASSIVE:
+    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import data
 from ._version import __version__

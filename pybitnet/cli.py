@@ -2,6 +2,7 @@
 
     pybitnet info
     pybitnet train --dataset mnist --method bnn --epochs 10 --out runs/bnn
+    mpiexec -n 2 pybitnet train ...        # data parallel (needs mpi4py)
     pybitnet evaluate runs/bnn/best.npz
 """
 from __future__ import annotations
@@ -26,8 +27,11 @@ def _info(_args) -> int:
 
 def _train(args) -> int:
     import pybitnet
-    from pybitnet import recipes
+    from pybitnet import distributed, recipes
     from pybitnet.train import Trainer
+
+    comm = distributed.world()  # MPI.COMM_WORLD under `mpiexec -n N` (N > 1), else None
+    root = comm is None or comm.Get_rank() == 0
 
     if args.threads:
         pybitnet.set_num_threads(args.threads)
@@ -37,11 +41,16 @@ def _train(args) -> int:
     r = recipes.recipe(args.method, dataset=args.dataset, **overrides)
     out = args.out or f"runs/{args.dataset}-{args.method}"
     trainer = Trainer(r, out, data_root=args.data, subset=args.subset, progress=not args.no_progress,
-                      test_every=args.test_every)
-    print(f"{r.method} on {r.dataset}: {trainer.model!r}")
-    if trainer.notes:
-        print(f"note: {trainer.notes}")
+                      test_every=args.test_every, comm=comm)
+    if root:
+        print(f"{r.method} on {r.dataset}: {trainer.model!r}"
+              + (f"\ndata parallel: {comm.Get_size()} MPI ranks, {r.batch_size} images per global batch"
+                 if comm is not None else ""))
+        if trainer.notes:
+            print(f"note: {trainer.notes}")
     best = trainer.fit(resume=not args.restart)
+    if not root:
+        return 0
     test = best["test_error"]
     print(f"best validation error {100 * best['val_error']:.2f} % at epoch {best['epoch']}"
           + (f"; its test error {100 * test:.2f} %" if test is not None else "") + f"  [{out}]")

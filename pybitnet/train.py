@@ -13,7 +13,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from . import checkpoint, recipes
+from . import checkpoint, distributed, recipes
 from .nn import recompute_statistics
 from .opcount import count_ops
 
@@ -42,13 +42,22 @@ class Trainer:
     - ``last.npz`` (checkpoint after every epoch: resume with ``fit()`` again),
       ``best.npz`` (best validation error so far);
     - ``curves.png``: learning curves.
+
+    Data parallel: with `comm` (an mpi4py communicator; ``pybitnet train`` passes
+    ``MPI.COMM_WORLD`` when started by ``mpiexec -n N``) each rank trains on its slice of
+    every global minibatch of ``recipe.batch_size`` and the gradients are averaged before
+    each optimizer step (:mod:`pybitnet.distributed`); rank 0 alone evaluates, logs and
+    writes files. Every rank reads ``last.npz`` to resume: `out_dir` must be shared.
     """
 
     def __init__(self, recipe: recipes.Recipe, out_dir, data_root: Optional[str] = None,
-                 subset: Optional[int] = None, progress: bool = True, test_every: int = 1):
+                 subset: Optional[int] = None, progress: bool = True, test_every: int = 1, comm=None):
         self.recipe = recipe
+        self.comm = comm
+        self.rank = distributed.rank_of(comm)
+        self.is_root = self.rank == 0
         self.out = Path(out_dir)
-        self.progress = progress and tqdm is not None
+        self.progress = progress and tqdm is not None and self.is_root
         self.test_every = test_every
         (self.x_tr, self.y_tr, self.x_val, self.y_val, self.x_test, self.y_test,
          ds) = recipes.prepare_data(recipe, data_root, subset)
@@ -59,6 +68,10 @@ class Trainer:
         self.loss = recipes.LOSS()
         self.epoch = 0
         self.best = {"val_error": float("inf"), "epoch": -1, "test_error": None}
+        self.averager = None
+        if comm is not None:
+            distributed.broadcast_parameters(comm, self.model)
+            self.averager = distributed.GradientAverager(comm, self.model.parameters())
 
     # -- persistence -------------------------------------------------------------------------
     def _meta(self) -> Dict:
@@ -94,14 +107,21 @@ class Trainer:
         with count_ops() as ops:
             for i in bar:
                 idx = order[i:i + r.batch_size]
+                if self.comm is not None:
+                    idx = distributed.shard(idx, self.rank, self.comm.Get_size())
                 self.optimizer.zero_grad()
                 out = self.model.forward(self.x_tr[idx])
                 loss, grad = self.loss(out, self.y_tr[idx])
                 self.model.backward(grad)
+                if self.averager is not None:
+                    self.averager.average(len(idx))  # gradients of the global batch, identical on every rank
                 self.optimizer.step()
                 total, n = total + loss * len(idx), n + len(idx)
                 if self.progress:
                     bar.set_postfix(loss=f"{total / n:.4f}")
+        if self.comm is not None:
+            distributed.average_buffers(self.comm, self.model)
+            total, n = (float(v) for v in self.comm.allreduce(np.array([total, n], np.float64)))
         return {"loss": total / max(1, n), "ops": ops.as_dict(),
                 "ops_by_kernel": {k: v.as_dict() for k, v in ops.by_kernel.items()}}
 
@@ -114,8 +134,11 @@ class Trainer:
     def fit(self, epochs: Optional[int] = None, resume: bool = True) -> Dict:
         """Train up to `epochs` (default: the recipe's), resuming from ``last.npz`` if present."""
         target = epochs or self.recipe.epochs
-        self.out.mkdir(parents=True, exist_ok=True)
-        if resume and self.resume():
+        if self.is_root:
+            self.out.mkdir(parents=True, exist_ok=True)
+        if self.comm is not None:
+            self.comm.Barrier()  # rank 0 made the directory before anyone looks in it
+        if resume and self.resume() and self.is_root:
             print(f"resumed {self.out / 'last.npz'} at epoch {self.epoch}")
         while self.epoch < target:
             t0 = time.perf_counter()
@@ -124,6 +147,8 @@ class Trainer:
                 recompute_statistics(self.model, self.x_tr[:self.BN_SAMPLES])
             train_time = time.perf_counter() - t0
             self.epoch += 1
+            if not self.is_root:  # rank 0 evaluates, logs and writes checkpoints
+                continue
             val = error_rate(self.model, self.x_val, self.y_val) if len(self.x_val) else float("nan")
             test = error_rate(self.model, self.x_test, self.y_test) \
                 if self.epoch % self.test_every == 0 or self.epoch == target else None
@@ -138,7 +163,10 @@ class Trainer:
             self.save("last.npz")
             print(f"epoch {self.epoch}: loss {stats['loss']:.4f}  val {100 * val:.2f} %"
                   + (f"  test {100 * test:.2f} %" if test is not None else "") + f"  ({train_time:.1f} s)")
-        self.plot()
+        if self.comm is not None:
+            self.comm.Barrier()
+        if self.is_root:
+            self.plot()
         return self.best
 
     def plot(self) -> Optional[Path]:
