@@ -16,9 +16,6 @@ try:
 except ImportError:  # pragma: no cover - asv env installs it; baseline then uses all BLAS threads
     threadpool_limits = None
 
-ISAS = ["avx512", "avx2", "scalar"]
-THREADS = [1, 2]
-
 ISA = pybitnet.isa()  # PYBITNET_ISA, else the best path this CPU has
 NUM_THREADS = pybitnet.get_num_threads()  # PYBITNET_NUM_THREADS, else the cores we may run on
 
@@ -48,7 +45,3 @@ def parse_shape(shape):
 
 def random_pm(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
-def shape_name(m, k, n):
-    return f"{m}x{k}x{n}"
