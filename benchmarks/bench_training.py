@@ -1,5 +1,6 @@
 """asv: one training step (forward, loss, backward, update) per method on a
-minibatch of the MNIST MLP, beside the float model, with the step's counted
+minibatch of the MNIST MLP, beside the float model (at the environment's ISA
+and threads, see common.py), with the step's counted
 operations (kernel products; the float baseline's GEMMs are counted too)."""
 import numpy as np
 
@@ -32,17 +33,17 @@ def make_step(method, hidden, batch, **overrides):
 
 
 class TrainingStep:
-    params = [METHODS, [1024, 4096], [1, 2]]
-    param_names = ["method", "hidden", "threads"]
+    params = [METHODS, [1024, 4096]]
+    param_names = ["method", "hidden"]
     timeout = 600
 
-    def setup(self, method, hidden, threads):
-        use_threads(threads)
+    def setup(self, method, hidden):
+        use_threads()
         batch = 100 if method.startswith("bnn") else 200
         self.step = make_step(method, hidden, batch)
         self.step()  # warm-up
 
-    def time_step(self, method, hidden, threads):
+    def time_step(self, method, hidden):
         self.step()
 
 

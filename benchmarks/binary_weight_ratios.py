@@ -1,21 +1,12 @@
 """Side-by-side ratios (numpy float32 time / pybitnet time) on 1 thread, medians
 of interleaved repeats. Run: python benchmarks/binary_weight_ratios.py [repeats]"""
 import sys
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 import pybitnet
-
-
-def median_pair(f, g, repeats):
-    f(), g()
-    tf, tg = [], []
-    for _ in range(repeats):  # interleaved, so machine noise hits both alike
-        t = time.perf_counter(); f(); tf.append(time.perf_counter() - t)
-        t = time.perf_counter(); g(); tg.append(time.perf_counter() - t)
-    return float(np.median(tf)), float(np.median(tg))
+from pybitnet.bench import median_pair
 
 
 def main(repeats=15):

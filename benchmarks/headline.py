@@ -3,49 +3,23 @@
     python -m benchmarks.headline            # prints a Markdown table
 
 Every kernel is timed next to numpy float32 matmul of the same logical shape at
-the same thread count (numpy's BLAS limited with threadpoolctl).
+the same thread count (numpy's BLAS limited with threadpoolctl), by
+pybitnet.bench (the code behind ``pybitnet bench``), here for every ISA.
 """
-import time
-
 import pybitnet  # before numpy: shortens OpenBLAS's idle spin (see pybitnet/__init__.py)
 import numpy as np
-from pybitnet import _bitops
+from pybitnet.bench import measure
 
-from .common import random_pm, use_threads
-
-
-def median_time(fn, repeats=15, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+XNOR_SHAPES = [(1, 4096, 4096), (100, 4096, 4096), (256, 4096, 4096)]
 
 
 def xnor_rows(isas):
-    rows = []
-    for threads in (1, 2):
-        use_threads(threads)
-        for m, k, n in [(1, 4096, 4096), (100, 4096, 4096), (256, 4096, 4096)]:
-            x, w = random_pm((m, k), 1), random_pm((n, k), 2)
-            a, b = pybitnet.pack_signs(x), pybitnet.pack_signs(w)
-            t_np = median_time(lambda: x @ w.T)
-            for isa in isas:
-                t = median_time(lambda: _bitops.xnor_gemm(a, b, k, isa))
-                rows.append((f"xnor_gemm {m}x{k}x{n}", isa, threads, t, t_np,
-                             f"{m * n * k / t / 1e9:,.0f} G bit-MAC/s"))
-    return rows
+    return [measure("xnor_gemm", shape, isa, threads) for threads in (1, 2) for shape in XNOR_SHAPES
+            for isa in isas]
 
 
 def pack_rows(isas):
-    use_threads(1)
-    x = random_pm((4096, 4096), 3)
-    t_copy = median_time(lambda: x.copy())
-    return [(f"pack_signs 4096x4096 f32 (baseline x.copy())", isa, 1,
-             median_time(lambda: _bitops.pack_signs(x, -1, isa)), t_copy, "") for isa in isas]
+    return [measure("pack_signs", (4096, 4096), isa, 1) for isa in isas]
 
 
 ALTERNATION = """
@@ -98,8 +72,10 @@ def main():
           f"{' '.join(k for k, v in pybitnet.cpu_features().items() if v)}\n")
     print("| kernel | ISA | threads | pybitnet (ms) | baseline (ms) | speed-up | throughput |")
     print("|---|---|---|---|---|---|---|")
-    for name, isa, threads, t, t_base, extra in xnor_rows([i for i in isas if i != "scalar"]) + pack_rows(isas):
-        print(f"| {name} | {isa} | {threads} | {t * 1e3:.3f} | {t_base * 1e3:.3f} | {t_base / t:.1f}x | {extra} |")
+    for r in xnor_rows([i for i in isas if i != "scalar"]) + pack_rows(isas):
+        name = f"{r.kernel} {r.shape_name}" + (" f32 (baseline x.copy())" if r.kernel == "pack_signs" else "")
+        print(f"| {name} | {r.isa} | {r.threads} | {r.seconds * 1e3:.3f} | {r.baseline_seconds * 1e3:.3f} "
+              f"| {r.speedup:.1f}x | {r.throughput} |")
     print("\nxnor_gemm 256x4096x4096 on 2 threads, alone vs alternating with numpy `x @ w` (OpenBLAS, 2 threads):")
     for order, runs in alternating_with_numpy().items():
         for label, ts in runs.items():

@@ -1,6 +1,7 @@
 """The ``pybitnet`` command line.
 
     pybitnet info
+    pybitnet bench [--quick] [--png bench.png]
     pybitnet train --dataset mnist --method bnn --epochs 10 --out runs/bnn
     mpiexec -n 2 pybitnet train ...        # data parallel (needs mpi4py)
     pybitnet evaluate runs/bnn/best.npz
@@ -22,6 +23,24 @@ def _info(_args) -> int:
     print(f"OpenBLAS spin:  {pybitnet.runtime.openblas_spin_note()}")
     print(f"CPU features:   {' '.join(name for name, on in feats.items() if on)}")
     print(f"build flags:    {pybitnet.build_info()['flags']}")
+    print("active kernels:")
+    for op, k in sorted(pybitnet.active_kernels().items()):
+        print(f"  {op:24s} {k['current']:7s} (available: {', '.join(k['available'])})")
+    return 0
+
+
+def _bench(args) -> int:
+    from pybitnet import bench
+
+    print(bench.header())
+    if not args.quiet:
+        print("timing (medians of interleaved repeats, each kernel beside numpy float32)...", flush=True)
+    results = bench.run(quick=args.quick, isa=args.isa or "", threads=args.threads, repeats=args.repeats)
+    print()
+    print(bench.format_table(results))
+    if args.png:
+        bench.write_png(results, args.png)
+        print(f"\nwrote {args.png}")
     return 0
 
 
@@ -76,7 +95,17 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="pybitnet", description="Neural networks with few multiplications.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="print CPU features, the active ISA, threads and build flags").set_defaults(fn=_info)
+    sub.add_parser("info", help="print CPU features, the active ISA, threads, build flags and active kernels"
+                   ).set_defaults(fn=_info)
+
+    b = sub.add_parser("bench", help="speed-ups of the kernels vs numpy float32, and their multiplications")
+    b.add_argument("--quick", action="store_true", help="small shapes, few repeats (seconds)")
+    b.add_argument("--png", help="also write a bar chart of the speed-ups to this PNG file")
+    b.add_argument("--isa", help="ISA path to time (default: the active one)")
+    b.add_argument("--threads", type=int, nargs="+", help="thread counts (default: 1 and the detected count)")
+    b.add_argument("--repeats", type=int, help="timed calls per kernel and baseline (default 15, quick 5)")
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(fn=_bench)
 
     t = sub.add_parser("train", help="train a paper's model (resumes from OUT/last.npz)")
     t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])

@@ -1,0 +1,48 @@
+"""`pybitnet bench` and `pybitnet info`, run in-process (small shapes: a few seconds)."""
+import re
+
+import pytest
+
+import pybitnet
+from pybitnet import bench
+from pybitnet.cli import main
+
+pytest.importorskip("matplotlib")
+
+
+def test_bench_quick_prints_the_table_and_writes_the_png(tmp_path, capsys):
+    png = tmp_path / "bench.png"
+    assert main(["bench", "--quick", "--png", str(png), "--repeats", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"ISA {pybitnet.isa()}" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| kernel")]
+    threads = bench.thread_counts()
+    assert len(rows) == len(bench.QUICK) * len(threads)
+    for (kernel, shape), row in zip(bench.QUICK * len(threads), rows):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == kernel and cells[1] == "x".join(map(str, shape)) and cells[2] == pybitnet.isa()
+        assert float(cells[4]) > 0 and float(cells[6]) > 0
+        assert re.fullmatch(r"\d+\.\d\dx", cells[7])
+        if kernel == "pack_signs":
+            assert cells[8] == "-"
+        else:  # no multiplications against the float GEMM's m*k*n
+            m, k, n = shape
+            assert cells[8] == f"0 vs {m * k * n:,}"
+    assert {int(r.split("|")[4]) for r in rows} == set(threads)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_measure_counts_and_names_the_baseline():
+    r = bench.measure("xnor_gemm", (4, 128, 64), pybitnet.isa(), 1, repeats=2)
+    assert (r.multiplications, r.baseline_multiplications, r.baseline) == (0, 4 * 128 * 64, "x @ w.T")
+    assert r.speedup > 0 and r.throughput.endswith("G bit-MAC/s")
+    with pytest.raises(ValueError, match="kernel"):
+        bench.measure("no_such_kernel", (1, 1, 1), pybitnet.isa(), 1)
+
+
+def test_info_prints_build_flags_and_active_kernels(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert pybitnet.build_info()["flags"] in out
+    for op, k in pybitnet.active_kernels().items():
+        assert re.search(rf"^\s+{op}\s+{k['current']}\s", out, re.M), op
