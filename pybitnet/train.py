@@ -155,8 +155,8 @@ class Trainer:
             if val <= self.best["val_error"] or not np.isfinite(self.best["val_error"]):
                 self.best = {"val_error": val, "epoch": self.epoch, "test_error": test}
                 self.save("best.npz")
-            record = {"epoch": self.epoch, "method": self.recipe.method, "lr": self.optimizer.lr, "loss": stats["loss"], "val_error": val,
-                      "test_error": test, "train_time_s": round(train_time, 3),
+            record = {"epoch": self.epoch, "method": self.recipe.method, "lr": self.optimizer.lr,
+                      "loss": stats["loss"], "val_error": val, "test_error": test, "train_time_s": round(train_time, 3),
                       "epoch_time_s": round(time.perf_counter() - t0, 3), **stats}
             with open(self.out / "log.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
