@@ -1,45 +1,84 @@
 """asv: end-to-end BNN MLP inference (784-4096-4096-4096-10, input to logits)
 with pybitnet's packed InferenceModel, beside the same net's float32 numpy
-forward, per batch and thread count (see benchmarks/bnn_inference.py)."""
+forward, per batch (ISA and threads: the asv environment; see benchmarks/bnn_inference.py)."""
 import pybitnet  # before numpy (see pybitnet/__init__.py)
 import numpy as np
 
 from pybitnet.inference import from_trained
 
 from .bnn_inference import FloatForward, build_model
-from .common import THREADS, use_threads
+from .common import use_threads
 
 BATCHES = [1, 100]
 
 
 class BnnMlpInference:
-    params = [BATCHES, THREADS]
-    param_names = ["batch", "threads"]
+    params = [BATCHES]
+    param_names = ["batch"]
     timeout = 600
 
     def setup_cache(self):
         model = build_model()
         return from_trained(model, input_scale=2 / 255, input_offset=-1.0), FloatForward(model)
 
-    def setup(self, cache, batch, threads):
-        use_threads(threads)
+    def setup(self, cache, batch):
+        use_threads()
         self.inf, self.ref = cache
         self.px = np.random.default_rng(1).integers(0, 256, (batch, 784), dtype=np.uint8)
         self.x = pybitnet.data.scale_pm1(self.px)
 
-    def time_pybitnet_float_input(self, cache, batch, threads):
+    def time_pybitnet_float_input(self, cache, batch):
         self.inf.logits(self.x)
 
-    def time_pybitnet_uint8_bitplanes(self, cache, batch, threads):
+    def time_pybitnet_uint8_bitplanes(self, cache, batch):
         self.inf.logits(self.px)
 
-    def time_numpy_float32(self, cache, batch, threads):
+    def time_numpy_float32(self, cache, batch):
         self.ref(self.x)
 
-    def track_speedup(self, cache, batch, threads):
+    def track_speedup(self, cache, batch):
         """numpy float32 time / pybitnet time (float input), measured side by side."""
         from .bnn_inference import median_time
 
         return median_time(lambda: self.ref(self.x), 5) / median_time(lambda: self.inf.logits(self.x), 5)
 
     track_speedup.unit = "x"
+
+
+class ModelMemory:
+    """Peak memory of loading and running the 3x4096 MLP at batch 100: the packed
+    model file (1 bit per binary weight, thresholds) vs the float32 weights.
+    Each benchmark loads only its own model from disk, written by setup_cache."""
+
+    def setup_cache(self):
+        import os
+        import tempfile
+
+        from pybitnet.inference import export
+
+        model = build_model()
+        folder = tempfile.mkdtemp(prefix="pybitnet-bench-")
+        packed = os.path.join(folder, "bnn.npz")
+        export(model, packed)
+        ref = FloatForward(model)
+        dense = os.path.join(folder, "float32.npz")
+        np.savez(dense, **{f"w{i}": w for i, w in enumerate(ref.w_t)},
+                 **{f"a{i}": np.stack(a) for i, a in enumerate(ref.affine)})
+        return packed, dense
+
+    def setup(self, cache):
+        self.x = np.random.default_rng(1).uniform(-1, 1, (100, 784)).astype(np.float32)
+
+    def peakmem_packed_model(self, cache):
+        from pybitnet.inference import load
+
+        load(cache[0]).logits(self.x)
+
+    def peakmem_float32_model(self, cache):
+        with np.load(cache[1], allow_pickle=False) as z:
+            h = self.x
+            n = sum(k.startswith("w") for k in z.files)
+            for i in range(n):
+                scale, shift = z[f"a{i}"]
+                y = h @ z[f"w{i}"] * scale + shift
+                h = y if i == n - 1 else np.where(y >= 0, np.float32(1), np.float32(-1))
