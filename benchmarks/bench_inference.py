@@ -38,7 +38,7 @@ class BnnMlpInference:
 
     def track_speedup(self, cache, batch):
         """numpy float32 time / pybitnet time (float input), measured side by side."""
-        from .bnn_inference import median_time
+        from pybitnet.bench import median_time
 
         return median_time(lambda: self.ref(self.x), 5) / median_time(lambda: self.inf.logits(self.x), 5)
 

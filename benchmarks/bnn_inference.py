@@ -19,6 +19,7 @@ import numpy as np
 from pybitnet import recipes
 from pybitnet.inference import fold_bn_affine, from_trained
 from pybitnet.nn import BatchNorm, BinarizedDense
+from pybitnet.bench import median_time
 
 from .common import use_threads
 
@@ -57,17 +58,6 @@ class FloatForward:
             y += shift
             h = y if i == len(self.w_t) - 1 else np.where(y >= 0, np.float32(1), np.float32(-1))
         return h
-
-
-def median_time(fn, repeats=11, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def interleaved_medians(fns, repeats=15, warmup=2):

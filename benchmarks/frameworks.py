@@ -14,26 +14,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import pybitnet  # before torch/numpy: passive OpenMP wait, short OpenBLAS spin (pybitnet/__init__.py)
 import numpy as np
 
 from pybitnet._arrays import as_array
+from pybitnet.bench import median_time
 
 # torch is imported inside the functions: asv imports every module of this package, and the
 # suite must load without the optional torch extra.
-
-
-def median_time(fn, repeats=15, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def linear_rows(m=100, k=4096, n=4096):
