@@ -40,8 +40,8 @@ void blocked_xnor_gemm(const word_t* a, std::size_t lda, const word_t* b, std::s
   const std::size_t nb = max_sz(kNR, kL2Bytes / row_bytes / kNR * kNR);
   const std::size_t mb = max_sz(kMR, kL1Bytes / row_bytes / kMR * kMR);
   const std::size_t ld_copy = aligned_ld(words);
-  const bool copy_a = !aligned_rows(a, lda) && n >= 4 * kNR;
-  const bool copy_b = !aligned_rows(b, ldb) && m >= 4 * kMR;
+  const bool copy_a = words > 0 && !aligned_rows(a, lda) && n >= 4 * kNR;  // k = 0: nothing to copy
+  const bool copy_b = words > 0 && !aligned_rows(b, ldb) && m >= 4 * kMR;
   AlignedScratch a_scratch(copy_a ? mb * ld_copy : 0), b_scratch(copy_b ? min_sz(nb, n) * ld_copy : 0);
   for (std::size_t j0 = 0; j0 < n; j0 += nb) {
     const std::size_t nj = min_sz(nb, n - j0);
