@@ -18,4 +18,4 @@ run tc-qbp    tc-qbp    8
 run bc        bc-stoch  8
 run bc-qbp    bc-qbp    8
 run bnn-shift bnn-shift 3
-python scripts/results_table.py runs/mnist-* > docs/RESULTS-mnist-table.md
+python scripts/results_table.py runs/mnist-*   # the table of docs/RESULTS.md
