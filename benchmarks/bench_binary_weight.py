@@ -10,7 +10,7 @@ import numpy as np
 import pybitnet
 from pybitnet import _bitops, weight_matmul
 
-from .common import ISA, parse_shape, skip_slow_scalar, use_threads
+from .common import ISA, parse_shape, skip_slow_scalar, torch_matmul, use_threads
 
 SHAPES = ["1x4096x4096", "100x1024x1024", "100x4096x4096"]  # M x K x N
 
@@ -40,6 +40,10 @@ class BinaryWeightMatmul:
     def time_numpy_float32(self, shape):
         self.x @ self.w.T
 
+    def time_torch_float32(self, shape):
+        self._torch = getattr(self, "_torch", None) or torch_matmul(self.x, self.w.T)
+        self._torch()
+
 
 class BinaryWeightMatmulT:
     """g @ sign(W) (the backward pass to the input), from the same packed rows."""
@@ -57,6 +61,10 @@ class BinaryWeightMatmulT:
 
     def time_numpy_float32(self, shape):
         self.g @ self.w
+
+    def time_torch_float32(self, shape):
+        self._torch = getattr(self, "_torch", None) or torch_matmul(self.g, self.w)
+        self._torch()
 
 
 class TernaryWeightMatmul:

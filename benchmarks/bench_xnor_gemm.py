@@ -6,7 +6,7 @@ import pybitnet
 from pybitnet import _bitops
 from pybitnet.gemm import xnor_gemm_ops
 
-from .common import ISA, parse_shape, random_pm, skip_slow_scalar, use_threads
+from .common import ISA, parse_shape, random_pm, skip_slow_scalar, torch_matmul, use_threads
 
 SHAPES = ["1x4096x4096", "100x4096x4096", "256x4096x4096", "100x1024x1024"]
 
@@ -30,6 +30,10 @@ class XnorGemm:
 
     def time_numpy_float32(self, shape):
         self.x @ self.w.T
+
+    def time_torch_float32(self, shape):
+        self._torch = getattr(self, "_torch", None) or torch_matmul(self.x, self.w.T)
+        self._torch()
 
     def track_gops(self, shape):
         """Billions of binary multiply-accumulates per second."""

@@ -45,3 +45,15 @@ def parse_shape(shape):
 
 def random_pm(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def torch_matmul(a, b):
+    """A timed callable computing a @ b in PyTorch float32 on the same threads, on
+    zero-copy views of the numpy operands; asv skips the benchmark without torch."""
+    try:
+        import torch
+    except ImportError:
+        raise NotImplementedError("PyTorch is not installed") from None
+    torch.set_num_threads(NUM_THREADS)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    return lambda: torch.matmul(ta, tb)
