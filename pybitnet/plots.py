@@ -32,6 +32,11 @@ def learning_curves(log_path, png_path, title: str = "") -> Optional[Path]:
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("error (%)")
     ax2.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    # Plain numbers ("3", "4", "8"), not "8x10^0", on the log-scale error axis.
+    ax2.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax2.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax2.legend()
     fig.suptitle(f"pybitnet {title}")
     fig.tight_layout()
