@@ -47,21 +47,7 @@ void tile(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, con
     for (int j = 0; j < NR; ++j) y[i * ldy + j] = hsum(acc[i][j]);
 }
 
-template <int MR>
-void row_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, const word_t* nz,
-               std::size_t ldnz, float* y, std::size_t ldy, std::size_t n, std::size_t k) {
-  std::size_t j = 0;
-  for (; j + kNR <= n; j += kNR) tile<MR, kNR>(x, ldx, s + j * lds, lds, nz + j * ldnz, ldnz, y + j, ldy, k);
-  s += j * lds;
-  nz += j * ldnz;
-  y += j;
-  switch (n - j) {
-    case 3: tile<MR, 3>(x, ldx, s, lds, nz, ldnz, y, ldy, k); break;
-    case 2: tile<MR, 2>(x, ldx, s, lds, nz, ldnz, y, ldy, k); break;
-    case 1: tile<MR, 1>(x, ldx, s, lds, nz, ldnz, y, ldy, k); break;
-    default: break;
-  }
-}
+#include "row_panel.h"
 
 }  // namespace
 
