@@ -268,7 +268,7 @@ class MaxPool2D(Module):
         for t, view in enumerate(taps, start=1):
             better = view > y
             np.copyto(y, view, where=better)
-            arg[better] = t
+            np.copyto(arg, np.uint8(t), where=better)
         self._arg, self._in_shape = arg, x.shape
         return y
 

@@ -64,7 +64,9 @@ class BatchNorm(Module):
             xc, var = x - self.running_mean, self.running_var
         self._inv = self._inv_std(var).astype(np.float32)
         self._xhat = xc * self._inv
-        return (self._xhat * self._gamma() + self.beta.value).astype(np.float32)
+        y = self._xhat * self._gamma()
+        y += self.beta.value
+        return y.astype(np.float32, copy=False)
 
     def _variance(self, xc):
         return (xc * xc).mean(axis=0)
@@ -74,9 +76,10 @@ class BatchNorm(Module):
         self.beta.accumulate(grad.sum(axis=0))
         gx = grad * self._gamma()
         if not self.training:
-            return (gx * self._inv).astype(np.float32)
+            return (gx * self._inv).astype(np.float32, copy=False)
         n = grad.shape[0]
-        return (self._inv / n * (n * gx - gx.sum(0) - self._xhat * (gx * self._xhat).sum(0))).astype(np.float32)
+        return (self._inv / n * (n * gx - gx.sum(0) - self._xhat * (gx * self._xhat).sum(0))).astype(
+            np.float32, copy=False)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.features})"
