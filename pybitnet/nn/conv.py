@@ -76,21 +76,16 @@ def im2col(x, kernel_size, *, stride=1, padding=0, pad_value: float = 0.0) -> np
     return cols.reshape(n * oh * ow, -1)
 
 
-def col2im_add(cols, out, kernel, stride, padding):
-    """out (N, H, W, C) += the scatter-add of rows `cols` (N * OH * OW, KH * KW * C) over their taps."""
-    n, h, w, c = out.shape
-    (ph, pw) = padding
-    oh, ow = _geometry(out.shape, kernel, stride, padding)
-    cols = cols.reshape(n, oh, ow, kernel[0] * kernel[1], c)
-    if ph or pw:
-        buf = np.zeros((n, h + 2 * ph, w + 2 * pw, c), out.dtype)
-    else:
-        buf = out
-    for t, view in enumerate(_taps(buf, kernel, stride, (oh, ow))):
+def col2im_add(cols, out_padded, kernel, stride):
+    """out_padded (N, H + 2 PH, W + 2 PW, C) += the scatter-add of rows `cols` (N * OH * OW, KH * KW * C)
+    over their taps (the padding receives the padded taps' share: crop it afterwards)."""
+    n, _, _, c = out_padded.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (out_padded.shape[1] - kh) // sh + 1, (out_padded.shape[2] - kw) // sw + 1
+    cols = cols.reshape(n, oh, ow, kh * kw, c)
+    for t, view in enumerate(_taps(out_padded, kernel, stride, (oh, ow))):
         view += cols[:, :, :, t]
-    if buf is not out:
-        out += buf[:, ph:ph + h, pw:pw + w]
-    return out
+    return out_padded
 
 
 class Conv2D(_Affine):
@@ -152,23 +147,20 @@ class Conv2D(_Affine):
     def backward(self, grad):
         n, oh, ow, f = grad.shape
         g = np.ascontiguousarray(grad, dtype=np.float32).reshape(n * oh * ow, f)
-        needs = self.needs_input_grad
-        self.needs_input_grad = False  # the parameter gradients; the input gradient is done in chunks below
-        try:
-            self._rows_backward(g)
-        finally:
-            self.needs_input_grad = needs
+        self._rows_backward(g, input_grad=False)  # the input gradient: image chunk by image chunk, below
         self._x = None
-        if not needs:
+        if not self.needs_input_grad:
             return None
-        dx = np.zeros(self._in_shape, np.float32)
+        n, h, w, c = self._in_shape
+        (ph, pw) = self.padding
+        dxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), np.float32)
         row_bytes = oh * ow * self.kernel_size[0] * self.kernel_size[1] * self.in_channels * 4
         step = max(1, _CHUNK_BYTES // max(1, row_bytes))
         per_image = oh * ow
         for i in range(0, n, step):
             cols = self._rows_input_grad(g[i * per_image:(i + step) * per_image])
-            col2im_add(cols, dx[i:i + step], self.kernel_size, self.stride, self.padding)
-        return dx
+            col2im_add(cols, dxp[i:i + step], self.kernel_size, self.stride)
+        return dxp[:, ph:ph + h, pw:pw + w]  # a view: the next backward (sign/ReLU/BN) reads it once
 
     def _geometry_repr(self):
         kh, kw = self.kernel_size

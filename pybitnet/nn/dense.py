@@ -59,13 +59,14 @@ class _Affine(Module):
         self._x = x
         return self._add_bias(K.float_matmul(x, self._weight_rows()))
 
-    def _rows_backward(self, grad):
-        """Accumulate the parameter gradients of rows `grad`; return the input-row gradient (or None)."""
+    def _rows_backward(self, grad, input_grad: bool = True):
+        """Accumulate the parameter gradients of rows `grad`; return the input-row gradient
+        (None when not `input_grad` or not needs_input_grad)."""
         x = self._x
         self._accumulate_weight_grad(lambda out: K.float_weight_grad(grad, x, out))
         if self.bias is not None:
             self.bias.accumulate(grad.sum(axis=0))
-        return K.float_matmul_t(grad, self._weight_rows()) if self.needs_input_grad else None
+        return self._rows_input_grad(grad) if input_grad and self.needs_input_grad else None
 
     def _rows_input_grad(self, grad):
         """Only the input-row gradient of rows `grad` (the conv layers compute it in chunks)."""
@@ -114,16 +115,16 @@ class _BinaryAffine(_Affine):
         self._x_bits = x_bits
         return self._add_bias(K.weight_matmul(x, self._w, self.H, x_bits=x_bits))
 
-    def _rows_backward(self, grad):
+    def _rows_backward(self, grad, input_grad: bool = True):
         if self._real_weights_now():
-            return _Affine._rows_backward(self, grad)
+            return _Affine._rows_backward(self, grad, input_grad)
         if self.bias is not None:
             self.bias.accumulate(grad.sum(axis=0))
         seed = self._sample_seed() ^ 0x5DEECE66D
         x, x_bits, k = self._x, self._x_bits, self._w.k
         self._accumulate_weight_grad(
             lambda out: K.weight_grad(grad, x, qbp=self.qbp, seed=seed, x_bits=x_bits, k=k, out=out))
-        return self._rows_input_grad(grad) if self.needs_input_grad else None
+        return self._rows_input_grad(grad) if input_grad and self.needs_input_grad else None
 
     def _rows_input_grad(self, grad):
         if self._real_weights_now():
