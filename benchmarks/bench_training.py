@@ -1,5 +1,5 @@
 """asv: one training step (forward, loss, backward, update) per method on a
-minibatch of the MNIST MLP, beside the float model (at the environment's ISA
+minibatch of the MNIST MLP and of the CIFAR-10 CNN, beside the float model (at the environment's ISA
 and threads, see common.py), with the step's counted
 operations (kernel products; the float baseline's GEMMs are counted too)."""
 import numpy as np
@@ -12,14 +12,16 @@ from .common import use_threads
 METHODS = ["float", "bc-stoch", "bc-qbp", "tc-qbp", "bnn", "bnn-shift"]
 
 
-def make_step(method, hidden, batch, **overrides):
-    r = recipes.recipe(method, **{"hidden": hidden, "batch_size": batch, "input_dropout": 0.0, "hidden_dropout": 0.0,
-                                  **overrides})
-    model = recipes.build_model(r, 784, 10)
+def make_step(method, hidden, batch, *, dataset="mnist", **overrides):
+    """A closure running one training step of the recipe's model on random data."""
+    r = recipes.recipe(method, **{"dataset": dataset, "hidden": hidden, "batch_size": batch, "input_dropout": 0.0,
+                                  "hidden_dropout": 0.0, **overrides})
+    shape = (32, 32, 3) if r.arch == "cnn" else (784,)
+    model = recipes.build_model(r, shape, 10)
     opt = recipes.build_optimizer(r, model)
     loss = recipes.LOSS()
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (batch, 784)).astype(np.float32)
+    x = rng.uniform(-1, 1, (batch,) + shape).astype(np.float32)
     y = rng.integers(0, 10, batch)
 
     def step():
@@ -44,6 +46,24 @@ class TrainingStep:
         self.step()  # warm-up
 
     def time_step(self, method, hidden):
+        self.step()
+
+
+class CnnTrainingStep:
+    """One step of the CIFAR-10 CNN (128C3x2-MP2-256C3x2-MP2-512C3x2-MP2-1024x2-10) at the
+    recipes' batch 50: x 900 for a 45000-image epoch."""
+
+    params = [["float", "bc", "bnn"]]
+    param_names = ["method"]
+    timeout = 900
+    number, repeat = 1, 5
+
+    def setup(self, method):
+        use_threads()
+        self.step = make_step(method, 1024, 50, dataset="cifar10")
+        self.step()  # warm-up
+
+    def time_step(self, method):
         self.step()
 
 
