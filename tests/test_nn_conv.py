@@ -321,3 +321,12 @@ def test_cnn_recipes():
     for method in ("tc", "tc-qbp", "bnn-shift"):
         with pytest.raises(ValueError, match="cifar10"):
             recipes.recipe(method, dataset="cifar10")
+
+
+def test_maxpool_large_window():
+    x = np.zeros((1, 17, 17, 1), np.float32)
+    x[0, 16, 15, 0] = 1  # tap 287: beyond uint8
+    pool = nn.MaxPool2D(17)
+    assert pool.forward(x)[0, 0, 0, 0] == 1
+    dx = pool.backward(np.ones((1, 1, 1, 1), np.float32))
+    assert dx[0, 16, 15, 0] == 1 and dx.sum() == 1

@@ -29,7 +29,7 @@ from . import _ops as K
 from .dense import _Affine, _BinaryAffine, _uniform
 from .module import Module, Parameter
 
-_CHUNK_BYTES = 32 << 20  # bound on the input-row gradient held at once (col2im works image chunk by chunk)
+_CHUNK_BYTES = 4 << 20  # input-row gradient held at once: col2im then reads it from cache, image chunk by chunk
 
 
 def _geometry(x_shape, kernel, stride, padding) -> Tuple[int, int]:
@@ -254,13 +254,18 @@ class MaxPool2D(Module):
         if x.ndim != 4:
             raise ValueError(f"MaxPool2D: x must be NHWC, got shape {x.shape}")
         oh, ow = _geometry(x.shape, self.size, self.stride, (0, 0))
-        taps = _taps(x, self.size, self.stride, (oh, ow))
-        y = np.array(next(taps), dtype=x.dtype)
-        arg = np.zeros(y.shape, np.uint8)  # window index of the first maximum
-        for t, view in enumerate(taps, start=1):
-            better = view > y
-            np.copyto(y, view, where=better)
-            np.copyto(arg, np.uint8(t), where=better)
+        views = list(_taps(x, self.size, self.stride, (oh, ow)))
+        y = np.array(views[0])
+        for view in views[1:]:
+            np.maximum(y, view, out=y)
+        index = np.min_scalar_type(len(views) - 1)  # uint8 up to 256 taps
+        arg = np.zeros(y.shape, index)  # window index of the first maximum (ties: the first in (kh, kw) order)
+        taken = views[0] == y
+        for t, view in enumerate(views[1:], start=1):
+            hit = view == y
+            hit &= ~taken
+            arg += hit.view(np.uint8) * index.type(t)
+            taken |= hit
         self._arg, self._in_shape = arg, x.shape
         return y
 
