@@ -72,14 +72,21 @@ class BatchNorm(Module):
         return (xc * xc).mean(axis=0)
 
     def _backward_rows(self, grad):
-        self.gamma.accumulate((grad * self._xhat).sum(axis=0))
-        self.beta.accumulate(grad.sum(axis=0))
-        gx = grad * self._gamma()
+        dgamma = (grad * self._xhat).sum(axis=0)
+        dbeta = grad.sum(axis=0)
+        scale = (self._gamma() * self._inv).astype(np.float32)
+        self.gamma.accumulate(dgamma)
+        self.beta.accumulate(dbeta)
         if not self.training:
-            return (gx * self._inv).astype(np.float32, copy=False)
+            return (grad * scale).astype(np.float32, copy=False)
+        # gamma * inv * (grad - mean(grad) - xhat * mean(grad * xhat)): the per-channel sums of the
+        # parameter gradients serve the input gradient too (three in-place passes).
         n = grad.shape[0]
-        return (self._inv / n * (n * gx - gx.sum(0) - self._xhat * (gx * self._xhat).sum(0))).astype(
-            np.float32, copy=False)
+        dx = self._xhat * (dgamma / n).astype(np.float32)
+        dx += (dbeta / n).astype(np.float32)
+        np.subtract(grad, dx, out=dx)
+        dx *= scale
+        return dx.astype(np.float32, copy=False)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.features})"
