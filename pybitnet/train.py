@@ -174,4 +174,5 @@ class Trainer:
     def plot(self) -> Optional[Path]:
         from .plots import learning_curves
 
-        return learning_curves(self.out / "log.jsonl", self.out / "curves.png", title=self.recipe.method)
+        return learning_curves(self.out / "log.jsonl", self.out / "curves.png",
+                               title=f"{self.recipe.dataset} {self.recipe.method}")
