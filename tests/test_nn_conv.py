@@ -330,3 +330,29 @@ def test_maxpool_large_window():
     assert pool.forward(x)[0, 0, 0, 0] == 1
     dx = pool.backward(np.ones((1, 1, 1, 1), np.float32))
     assert dx[0, 16, 15, 0] == 1 and dx.sum() == 1
+
+
+@pytest.mark.skipif(not CIFAR.is_dir(), reason="CIFAR-10 not found (set PYBITNET_DATA)")
+def test_cifar10_trainer_resume_and_log(tmp_path):
+    """Trainer on the CNN: an epoch, a checkpoint, a resumed second epoch, the log and the plot
+    (20 training, 20 validation and 20 test images)."""
+    import json
+
+    from pybitnet.train import Trainer
+
+    def trainer():
+        t = Trainer(recipes.recipe("bnn", dataset="cifar10", val_size=20, batch_size=10, channels=16, hidden=64),
+                    tmp_path, data_root=CIFAR.parent, subset=20, progress=False)
+        t.x_test, t.y_test = t.x_test[:20], t.y_test[:20]
+        return t
+
+    first = trainer()
+    assert "JPEG" in first.notes
+    first.fit(epochs=1)
+    second = trainer()
+    best = second.fit(epochs=2)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [rec["epoch"] for rec in log] == [1, 2] and all(np.isfinite(rec["loss"]) for rec in log)
+    assert 0 <= best["val_error"] <= 1 and (tmp_path / "best.npz").is_file()
+    if second.plot() is not None:  # None without matplotlib
+        assert (tmp_path / "curves.png").is_file()
