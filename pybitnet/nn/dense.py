@@ -53,7 +53,10 @@ class _Affine(Module):
             lambda out: compute(None if out is None else out.reshape(shape[0], -1)).reshape(shape))
 
     def _add_bias(self, y):
-        return y + self.bias.value if self.bias is not None else y
+        """y += bias, in place: y is the product's fresh output array."""
+        if self.bias is not None:
+            y += self.bias.value
+        return y
 
     def _rows_forward(self, x, x_bits=None):
         self._x = x
