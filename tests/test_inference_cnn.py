@@ -273,3 +273,78 @@ def test_cnn_bad_models_and_inputs():
         packed.logits(np.zeros((2, 8, 8, 4), np.float32))
     with pytest.raises(ValueError, match="features"):
         cnn.from_trained(model, (16, 16, 3))
+
+
+# ---------------------------------------------------------------- files
+
+@pytest.fixture(scope="module")
+def cnn_file(tmp_path_factory):
+    from pybitnet.inference import export
+    path = tmp_path_factory.mktemp("cnn") / "cnn.npz"
+    export(cnn.from_trained(small_cnn(pool_first=True), (8, 8, 3)), path)
+    return path
+
+
+def test_cnn_export_load_round_trip(cnn_file, tmp_path):
+    from pybitnet.inference import export, load
+    x = (np.random.default_rng(13).integers(-8, 9, (4, 8, 8, 3)) / 8).astype(np.float32)
+    want = cnn.from_trained(small_cnn(pool_first=True), (8, 8, 3)).logits(x)
+    loaded = load(cnn_file)
+    assert isinstance(loaded, CNNModel)
+    np.testing.assert_array_equal(loaded.logits(x), want)
+    again = load(export(loaded, tmp_path / "again.npz"))
+    np.testing.assert_array_equal(again.logits(x), want)
+
+
+def _rewrite(path, out, **changes):
+    from pybitnet.inference.io import _checksum
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(changes)
+    arrays.pop("checksum")
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    arrays["checksum"] = np.array(_checksum(arrays))
+    np.savez(out, **arrays)
+    return out
+
+
+@pytest.mark.parametrize("changes,match", [
+    ({"version": np.array(2, np.int64)}, "version 2"),
+    ({"conv1.weight_bits": np.zeros((70, 3, 3, 2), np.uint64)}, "weight_bits"),
+    ({"conv1.a": np.zeros(70, np.float32)}, "conv1.a"),
+    ({"conv0.kind": np.array("threshold")}, "kind"),
+    ({"conv1.geometry": np.array([3, 3, 0, 1, 1, 1], np.int64)}, "geometry"),
+    ({"conv2.pool": None}, "conv2.pool"),
+    ({"dense0.in_features": np.array(128, np.int64)}, "weight_bits|fit"),
+    ({"input_shape": np.array([16, 16, 3], np.int64)}, "fit"),
+    ({"num_dense": np.array(3, np.int64)}, "missing|kind"),
+])
+def test_cnn_file_rejects_mismatched(cnn_file, tmp_path, changes, match):
+    from pybitnet.inference import InvalidModelFile, load
+    with pytest.raises(InvalidModelFile, match=match):
+        load(_rewrite(cnn_file, tmp_path / "x.npz", **changes))
+
+
+def test_cnn_file_rejects_truncated_corrupt_and_edited(cnn_file, tmp_path):
+    from pybitnet.inference import InvalidModelFile, load
+    data = cnn_file.read_bytes()
+    bad = tmp_path / "bad.npz"
+    for cut in (10, len(data) // 2, len(data) - 5):
+        bad.write_bytes(data[:cut])
+        with pytest.raises(InvalidModelFile):
+            load(bad)
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2] ^= 0x5A
+    bad.write_bytes(bytes(corrupt))
+    with pytest.raises(InvalidModelFile):
+        load(bad)
+    with np.load(cnn_file, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["conv1.a"] = arrays["conv1.a"] + 1
+    np.savez(tmp_path / "e.npz", **arrays)
+    with pytest.raises(InvalidModelFile, match="checksum"):
+        load(tmp_path / "e.npz")
+    bits = arrays["conv1.weight_bits"].copy()
+    bits[0, 0, 0, -1] |= np.uint64(1) << np.uint64(63)  # 8 channels: bit 63 is padding
+    with pytest.raises(InvalidModelFile, match="padding"):
+        load(_rewrite(cnn_file, tmp_path / "p.npz", **{"conv1.weight_bits": bits}))
