@@ -75,13 +75,13 @@ class ConvLayer:
         return self.b < 0 if self.kind == "float_threshold" else self.b
 
 
-def float_im2col(x: np.ndarray, kernel_size, stride, padding) -> np.ndarray:
-    """Rows (N * OH * OW, KH * KW * C) of float32 NHWC patches, zero padding."""
+def float_im2col(x: np.ndarray, kernel_size, stride, padding, pad_value: float = 0.0) -> np.ndarray:
+    """Rows (N * OH * OW, KH * KW * C) of float32 NHWC patches; the padding holds pad_value."""
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     n, h, w, c = x.shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     if ph or pw:
-        xp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), np.float32)
+        xp = np.full((n, h + 2 * ph, w + 2 * pw, c), pad_value, np.float32)
         xp[:, ph:ph + h, pw:pw + w] = x
     else:
         xp = x
