@@ -348,3 +348,38 @@ def test_cnn_file_rejects_truncated_corrupt_and_edited(cnn_file, tmp_path):
     bits[0, 0, 0, -1] |= np.uint64(1) << np.uint64(63)  # 8 channels: bit 63 is padding
     with pytest.raises(InvalidModelFile, match="padding"):
         load(_rewrite(cnn_file, tmp_path / "p.npz", **{"conv1.weight_bits": bits}))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3, 3, 3, 1, 1), (1, 6, 5, 4, 3, 3, 2, 1), (2, 4, 4, 1, 2, 3, 1, 0)])
+@pytest.mark.parametrize("f", [5, 16, 128, 150])
+def test_first_conv_threshold_matches_float_reference(isa, shape, f):
+    isa_or_skip(isa)
+    n, h, w, c, kh, kw, s, p = shape
+    rng = np.random.default_rng(14)
+    x = (rng.integers(-8, 9, (n, h, w, c)) / 8).astype(np.float32)  # exact sums in any order
+    wt = pm1((f, kh, kw, c), 15)
+    y = float_conv(x, wt, (s, s), (p, p), 0.0)
+    t = (rng.integers(-8, 9, f) / 4).astype(np.float32)  # on the grid: ties y == t happen
+    t[:2] = [np.inf, -np.inf][: min(2, f)]
+    flip = rng.random(f) < 0.5
+    wb = pybitnet.pack_signs(np.ascontiguousarray(wt.reshape(f, -1)))
+    got = _bitops.first_conv_threshold(x, wb, kh, kw, t, flip, s, s, p, p, isa)
+    want = np.where(np.where(flip, y > t, y < t), -1.0, 1.0).astype(np.float32)
+    np.testing.assert_array_equal(got, pybitnet.pack_signs(want, axis=-1))
+
+
+def test_first_conv_threshold_isas_agree_bit_for_bit():
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((2, 9, 9, 3)).astype(np.float32)
+    wb = pybitnet.pack_signs(rng.standard_normal((40, 27)).astype(np.float32))
+    t = rng.standard_normal(40).astype(np.float32)
+    outs = [_bitops.first_conv_threshold(x, wb, 3, 3, t, None, 1, 1, 1, 1, isa) for isa in pybitnet.available_isas()]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+    with pytest.raises(TypeError, match="x"):
+        _bitops.first_conv_threshold(x.astype(np.float64), wb, 3, 3, t, None, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="w_bits"):
+        _bitops.first_conv_threshold(x, wb, 3, 2, t, None, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="thresholds"):
+        _bitops.first_conv_threshold(x, wb, 3, 3, t[:5], None, 1, 1, 1, 1)

@@ -2,9 +2,12 @@
 
 Layers, in order:
 
-- first conv (real NHWC input, ±1 weights, zero padding): float im2col times
-  the packed weights (:func:`~pybitnet.binary_weight_matmul`, additions
-  only), batch norm + sign folded to exact float thresholds, packed;
+- first conv (real NHWC input, ±1 weights, zero padding): one C++ call
+  (:func:`~pybitnet.inference.conv.first_conv2d_threshold`: float sums with
+  additions only, straight from the NHWC input, compared with the exact float
+  thresholds of the folded batch norm + sign, packed). The float im2col +
+  :func:`~pybitnet.binary_weight_matmul` path computes the same and is kept
+  for more than 1024 filters;
 - hidden binary convs: one fused C++ call each
   (:func:`~pybitnet.inference.conv.binary_conv2d_threshold`: im2col in cache +
   XNOR-popcount GEMM whose epilogue compares with the folded integer
@@ -33,7 +36,8 @@ from .._arrays import as_array
 from ..gemm import xnor_gemm, xnor_gemm_threshold
 from ..packing import pack_signs
 from ..weight_matmul import binary_weight_matmul
-from .conv import _pair, binary_conv2d, binary_conv2d_threshold, conv_output_size, max_pool2d_bits
+from .conv import (_pair, binary_conv2d, binary_conv2d_threshold, conv_output_size, first_conv2d_threshold,
+                   max_pool2d_bits)
 from .fold import fold_bn_affine, fold_bn_sign, fold_bn_sign_float
 from .model import PackedLayer
 
@@ -139,6 +143,9 @@ class CNNModel:
         return self.dense[-1].out_features
 
     def _first(self, x: np.ndarray, conv: ConvLayer) -> np.ndarray:
+        if conv.out_channels <= 1024:
+            return first_conv2d_threshold(x, conv.weight_bits, conv.kernel_size, conv.a, conv.b < 0,
+                                          stride=conv.stride, padding=conv.padding)
         n, h, w, _ = x.shape
         cols = float_im2col(x, conv.kernel_size, conv.stride, conv.padding)
         k = cols.shape[1]

@@ -165,6 +165,42 @@ def binary_conv2d_threshold(x_bits, w_bits, channels: int, thresholds, flip=None
     return out
 
 
+def first_conv2d_threshold(x, w_bits, kernel_size, thresholds, flip=None, *, stride=1, padding=0) -> np.ndarray:
+    """A BNN's first conv layer, real inputs to packed signs, in one C++ call.
+
+    ``y = conv2d(x, w)`` of float32 NHWC `x` with ±1 filters (zero padding:
+    padded taps are skipped), summed in float32 with additions only (a -1
+    weight flips the input's sign bit), then compared with float thresholds:
+    the output is -1 where ``y < thresholds[f]`` (``y > thresholds[f]`` where
+    ``flip[f]``), packed per pixel. No im2col, no float output array.
+
+    Parameters
+    ----------
+    x : float32 array (N, H, W, C), C-contiguous
+    w_bits : uint64 array (F, ceil(KH * KW * C / 64))
+        ``pack_signs(w.reshape(F, -1))`` of (F, KH, KW, C) filters.
+    kernel_size : int or (int, int)
+    thresholds : float32 array (F,)
+    flip : bool array (F,) or None
+    stride, padding : int or (int, int)
+
+    Returns
+    -------
+    uint64 array (N, OH, OW, ceil(F/64)).
+    """
+    kh, kw = _pair(kernel_size, "kernel_size")
+    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
+    out = _bitops.first_conv_threshold(as_array(x, "x"), as_array(w_bits, "w_bits"), kh, kw,
+                                       as_array(thresholds, "thresholds"),
+                                       None if flip is None else as_array(flip, "flip"), sh, sw, ph, pw)
+    n, oh, ow, _ = out.shape
+    f, c = np.shape(w_bits)[0], np.shape(x)[3]
+    record("first_conv_threshold", lambda: OpCounts(additions=n * oh * ow * f * (kh * kw * c + 1),
+                                                    bitwise=n * oh * ow * f * kh * kw * c,
+                                                    weight_bytes=int(np.asarray(w_bits).nbytes)))
+    return out
+
+
 def max_pool2d_bits(x_bits, size=2, stride=None, flip=None) -> np.ndarray:
     """Max-pooling of packed ±1 NHWC activations (no padding): the AND of the
     window's bits (a pooled value is -1 only if the whole window is -1).

@@ -234,6 +234,54 @@ py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::a
   return out;
 }
 
+// The first conv layer: float NHWC input, packed +-1 filter rows (F, ceil(KH*KW*C/64)) in (kh, kw, c) order.
+py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_bits, std::int64_t kh,
+                                         std::int64_t kw, const py::array& thresholds, const py::object& flip,
+                                         std::int64_t sh, std::int64_t sw, std::int64_t ph, std::int64_t pw,
+                                         const std::string& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  require_dtype<float>(x, "x", "float32");
+  require_ndim(x, "x", 4);
+  require_c_contiguous(x, "x");
+  ConvShape s = conv_shape(x, kh, kw, sh, sw, ph, pw, "kernel");  // s.words: channels (floats per pixel)
+  const std::size_t c = s.words, k = s.kh * s.kw * c;
+  if (c == 0) throw py::value_error("x must have at least one channel");
+  const std::size_t ldb = check_packed_rows(w_bits, "w_bits", std::int64_t(k));
+  const std::size_t f = std::size_t(w_bits.shape(0));
+  if (f > 1024) throw py::value_error("at most 1024 filters, got " + std::to_string(f));
+  require_dtype<float>(thresholds, "thresholds", "float32");
+  require_ndim(thresholds, "thresholds", 1);
+  require_c_contiguous(thresholds, "thresholds");
+  if (std::size_t(thresholds.shape(0)) != f)
+    throw py::value_error("thresholds must have one entry per filter (" + std::to_string(f) + "), got shape " +
+                          shape_str(thresholds));
+  std::vector<word_t> flips = pack_flags(flip, "flip", f);
+  if (flips.empty()) flips.assign(words_for(f) + 1, 0);
+  const std::size_t n = std::size_t(x.shape(0)), rows = n * s.oh * s.ow, out_words = words_for(f);
+  py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(out_words)});
+  if (rows == 0 || f == 0) return out;
+  // Sign masks (k, ldw): 0x80000000 where the weight is -1; ldw pads to whole 16-lane registers with zeros.
+  const std::size_t ldw = (f + 15) / 16 * 16;
+  std::vector<std::uint32_t> wsign(k * ldw, 0);
+  const auto* wb = static_cast<const word_t*>(w_bits.data());
+  for (std::size_t j = 0; j < f; ++j)
+    for (std::size_t t = 0; t < k; ++t)
+      if ((wb[j * ldb + t / 64] >> (t % 64)) & 1) wsign[t * ldw + j] = 0x80000000u;
+  first_conv_threshold_fn* kernel = first_conv_threshold_kernel(isa);
+  const auto* xp = static_cast<const float*>(x.data());
+  const auto* t = static_cast<const float*>(thresholds.data());
+  word_t* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    const std::size_t chunks = plan_chunks(double(rows) * double(k) * double(f), double(1 << 22));
+    parallel_for(chunks, [&](std::size_t p) {
+      const std::size_t r0 = rows * p / chunks, r1 = rows * (p + 1) / chunks;
+      if (r0 < r1) kernel(xp, s, wsign.data(), ldw, f, t, flips.data(), o, r0, r1);
+    });
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_conv_bits(py::module_& m) {
@@ -246,6 +294,10 @@ void bind_conv_bits(py::module_& m) {
   m.def("xnor_gemm_threshold_panels", &xnor_gemm_threshold_panels, py::arg("a_bits"), py::arg("b_bits"),
         py::arg("k"), py::arg("thresholds"), py::arg("flip"), py::arg("isa") = "",
         R"pbdoc(xnor_gemm_threshold through the column-panel kernel (single-threaded; for tests).)pbdoc");
+  m.def("first_conv_threshold", &first_conv_threshold, py::arg("x"), py::arg("w_bits"), py::arg("kh"),
+        py::arg("kw"), py::arg("thresholds"), py::arg("flip"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
+        py::arg("pw"), py::arg("isa") = "",
+        R"pbdoc(First conv layer: float NHWC input, packed +-1 filters, float thresholds -> packed NHWC signs.)pbdoc");
   m.def("binary_conv2d_threshold", &binary_conv2d_threshold, py::arg("x_bits"), py::arg("w_bits"),
         py::arg("channels"), py::arg("thresholds"), py::arg("flip"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
         py::arg("pw"), py::arg("isa") = "",
