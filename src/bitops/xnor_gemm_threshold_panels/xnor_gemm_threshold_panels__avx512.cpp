@@ -12,8 +12,8 @@
 namespace pbn {
 namespace {
 
-constexpr int kMR = 4;  // A rows per tile
-constexpr int kNP = 4;  // panels (8 columns each) per tile: 16 accumulators
+constexpr int kMR = 6;  // A rows per tile (6 x 4 panels: 24 accumulators; 5% over 4 x 4, measured)
+constexpr int kNP = 4;  // panels (8 columns each) per tile
 
 template <int MR, int NP>
 PBN_INLINE void tile(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::uint8_t* c,
