@@ -3,6 +3,7 @@
     pybitnet info
     pybitnet bench [--quick] [--png bench.png]
     pybitnet train --dataset mnist --method bnn --epochs 10 --out runs/bnn
+    pybitnet train --dataset cifar10 --method bnn --epochs 500 --out runs/cifar10-bnn
     mpiexec -n 2 pybitnet train ...        # data parallel (needs mpi4py)
     pybitnet evaluate runs/bnn/best.npz
 """
@@ -56,7 +57,7 @@ def _train(args) -> int:
         pybitnet.set_num_threads(args.threads)
     overrides = {k: getattr(args, k) for k in ("hidden", "depth", "epochs", "batch_size", "optimizer", "lr", "lr_end",
                                                "schedule", "lr_every", "input_dropout", "hidden_dropout",
-                                               "preprocess", "val_size", "seed")}
+                                               "preprocess", "val_size", "seed", "channels")}
     r = recipes.recipe(args.method, dataset=args.dataset, **overrides)
     out = args.out or f"runs/{args.dataset}-{args.method}"
     trainer = Trainer(r, out, data_root=args.data, subset=args.subset, progress=not args.no_progress,
@@ -82,10 +83,12 @@ def _evaluate(args) -> int:
 
     arrays, meta = checkpoint.read(args.checkpoint)
     r = recipes.Recipe(**meta["recipe"])
-    *_, x_test, y_test, ds = recipes.prepare_data(r, args.data)
-    model = recipes.build_model(r, x_test.shape[1], ds.num_classes)
+    *_, x_test, y_test, ds = recipes.prepare_data(r, args.data, subset=1)  # only the test set is used
+    if ds.notes:
+        print(f"note: {ds.notes}")
+    model = recipes.build_model(r, x_test.shape[1:], ds.num_classes)
     checkpoint.load_into(arrays, model, where=args.checkpoint)
-    err = error_rate(model, x_test, y_test)
+    err = error_rate(model, x_test, y_test, recipes.eval_batch_size(r))
     print(f"{r.method} on {r.dataset} (epoch {meta['epoch']}): test error {100 * err:.2f} %")
     return 0
 
@@ -108,14 +111,15 @@ def main(argv=None) -> int:
     b.set_defaults(fn=_bench)
 
     t = sub.add_parser("train", help="train a paper's model (resumes from OUT/last.npz)")
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist", "cifar10", "svhn"])
     t.add_argument("--method", default="bnn", choices=METHODS)
     t.add_argument("--out", help="output directory (default runs/DATASET-METHOD)")
     t.add_argument("--data", help="data root (default $PYBITNET_DATA)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--hidden", type=int)
-    t.add_argument("--depth", type=int)
+    t.add_argument("--depth", type=int, help="hidden dense layers (MLP: 3; CNN: the 2 after the convs)")
+    t.add_argument("--channels", type=int, help="CNN: width of the first conv block (CIFAR-10 128, SVHN 64)")
     t.add_argument("--optimizer", choices=["sgd", "adam", "adamax", "shift-adamax"])
     t.add_argument("--lr", type=float)
     t.add_argument("--lr-end", type=float)

@@ -1,5 +1,6 @@
-"""The papers' MNIST recipes: architecture, optimizer, schedule and
-preprocessing for each ``--method`` (every knob overridable)."""
+"""The papers' recipes: architecture, optimizer, schedule and preprocessing
+for each ``--method`` and ``--dataset`` (every knob overridable): the MLPs on
+MNIST / Fashion-MNIST and the VGG-like CNN on CIFAR-10 (half width on SVHN)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,10 +9,12 @@ from typing import Optional
 import numpy as np
 
 from . import data, optim
-from .nn import (BatchNorm, BinarizedDense, BinaryDense, Dense, Dropout, ReLU, Sequential, ShiftBatchNorm,
-                 SquaredHinge, SteSign, TernaryDense)
+from .nn import (BatchNorm, BinarizedConv2D, BinarizedDense, BinaryConv2D, BinaryDense, Conv2D, Dense, Dropout,
+                 Flatten, MaxPool2D, ReLU, Sequential, ShiftBatchNorm, SquaredHinge, SteSign, TernaryDense)
 
 METHODS = ("float", "bc", "bc-stoch", "tc", "bc-qbp", "tc-qbp", "bnn", "bnn-shift")
+CNN_DATASETS = {"cifar10": 128, "svhn": 64}  # dataset -> width of the first conv block
+CNN_METHODS = ("float", "bc", "bc-stoch", "bc-qbp", "bnn")
 
 
 @dataclasses.dataclass
@@ -34,6 +37,8 @@ class Recipe:
     preprocess: str = "center"  # "center" (BC/TC papers), "pm1" (BNN Theano), "unit" (BNN Torch)
     val_size: int = 10000
     seed: int = 0
+    arch: str = "mlp"  # "mlp" or "cnn" (the VGG-like net of BinaryConnect / BNN, set by the dataset)
+    channels: int = 128  # cnn: width of the first conv block (then x2, x4)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -52,6 +57,9 @@ def recipe(method: str, **overrides) -> Recipe:
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    dataset = overrides.get("dataset") or "mnist"
+    if dataset in CNN_DATASETS:
+        return _cnn_recipe(method, dataset, overrides)
     base = Recipe(method=method)
     if method == "bnn":
         base = dataclasses.replace(base, hidden=4096, batch_size=100, optimizer="adam", lr=0.003, lr_end=3e-7,
@@ -62,7 +70,90 @@ def recipe(method: str, **overrides) -> Recipe:
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def build_model(r: Recipe, in_features: int, classes: int) -> Sequential:
+def _cnn_recipe(method: str, dataset: str, overrides) -> Recipe:
+    """CIFAR-10 / SVHN: 2x(C)-MP2-2x(2C)-MP2-2x(4C)-MP2-1024FC-1024FC-10, conv 3x3 pad 1, BN after
+    pooling, square hinge loss, Adam, batch 50, exponential LR decay, pixels in [-1, 1]
+    (no GCN/ZCA: the BNN Theano preprocessing for every method), last 5000 (CIFAR-10) training
+    images as validation set.
+
+    - bnn: BNN Theano: sign activations, H = 1, Glorot LR scale; CIFAR-10 500 epochs LR 0.001 -> 3e-7,
+      SVHN 200 epochs LR 0.001 -> 1e-6.
+    - bc, bc-stoch (bc-qbp): BC-L: binary weights H = 1, Glorot LR scale, ReLU; CIFAR-10 500 epochs
+      LR 0.003 -> 2e-6, SVHN 200 epochs LR 0.01 -> 3e-6.
+    - float: the same net with float weights and the BC-L schedule.
+    """
+    if method not in CNN_METHODS:
+        raise ValueError(f"method {method!r} has no {dataset} recipe (CNN methods: {', '.join(CNN_METHODS)})")
+    cifar = dataset == "cifar10"
+    if method == "bnn":
+        lr, lr_end = (0.001, 3e-7) if cifar else (0.001, 1e-6)
+    else:
+        lr, lr_end = (0.003, 2e-6) if cifar else (0.01, 3e-6)
+    base = Recipe(method=method, dataset=dataset, arch="cnn", channels=CNN_DATASETS[dataset], hidden=1024, depth=2,
+                  epochs=500 if cifar else 200, batch_size=50, optimizer="adam", lr=lr, lr_end=lr_end,
+                  preprocess="pm1", val_size=5000 if cifar else 6000)
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _build_cnn(r: Recipe, in_shape, classes: int) -> Sequential:
+    h, w, c_in = in_shape
+    if r.method not in CNN_METHODS:
+        raise ValueError(f"method {r.method!r} has no CNN model (CNN methods: {', '.join(CNN_METHODS)})")
+    bnn = r.method == "bnn"
+    widths = [r.channels, r.channels, 2 * r.channels, 2 * r.channels, 4 * r.channels, 4 * r.channels]
+    layers = []
+    if r.input_dropout:
+        layers.append(Dropout(r.input_dropout, seed=r.seed + 101))
+
+    def act(i):
+        layers.append(SteSign() if bnn else ReLU())
+        if r.hidden_dropout:
+            layers.append(Dropout(r.hidden_dropout, seed=r.seed + 200 + i))
+
+    for i, c_out in enumerate(widths):
+        seed = r.seed * 1000 + i
+        if r.method == "float":
+            conv = Conv2D(c_in, c_out, 3, padding=1, seed=seed)
+        elif bnn:
+            conv = BinarizedConv2D(c_in, c_out, 3, padding=1, binary_input=i > 0, seed=seed)
+        else:
+            conv = BinaryConv2D(c_in, c_out, 3, padding=1, scale=1.0, stochastic=r.method == "bc-stoch",
+                                qbp=r.method == "bc-qbp", lr_scale="glorot", seed=seed)
+        conv.needs_input_grad = i > 0
+        layers.append(conv)
+        if i % 2 == 1:
+            layers.append(MaxPool2D(2))
+            h, w = h // 2, w // 2
+        layers.append(BatchNorm(c_out))
+        act(i)
+        c_in = c_out
+    layers.append(Flatten())
+    sizes = [h * w * c_in] + [r.hidden] * r.depth + [classes]
+    for j, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        seed = r.seed * 1000 + len(widths) + j
+        if r.method == "float":
+            layers.append(Dense(fan_in, fan_out, seed=seed))
+        elif bnn:
+            layers.append(BinarizedDense(fan_in, fan_out, binary_input=True, seed=seed))
+        else:
+            layers.append(BinaryDense(fan_in, fan_out, scale=1.0, stochastic=r.method == "bc-stoch",
+                                      qbp=r.method == "bc-qbp", lr_scale="glorot", seed=seed))
+        layers.append(BatchNorm(fan_out))
+        if j < len(sizes) - 2:
+            act(len(widths) + j)
+    return Sequential(*layers)
+
+
+def build_model(r: Recipe, in_features, classes: int) -> Sequential:
+    """The recipe's network for inputs of `in_features` (an int: MLP rows; the image shape
+    (H, W, C) for the CNN; an MLP also takes a shape and flattens it)."""
+    if r.arch == "cnn":
+        if np.ndim(in_features) == 0 or len(in_features) != 3:
+            raise ValueError(f"the CNN needs the image shape (H, W, C), got {in_features!r}")
+        return _build_cnn(r, tuple(int(v) for v in in_features), classes)
+    if r.arch != "mlp":
+        raise ValueError(f"arch must be mlp or cnn; got {r.arch!r}")
+    in_features = int(np.prod(in_features))
     sizes = [in_features] + [r.hidden] * r.depth + [classes]
     layers = []
     bnn = r.method.startswith("bnn")
@@ -112,14 +203,30 @@ def build_schedule(r: Recipe):
 
 
 def prepare_data(r: Recipe, root: Optional[str] = None, subset: Optional[int] = None):
-    """(x_train, y_train, x_val, y_val, x_test, y_test) as float32 rows, per the recipe."""
+    """(x_train, y_train, x_val, y_val, x_test, y_test, dataset) as float32, per the recipe:
+    rows for the MLP, NHWC images for the CNN."""
     ds = data.load_dataset(r.dataset, root)
-    x_train, x_test = data.flatten(ds.x_train), data.flatten(ds.x_test)
+    if r.arch == "cnn":
+        x_train, x_test = ds.x_train, ds.x_test
+        if x_train.ndim == 3:  # grey images: one channel
+            x_train, x_test = x_train[..., None], x_test[..., None]
+        if r.preprocess == "center":
+            raise ValueError("the CNN recipes take preprocess pm1 or unit (center is per-pixel, for the MLPs)")
+        if subset:  # scale only what is used: CIFAR-10 in float32 is 600 MB
+            cut = len(x_train) - r.val_size
+            keep = np.r_[0:min(subset, cut), cut:len(x_train)]
+            x_train, y_train = x_train[keep], ds.y_train[keep]
+            ds_y = y_train
+        else:
+            ds_y = ds.y_train
+    else:
+        x_train, x_test = data.flatten(ds.x_train), data.flatten(ds.x_test)
+        ds_y = ds.y_train
     if r.preprocess == "pm1":
         x_train, x_test = data.scale_pm1(x_train), data.scale_pm1(x_test)
     else:
         x_train, x_test = (x_train / np.float32(255)).astype(np.float32), (x_test / np.float32(255)).astype(np.float32)
-    x_tr, y_tr, x_val, y_val = data.validation_split(x_train, ds.y_train, r.val_size)
+    x_tr, y_tr, x_val, y_val = data.validation_split(x_train, ds_y, r.val_size)
     if r.preprocess == "center":
         x_tr, x_val, x_test = data.center(x_tr, x_val, x_test)
     if subset:
@@ -129,3 +236,8 @@ def prepare_data(r: Recipe, root: Optional[str] = None, subset: Optional[int] = 
 
 
 LOSS = SquaredHinge
+
+
+def eval_batch_size(r: Recipe) -> int:
+    """Images per forward pass when evaluating (the CNN's activations are large)."""
+    return 100 if r.arch == "cnn" else 1000

@@ -62,7 +62,8 @@ class Trainer:
         (self.x_tr, self.y_tr, self.x_val, self.y_val, self.x_test, self.y_test,
          ds) = recipes.prepare_data(recipe, data_root, subset)
         self.notes = ds.notes
-        self.model = recipes.build_model(recipe, self.x_tr.shape[1], ds.num_classes)
+        self.model = recipes.build_model(recipe, self.x_tr.shape[1:], ds.num_classes)
+        self.eval_batch = recipes.eval_batch_size(recipe)
         self.optimizer = recipes.build_optimizer(recipe, self.model)
         self.schedule = recipes.build_schedule(recipe)
         self.loss = recipes.LOSS()
@@ -86,7 +87,8 @@ class Trainer:
             return False
         arrays, meta = checkpoint.read(path)
         if meta["recipe"] != self.recipe.to_dict():
-            changed = {k for k, v in self.recipe.to_dict().items() if meta["recipe"].get(k) != v}
+            defaults = recipes.Recipe(method=self.recipe.method).to_dict()  # fields newer than the checkpoint
+            changed = {k for k, v in self.recipe.to_dict().items() if meta["recipe"].get(k, defaults[k]) != v}
             if changed - {"epochs"}:
                 raise ValueError(f"{path} was trained with a different recipe (differs in {sorted(changed)}); "
                                  "use another --out directory")
@@ -144,13 +146,13 @@ class Trainer:
             t0 = time.perf_counter()
             stats = self.train_epoch()
             if self._evaluates_other_weights():
-                recompute_statistics(self.model, self.x_tr[:self.BN_SAMPLES])
+                recompute_statistics(self.model, self.x_tr[:self.BN_SAMPLES], self.eval_batch)
             train_time = time.perf_counter() - t0
             self.epoch += 1
             if not self.is_root:  # rank 0 evaluates, logs and writes checkpoints
                 continue
-            val = error_rate(self.model, self.x_val, self.y_val) if len(self.x_val) else float("nan")
-            test = error_rate(self.model, self.x_test, self.y_test) \
+            val = error_rate(self.model, self.x_val, self.y_val, self.eval_batch) if len(self.x_val) else float("nan")
+            test = error_rate(self.model, self.x_test, self.y_test, self.eval_batch) \
                 if self.epoch % self.test_every == 0 or self.epoch == target else None
             if val <= self.best["val_error"] or not np.isfinite(self.best["val_error"]):
                 self.best = {"val_error": val, "epoch": self.epoch, "test_error": test}

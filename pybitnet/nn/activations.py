@@ -62,7 +62,7 @@ def ste_sign(x: np.ndarray) -> np.ndarray:
     Gradient (STE, Hubara et al. 2016, "Binarized Neural Networks"):
     g_x = g_q * 1{|x| <= 1}, i.e. back-propagation through HardTanh.
     """
-    return np.where(x < 0, -1.0, 1.0).astype(np.float32)
+    return np.where(x < 0, np.float32(-1), np.float32(1))  # float32 scalars: no float64 temporary
 
 
 class SteSign(Module):

@@ -31,7 +31,107 @@ def _uniform(rng, bound, shape):
     return rng.uniform(-bound, bound, shape).astype(np.float32)
 
 
-class Dense(Module):
+class _Affine(Module):
+    """The products of a layer whose weight rows ``weight.value.reshape(F, -1)``
+    multiply 2-D input rows: Dense applies them to its input, the conv layers
+    to im2col rows. Float weights."""
+
+    weight: Parameter
+    bias: Optional[Parameter]
+
+    def own_parameters(self):
+        return [self.weight] + ([self.bias] if self.bias is not None else [])
+
+    def _weight_rows(self):
+        w = self.weight.value
+        return w.reshape(w.shape[0], -1)
+
+    def _accumulate_weight_grad(self, compute):
+        """weight.grad += compute(out) with `compute` working on (F, K) rows."""
+        shape = self.weight.shape
+        self.weight.accumulate_from(
+            lambda out: compute(None if out is None else out.reshape(shape[0], -1)).reshape(shape))
+
+    def _add_bias(self, y):
+        return y + self.bias.value if self.bias is not None else y
+
+    def _rows_forward(self, x, x_bits=None):
+        self._x = x
+        return self._add_bias(K.float_matmul(x, self._weight_rows()))
+
+    def _rows_backward(self, grad):
+        """Accumulate the parameter gradients of rows `grad`; return the input-row gradient (or None)."""
+        x = self._x
+        self._accumulate_weight_grad(lambda out: K.float_weight_grad(grad, x, out))
+        if self.bias is not None:
+            self.bias.accumulate(grad.sum(axis=0))
+        return K.float_matmul_t(grad, self._weight_rows()) if self.needs_input_grad else None
+
+    def _rows_input_grad(self, grad):
+        """Only the input-row gradient of rows `grad` (the conv layers compute it in chunks)."""
+        return K.float_matmul_t(grad, self._weight_rows())
+
+
+class _BinaryAffine(_Affine):
+    """BinaryConnect products on rows (see :class:`BinaryDense`), shared by the
+    dense and the conv layers: packed binary weights, XNOR-popcount on packed
+    ±1 input rows, add/sub (or shift with qbp) gradients."""
+
+    sampler = "binary"
+
+    def _init_binary(self, fan_in, fan_out, shape, *, scale, stochastic, qbp, binary_input, lr_scale, seed):
+        self.H = glorot_w0(fan_in, fan_out) if scale == "glorot" else float(scale)
+        if lr_scale == "glorot":
+            lr_scale = glorot_lr_scale(fan_in, fan_out)
+        rng = np.random.default_rng(seed)
+        self.weight = Parameter(_uniform(rng, self.H, shape), "weight", clip=self.H, lr_scale=lr_scale or 1.0)
+        self.stochastic, self.qbp, self.binary_input = stochastic, qbp, binary_input
+        self.seed = seed
+        self.step = np.zeros((), np.int64)  # counter-based sampling: resumable and reproducible
+
+    def buffers(self):
+        return {"step": self.step}
+
+    def _sample_seed(self) -> int:
+        return (self.seed * 0x9E3779B1 + int(self.step) * 0x85EBCA77 + 1) % (2**63)
+
+    def _sample(self, stochastic: bool):
+        return K.sample_weights(self.sampler, self._weight_rows(), stochastic, self._sample_seed(), self.H)
+
+    def _real_weights_now(self) -> bool:
+        """Stochastic layers evaluate with the real-valued weights, as in the papers' code."""
+        return not self.training and self.stochastic
+
+    def _rows_forward(self, x, x_bits=None):
+        """Rows `x` (float; may be None when `x_bits`, the packed ±1 rows, are given) times W_b.T."""
+        if self._real_weights_now():
+            return _Affine._rows_forward(self, x)
+        stochastic = self.stochastic and self.training
+        if stochastic:
+            self.step += 1
+        self._w = self._sample(stochastic)
+        self._x = None if x_bits is not None else x  # the bits serve the weight gradient
+        self._x_bits = x_bits
+        return self._add_bias(K.weight_matmul(x, self._w, self.H, x_bits=x_bits))
+
+    def _rows_backward(self, grad):
+        if self._real_weights_now():
+            return _Affine._rows_backward(self, grad)
+        if self.bias is not None:
+            self.bias.accumulate(grad.sum(axis=0))
+        seed = self._sample_seed() ^ 0x5DEECE66D
+        x, x_bits, k = self._x, self._x_bits, self._w.k
+        self._accumulate_weight_grad(
+            lambda out: K.weight_grad(grad, x, qbp=self.qbp, seed=seed, x_bits=x_bits, k=k, out=out))
+        return self._rows_input_grad(grad) if self.needs_input_grad else None
+
+    def _rows_input_grad(self, grad):
+        if self._real_weights_now():
+            return _Affine._rows_input_grad(self, grad)
+        return K.weight_matmul_t(grad, self._w, self.H)
+
+
+class Dense(_Affine):
     """Float dense layer y = x @ W.T + b (the full-precision baseline)."""
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True, seed: int = 0):
@@ -41,25 +141,17 @@ class Dense(Module):
         self.weight = Parameter(_uniform(rng, bound, (out_features, in_features)), "weight")
         self.bias = Parameter(np.zeros(out_features, np.float32), "bias") if bias else None
 
-    def own_parameters(self):
-        return [self.weight] + ([self.bias] if self.bias is not None else [])
-
     def forward(self, x):
-        self._x = x
-        y = K.float_matmul(x, self.weight.value)
-        return y + self.bias.value if self.bias is not None else y
+        return self._rows_forward(x)
 
     def backward(self, grad):
-        self.weight.accumulate_from(lambda out: K.float_weight_grad(grad, self._x, out))
-        if self.bias is not None:
-            self.bias.accumulate(grad.sum(axis=0))
-        return K.float_matmul_t(grad, self.weight.value) if self.needs_input_grad else None
+        return self._rows_backward(grad)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.in_features}, {self.out_features})"
 
 
-class BinaryDense(Dense):
+class BinaryDense(_BinaryAffine, Dense):
     """BinaryConnect dense layer (Courbariaux et al. 2015).
 
     Forward and backward use W_b = H * sign(W) (deterministic) or H * (±1
@@ -85,54 +177,16 @@ class BinaryDense(Dense):
         Learning-rate factor of the weights (``"glorot"``: the BC/BNN per-layer scale).
     """
 
-    sampler = "binary"
-
     def __init__(self, in_features: int, out_features: int, *, scale: Union[float, str] = 1.0,
                  stochastic: bool = False, qbp: bool = False, binary_input: bool = False,
                  lr_scale: Union[float, str, None] = None, bias: bool = True, seed: int = 0):
         super().__init__(in_features, out_features, bias=bias, seed=seed)
-        self.H = glorot_w0(in_features, out_features) if scale == "glorot" else float(scale)
-        if lr_scale == "glorot":
-            lr_scale = glorot_lr_scale(in_features, out_features)
-        rng = np.random.default_rng(seed)
-        self.weight = Parameter(_uniform(rng, self.H, (out_features, in_features)), "weight", clip=self.H,
-                                lr_scale=lr_scale or 1.0)
-        self.stochastic, self.qbp, self.binary_input = stochastic, qbp, binary_input
-        self.seed = seed
-        self.step = np.zeros((), np.int64)  # counter-based sampling: resumable and reproducible
-
-    def buffers(self):
-        return {"step": self.step}
-
-    def _sample_seed(self) -> int:
-        return (self.seed * 0x9E3779B1 + int(self.step) * 0x85EBCA77 + 1) % (2**63)
-
-    def _sample(self, stochastic: bool):
-        return K.sample_weights(self.sampler, self.weight.value, stochastic, self._sample_seed(), self.H)
+        self._init_binary(in_features, out_features, (out_features, in_features), scale=scale,
+                          stochastic=stochastic, qbp=qbp, binary_input=binary_input, lr_scale=lr_scale, seed=seed)
 
     def forward(self, x):
-        if not self.training and self.stochastic:
-            self._x = x
-            return Dense.forward(self, x)  # real-valued weights at test time
-        stochastic = self.stochastic and self.training
-        if stochastic:
-            self.step += 1
-        self._w = self._sample(stochastic)
-        self._x = x
-        self._x_bits = K.pack_input(x) if self.binary_input else None
-        y = K.weight_matmul(x, self._w, self.H, x_bits=self._x_bits)
-        return y + self.bias.value if self.bias is not None else y
-
-    def backward(self, grad):
-        if self.bias is not None:
-            self.bias.accumulate(grad.sum(axis=0))
-        if not self.training and self.stochastic:
-            self.weight.accumulate_from(lambda out: K.float_weight_grad(grad, self._x, out))
-            return K.float_matmul_t(grad, self.weight.value) if self.needs_input_grad else None
-        seed = self._sample_seed() ^ 0x5DEECE66D
-        self.weight.accumulate_from(
-            lambda out: K.weight_grad(grad, self._x, qbp=self.qbp, seed=seed, x_bits=self._x_bits, out=out))
-        return K.weight_matmul_t(grad, self._w, self.H) if self.needs_input_grad else None
+        packed = self.binary_input and not self._real_weights_now()
+        return self._rows_forward(x, K.pack_input(x) if packed else None)
 
     def __repr__(self):
         flags = [f"H={self.H:.4g}"] + [n for n in ("stochastic", "qbp", "binary_input") if getattr(self, n)]

@@ -16,7 +16,8 @@ def ap2(z: np.ndarray) -> np.ndarray:
 
 
 class BatchNorm(Module):
-    """Batch normalization over the feature axis (the last one) of (batch, features)."""
+    """Batch normalization of the feature axis (the last one) of (batch, features)
+    or (N, ..., C) input: statistics over every axis but the last (per channel)."""
 
     def __init__(self, features: int, *, eps: float = 1e-4, momentum: float = 0.1):
         self.features, self.eps, self.momentum = features, eps, momentum
@@ -39,6 +40,16 @@ class BatchNorm(Module):
         return self.gamma.value
 
     def forward(self, x):
+        if x.ndim == 2:
+            return self._forward_rows(x)
+        return self._forward_rows(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+    def backward(self, grad):
+        if grad.ndim == 2:
+            return self._backward_rows(grad)
+        return self._backward_rows(grad.reshape(-1, grad.shape[-1])).reshape(grad.shape)
+
+    def _forward_rows(self, x):
         if self.training or self._collected is not None:
             mean = x.mean(axis=0)
             xc = x - mean
@@ -53,19 +64,22 @@ class BatchNorm(Module):
             xc, var = x - self.running_mean, self.running_var
         self._inv = self._inv_std(var).astype(np.float32)
         self._xhat = xc * self._inv
-        return (self._xhat * self._gamma() + self.beta.value).astype(np.float32)
+        y = self._xhat * self._gamma()
+        y += self.beta.value
+        return y.astype(np.float32, copy=False)
 
     def _variance(self, xc):
         return (xc * xc).mean(axis=0)
 
-    def backward(self, grad):
+    def _backward_rows(self, grad):
         self.gamma.accumulate((grad * self._xhat).sum(axis=0))
         self.beta.accumulate(grad.sum(axis=0))
         gx = grad * self._gamma()
         if not self.training:
-            return (gx * self._inv).astype(np.float32)
+            return (gx * self._inv).astype(np.float32, copy=False)
         n = grad.shape[0]
-        return (self._inv / n * (n * gx - gx.sum(0) - self._xhat * (gx * self._xhat).sum(0))).astype(np.float32)
+        return (self._inv / n * (n * gx - gx.sum(0) - self._xhat * (gx * self._xhat).sum(0))).astype(
+            np.float32, copy=False)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.features})"

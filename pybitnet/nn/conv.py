@@ -1,0 +1,295 @@
+"""Convolution and pooling layers on NHWC activations, for training.
+
+A convolution is im2col + the dense layers' products: the patches of the
+(N, H, W, C) input become rows (N * OH * OW, KH * KW * C) in (kh, kw, c)
+order, the filters (F, KH, KW, C) are the weight rows ``weight.reshape(F, -1)``,
+and the very code of the dense layers (float, BinaryConnect, BNN XNOR) does the
+forward product, the weight gradient and the input-row gradient. col2im
+(a scatter-add over the KH * KW taps) turns the input-row gradient back into
+an image gradient.
+
+Binary (±1) inputs of :class:`BinaryConv2D` are packed: with ``pad_value="one"``
+the spatial padding holds +1 (zero bits), so the forward is one XNOR-popcount
+GEMM and the weight gradient an add/sub GEMM on the packed rows, which are
+gathered from the packed image when C % 64 == 0
+(:func:`pybitnet.inference.conv.im2col_bits`): the float patches are never
+built. ``pad_value="zero"`` (what lasagne does) cannot be packed: the layer
+then runs the binary-weight add/sub product on float rows.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple, Union
+
+import numpy as np
+
+import pybitnet
+from ..inference.conv import _pair, conv_output_size, im2col_bits
+from . import _ops as K
+from .dense import _Affine, _BinaryAffine, _uniform
+from .module import Module, Parameter
+
+_CHUNK_BYTES = 32 << 20  # bound on the input-row gradient held at once (col2im works image chunk by chunk)
+
+
+def _geometry(x_shape, kernel, stride, padding) -> Tuple[int, int]:
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    _, h, w, _ = x_shape
+    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"kernel {kh}x{kw} does not fit the padded {h}x{w} input")
+    return oh, ow
+
+
+def _taps(a, kernel, stride, out_hw):
+    """Views a[:, i::sh, j::sw] (OH x OW each) of the padded image, tap by tap in (kh, kw) order."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield a[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+
+
+def _pad(x, padding, value: float):
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    n, h, w, c = x.shape
+    xp = np.empty((n, h + 2 * ph, w + 2 * pw, c), x.dtype)
+    if value == 0:
+        xp[:, :ph], xp[:, ph + h:], xp[:, :, :pw], xp[:, :, pw + w:] = 0, 0, 0, 0
+    else:
+        xp[:, :ph], xp[:, ph + h:], xp[:, :, :pw], xp[:, :, pw + w:] = value, value, value, value
+    xp[:, ph:ph + h, pw:pw + w] = x
+    return xp
+
+
+def im2col(x, kernel_size, *, stride=1, padding=0, pad_value: float = 0.0) -> np.ndarray:
+    """Rows (N * OH * OW, KH * KW * C) of the patches of NHWC `x`, in (kh, kw, c) order;
+    the spatial padding holds `pad_value`."""
+    kernel, stride, padding = _pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding")
+    n, _, _, c = x.shape
+    oh, ow = _geometry(x.shape, kernel, stride, padding)
+    xp = _pad(x, padding, pad_value)
+    cols = np.empty((n, oh, ow, kernel[0] * kernel[1], c), x.dtype)
+    for t, view in enumerate(_taps(xp, kernel, stride, (oh, ow))):
+        cols[:, :, :, t] = view
+    return cols.reshape(n * oh * ow, -1)
+
+
+def col2im_add(cols, out, kernel, stride, padding):
+    """out (N, H, W, C) += the scatter-add of rows `cols` (N * OH * OW, KH * KW * C) over their taps."""
+    n, h, w, c = out.shape
+    (ph, pw) = padding
+    oh, ow = _geometry(out.shape, kernel, stride, padding)
+    cols = cols.reshape(n, oh, ow, kernel[0] * kernel[1], c)
+    if ph or pw:
+        buf = np.zeros((n, h + 2 * ph, w + 2 * pw, c), out.dtype)
+    else:
+        buf = out
+    for t, view in enumerate(_taps(buf, kernel, stride, (oh, ow))):
+        view += cols[:, :, :, t]
+    if buf is not out:
+        out += buf[:, ph:ph + h, pw:pw + w]
+    return out
+
+
+class Conv2D(_Affine):
+    """Float 2-D convolution on NHWC input, zero padding; filters (F, KH, KW, C).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, padding : int or (int, int)
+    bias : bool
+    seed : int
+        Glorot-uniform initialization (fan_in = KH*KW*C_in, fan_out = KH*KW*C_out).
+    """
+
+    pad_value = "zero"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=1,
+                 bias: bool = True, seed: int = 0):
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1:
+            raise ValueError("kernel_size and stride must be >= 1")
+        kh, kw = self.kernel_size
+        fan_in, fan_out = kh * kw * self.in_channels, kh * kw * self.out_channels
+        rng = np.random.default_rng(seed)
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        self.weight = Parameter(_uniform(rng, bound, (self.out_channels, kh, kw, self.in_channels)), "weight")
+        self.bias = Parameter(np.zeros(self.out_channels, np.float32), "bias") if bias else None
+
+    def _fans(self):
+        kh, kw = self.kernel_size
+        return kh * kw * self.in_channels, kh * kw * self.out_channels
+
+    def _check(self, x):
+        if x.ndim != 4 or x.shape[3] != self.in_channels:
+            raise ValueError(f"{type(self).__name__}: x must be NHWC with {self.in_channels} channels, "
+                             f"got shape {x.shape}")
+
+    def _float_pad(self) -> float:
+        return 1.0 if self.pad_value == "one" else 0.0
+
+    def _input_rows(self, x):
+        """(float rows or None, packed rows or None) for the forward product."""
+        return im2col(x, self.kernel_size, stride=self.stride, padding=self.padding,
+                      pad_value=self._float_pad()), None
+
+    def forward(self, x):
+        self._check(x)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        n = x.shape[0]
+        oh, ow = _geometry(x.shape, self.kernel_size, self.stride, self.padding)
+        self._in_shape = x.shape
+        rows, bits = self._input_rows(x)
+        y = self._rows_forward(rows, bits)
+        return y.reshape(n, oh, ow, self.out_channels)
+
+    def backward(self, grad):
+        n, oh, ow, f = grad.shape
+        g = np.ascontiguousarray(grad, dtype=np.float32).reshape(n * oh * ow, f)
+        needs = self.needs_input_grad
+        self.needs_input_grad = False  # the parameter gradients; the input gradient is done in chunks below
+        try:
+            self._rows_backward(g)
+        finally:
+            self.needs_input_grad = needs
+        self._x = None
+        if not needs:
+            return None
+        dx = np.zeros(self._in_shape, np.float32)
+        row_bytes = oh * ow * self.kernel_size[0] * self.kernel_size[1] * self.in_channels * 4
+        step = max(1, _CHUNK_BYTES // max(1, row_bytes))
+        per_image = oh * ow
+        for i in range(0, n, step):
+            cols = self._rows_input_grad(g[i * per_image:(i + step) * per_image])
+            col2im_add(cols, dx[i:i + step], self.kernel_size, self.stride, self.padding)
+        return dx
+
+    def _geometry_repr(self):
+        kh, kw = self.kernel_size
+        extra = [f"{kh}x{kw}"]
+        if self.stride != (1, 1):
+            extra.append(f"stride={self.stride}")
+        extra.append(f"padding={self.padding}")
+        return extra
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, {', '.join(self._geometry_repr())})"
+
+
+class BinaryConv2D(_BinaryAffine, Conv2D):
+    """BinaryConnect convolution: filters W_b = ±H, the semantics of
+    :class:`~pybitnet.nn.BinaryDense` (deterministic or stochastic sampling,
+    qbp, clipping to [-H, H], per-layer LR scale) applied to im2col rows.
+
+    Parameters
+    ----------
+    binary_input : bool
+        The input is ±1 (a BNN hidden layer): packed rows, XNOR-popcount forward.
+    pad_value : "zero", "one" or None
+        What the spatial padding holds. None: "one" when `binary_input` (±1
+        activations padded with +1, so the packed conv is an exact XNOR GEMM),
+        else "zero".
+    scale, stochastic, qbp, lr_scale, bias, seed
+        As :class:`~pybitnet.nn.BinaryDense`; Glorot fans are KH*KW*C_in and KH*KW*C_out.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=1,
+                 scale: Union[float, str] = 1.0, stochastic: bool = False, qbp: bool = False,
+                 binary_input: bool = False, pad_value: Optional[str] = None,
+                 lr_scale: Union[float, str, None] = None, bias: bool = True, seed: int = 0):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias,
+                         seed=seed)
+        if pad_value is None:
+            pad_value = "one" if binary_input else "zero"
+        if pad_value not in ("zero", "one"):
+            raise ValueError(f"pad_value must be 'zero', 'one' or None, got {pad_value!r}")
+        self.pad_value = pad_value
+        fan_in, fan_out = self._fans()
+        self._init_binary(fan_in, fan_out, self.weight.shape, scale=scale, stochastic=stochastic, qbp=qbp,
+                          binary_input=binary_input, lr_scale=lr_scale, seed=seed)
+
+    def _packs_input(self) -> bool:
+        return self.binary_input and self.pad_value == "one" and not self._real_weights_now()
+
+    def _input_rows(self, x):
+        if not self._packs_input():
+            return Conv2D._input_rows(self, x)
+        if self.in_channels % 64 == 0:  # whole words per tap: gather packed words, never the float patches
+            bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, stride=self.stride,
+                               padding=self.padding)
+            return None, bits
+        rows, _ = Conv2D._input_rows(self, x)
+        return None, K.pack_input(rows)
+
+    def __repr__(self):
+        flags = self._geometry_repr() + [f"H={self.H:.4g}"]
+        flags += [n for n in ("stochastic", "qbp", "binary_input") if getattr(self, n)]
+        if self.binary_input or self.pad_value != "zero":
+            flags.append(f"pad_value={self.pad_value!r}")
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, {', '.join(flags)})"
+
+
+class BinarizedConv2D(BinaryConv2D):
+    """The BNN convolution (Hubara et al. 2016): binary filters (H = 1,
+    deterministic) on ±1 inputs from :class:`~pybitnet.nn.SteSign`, forward by
+    XNOR-popcount on packed patches. ``binary_input=False`` for the first layer."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=1,
+                 binary_input: bool = True, pad_value: Optional[str] = None,
+                 lr_scale: Union[float, str, None] = "glorot", bias: bool = True, seed: int = 0):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, scale=1.0,
+                         stochastic=False, binary_input=binary_input, pad_value=pad_value, lr_scale=lr_scale,
+                         bias=bias, seed=seed)
+
+
+class MaxPool2D(Module):
+    """Max-pooling of NHWC input over `size` windows every `stride` (default: `size`), no padding.
+    The gradient goes to the first maximum of each window."""
+
+    def __init__(self, size=2, stride=None):
+        self.size = _pair(size, "size")
+        self.stride = _pair(size if stride is None else stride, "stride")
+        if min(self.size) < 1 or min(self.stride) < 1:
+            raise ValueError("size and stride must be >= 1")
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"MaxPool2D: x must be NHWC, got shape {x.shape}")
+        oh, ow = _geometry(x.shape, self.size, self.stride, (0, 0))
+        taps = _taps(x, self.size, self.stride, (oh, ow))
+        y = np.array(next(taps), dtype=x.dtype)
+        arg = np.zeros(y.shape, np.uint8)  # window index of the first maximum
+        for t, view in enumerate(taps, start=1):
+            better = view > y
+            np.copyto(y, view, where=better)
+            np.copyto(arg, np.uint8(t), where=better)
+        self._arg, self._in_shape = arg, x.shape
+        return y
+
+    def backward(self, grad):
+        dx = np.zeros(self._in_shape, np.float32)
+        oh, ow = grad.shape[1:3]
+        for t, view in enumerate(_taps(dx, self.size, self.stride, (oh, ow))):
+            view += np.where(self._arg == t, grad, np.float32(0))
+        return dx
+
+    def __repr__(self):
+        s = f"MaxPool2D({self.size[0]}x{self.size[1]}"
+        return s + (f", stride={self.stride})" if self.stride != self.size else ")")
+
+
+class Flatten(Module):
+    """(N, H, W, C) -> (N, H*W*C) in (h, w, c) order."""
+
+    def forward(self, x):
+        self._in_shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, grad):
+        return grad.reshape(self._in_shape)

@@ -1,0 +1,323 @@
+"""Conv, pooling and flatten layers of pybitnet.nn: forward against a plain
+numpy convolution, every backward against finite differences (or, for packed
+±1 inputs, the straight-through gradient: the float conv's with W_b)."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pybitnet
+from pybitnet import nn, recipes
+from pybitnet.inference.conv import im2col_bits
+from pybitnet.nn.conv import im2col
+
+SHAPES = [  # (N, H, W, C, F, kernel, stride, padding)
+    (2, 5, 5, 3, 4, 3, 1, 1),
+    (2, 7, 6, 5, 3, 3, 2, 1),
+    (1, 6, 5, 2, 3, 3, 1, 0),
+    (2, 5, 7, 3, 2, (3, 2), (2, 1), (0, 1)),
+]
+
+
+def ref_conv(x, w, stride, padding, pad_value=0.0):
+    """float64 convolution by loops over output positions."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    (sh, sw), (ph, pw) = stride, padding
+    n, h, wd, c = x.shape
+    f, kh, kw, _ = w.shape
+    xp = np.full((n, h + 2 * ph, wd + 2 * pw, c), pad_value)
+    xp[:, ph:ph + h, pw:pw + wd] = x
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
+    y = np.zeros((n, oh, ow, f))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            y[:, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3]))
+    return y
+
+
+def num_grad(fn, a, eps=1.0):
+    """Central differences of the scalar fn at a (exact for fn affine in a, in float64)."""
+    a = np.array(a, np.float64)
+    g = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        old = a[idx]
+        a[idx] = old + eps
+        hi = fn(a)
+        a[idx] = old - eps
+        lo = fn(a)
+        a[idx] = old
+        g[idx] = (hi - lo) / (2 * eps)
+    return g
+
+
+def pm1(rng, shape):
+    return np.where(rng.standard_normal(shape) < 0, -1.0, 1.0).astype(np.float32)
+
+
+def binary_w(layer):
+    return np.where(layer.weight.value < 0, -layer.H, layer.H)
+
+
+def sampled_w(layer):
+    return layer.H * pybitnet.unpack_signs(layer._w.bits, layer._w.k).reshape(layer.weight.shape)
+
+
+def check_layer(layer, x, w_eff, pad_value, rng):
+    """Forward == ref_conv(x, w_eff) + bias; backward == its exact gradients in x, W and b."""
+    k, s, p = layer.kernel_size, layer.stride, layer.padding
+    y = layer.forward(x)
+    if callable(w_eff):  # the weights this forward pass sampled
+        w_eff = w_eff(layer)
+    ref = ref_conv(x, w_eff, s, p, pad_value) + layer.bias.value
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-4)
+    r = rng.standard_normal(y.shape)
+    layer.zero_grad()
+    dx = layer.backward(r.astype(np.float32))
+    gx = num_grad(lambda a: np.sum(ref_conv(a, w_eff, s, p, pad_value) * r), x)
+    gw = num_grad(lambda a: np.sum(ref_conv(x, a, s, p, pad_value) * r), w_eff)
+    np.testing.assert_allclose(dx, gx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.weight.grad, gw, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.bias.grad, r.sum(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4)
+    assert dx.shape == x.shape and dx.dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_conv2d_float(shape):
+    n, h, w, c, f, k, s, p = shape
+    rng = np.random.default_rng(1)
+    layer = nn.Conv2D(c, f, k, stride=s, padding=p, seed=3)
+    layer.bias.value[...] = rng.standard_normal(f)
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    check_layer(layer, x, layer.weight.value, 0.0, rng)
+    # and directly on the float32 layer itself (not only via the reference)
+    r = rng.standard_normal(layer.forward(x).shape)
+    layer.zero_grad()
+    dx = layer.backward(r.astype(np.float32))
+    np.testing.assert_allclose(dx, num_grad(lambda a: np.sum(layer.forward(a.astype(np.float32)) * r), x),
+                               rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_binary_conv_real_input(shape, stochastic):
+    n, h, w, c, f, k, s, p = shape
+    rng = np.random.default_rng(2)
+    layer = nn.BinaryConv2D(c, f, k, stride=s, padding=p, scale=0.5, stochastic=stochastic, seed=4)
+    layer.bias.value[...] = rng.standard_normal(f)
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    assert layer.pad_value == "zero"
+    check_layer(layer, x, sampled_w if stochastic else binary_w(layer), 0.0, rng)
+    if stochastic:  # evaluation uses the real-valued weights
+        layer.eval()
+        check_layer(layer, x, layer.weight.value, 0.0, rng)
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(2, 5, 4, 64, 3, 3, 1, 1), (2, 6, 5, 128, 2, 3, 2, 1)])
+@pytest.mark.parametrize("pad_value", ["one", "zero"])
+def test_binarized_conv_binary_input(shape, pad_value):
+    """±1 inputs: forward == the numpy conv of the ±1 arrays (padding holds pad_value);
+    backward == the float conv's gradient with W_b (the straight-through gradient)."""
+    n, h, w, c, f, k, s, p = shape
+    rng = np.random.default_rng(3)
+    layer = nn.BinarizedConv2D(c, f, k, stride=s, padding=p, pad_value=pad_value, seed=5)
+    layer.bias.value[...] = rng.standard_normal(f)
+    x = pm1(rng, (n, h, w, c))
+    check_layer(layer, x, binary_w(layer), 1.0 if pad_value == "one" else 0.0, rng)
+
+
+def test_binary_conv_qbp_runs_and_matches_forward():
+    rng = np.random.default_rng(4)
+    layer = nn.BinaryConv2D(3, 4, 3, qbp=True, seed=1)
+    x = rng.standard_normal((2, 5, 5, 3)).astype(np.float32)
+    y = layer.forward(x)
+    np.testing.assert_allclose(y, ref_conv(x, binary_w(layer), (1, 1), (1, 1)), rtol=1e-5, atol=1e-4)
+    layer.zero_grad()
+    dx = layer.backward(np.ones_like(y))
+    assert np.all(np.isfinite(layer.weight.grad)) and dx.shape == x.shape
+
+
+def test_pad_value_defaults_and_semantics():
+    assert nn.BinarizedConv2D(64, 8).pad_value == "one"
+    assert nn.BinarizedConv2D(3, 8, binary_input=False).pad_value == "zero"
+    assert nn.BinaryConv2D(3, 8).pad_value == "zero"
+    assert nn.BinaryConv2D(64, 8, binary_input=True).pad_value == "one"
+    with pytest.raises(ValueError, match="pad_value"):
+        nn.BinaryConv2D(3, 8, pad_value="two")
+    rng = np.random.default_rng(5)
+    x = pm1(rng, (1, 4, 4, 64))
+    one = nn.BinarizedConv2D(64, 2, seed=1)
+    zero = nn.BinarizedConv2D(64, 2, seed=1, pad_value="zero")
+    # +1 padding adds sum_c W_b over the padded taps: the corner sees 5 of 9 taps padded
+    diff = one.forward(x) - zero.forward(x)
+    wb = binary_w(one)
+    corner = wb[:, 0, :].sum(axis=(1, 2)) + wb[:, 1:, 0].sum(axis=(1, 2))
+    np.testing.assert_allclose(diff[0, 0, 0], corner)
+    np.testing.assert_allclose(diff[0, 1:3, 1:3], 0)
+
+
+def test_conv_attributes_and_glorot_scale():
+    layer = nn.BinarizedConv2D(128, 256, seed=0)
+    assert layer.kernel_size == (3, 3) and layer.stride == (1, 1) and layer.padding == (1, 1)
+    assert layer.weight.shape == (256, 3, 3, 128) and layer.bias.shape == (256,)
+    assert layer.H == 1.0 and not layer.stochastic and layer.binary_input
+    assert layer.weight.lr_scale == pytest.approx(nn.glorot_lr_scale(9 * 128, 9 * 256))
+    assert isinstance(layer, nn.BinaryConv2D) and not isinstance(layer, nn.BinaryDense)
+    c = nn.Conv2D(3, 8, 5, stride=2, padding=0, bias=False)
+    assert c.kernel_size == (5, 5) and c.stride == (2, 2) and c.padding == (0, 0) and c.bias is None
+    with pytest.raises(ValueError, match="channels"):
+        c.forward(np.zeros((1, 8, 8, 4), np.float32))
+
+
+@pytest.mark.parametrize("c", [64, 128, 192])
+def test_im2col_bits_equals_packed_float_rows(c):
+    rng = np.random.default_rng(6)
+    x = pm1(rng, (2, 5, 6, c))
+    for stride, padding in [(1, 1), (2, 1), (1, 0)]:
+        rows = im2col(x, 3, stride=stride, padding=padding, pad_value=1.0)
+        bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), 3, stride=stride, padding=padding)
+        np.testing.assert_array_equal(bits, pybitnet.pack_signs(rows))
+
+
+@pytest.mark.parametrize("size,stride,shape", [(2, None, (2, 4, 6, 3)), (2, None, (2, 5, 7, 3)),
+                                               (3, 2, (1, 7, 7, 2)), ((2, 3), (1, 2), (2, 5, 7, 2))])
+def test_maxpool_forward_backward(size, stride, shape):
+    rng = np.random.default_rng(7)
+    pool = nn.MaxPool2D(size, stride)
+    x = rng.permutation(np.prod(shape)).reshape(shape).astype(np.float32)  # distinct values
+    y = pool.forward(x)
+    (kh, kw), (sh, sw) = pool.size, pool.stride
+    oh, ow = (shape[1] - kh) // sh + 1, (shape[2] - kw) // sw + 1
+    ref = np.array([[x[:, i * sh:i * sh + kh, j * sw:j * sw + kw].max(axis=(1, 2)) for j in range(ow)]
+                    for i in range(oh)]).transpose(2, 0, 1, 3)
+    np.testing.assert_array_equal(y, ref)
+    r = rng.standard_normal(y.shape)
+    dx = pool.backward(r.astype(np.float32))
+    gx = num_grad(lambda a: np.sum(nn.MaxPool2D(size, stride).forward(a) * r), x, eps=0.25)
+    np.testing.assert_allclose(dx, gx, rtol=1e-5, atol=1e-5)
+
+
+def test_maxpool_ties_go_to_first_maximum():
+    pool = nn.MaxPool2D(2)
+    x = np.ones((1, 2, 2, 1), np.float32)
+    pool.forward(x)
+    dx = pool.backward(np.full((1, 1, 1, 1), 3.0, np.float32))
+    np.testing.assert_array_equal(dx[0, :, :, 0], [[3, 0], [0, 0]])
+    x = np.array([1, 5, 5, 2], np.float32).reshape(1, 2, 2, 1)  # (0,1) comes before (1,0) in (kh, kw) order
+    pool.forward(x)
+    np.testing.assert_array_equal(pool.backward(np.ones((1, 1, 1, 1), np.float32))[0, :, :, 0], [[0, 1], [0, 0]])
+
+
+def test_flatten_order_and_backward():
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    f = nn.Flatten()
+    y = f.forward(x)
+    np.testing.assert_array_equal(y, x.reshape(2, -1))
+    np.testing.assert_array_equal(f.backward(y), x)
+
+
+@pytest.mark.parametrize("cls", [nn.BatchNorm, nn.ShiftBatchNorm])
+def test_batchnorm_4d_is_per_channel_rows(cls):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 4, 5, 6)).astype(np.float32) * 2 + 1
+    a, b = cls(6), cls(6)
+    for bn in (a, b):
+        bn.gamma.value[...] = rng.uniform(0.5, 2, 6)
+    b.gamma.value[...] = a.gamma.value
+    y4, y2 = a.forward(x), b.forward(x.reshape(-1, 6))
+    np.testing.assert_array_equal(y4, y2.reshape(x.shape))
+    np.testing.assert_array_equal(a.running_mean, b.running_mean)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_array_equal(a.backward(g), b.backward(g.reshape(-1, 6)).reshape(x.shape))
+    np.testing.assert_array_equal(a.gamma.grad, b.gamma.grad)
+
+
+def test_batchnorm_4d_finite_differences():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 3, 2)).astype(np.float32)
+    bn = nn.BatchNorm(2)
+    bn.gamma.value[...] = [1.5, 0.7]
+    r = rng.standard_normal(x.shape)
+    bn.forward(x)
+    dx = bn.backward(r.astype(np.float32))
+    gx = num_grad(lambda a: np.sum(nn.BatchNorm(2).forward(a.astype(np.float32)) * r * [1.5, 0.7]), x, eps=1e-2)
+    np.testing.assert_allclose(dx, gx, rtol=2e-2, atol=2e-2)
+
+
+def test_recompute_statistics_on_conv_model():
+    rng = np.random.default_rng(10)
+    model = nn.Sequential(nn.BinaryConv2D(3, 4, stochastic=True, seed=1), nn.BatchNorm(4), nn.ReLU(),
+                          nn.MaxPool2D(2), nn.Flatten(), nn.Dense(4 * 2 * 2, 3))
+    x = rng.standard_normal((20, 4, 4, 3)).astype(np.float32)
+    nn.recompute_statistics(model, x, batch_size=10)
+    bn = model[1]
+    model.eval()
+    h = model[0].forward(x).reshape(-1, 4)  # eval: the real-valued weights
+    np.testing.assert_allclose(bn.running_mean, h.mean(axis=0), rtol=1e-4, atol=1e-5)
+
+
+def test_conv_chunked_input_gradient(monkeypatch):
+    """col2im in image chunks gives the same input gradient as in one piece."""
+    from pybitnet.nn import conv as conv_mod
+
+    rng = np.random.default_rng(11)
+    layer = nn.BinarizedConv2D(64, 4, seed=2)
+    x = pm1(rng, (5, 4, 4, 64))
+    g = rng.standard_normal((5, 4, 4, 4)).astype(np.float32)
+    layer.forward(x)
+    whole = layer.backward(g)
+    monkeypatch.setattr(conv_mod, "_CHUNK_BYTES", 1)
+    layer.forward(x)
+    np.testing.assert_array_equal(layer.backward(g), whole)
+
+
+CIFAR = Path(os.environ.get("PYBITNET_DATA", "/work/shared/data")) / "cifar10"
+
+
+@pytest.mark.skipif(not CIFAR.is_dir(), reason="CIFAR-10 not found (set PYBITNET_DATA)")
+@pytest.mark.parametrize("method", ["bnn", "bc"])
+def test_cifar10_recipe_one_step(method):
+    """The recipe's CNN on 20 real CIFAR-10 images: a few train steps on one batch give
+    finite values and lower the loss."""
+    r = recipes.recipe(method, dataset="cifar10", batch_size=20)
+    x_tr, y_tr, x_val, y_val, x_test, y_test, ds = recipes.prepare_data(r, CIFAR.parent, subset=20)
+    assert x_tr.shape == (20, 32, 32, 3) and x_val.shape == (5000, 32, 32, 3) and x_test.shape[1:] == (32, 32, 3)
+    assert -1 <= x_tr.min() and x_tr.max() <= 1
+    model = recipes.build_model(r, x_tr.shape[1:], ds.num_classes)
+    assert sum(isinstance(m, (nn.Conv2D)) for m in model.modules()) == 6
+    opt, loss_fn = recipes.build_optimizer(r, model), recipes.LOSS()
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        out = model.forward(x_tr)
+        loss, grad = loss_fn(out, y_tr)
+        model.backward(grad)
+        opt.step()
+        losses.append(loss)
+        assert out.shape == (20, 10) and np.all(np.isfinite(out))
+    assert all(np.isfinite(p.value).all() and np.isfinite(p.grad).all() for p in model.parameters())
+    assert losses[-1] < losses[0]
+    model.eval()
+    assert np.all(np.isfinite(model.forward(x_test[:10])))
+
+
+def test_cnn_recipes():
+    r = recipes.recipe("bnn", dataset="cifar10")
+    assert (r.arch, r.channels, r.batch_size, r.epochs, r.lr, r.lr_end, r.val_size, r.preprocess) == \
+        ("cnn", 128, 50, 500, 0.001, 3e-7, 5000, "pm1")
+    s = recipes.recipe("bnn", dataset="svhn")
+    assert (s.channels, s.epochs, s.lr_end) == (64, 200, 1e-6)
+    b = recipes.recipe("bc", dataset="cifar10")
+    assert (b.lr, b.lr_end, b.optimizer) == (0.003, 2e-6, "adam")
+    model = recipes.build_model(s, (32, 32, 3), 10)
+    convs = [m for m in model.modules() if isinstance(m, nn.BinarizedConv2D)]
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256]
+    assert not convs[0].binary_input and all(c.binary_input and c.pad_value == "one" for c in convs[1:])
+    dense = [m for m in model.modules() if isinstance(m, nn.BinarizedDense)]
+    assert [(d.in_features, d.out_features) for d in dense] == [(4096, 1024), (1024, 1024), (1024, 10)]
+    for method in ("float", "bc", "bc-stoch", "bc-qbp"):
+        recipes.build_model(recipes.recipe(method, dataset="cifar10", channels=8, hidden=16), (32, 32, 3), 10)
+    for method in ("tc", "tc-qbp", "bnn-shift"):
+        with pytest.raises(ValueError, match="cifar10"):
+            recipes.recipe(method, dataset="cifar10")
