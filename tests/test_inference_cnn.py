@@ -150,8 +150,10 @@ def test_conv_public_wrappers_and_errors():
 
 
 # ---------------------------------------------------------------- model
-# Stand-ins with the contract's names and attributes (pybitnet.nn conv layers
-# live on another branch); from_trained reads only these.
+# Stand-ins with the contract's names and attributes (from_trained reads only
+# these). Kept beside the real pybitnet.nn layers (tested below) because they
+# build what the recipes do not: a pool after the first conv, a zero-padded
+# binary conv, odd widths (70 channels).
 
 class BinarizedConv2D:
     def __init__(self, cin, cout, *, binary_input=True, padding=1, stride=1, seed=0):
@@ -383,3 +385,38 @@ def test_first_conv_threshold_isas_agree_bit_for_bit():
         _bitops.first_conv_threshold(x, wb, 3, 2, t, None, 1, 1, 1, 1)
     with pytest.raises(ValueError, match="thresholds"):
         _bitops.first_conv_threshold(x, wb, 3, 3, t[:5], None, 1, 1, 1, 1)
+
+
+# ---------------------------------------------------------------- the contract's layers (pybitnet.nn)
+
+def recipe_cnn(channels, seed=0):
+    """The CIFAR-10 BNN recipe at a small width, random batch norms, eval mode."""
+    from pybitnet import recipes
+    model = recipes.build_model(recipes.recipe("bnn", dataset="cifar10", channels=channels, hidden=48, seed=seed),
+                                (32, 32, 3), 10)
+    for n, layer in enumerate(model.layers):
+        if isinstance(layer, BatchNorm):
+            fresh = random_bn(layer.features, 100 + n, zero_gamma=1)
+            layer.gamma.value[...], layer.beta.value[...] = fresh.gamma.value, fresh.beta.value
+            layer.running_mean[...], layer.running_var[...] = fresh.running_mean, fresh.running_var
+    model.eval()
+    return model
+
+
+@pytest.mark.parametrize("channels", [8, 16])  # last conv 32 channels (flatten repacks) or 64
+def test_recipe_cnn_matches_trained_forward(channels, tmp_path):
+    from pybitnet.inference import export, from_trained, load
+    model = recipe_cnn(channels)
+    x = (np.random.default_rng(17).integers(-8, 9, (5, 32, 32, 3)) / 8).astype(np.float32)
+    want = model.forward(x)
+    packed = from_trained(model)
+    assert isinstance(packed, CNNModel)
+    got = packed.logits(x)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4 * (np.abs(want).max() + 1))
+    np.testing.assert_array_equal(packed.predict(x), np.argmax(want, axis=1))
+    # A trained model exports directly; the file gives the same logits.
+    np.testing.assert_array_equal(load(export(model, tmp_path / "cnn.npz")).logits(x), got)
+    # Real-valued inputs off the grid: the first layer's float sums may round
+    # differently from training's, so only the predictions are compared.
+    xr = np.random.default_rng(18).uniform(-1, 1, (5, 32, 32, 3)).astype(np.float32)
+    assert np.mean(packed.predict(xr) == np.argmax(model.forward(xr), axis=1)) >= 0.8
