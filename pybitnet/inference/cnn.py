@@ -4,7 +4,7 @@ Layers, in order:
 
 - first conv (real NHWC input, ±1 weights, zero padding): one C++ call
   (:func:`~pybitnet.inference.conv.first_conv2d_threshold`: float sums with
-  additions only, straight from the NHWC input, compared with the exact float
+  additions only, ``(P + P) - S``, straight from the NHWC input, compared with the exact float
   thresholds of the folded batch norm + sign, packed). The float im2col +
   :func:`~pybitnet.binary_weight_matmul` path computes the same and is kept
   for more than 1024 filters;

@@ -169,8 +169,9 @@ def first_conv2d_threshold(x, w_bits, kernel_size, thresholds, flip=None, *, str
     """A BNN's first conv layer, real inputs to packed signs, in one C++ call.
 
     ``y = conv2d(x, w)`` of float32 NHWC `x` with ±1 filters (zero padding:
-    padded taps are skipped), summed in float32 with additions only (a -1
-    weight flips the input's sign bit), then compared with float thresholds:
+    padded taps are skipped), with additions only: ``y = (P + P) - S`` where P
+    sums the inputs at the +1 weights and S all the window's inputs (float32,
+    tap order), then compared with float thresholds:
     the output is -1 where ``y < thresholds[f]`` (``y > thresholds[f]`` where
     ``flip[f]``), packed per pixel. No im2col, no float output array.
 
@@ -195,8 +196,8 @@ def first_conv2d_threshold(x, w_bits, kernel_size, thresholds, flip=None, *, str
                                        None if flip is None else as_array(flip, "flip"), sh, sw, ph, pw)
     n, oh, ow, _ = out.shape
     f, c = np.shape(w_bits)[0], np.shape(x)[3]
-    record("first_conv_threshold", lambda: OpCounts(additions=n * oh * ow * f * (kh * kw * c + 1),
-                                                    bitwise=n * oh * ow * f * kh * kw * c,
+    # Per pixel: a (masked) addition per filter and tap, the tap sum, P + P - S per filter; one compare.
+    record("first_conv_threshold", lambda: OpCounts(additions=n * oh * ow * (kh * kw * c * (f + 1) + 3 * f),
                                                     weight_bytes=int(np.asarray(w_bits).nbytes)))
     return out
 

@@ -260,13 +260,13 @@ py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_
   const std::size_t n = std::size_t(x.shape(0)), rows = n * s.oh * s.ow, out_words = words_for(f);
   py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(out_words)});
   if (rows == 0 || f == 0) return out;
-  // Sign masks (k, ldw): 0x80000000 where the weight is -1; ldw pads to whole 16-lane registers with zeros.
-  const std::size_t ldw = (f + 15) / 16 * 16;
-  std::vector<std::uint32_t> wsign(k * ldw, 0);
+  // The filters transposed: per tap a row of ldw words, bit f set where w[f, tap] = +1.
+  const std::size_t ldw = words_for(f);
+  std::vector<word_t> wpos(k * ldw, 0);
   const auto* wb = static_cast<const word_t*>(w_bits.data());
   for (std::size_t j = 0; j < f; ++j)
     for (std::size_t t = 0; t < k; ++t)
-      if ((wb[j * ldb + t / 64] >> (t % 64)) & 1) wsign[t * ldw + j] = 0x80000000u;
+      if (!((wb[j * ldb + t / 64] >> (t % 64)) & 1)) wpos[t * ldw + j / 64] |= word_t(1) << (j % 64);
   first_conv_threshold_fn* kernel = first_conv_threshold_kernel(isa);
   const auto* xp = static_cast<const float*>(x.data());
   const auto* t = static_cast<const float*>(thresholds.data());
@@ -276,7 +276,7 @@ py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_
     const std::size_t chunks = plan_chunks(double(rows) * double(k) * double(f), double(1 << 22));
     parallel_for(chunks, [&](std::size_t p) {
       const std::size_t r0 = rows * p / chunks, r1 = rows * (p + 1) / chunks;
-      if (r0 < r1) kernel(xp, s, wsign.data(), ldw, f, t, flips.data(), o, r0, r1);
+      if (r0 < r1) kernel(xp, s, wpos.data(), ldw, f, t, flips.data(), o, r0, r1);
     });
   }
   return out;

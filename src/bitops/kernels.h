@@ -63,16 +63,16 @@ using maxpool_bits_fn = void(const word_t* x, const ConvShape& s, const word_t* 
                              std::size_t r0, std::size_t r1);
 
 // First conv layer: real float32 NHWC input x (s.words = channels floats per
-// pixel, zero padding: padded taps are skipped), +-1 filters given as sign
-// masks `wsign` (kh * kw * C rows of ldw >= n uint32: 0x80000000 where the
-// weight is -1, else 0; (ky, kx, c) row order), summed in that order with
-// additions only (a sign flip is an XOR of the sign bit). The sums y are
-// compared with float thresholds: output bit f of pixel r is 1 (-1) where
-// (flip bit f ? y > t[f] : y < t[f]); out points at pixel 0, words_for(n)
-// words per pixel, padding bits zero. Pixels [r0, r1).
-using first_conv_threshold_fn = void(const float* x, const ConvShape& s, const std::uint32_t* wsign,
-                                     std::size_t ldw, std::size_t n, const float* thresholds, const word_t* flips,
-                                     word_t* out, std::size_t r0, std::size_t r1);
+// pixel, zero padding: padded taps are skipped) and +-1 filters given
+// transposed: tap j = (ky * kw + kx) * C + c has a row of ldw >= words_for(n)
+// words in `wpos`, bit f set where w[f, j] = +1 (padding bits zero). Additions only: per pixel
+// P[f] = sum of x over the taps where w[f, j] = +1 and S = sum of x over all
+// taps (float32, tap order), y[f] = (P[f] + P[f]) - S. Output bit f of pixel r
+// is 1 (-1) where (flip bit f ? y > t[f] : y < t[f]); out points at pixel 0,
+// words_for(n) words per pixel, padding bits zero. Pixels [r0, r1).
+using first_conv_threshold_fn = void(const float* x, const ConvShape& s, const word_t* wpos, std::size_t ldw,
+                                     std::size_t n, const float* thresholds, const word_t* flips, word_t* out,
+                                     std::size_t r0, std::size_t r1);
 
 // Weight matmuls: real activations times packed +-1 (or -1/0/+1) weights W (n rows of
 // length k, sign bits `s`, row stride lds words; ternary adds nonzero bits `nz`,
