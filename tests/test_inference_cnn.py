@@ -273,6 +273,8 @@ def test_cnn_bad_models_and_inputs():
     packed = cnn.from_trained(model, (8, 8, 3))
     with pytest.raises(ValueError, match="shape"):
         packed.logits(np.zeros((2, 8, 8, 4), np.float32))
+    with pytest.raises(TypeError, match="floating"):
+        packed.logits(np.zeros((2, 8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="features"):
         cnn.from_trained(model, (16, 16, 3))
 

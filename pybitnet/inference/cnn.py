@@ -169,6 +169,9 @@ class CNNModel:
         x = as_array(x, "x")
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"x must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        if x.dtype.kind != "f":  # raw uint8 pixels would silently be read as 0..255
+            raise TypeError(f"x must be floating point (the trained model's inputs, e.g. pixels scaled to "
+                            f"[-1, 1]), got {x.dtype}")
         x = np.ascontiguousarray(x, dtype=np.float32)
         bits = None
         for i, conv in enumerate(self.convs):
