@@ -422,3 +422,30 @@ def test_recipe_cnn_matches_trained_forward(channels, tmp_path):
     # differently from training's, so only the predictions are compared.
     xr = np.random.default_rng(18).uniform(-1, 1, (5, 32, 32, 3)).astype(np.float32)
     assert np.mean(packed.predict(xr) == np.argmax(model.forward(xr), axis=1)) >= 0.8
+
+
+def test_threaded_layers_match_single_thread():
+    """Big enough to be split across threads: the same bits as one thread."""
+    x, wt = pm1((4, 16, 16, 128), 19), pm1((256, 3, 3, 128), 20)
+    xb, wb = pybitnet.pack_signs(x, axis=-1), pybitnet.pack_signs(wt, axis=-1)
+    t = np.random.default_rng(21).integers(-40, 40, 256).astype(np.int32)
+    flip = np.random.default_rng(22).random(256) < 0.5
+    xf = np.random.default_rng(23).uniform(-1, 1, (16, 16, 16, 3)).astype(np.float32)
+    w0 = pybitnet.pack_signs(pm1((128, 27), 24))
+    t0 = np.random.default_rng(25).uniform(-3, 3, 128).astype(np.float32)
+    before = pybitnet.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 2):
+            pybitnet.set_num_threads(n)
+            outs.append((_bitops.binary_conv2d_threshold(xb, wb, 128, t, flip, 1, 1, 1, 1),
+                         _bitops.first_conv_threshold(xf, w0, 3, 3, t0, None, 1, 1, 1, 1),
+                         _bitops.maxpool_bits(xb, 2, 2, 2, 2, flip[:128]),
+                         _bitops.im2col_bits(xb, 3, 3, 1, 1, 1, 1)))
+    finally:
+        pybitnet.set_num_threads(before)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    dot = float_conv(x, wt, (1, 1), (1, 1), pad_value=1.0)
+    want = np.where(np.where(flip, dot > t, dot < t), -1.0, 1.0).astype(np.float32)
+    np.testing.assert_array_equal(outs[1][0], pybitnet.pack_signs(want, axis=-1))
