@@ -254,13 +254,10 @@ def test_cnn_zero_padding_fallback_matches_float_forward():
     model.layers[4].pad_value = "zero"  # the second conv, trained with zero padding: unfused path
     x = (np.random.default_rng(12).integers(-8, 9, (3, 8, 8, 3)) / 8).astype(np.float32)
     packed = cnn.from_trained(model, input_shape=(8, 8, 3))
-    h = x
-    ref = Model(model.layers)
-    # The reference pads the binary conv with 0 for this layer.
     conv = model.layers[4]
-    conv.binary_input = False
+    conv.binary_input = False  # reference_logits pads a conv with 0 when its input is not binary
     try:
-        want = reference_logits(ref, h)
+        want = reference_logits(model, x)
     finally:
         conv.binary_input = True
     np.testing.assert_allclose(packed.logits(x), want, rtol=1e-5, atol=1e-4)
