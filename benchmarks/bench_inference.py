@@ -82,3 +82,38 @@ class ModelMemory:
                 scale, shift = z[f"a{i}"]
                 y = h @ z[f"w{i}"] * scale + shift
                 h = y if i == n - 1 else np.where(y >= 0, np.float32(1), np.float32(-1))
+
+
+class BnnCifarCnnInference:
+    """The BNN papers' CIFAR-10 CNN (random weights and batch norms, 32x32x3 input
+    to logits) as pybitnet's packed CNNModel vs the same net's float32 numpy
+    forward (im2col + matmul), per batch (see benchmarks/cnn_inference.py).
+    Goal: <= 156 ms at batch 100 on one thread (5x Larq Compute Engine's 780 ms)."""
+
+    params = [BATCHES]
+    param_names = ["batch"]
+    timeout = 900
+
+    def setup_cache(self):
+        from .cnn_inference import build
+
+        return build()
+
+    def setup(self, cache, batch):
+        use_threads()
+        self.model, self.ref = cache
+        self.x = np.random.default_rng(1).uniform(-1, 1, (batch, 32, 32, 3)).astype(np.float32)
+
+    def time_pybitnet_packed(self, cache, batch):
+        self.model.logits(self.x)
+
+    def time_numpy_float32(self, cache, batch):
+        self.ref(self.x)
+
+    def track_speedup(self, cache, batch):
+        """numpy float32 time / pybitnet time, measured side by side."""
+        from pybitnet.bench import median_time
+
+        return median_time(lambda: self.ref(self.x), 3) / median_time(lambda: self.model.logits(self.x), 3)
+
+    track_speedup.unit = "x"

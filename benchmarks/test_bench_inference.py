@@ -28,3 +28,19 @@ def test_bnn_mlp_inference(benchmark, models, path, batch):
     fn = {"pybitnet-float-input": lambda: inf.logits(x), "pybitnet-uint8": lambda: inf.logits(px),
           "numpy-float32": lambda: ref(x)}[path]
     benchmark(fn)
+
+
+@pytest.fixture(scope="module")
+def cnn_models():
+    from .cnn_inference import build
+
+    return build()
+
+
+@pytest.mark.parametrize("batch", [1, 100])
+@pytest.mark.parametrize("path", ["pybitnet-packed", "numpy-float32"])
+def test_bnn_cifar_cnn_inference(benchmark, cnn_models, path, batch):
+    use_threads(1)
+    model, ref = cnn_models
+    x = np.random.default_rng(1).uniform(-1, 1, (batch, 32, 32, 3)).astype(np.float32)
+    benchmark(model.logits if path == "pybitnet-packed" else ref, x)

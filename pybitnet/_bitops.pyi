@@ -25,6 +25,51 @@ def xnor_gemm_threshold(
     flip: npt.NDArray[np.bool_],
     isa: str = "",
 ) -> npt.NDArray[np.uint64]: ...
+def xnor_gemm_threshold_panels(
+    a_bits: npt.NDArray[np.uint64],
+    b_bits: npt.NDArray[np.uint64],
+    k: int,
+    thresholds: npt.NDArray[np.int32],
+    flip: npt.NDArray[np.bool_],
+    isa: str = "",
+) -> npt.NDArray[np.uint64]: ...
+def im2col_bits(
+    x_bits: npt.NDArray[np.uint64], kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, isa: str = ""
+) -> npt.NDArray[np.uint64]: ...
+def maxpool_bits(
+    x_bits: npt.NDArray[np.uint64],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    flip: npt.NDArray[np.bool_] | None = None,
+    isa: str = "",
+) -> npt.NDArray[np.uint64]: ...
+def binary_conv2d_threshold(
+    x_bits: npt.NDArray[np.uint64],
+    w_bits: npt.NDArray[np.uint64],
+    channels: int,
+    thresholds: npt.NDArray[np.int32],
+    flip: npt.NDArray[np.bool_] | None,
+    sh: int,
+    sw: int,
+    ph: int,
+    pw: int,
+    isa: str = "",
+) -> npt.NDArray[np.uint64]: ...
+def first_conv_threshold(
+    x: npt.NDArray[np.float32],
+    w_bits: npt.NDArray[np.uint64],
+    kh: int,
+    kw: int,
+    thresholds: npt.NDArray[np.float32],
+    flip: npt.NDArray[np.bool_] | None,
+    sh: int,
+    sw: int,
+    ph: int,
+    pw: int,
+    isa: str = "",
+) -> npt.NDArray[np.uint64]: ...
 def binary_weight_matmul(
     x: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
 ) -> npt.NDArray[np.float32]: ...

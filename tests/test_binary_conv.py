@@ -86,6 +86,6 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="stride"):
         binary_conv2d(xb, wb, 3, stride=0)
     with pytest.raises(ValueError, match="fit"):
-        binary_conv2d(xb[:, :2, :2], wb, 3)
+        binary_conv2d(np.ascontiguousarray(xb[:, :2, :2]), wb, 3)
     with pytest.raises(ValueError, match="larger"):
         max_pool2d_bits(xb, 5)

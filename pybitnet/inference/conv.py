@@ -20,7 +20,12 @@ per-channel XNOR GEMM, so batch norm + sign can be fused with
 
 Max-pooling of ±1 values is +1 if any input is +1: under the bit contract
 (bit 1 = -1) the pooled bit is the AND of the window's bits (the OR of the
-positive ones). Channel padding bits stay zero.
+positive ones); channels with a `flip` bit take the OR (the min), see
+:func:`max_pool2d_bits`. Channel padding bits stay zero.
+
+The work is done by C++ kernels (``src/bitops/im2col_bits``,
+``maxpool_bits``, ``xnor_gemm_threshold_panels`` and the fused driver in
+``bind_conv_bits.cpp``).
 """
 from __future__ import annotations
 
@@ -28,8 +33,10 @@ from typing import Tuple
 
 import numpy as np
 
+from .. import _bitops
 from .._arrays import as_array
-from ..gemm import xnor_gemm
+from ..gemm import xnor_gemm, xnor_gemm_threshold_ops
+from ..opcount import OpCounts, record
 
 
 def _pair(v, name) -> Tuple[int, int]:
@@ -53,22 +60,15 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 def im2col_bits(x_bits, kernel_size, *, stride=1, padding=0) -> np.ndarray:
-    """Rows (N * OH * OW, KH * KW * words) of packed patches; padded taps are zero words (+1)."""
+    """Rows (N * OH * OW, KH * KW * words) of packed patches in (kh, kw, word)
+    order; padded taps are zero words (+1). A C++ kernel (threaded, GIL released)."""
     x_bits = _check_bits(x_bits, "x_bits", 4)
     kh, kw = _pair(kernel_size, "kernel_size")
     sh, sw = _pair(stride, "stride")
     ph, pw = _pair(padding, "padding")
     if sh == 0 or sw == 0 or kh == 0 or kw == 0:
         raise ValueError("kernel_size and stride must be >= 1")
-    n, h, w, words = x_bits.shape
-    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    if oh < 1 or ow < 1:
-        raise ValueError(f"kernel {kh}x{kw} does not fit the padded {h}x{w} input")
-    xp = np.zeros((n, h + 2 * ph, w + 2 * pw, words), np.uint64)
-    xp[:, ph:ph + h, pw:pw + w] = x_bits
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))  # (n, H', W', words, kh, kw)
-    win = win[:, : (oh - 1) * sh + 1: sh, : (ow - 1) * sw + 1: sw]
-    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, kh * kw * words)
+    return _bitops.im2col_bits(x_bits, kh, kw, sh, sw, ph, pw)
 
 
 def _padding_correction(w_bits, channels, h, w, stride, padding):
@@ -129,12 +129,95 @@ def binary_conv2d(x_bits, w_bits, channels: int, *, stride=1, padding=0, pad_val
     return dot.reshape(n, oh, ow, f)
 
 
-def max_pool2d_bits(x_bits, size=2, stride=None) -> np.ndarray:
+def binary_conv2d_threshold(x_bits, w_bits, channels: int, thresholds, flip=None, *, stride=1,
+                            padding=0) -> np.ndarray:
+    """A fused binary conv layer, packed bits in and out: ``sign`` of the
+    thresholded ``conv2d(sign(x), sign(w))`` with +1 ("one") spatial padding.
+
+    One C++ call: block by block of output pixels, the patches are gathered
+    (im2col, in cache) and go through the XNOR-popcount GEMM whose epilogue
+    compares each dot product with its channel's threshold (as
+    :func:`~pybitnet.xnor_gemm_threshold`): the output bit is -1 where
+    ``dot < thresholds[f]`` (``dot > thresholds[f]`` where ``flip[f]``).
+
+    Parameters
+    ----------
+    x_bits : uint64 array (N, H, W, ceil(C/64)), C-contiguous
+    w_bits : uint64 array (F, KH, KW, ceil(C/64)), C-contiguous
+    channels : int
+        C; the dot products run over ``KH * KW * C`` taps.
+    thresholds : int32 array (F,)
+    flip : bool array (F,) or None
+    stride, padding : int or (int, int)
+
+    Returns
+    -------
+    uint64 array (N, OH, OW, ceil(F/64)): the next layer's packed input.
+    """
+    x_bits = _check_bits(x_bits, "x_bits", 4)
+    w_bits = _check_bits(w_bits, "w_bits", 4)
+    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
+    out = _bitops.binary_conv2d_threshold(x_bits, w_bits, channels, as_array(thresholds, "thresholds"),
+                                          None if flip is None else as_array(flip, "flip"), sh, sw, ph, pw)
+    n, oh, ow, _ = out.shape
+    f, kh, kw, _ = w_bits.shape
+    record("binary_conv2d_threshold", lambda: xnor_gemm_threshold_ops(n * oh * ow, kh * kw * channels, f))
+    return out
+
+
+def first_conv2d_threshold(x, w_bits, kernel_size, thresholds, flip=None, *, stride=1, padding=0) -> np.ndarray:
+    """A BNN's first conv layer, real inputs to packed signs, in one C++ call.
+
+    ``y = conv2d(x, w)`` of float32 NHWC `x` with ±1 filters (zero padding:
+    padded taps are skipped), with additions only: ``y = (P + P) - S`` where P
+    sums the inputs at the +1 weights and S all the window's inputs (float32,
+    tap order), then compared with float thresholds:
+    the output is -1 where ``y < thresholds[f]`` (``y > thresholds[f]`` where
+    ``flip[f]``), packed per pixel. No im2col, no float output array.
+
+    Parameters
+    ----------
+    x : float32 array (N, H, W, C), C-contiguous
+    w_bits : uint64 array (F, ceil(KH * KW * C / 64))
+        ``pack_signs(w.reshape(F, -1))`` of (F, KH, KW, C) filters.
+    kernel_size : int or (int, int)
+    thresholds : float32 array (F,)
+    flip : bool array (F,) or None
+    stride, padding : int or (int, int)
+
+    Returns
+    -------
+    uint64 array (N, OH, OW, ceil(F/64)).
+    """
+    kh, kw = _pair(kernel_size, "kernel_size")
+    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
+    out = _bitops.first_conv_threshold(as_array(x, "x"), as_array(w_bits, "w_bits"), kh, kw,
+                                       as_array(thresholds, "thresholds"),
+                                       None if flip is None else as_array(flip, "flip"), sh, sw, ph, pw)
+    n, oh, ow, _ = out.shape
+    f, c = np.shape(w_bits)[0], np.shape(x)[3]
+    # Per pixel: a (masked) addition per filter and tap, the tap sum, P + P - S per filter; one compare.
+    record("first_conv_threshold", lambda: OpCounts(additions=n * oh * ow * (kh * kw * c * (f + 1) + 3 * f),
+                                                    weight_bytes=int(np.asarray(w_bits).nbytes)))
+    return out
+
+
+def max_pool2d_bits(x_bits, size=2, stride=None, flip=None) -> np.ndarray:
     """Max-pooling of packed ±1 NHWC activations (no padding): the AND of the
     window's bits (a pooled value is -1 only if the whole window is -1).
 
-    Returns uint64 (N, OH, OW, words), ``OH = (H - size) // stride + 1``;
-    stride defaults to size.
+    Parameters
+    ----------
+    x_bits : uint64 array (N, H, W, words), C-contiguous
+    size, stride : int or (int, int)
+        stride defaults to size.
+    flip : bool array (C,) or None
+        Channels pooled by the OR instead (the min of ±1). The sign after a
+        decreasing batch norm (negative gamma) of a max is the min of the
+        signs, so with this mask the pool can come after a fused threshold
+        layer although training pools before batch norm.
+
+    Returns uint64 (N, OH, OW, words), ``OH = (H - size) // stride + 1``.
     """
     x_bits = _check_bits(x_bits, "x_bits", 4)
     kh, kw = _pair(size, "size")
@@ -144,10 +227,6 @@ def max_pool2d_bits(x_bits, size=2, stride=None) -> np.ndarray:
     n, h, w, words = x_bits.shape
     if kh > h or kw > w:
         raise ValueError(f"pool window {kh}x{kw} larger than the {h}x{w} input")
-    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-    out = None
-    for dy in range(kh):
-        for dx in range(kw):
-            tap = x_bits[:, dy: dy + (oh - 1) * sh + 1: sh, dx: dx + (ow - 1) * sw + 1: sw]
-            out = tap.copy() if out is None else np.bitwise_and(out, tap, out=out)
+    out = _bitops.maxpool_bits(x_bits, kh, kw, sh, sw, None if flip is None else as_array(flip, "flip"))
+    record("maxpool_bits", lambda: OpCounts(bitwise=out.size * (kh * kw - 1)))
     return out

@@ -11,6 +11,10 @@ Format "pybitnet-bnn-mlp", version 1: an uncompressed .npz (numpy's zip of
   ``layer{n}.a`` / ``layer{n}.b`` (the epilogue: float32 t, s; int32 t, bool
   flip; float32 scale, shift);
 - ``checksum``: SHA-256 over every other member's name, dtype, shape and bytes.
+
+Binary CNNs (:class:`~pybitnet.inference.cnn.CNNModel`) are written in the
+same family as format "pybitnet-bnn-cnn" (:mod:`.cnn_io` lists its members);
+:func:`load` reads either, telling them apart by the ``format`` member.
 """
 from __future__ import annotations
 
@@ -76,12 +80,15 @@ def export(model, path, *, input_scale: Optional[float] = None, input_offset: Op
     -------
     str: the path written.
     """
-    if not isinstance(model, InferenceModel):
+    from . import cnn_io
+    from .cnn import CNNModel
+
+    if not isinstance(model, (InferenceModel, CNNModel)):
         model = from_trained(model, input_scale, input_offset)
-    elif input_scale is not None:
+    elif input_scale is not None and isinstance(model, InferenceModel):
         model = InferenceModel(model.layers, input_scale, input_offset)
     buf = io.BytesIO()
-    np.savez(buf, **to_arrays(model))
+    np.savez(buf, **(cnn_io.to_arrays(model) if isinstance(model, CNNModel) else to_arrays(model)))
     path = os.fspath(path)
     with open(path, "wb") as f:
         f.write(buf.getvalue())
@@ -92,8 +99,9 @@ def _fail(path, why) -> InvalidModelFile:
     return InvalidModelFile(f"{path}: not a valid {FORMAT} v{VERSION} model file: {why}")
 
 
-def load(path) -> InferenceModel:
-    """Read a file written by :func:`export`; raises :class:`InvalidModelFile`
+def load(path):
+    """Read a file written by :func:`export` (an :class:`InferenceModel`, or a
+    :class:`~pybitnet.inference.cnn.CNNModel` for a CNN file); raises :class:`InvalidModelFile`
     (a ValueError) naming the problem for a corrupt, truncated, foreign,
     wrong-version or inconsistent file."""
     path = os.fspath(path)
@@ -116,8 +124,11 @@ def _scalar(arrays, name, path, kind):
     return a[()]
 
 
-def from_arrays(arrays: Dict[str, np.ndarray], path="<arrays>") -> InferenceModel:
+def from_arrays(arrays: Dict[str, np.ndarray], path="<arrays>"):
     fmt = _scalar(arrays, "format", path, "U")
+    if fmt == "pybitnet-bnn-cnn":
+        from . import cnn_io
+        return cnn_io.from_arrays(arrays, path)
     if fmt != FORMAT:
         raise _fail(path, f"format is {fmt!r}")
     version = int(_scalar(arrays, "version", path, "i"))

@@ -122,6 +122,9 @@ def from_trained(model, input_scale: Optional[float] = None, input_offset: Optio
     "bnn-shift": [Dropout] BinarizedDense(binary_input=False) -> BatchNorm ->
     SteSign -> [Dropout] -> BinarizedDense -> ... -> BinarizedDense -> BatchNorm)
     into an :class:`InferenceModel`. Dropout is the identity at inference."""
+    if any(type(m).__name__.endswith("Conv2D") for m in getattr(model, "layers", None) or []):
+        from .cnn import from_trained as cnn_from_trained  # binary CNNs: a CNNModel
+        return cnn_from_trained(model)
     from ..nn import BatchNorm, BinarizedDense, Dropout, SteSign
 
     mods = [m for m in getattr(model, "layers", None) or [] if not isinstance(m, Dropout)]

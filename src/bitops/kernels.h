@@ -32,6 +32,48 @@ using xnor_gemm_threshold_fn = void(const word_t* a, std::size_t lda, const word
                                     std::size_t ldc, std::size_t m, std::size_t n, std::size_t words,
                                     std::int64_t k, const std::int32_t* thresholds, const word_t* flips);
 
+// The fused binary layer with B in column panels, for short rows (convs): panel
+// p holds columns [8p, 8p + 8) word-interleaved, bp[(p * words + q) * 8 + l] =
+// word q of column 8p + l (zero words for columns past n), so a SIMD lane is an
+// output column and no horizontal reduction is needed. Same output contract as
+// xnor_gemm_threshold; drivers split n at multiples of 64 and offset bp (by
+// j0 / 8 panels), c, thresholds and flips.
+using xnor_gemm_threshold_panels_fn = void(const word_t* a, std::size_t lda, const word_t* bp, word_t* c,
+                                           std::size_t ldc, std::size_t m, std::size_t n, std::size_t words,
+                                           std::int64_t k, const std::int32_t* thresholds, const word_t* flips);
+
+// Packed NHWC convolution geometry: input (n, h, w, words) uint64 (channels
+// packed per pixel, bit contract), kernel kh x kw, stride, zero padding ph/pw
+// (padded taps read as zero words, i.e. +1), output oh x ow.
+struct ConvShape {
+  std::size_t h, w, words, kh, kw, sh, sw, ph, pw, oh, ow;
+};
+// Patch rows [r0, r1) of im2col, row r = (image * oh + oy) * ow + ox holding
+// kh * kw * words words in (ky, kx, word) order; out points at row r0, rows
+// ldo words apart. Pure data movement.
+using im2col_bits_fn = void(const word_t* x, const ConvShape& s, word_t* out, std::size_t ldo, std::size_t r0,
+                            std::size_t r1);
+
+// Max-pooling of packed +-1 NHWC activations (no padding; ph/pw unused):
+// output pixel r = (image * oh + oy) * ow + ox for r in [r0, r1), out pointing at
+// pixel 0. Per channel the window's AND (max of +-1: -1 only if all are -1), or,
+// where the channel's bit in `flips` (words words; may be null) is set, the OR
+// (the min: what sign(BN(max)) is for a decreasing batch norm).
+using maxpool_bits_fn = void(const word_t* x, const ConvShape& s, const word_t* flips, word_t* out,
+                             std::size_t r0, std::size_t r1);
+
+// First conv layer: real float32 NHWC input x (s.words = channels floats per
+// pixel, zero padding: padded taps are skipped) and +-1 filters given
+// transposed: tap j = (ky * kw + kx) * C + c has a row of ldw >= words_for(n)
+// words in `wpos`, bit f set where w[f, j] = +1 (padding bits zero). Additions only: per pixel
+// P[f] = sum of x over the taps where w[f, j] = +1 and S = sum of x over all
+// taps (float32, tap order), y[f] = (P[f] + P[f]) - S. Output bit f of pixel r
+// is 1 (-1) where (flip bit f ? y > t[f] : y < t[f]); out points at pixel 0,
+// words_for(n) words per pixel, padding bits zero. Pixels [r0, r1).
+using first_conv_threshold_fn = void(const float* x, const ConvShape& s, const word_t* wpos, std::size_t ldw,
+                                     std::size_t n, const float* thresholds, const word_t* flips, word_t* out,
+                                     std::size_t r0, std::size_t r1);
+
 // Weight matmuls: real activations times packed +-1 (or -1/0/+1) weights W (n rows of
 // length k, sign bits `s`, row stride lds words; ternary adds nonzero bits `nz`,
 // stride ldnz; a sign bit is only ever set where the nonzero bit is). Additions

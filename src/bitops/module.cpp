@@ -17,6 +17,7 @@ namespace pbn {
 void bind_pack(py::module_& m);
 void bind_xnor_gemm(py::module_& m);
 void bind_xnor_gemm_threshold(py::module_& m);
+void bind_conv_bits(py::module_& m);
 void bind_optimizer_step(py::module_& m);
 void bind_weight_matmul(py::module_& m);
 void bind_sample(py::module_& m);
@@ -66,6 +67,7 @@ PYBIND11_MODULE(_bitops, m) {
   bind_pack(m);
   bind_xnor_gemm(m);
   bind_xnor_gemm_threshold(m);
+  bind_conv_bits(m);
   bind_optimizer_step(m);
   bind_weight_matmul(m);
   bind_sample(m);

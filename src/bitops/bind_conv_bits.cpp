@@ -1,0 +1,307 @@
+// Bindings of the packed-NHWC convolution helpers: im2col_bits, maxpool_bits
+// and the fused binary conv layer (im2col + xnor_gemm_threshold block by
+// block, so no full patch matrix is ever materialised).
+#include <climits>
+#include <vector>
+
+#include "bind_util.h"
+#include "scratch.h"
+#include "threads.h"
+
+namespace pbn {
+
+namespace {
+
+constexpr std::size_t kBlockRows = 256;  // patch rows per fused block: a few dozen KB of scratch, L1/L2-resident
+
+std::size_t checked_dim(std::int64_t v, const char* name, std::int64_t min) {
+  if (v < min) throw py::value_error(std::string(name) + " must be >= " + std::to_string(min) + ", got " + std::to_string(v));
+  if (v > (std::int64_t(1) << 30)) throw py::value_error(std::string(name) + " is too large: " + std::to_string(v));
+  return std::size_t(v);
+}
+
+// A packed NHWC activation: uint64 (n, h, w, words), C-contiguous.
+void check_nhwc_bits(const py::array& x, const char* name) {
+  require_dtype<std::uint64_t>(x, name, "uint64 (packed signs)");
+  require_ndim(x, name, 4);
+  require_c_contiguous(x, name);
+}
+
+// Every pixel's last word must have zero bits past `channels` (the bit contract the GEMMs rely on).
+void check_channel_padding(const py::array& x, const char* name, std::size_t channels) {
+  const std::size_t words = std::size_t(x.shape(3));
+  if (words != words_for(channels))
+    throw py::value_error(std::string(name) + " has " + std::to_string(words) + " words per pixel but channels=" +
+                          std::to_string(channels) + " needs ceil(channels/64) = " + std::to_string(words_for(channels)));
+  if (words == 0 || channels % kWordBits == 0) return;
+  const auto* p = static_cast<const word_t*>(x.data());
+  const std::size_t pixels = std::size_t(x.size()) / words;
+  const word_t pad = ~last_word_mask(channels);
+  for (std::size_t i = 0; i < pixels; ++i)
+    if (p[i * words + words - 1] & pad)
+      throw py::value_error(std::string(name) + " has nonzero padding bits past channels=" + std::to_string(channels) +
+                            " (pack with pack_signs(x, axis=-1))");
+}
+
+ConvShape conv_shape(const py::array& x, std::int64_t kh, std::int64_t kw, std::int64_t sh, std::int64_t sw,
+                     std::int64_t ph, std::int64_t pw, const char* what) {
+  ConvShape s{};
+  s.h = std::size_t(x.shape(1));
+  s.w = std::size_t(x.shape(2));
+  s.words = std::size_t(x.shape(3));
+  s.kh = checked_dim(kh, "kernel height", 1);
+  s.kw = checked_dim(kw, "kernel width", 1);
+  s.sh = checked_dim(sh, "stride", 1);
+  s.sw = checked_dim(sw, "stride", 1);
+  s.ph = checked_dim(ph, "padding", 0);
+  s.pw = checked_dim(pw, "padding", 0);
+  if (s.h + 2 * s.ph < s.kh || s.w + 2 * s.pw < s.kw)
+    throw py::value_error(std::string(what) + " window " + std::to_string(s.kh) + "x" + std::to_string(s.kw) +
+                          " does not fit the padded " + std::to_string(s.h) + "x" + std::to_string(s.w) + " input");
+  s.oh = (s.h + 2 * s.ph - s.kh) / s.sh + 1;
+  s.ow = (s.w + 2 * s.pw - s.kw) / s.sw + 1;
+  return s;
+}
+
+// Per-channel bool (channels,) -> packed words (null if none set or None).
+std::vector<word_t> pack_flags(const py::object& flag_obj, const char* name, std::size_t channels) {
+  std::vector<word_t> out;
+  if (flag_obj.is_none()) return out;
+  if (!py::isinstance<py::array>(flag_obj)) throw py::type_error(std::string(name) + " must be a bool array or None");
+  auto flag = py::reinterpret_borrow<py::array>(flag_obj);
+  require_dtype<bool>(flag, name, "bool");
+  require_ndim(flag, name, 1);
+  require_c_contiguous(flag, name);
+  if (std::size_t(flag.shape(0)) != channels)
+    throw py::value_error(std::string(name) + " must have one entry per channel (" + std::to_string(channels) +
+                          "), got shape " + shape_str(flag));
+  out.assign(words_for(channels), 0);
+  const auto* f = static_cast<const bool*>(flag.data());
+  for (std::size_t j = 0; j < channels; ++j) out[j / 64] |= word_t(f[j]) << (j % 64);
+  return out;
+}
+
+py::array_t<word_t> im2col_bits(const py::array& x_bits, std::int64_t kh, std::int64_t kw, std::int64_t sh,
+                                std::int64_t sw, std::int64_t ph, std::int64_t pw, const std::string& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  check_nhwc_bits(x_bits, "x_bits");
+  const ConvShape s = conv_shape(x_bits, kh, kw, sh, sw, ph, pw, "kernel");
+  const std::size_t rows = std::size_t(x_bits.shape(0)) * s.oh * s.ow, row_words = s.kh * s.kw * s.words;
+  py::array_t<word_t> out({py::ssize_t(rows), py::ssize_t(row_words)});
+  if (rows == 0 || row_words == 0) return out;
+  im2col_bits_fn* kernel = im2col_bits_kernel(isa);
+  const auto* x = static_cast<const word_t*>(x_bits.data());
+  word_t* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    const std::size_t chunks = plan_chunks(double(rows) * double(row_words), 1 << 20);
+    parallel_for(chunks, [&](std::size_t p) {
+      const std::size_t r0 = rows * p / chunks, r1 = rows * (p + 1) / chunks;
+      if (r0 < r1) kernel(x, s, o + r0 * row_words, row_words, r0, r1);
+    });
+  }
+  return out;
+}
+
+py::array_t<word_t> maxpool_bits(const py::array& x_bits, std::int64_t kh, std::int64_t kw, std::int64_t sh,
+                                 std::int64_t sw, const py::object& flip, const std::string& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  check_nhwc_bits(x_bits, "x_bits");
+  const ConvShape s = conv_shape(x_bits, kh, kw, sh, sw, 0, 0, "pool");
+  std::vector<word_t> flips;
+  if (!flip.is_none()) {
+    if (!py::isinstance<py::array>(flip)) throw py::type_error("flip must be a bool array or None");
+    const auto flag = py::reinterpret_borrow<py::array>(flip);
+    require_ndim(flag, "flip", 1);
+    const std::size_t channels = std::size_t(flag.shape(0));
+    flips = pack_flags(flip, "flip", channels);
+    if (flips.size() != s.words)
+      throw py::value_error("flip has " + std::to_string(channels) + " channels but x_bits has " +
+                            std::to_string(s.words) + " words per pixel (ceil(channels/64) must match)");
+  }
+  const std::size_t n = std::size_t(x_bits.shape(0)), rows = n * s.oh * s.ow;
+  py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(s.words)});
+  if (rows == 0 || s.words == 0) return out;
+  maxpool_bits_fn* kernel = maxpool_bits_kernel(isa);
+  const auto* x = static_cast<const word_t*>(x_bits.data());
+  const word_t* f = flips.empty() ? nullptr : flips.data();
+  word_t* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    const std::size_t chunks = plan_chunks(double(rows) * double(s.words * s.kh * s.kw), 1 << 20);
+    parallel_for(chunks, [&](std::size_t p) {
+      const std::size_t r0 = rows * p / chunks, r1 = rows * (p + 1) / chunks;
+      if (r0 < r1) kernel(x, s, f, o, r0, r1);
+    });
+  }
+  return out;
+}
+
+// B rows (n, words) -> 8-column panels (xnor_gemm_threshold_panels' layout).
+std::vector<word_t> to_panels(const word_t* b, std::size_t ldb, std::size_t n, std::size_t words) {
+  std::vector<word_t> bp((n + 7) / 8 * words * 8, 0);
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t q = 0; q < words; ++q) bp[((j / 8) * words + q) * 8 + j % 8] = b[j * ldb + q];
+  return bp;
+}
+
+// The panel GEMM on plain rows (for tests: every ISA's variant against the reference).
+py::array_t<word_t> xnor_gemm_threshold_panels(const py::array& a_bits, const py::array& b_bits,
+                                               const py::handle& k_obj, const py::array& thresholds,
+                                               const py::array& flip, const std::string& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  const std::int64_t k = checked_k(k_obj, "k", INT32_MAX, "the dot products are int32 (k <= 2**31 - 1)");
+  const std::size_t lda = check_packed_rows(a_bits, "a_bits", k);
+  const std::size_t ldb = check_packed_rows(b_bits, "b_bits", k);
+  const std::size_t m = std::size_t(a_bits.shape(0)), n = std::size_t(b_bits.shape(0));
+  require_dtype<std::int32_t>(thresholds, "thresholds", "int32");
+  require_ndim(thresholds, "thresholds", 1);
+  require_c_contiguous(thresholds, "thresholds");
+  if (std::size_t(thresholds.shape(0)) != n)
+    throw py::value_error("thresholds must have one entry per row of b_bits (" + std::to_string(n) + "), got shape " +
+                          shape_str(thresholds));
+  std::vector<word_t> flips = pack_flags(flip, "flip", n);
+  const std::size_t words = words_for(std::size_t(k)), out_words = words_for(n);
+  py::array_t<word_t> out({py::ssize_t(m), py::ssize_t(out_words)});
+  if (m == 0 || n == 0) return out;
+  const std::vector<word_t> bp = to_panels(static_cast<const word_t*>(b_bits.data()), ldb, n, words);
+  xnor_gemm_threshold_panels_kernel(isa)(static_cast<const word_t*>(a_bits.data()), lda, bp.data(),
+                                         out.mutable_data(), out_words, m, n, words, k,
+                                         static_cast<const std::int32_t*>(thresholds.data()), flips.data());
+  return out;
+}
+
+// sign of the thresholded binary conv, packed: x (n, h, w, ceil(C/64)) and
+// filters (F, kh, kw, ceil(C/64)), +1 (zero-word) spatial padding.
+py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::array& w_bits, std::int64_t channels,
+                                            const py::array& thresholds, const py::object& flip, std::int64_t sh,
+                                            std::int64_t sw, std::int64_t ph, std::int64_t pw,
+                                            const std::string& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  check_nhwc_bits(x_bits, "x_bits");
+  check_nhwc_bits(w_bits, "w_bits");
+  const std::size_t c = checked_dim(channels, "channels", 1);
+  check_channel_padding(x_bits, "x_bits", c);
+  check_channel_padding(w_bits, "w_bits", c);
+  const std::size_t f = std::size_t(w_bits.shape(0));
+  const ConvShape s = conv_shape(x_bits, w_bits.shape(1), w_bits.shape(2), sh, sw, ph, pw, "kernel");
+  const double k_d = double(s.kh) * double(s.kw) * double(c);
+  if (k_d > double(INT32_MAX)) throw py::value_error("kh * kw * channels must be < 2**31 (int32 dot products)");
+  const std::int64_t k = std::int64_t(k_d);
+  require_dtype<std::int32_t>(thresholds, "thresholds", "int32");
+  require_ndim(thresholds, "thresholds", 1);
+  require_c_contiguous(thresholds, "thresholds");
+  if (std::size_t(thresholds.shape(0)) != f)
+    throw py::value_error("thresholds must have one entry per filter (" + std::to_string(f) + "), got shape " +
+                          shape_str(thresholds));
+  std::vector<word_t> flips = pack_flags(flip, "flip", f);
+  if (flips.empty()) flips.assign(words_for(f) + 1, 0);  // None: no flipped channel
+  const std::size_t n = std::size_t(x_bits.shape(0)), rows = n * s.oh * s.ow, out_words = words_for(f);
+  py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(out_words)});
+  if (rows == 0 || f == 0) return out;
+
+  const auto* x = static_cast<const word_t*>(x_bits.data());
+  const auto* w = static_cast<const word_t*>(w_bits.data());
+  const auto* t = static_cast<const std::int32_t*>(thresholds.data());
+  word_t* o = out.mutable_data();
+  const std::size_t row_words = s.kh * s.kw * s.words, ld = aligned_ld(row_words);
+  // AVX-512 and the reference use the column-panel GEMM (no reduction, no K
+  // tail: the short conv rows' fast path); AVX2 has no vector popcount for it
+  // and keeps xnor_gemm_threshold.
+  const bool panels = isa != Isa::avx2;
+  std::vector<word_t> bp = panels ? to_panels(w, row_words, f, row_words) : std::vector<word_t>();
+  im2col_bits_fn* im2col = im2col_bits_kernel(isa);
+  xnor_gemm_threshold_fn* gemm = panels ? nullptr : xnor_gemm_threshold_kernel(isa);
+  xnor_gemm_threshold_panels_fn* gemm_panels = panels ? xnor_gemm_threshold_panels_kernel(isa) : nullptr;
+  {
+    py::gil_scoped_release release;
+    const std::size_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+    const std::size_t chunks = min_sz(blocks, plan_chunks(double(rows) * double(f) * double(row_words), 1 << 20));
+    parallel_for(chunks, [&](std::size_t p) {
+      AlignedScratch patches(kBlockRows * ld);  // 64-byte aligned rows: the GEMM reads them in place
+      for (std::size_t b = blocks * p / chunks; b < blocks * (p + 1) / chunks; ++b) {
+        const std::size_t r0 = b * kBlockRows, r1 = min_sz(rows, r0 + kBlockRows);
+        im2col(x, s, patches.data, ld, r0, r1);
+        if (panels)
+          gemm_panels(patches.data, ld, bp.data(), o + r0 * out_words, out_words, r1 - r0, f, row_words, k, t,
+                      flips.data());
+        else
+          gemm(patches.data, ld, w, row_words, o + r0 * out_words, out_words, r1 - r0, f, row_words, k, t,
+               flips.data());
+      }
+    });
+  }
+  return out;
+}
+
+// The first conv layer: float NHWC input, packed +-1 filter rows (F, ceil(KH*KW*C/64)) in (kh, kw, c) order.
+py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_bits, std::int64_t kh,
+                                         std::int64_t kw, const py::array& thresholds, const py::object& flip,
+                                         std::int64_t sh, std::int64_t sw, std::int64_t ph, std::int64_t pw,
+                                         const std::string& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  require_dtype<float>(x, "x", "float32");
+  require_ndim(x, "x", 4);
+  require_c_contiguous(x, "x");
+  ConvShape s = conv_shape(x, kh, kw, sh, sw, ph, pw, "kernel");  // s.words: channels (floats per pixel)
+  const std::size_t c = s.words, k = s.kh * s.kw * c;
+  if (c == 0) throw py::value_error("x must have at least one channel");
+  const std::size_t ldb = check_packed_rows(w_bits, "w_bits", std::int64_t(k));
+  const std::size_t f = std::size_t(w_bits.shape(0));
+  if (f > 1024) throw py::value_error("at most 1024 filters, got " + std::to_string(f));
+  require_dtype<float>(thresholds, "thresholds", "float32");
+  require_ndim(thresholds, "thresholds", 1);
+  require_c_contiguous(thresholds, "thresholds");
+  if (std::size_t(thresholds.shape(0)) != f)
+    throw py::value_error("thresholds must have one entry per filter (" + std::to_string(f) + "), got shape " +
+                          shape_str(thresholds));
+  std::vector<word_t> flips = pack_flags(flip, "flip", f);
+  if (flips.empty()) flips.assign(words_for(f) + 1, 0);
+  const std::size_t n = std::size_t(x.shape(0)), rows = n * s.oh * s.ow, out_words = words_for(f);
+  py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(out_words)});
+  if (rows == 0 || f == 0) return out;
+  // The filters transposed: per tap a row of ldw words, bit f set where w[f, tap] = +1.
+  const std::size_t ldw = words_for(f);
+  std::vector<word_t> wpos(k * ldw, 0);
+  const auto* wb = static_cast<const word_t*>(w_bits.data());
+  for (std::size_t j = 0; j < f; ++j)
+    for (std::size_t t = 0; t < k; ++t)
+      if (!((wb[j * ldb + t / 64] >> (t % 64)) & 1)) wpos[t * ldw + j / 64] |= word_t(1) << (j % 64);
+  first_conv_threshold_fn* kernel = first_conv_threshold_kernel(isa);
+  const auto* xp = static_cast<const float*>(x.data());
+  const auto* t = static_cast<const float*>(thresholds.data());
+  word_t* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    const std::size_t chunks = plan_chunks(double(rows) * double(k) * double(f), double(1 << 22));
+    parallel_for(chunks, [&](std::size_t p) {
+      const std::size_t r0 = rows * p / chunks, r1 = rows * (p + 1) / chunks;
+      if (r0 < r1) kernel(xp, s, wpos.data(), ldw, f, t, flips.data(), o, r0, r1);
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_conv_bits(py::module_& m) {
+  m.def("im2col_bits", &im2col_bits, py::arg("x_bits"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"),
+        py::arg("ph"), py::arg("pw"), py::arg("isa") = "",
+        R"pbdoc(Packed patch rows of NHWC bits (see pybitnet.inference.conv.im2col_bits).)pbdoc");
+  m.def("maxpool_bits", &maxpool_bits, py::arg("x_bits"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"),
+        py::arg("flip") = py::none(), py::arg("isa") = "",
+        R"pbdoc(Max-pooling of packed +-1 NHWC bits (see pybitnet.inference.conv.max_pool2d_bits).)pbdoc");
+  m.def("xnor_gemm_threshold_panels", &xnor_gemm_threshold_panels, py::arg("a_bits"), py::arg("b_bits"),
+        py::arg("k"), py::arg("thresholds"), py::arg("flip"), py::arg("isa") = "",
+        R"pbdoc(xnor_gemm_threshold through the column-panel kernel (single-threaded; for tests).)pbdoc");
+  m.def("first_conv_threshold", &first_conv_threshold, py::arg("x"), py::arg("w_bits"), py::arg("kh"),
+        py::arg("kw"), py::arg("thresholds"), py::arg("flip"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
+        py::arg("pw"), py::arg("isa") = "",
+        R"pbdoc(First conv layer: float NHWC input, packed +-1 filters, float thresholds -> packed NHWC signs.)pbdoc");
+  m.def("binary_conv2d_threshold", &binary_conv2d_threshold, py::arg("x_bits"), py::arg("w_bits"),
+        py::arg("channels"), py::arg("thresholds"), py::arg("flip"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
+        py::arg("pw"), py::arg("isa") = "",
+        R"pbdoc(Fused binary conv layer on packed NHWC bits (see pybitnet.inference.conv.binary_conv2d_threshold).)pbdoc");
+}
+
+}  // namespace pbn
