@@ -72,7 +72,10 @@ void first_conv_threshold__avx2(const float* x, const ConvShape& s, const word_t
   for (std::size_t r = r0; r < r1; ++r)
     for (std::size_t q = 0; q < out_words; ++q) out[r * out_words + q] = 0;  // bytes past n stay zero
   auto* masks = static_cast<float*>(std::malloc((k * ldm + 1) * sizeof(float)));
-  if (!masks) return;  // the driver checked sizes; an allocation failure leaves zeros (+1)
+  if (!masks) {  // out of memory for the masks: the reference gives the same bits without them
+    first_conv_threshold__scalar(x, s, wpos, ldw, n, thresholds, flips, out, r0, r1);
+    return;
+  }
   const std::uint32_t ones = 0xFFFFFFFFu, zero = 0;
   for (std::size_t j = 0; j < k; ++j)
     for (std::size_t f = 0; f < ldm; ++f) {
