@@ -13,9 +13,12 @@ from typing import List, Optional
 
 import numpy as np
 
+from .. import _bitops
 from .._arrays import as_array
-from ..gemm import xnor_gemm, xnor_gemm_threshold
+from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
+from ..opcount import record
 from ..packing import pack_signs
+from ..weight_matmul import binary_weight_matmul_ops
 from .fold import fold_bn_affine, fold_bn_sign, fold_bn_sign_float
 from .first_layer import bitplane_matmul, real_matmul, weight_row_sums
 
@@ -85,10 +88,10 @@ class InferenceModel:
                 raise ValueError("uint8 input needs input_scale/input_offset (export(..., input_scale=...))")
             s = bitplane_matmul(x, first.weight_bits, first.in_features, self._w0_sums)
             v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
-            return pack_signs(np.multiply(v, first.b, out=v))
-        y = real_matmul(x, first.weight_bits, first.in_features)
+            return _bitops.pack_signs(np.multiply(v, first.b, out=v), -1)
+        y = _bitops.binary_weight_matmul(x, first.weight_bits, first.in_features)
         y -= first.a
-        return pack_signs(np.multiply(y, first.b, out=y))
+        return _bitops.pack_signs(np.multiply(y, first.b, out=y), -1)
 
     def logits(self, x) -> np.ndarray:
         """Float32 logits (M, classes) of `x` (M, in_features): float32 model
@@ -98,11 +101,22 @@ class InferenceModel:
             raise ValueError(f"x must have shape (M, {self.in_features}), got {x.shape}")
         if x.dtype != np.uint8:
             x = np.ascontiguousarray(x, dtype=np.float32)
+        # The kernels' bindings directly (the layers were checked when the model
+        # was built): at batch 1 the Python wrappers' argument checks were a
+        # measurable share of the call. Op counts are recorded below, per kernel.
         bits = self._first_bits(x)
         for layer in self.layers[1:-1]:
-            bits = xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
+            bits = _bitops.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
         last = self.layers[-1]
-        dot = xnor_gemm(bits, last.weight_bits, last.in_features)
+        dot = _bitops.xnor_gemm(bits, last.weight_bits, last.in_features)
+        if x.dtype != np.uint8:  # (the bit-plane path's xnor_gemm records itself)
+            first = self.layers[0]
+            record("binary_weight_matmul", lambda: binary_weight_matmul_ops(x.shape[0], first.in_features,
+                                                                            first.out_features))
+        for layer in self.layers[1:-1]:
+            record("xnor_gemm_threshold", lambda layer=layer: xnor_gemm_threshold_ops(
+                x.shape[0], layer.in_features, layer.out_features))
+        record("xnor_gemm", lambda: xnor_gemm_ops(x.shape[0], last.in_features, last.out_features))
         return (dot * last.a + last.b).astype(np.float32)
 
     def predict(self, x) -> np.ndarray:
