@@ -51,8 +51,8 @@ def median_ms(fn, repeats, warmup=2):
 class LceServer:
     """lce_bench.py --serve in a subprocess: one request line, one JSON answer."""
 
-    def __init__(self, python):
-        self.proc = subprocess.Popen([python, LCE_SCRIPT, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    def __init__(self, python, xnnpack=False):
+        self.proc = subprocess.Popen([python, LCE_SCRIPT, "--serve"] + (["--xnnpack"] if xnnpack else []), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         self.info = self._answer()
 
@@ -75,11 +75,13 @@ class LceServer:
 
 
 def pybitnet_mlp(batch):
-    """The packed BNN MLP and its two timed calls: float32 inputs and uint8 pixels."""
+    """The packed BNN MLP and its timed calls: float32 inputs, uint8 pixels (exact integer
+    first layer by additions) and uint8 pixels through the bit planes."""
     inf = from_trained(build_model(), input_scale=2 / 255, input_offset=-1.0)
     px = np.random.default_rng(1).integers(0, 256, (batch, 784), dtype=np.uint8)
     x = pybitnet.data.scale_pm1(px)
-    return {"float32": lambda: inf.logits(x), "uint8": lambda: inf.logits(px)}
+    return {"float32": lambda: inf.logits(x), "uint8": lambda: inf.logits(px),
+            "uint8_bitplanes": lambda: inf.logits(px, uint8_path="bitplanes")}
 
 
 def pybitnet_cnn(batch):
@@ -124,6 +126,7 @@ def cell(ours, lce):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lce-python", required=True, help="python of a venv with requirements-lce.txt")
+    p.add_argument("--lce-xnnpack", action="store_true", help="LCE interpreter with its XNNPack delegate")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--models", default="mlp,cnn")
@@ -136,7 +139,7 @@ def main(argv=None):
     for model in models:
         for batch in batches:
             cases[model, batch] = pybitnet_mlp(batch) if model == "mlp" else pybitnet_cnn(batch)
-    lce = LceServer(args.lce_python)
+    lce = LceServer(args.lce_python, args.lce_xnnpack)
     load_before = os.getloadavg()[0]
     try:
         results = measure(lce, cases, args.threads, args.rounds)
@@ -144,15 +147,16 @@ def main(argv=None):
         lce.close()
     load_after = os.getloadavg()[0]
 
-    print(f"pybitnet (ISA {pybitnet.isa()}) vs LCE {lce.info.get('lce_version')}, {args.threads} thread(s), "
+    print(f"pybitnet (ISA {pybitnet.isa()}) vs LCE {lce.info.get('lce_version')} "
+          f"(use_indirect_bgemm=True, use_xnnpack={args.lce_xnnpack}), {args.threads} thread(s), "
           f"median ms over {args.rounds} interleaved rounds; load average {load_before:.1f} -> {load_after:.1f}")
     print()
-    print("| model | batch | LCE | pybitnet float32 in | LCE / pybitnet | pybitnet uint8 in | LCE / pybitnet |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| model | batch | LCE | pybitnet float32 in | LCE / pybitnet | pybitnet uint8 in | LCE / pybitnet "
+          "| pybitnet uint8 bit planes | LCE / pybitnet |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (model, batch), r in results.items():
-        f_ms, f_ratio = cell(r.get("float32"), r["lce"])
-        u_ms, u_ratio = cell(r.get("uint8"), r["lce"])
-        print(f"| {model} | {batch} | {r['lce']:.3f} | {f_ms} | {f_ratio} | {u_ms} | {u_ratio} |")
+        cells = [c for name in ("float32", "uint8", "uint8_bitplanes") for c in cell(r.get(name), r["lce"])]
+        print(f"| {model} | {batch} | {r['lce']:.3f} | " + " | ".join(cells) + " |")
     print()
     for model in models:
         r = next(r for (m, _), r in results.items() if m == model)

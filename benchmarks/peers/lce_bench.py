@@ -109,8 +109,8 @@ def op_counts(flatbuffer):
 class Bench:
     """Converted models, cached per (model, batch), and their interpreters per thread count."""
 
-    def __init__(self, seed=0):
-        self.seed = seed
+    def __init__(self, seed=0, xnnpack=False):
+        self.seed, self.xnnpack = seed, xnnpack
         self.converted = {}
         self.interpreters = {}
 
@@ -127,7 +127,8 @@ class Bench:
         if (name, batch, threads) not in self.interpreters:
             flatbuffer = self.model(name, batch)[0]
             self.interpreters[name, batch, threads] = Interpreter(
-                flatbuffer, num_threads=threads, use_reference_bconv=False, use_indirect_bgemm=True)
+                flatbuffer, num_threads=threads, use_reference_bconv=False, use_indirect_bgemm=True,
+                use_xnnpack=self.xnnpack)
         return self.interpreters[name, batch, threads]
 
     def time(self, name, batch, threads, repeats, warmup=2):
@@ -142,7 +143,8 @@ class Bench:
             interp.predict([x])
             times.append(time.perf_counter() - t)
         lce_ops = {k: v for k, v in ops.items() if k.startswith("Lce")}
-        return dict(peer="lce", lce_version=lce.__version__, model=name, batch=batch, threads=threads,
+        return dict(peer="lce", lce_version=lce.__version__, xnnpack=self.xnnpack, model=name, batch=batch,
+                    threads=threads,
                     median_ms=1e3 * float(np.median(times)), min_ms=1e3 * min(times), repeats=repeats,
                     output_shape=list(out[0].shape), lce_ops=lce_ops, ops=ops)
 
@@ -158,8 +160,10 @@ def main(argv=None):
     p.add_argument("--threads", default="1")
     p.add_argument("--repeats", type=int, default=0, help="timed calls per row (0: 30, 5 for cnn batch 100)")
     p.add_argument("--serve", action="store_true", help="answer 'model batch threads repeats' lines on stdin")
+    p.add_argument("--xnnpack", action="store_true", help="run the interpreter with TFLite's XNNPack delegate "
+                   "(faster float first layer at batch 1 here; off by default)")
     args = p.parse_args(argv)
-    bench = Bench()
+    bench = Bench(xnnpack=args.xnnpack)
     if args.serve:
         print(json.dumps({"ready": True, "lce_version": lce.__version__}), flush=True)
         for line in sys.stdin:
