@@ -113,17 +113,18 @@ class InferenceModel:
             return _bitops.pack_signs(np.multiply(y, first.b, out=y), -1)
         if self.input_scale is None:
             raise ValueError("uint8 input needs input_scale/input_offset (export(..., input_scale=...))")
-        if uint8_path == "adds":
+        if uint8_path not in ("adds", "bitplanes"):
+            raise ValueError(f"uint8_path must be 'adds' or 'bitplanes', got {uint8_path!r}")
+        if uint8_path == "adds" and 2 * 255 * first.in_features < 2**24:
             # The pixels as float32 through the same additions: every partial sum
-            # is an integer below 255 * k < 2**24, so p . w comes out exact, equal
-            # to the bit-plane path's, at the float path's speed.
+            # (up to 2 * 255 * k, the kernel's sum(x) - 2 * sum over the -1 weights)
+            # is an integer below 2**24, so p . w comes out exact, equal to the
+            # bit-plane path's, at the float path's speed.
             v = self._first_sums(x.astype(np.float32))
             v -= self._bitplane_t
-        elif uint8_path == "bitplanes":
+        else:  # (or k too large for exact float sums)
             s = bitplane_matmul(x, first.weight_bits, first.in_features, self._w0_sums)
             v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
-        else:
-            raise ValueError(f"uint8_path must be 'adds' or 'bitplanes', got {uint8_path!r}")
         return _bitops.pack_signs(np.multiply(v, first.b, out=v), -1)
 
     def logits(self, x, *, uint8_path: str = "adds") -> np.ndarray:
@@ -148,7 +149,8 @@ class InferenceModel:
             bits = _bitops.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
         last = self.layers[-1]
         dot = _bitops.xnor_gemm(bits, last.weight_bits, last.in_features)
-        if x.dtype != np.uint8 or uint8_path == "adds":  # (bitplane_matmul records its own kernels)
+        if x.dtype != np.uint8 or (uint8_path == "adds" and 2 * 255 * self.in_features < 2**24):
+            # (bitplane_matmul records its own kernels)
             first = self.layers[0]
             record("binary_weight_matmul", lambda: binary_weight_matmul_ops(x.shape[0], first.in_features,
                                                                             first.out_features))
