@@ -11,9 +11,6 @@ from ..opcount import OpCounts, record
 from ..weight_matmul import binary_weight_matmul
 
 
-_PLANE_SHIFTS = np.arange(8, dtype=np.int32)[:, None, None]  # plane n is worth 2**n
-
-
 def weight_row_sums(w_bits: np.ndarray, k: int) -> np.ndarray:
     """sum_c w[j, c] of packed ±1 rows: k - 2 * (number of -1 entries), int64."""
     neg = np.unpackbits(np.ascontiguousarray(w_bits).view(np.uint8), axis=1).sum(axis=1, dtype=np.int64)
@@ -26,11 +23,10 @@ def pack_bit_planes(x: np.ndarray) -> np.ndarray:
     -1 where not (bit contract: the packed bit is the complement, padding zero)."""
     m, k = x.shape
     words = -(-k // 64)
-    # bit n of each pixel, planes first: one unpack, one transpose, one pack (at
-    # batch 1 the former loop over the 8 planes cost more than the XNOR GEMM)
-    planes = np.unpackbits(x[:, :, None], axis=2, bitorder="little").transpose(2, 0, 1)
     out = np.zeros((8, m, words * 8), np.uint8)
-    out[:, :, : -(-k // 8)] = np.packbits(planes == 0, axis=2, bitorder="little")  # bit 1 = -1 entry
+    for n in range(8):
+        plane_clear = ((x >> n) & 1) == 0  # -1 entries
+        out[n, :, : -(-k // 8)] = np.packbits(plane_clear, axis=1, bitorder="little")
     return out.reshape(8 * m, words * 8).view(np.uint64)
 
 
@@ -53,7 +49,10 @@ def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
     if w_sums is None:
         w_sums = weight_row_sums(w_bits, k)
     dots = xnor_gemm(pack_bit_planes(x), w_bits, k).reshape(8, m, -1)
-    s = np.left_shift(dots, _PLANE_SHIFTS, out=dots).sum(axis=0, dtype=np.int32)
+    s = dots[7] << 7
+    tmp = np.empty_like(s)
+    for n in range(7):
+        s += np.left_shift(dots[n], n, out=tmp)
     w_sums = w_sums.astype(np.int32)
     s += (w_sums << 8) - w_sums  # 255 * sum(w) as a shift and a subtraction
     s >>= 1
