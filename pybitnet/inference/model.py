@@ -16,11 +16,11 @@ import numpy as np
 from .. import _bitops
 from .._arrays import as_array
 from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
-from ..opcount import record
+from ..opcount import OpCounts, record
 from ..packing import pack_signs
 from ..weight_matmul import binary_weight_matmul_ops
 from .fold import fold_bn_affine, fold_bn_sign, fold_bn_sign_float
-from .first_layer import bitplane_matmul, real_matmul, weight_row_sums
+from .first_layer import bitplane_matmul, pixel_panels, real_matmul, weight_row_sums
 
 
 _PAD_ROWS = 8  # batches up to this size pad the first layer's input to whole words (below)
@@ -83,6 +83,7 @@ class InferenceModel:
             t = t / input_scale  # +1 iff p . w >= t (gamma > 0) or <= t (gamma < 0); p . w is an integer
             t = np.where(first.b > 0, np.ceil(t), np.floor(t))
             self._bitplane_t = np.clip(t, -(2.0**30), 2.0**30).astype(np.float32)  # integers, exact in float32
+            self._w0_panels = pixel_panels(first.weight_bits, first.in_features)  # for uint8_path="adds"
 
     @property
     def in_features(self) -> int:
@@ -115,16 +116,20 @@ class InferenceModel:
             raise ValueError("uint8 input needs input_scale/input_offset (export(..., input_scale=...))")
         if uint8_path not in ("adds", "bitplanes"):
             raise ValueError(f"uint8_path must be 'adds' or 'bitplanes', got {uint8_path!r}")
-        if uint8_path == "adds" and 2 * 255 * first.in_features < 2**24:
-            # The pixels as float32 through the same additions: every partial sum
-            # (up to 2 * 255 * k, the kernel's sum(x) - 2 * sum over the -1 weights)
-            # is an integer below 2**24, so p . w comes out exact, equal to the
-            # bit-plane path's, at the float path's speed.
-            v = self._first_sums(x.astype(np.float32))
-            v -= self._bitplane_t
-        else:  # (or k too large for exact float sums)
+        if uint8_path == "adds" and _bitops.isa() != "avx512" and 2 * 255 * first.in_features >= 2**24:
+            uint8_path = "bitplanes"  # float sums would no longer be exact
+        if uint8_path == "adds" and _bitops.isa() != "avx512":
+            # Without AVX-512 (no 16-bit lane permute) the pixels go through the
+            # float path's additions instead: every partial sum is an integer below
+            # 2 * 255 * k < 2**24, so p . w comes out exact there too.
+            s = self._first_sums(x.astype(np.float32))
+        elif uint8_path == "adds":
+            # Subset-sum tables of the pixels in 16-bit lanes (pixel_matmul): exact
+            # int32 p . w, the same as the bit planes', with additions only.
+            s = _bitops.uint8_weight_matmul(x, self._w0_panels, first.out_features)
+        else:
             s = bitplane_matmul(x, first.weight_bits, first.in_features, self._w0_sums)
-            v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
+        v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
         return _bitops.pack_signs(np.multiply(v, first.b, out=v), -1)
 
     def logits(self, x, *, uint8_path: str = "adds") -> np.ndarray:
@@ -132,15 +137,15 @@ class InferenceModel:
         inputs (as the trained model gets them) or uint8 pixels.
 
         uint8 pixels take the exact integer first layer ``p . w``, either by
-        float32 additions of the integer pixels (`uint8_path` "adds", fastest
-        here) or by the BNN paper's bit planes (eight XNOR dot products, shifts
-        and adds: "bitplanes"); both give the same bits.
+        subset-sum tables of the pixels (`uint8_path` "adds",
+        :func:`~pybitnet.inference.first_layer.pixel_matmul`, fastest here) or
+        by the BNN paper's bit planes (eight XNOR dot products, shifts and adds:
+        "bitplanes"); both give the same bits, with additions only.
         """
         x = as_array(x, "x")
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"x must have shape (M, {self.in_features}), got {x.shape}")
-        if x.dtype != np.uint8:
-            x = np.ascontiguousarray(x, dtype=np.float32)
+        x = np.ascontiguousarray(x, dtype=None if x.dtype == np.uint8 else np.float32)
         # The kernels' bindings directly (the layers were checked in __init__):
         # at batch 1 the Python wrappers' argument checks were a measurable
         # share of the call. Op counts are recorded below, per kernel.
@@ -149,11 +154,16 @@ class InferenceModel:
             bits = _bitops.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
         last = self.layers[-1]
         dot = _bitops.xnor_gemm(bits, last.weight_bits, last.in_features)
-        if x.dtype != np.uint8 or (uint8_path == "adds" and 2 * 255 * self.in_features < 2**24):
-            # (bitplane_matmul records its own kernels)
-            first = self.layers[0]
+        first = self.layers[0]
+        if x.dtype != np.uint8:
             record("binary_weight_matmul", lambda: binary_weight_matmul_ops(x.shape[0], first.in_features,
                                                                             first.out_features))
+        elif uint8_path == "adds" and _bitops.isa() != "avx512":
+            record("binary_weight_matmul", lambda: binary_weight_matmul_ops(x.shape[0], first.in_features,
+                                                                            first.out_features))
+        elif uint8_path == "adds":  # (bitplane_matmul records its own kernels)
+            record("uint8_weight_matmul", lambda: OpCounts(additions=x.shape[0] * first.out_features * first.in_features,
+                                                           weight_bytes=first.weight_bits.nbytes))
         for layer in self.layers[1:-1]:
             record("xnor_gemm_threshold", lambda layer=layer: xnor_gemm_threshold_ops(
                 x.shape[0], layer.in_features, layer.out_features))
