@@ -30,14 +30,60 @@ void build_tables(const std::uint8_t* x, std::size_t k, std::size_t chunks, __m5
   }
 }
 
-PBN_INLINE __m512i chunk_sum(__m512i acc, const std::uint16_t* bits, const __m512i* t) {
-  __m512i idx = _mm512_loadu_si512(bits);
+// MR rows of x against one block of 32 weight rows: the panel loads and index
+// shifts are shared by the MR rows (measured: 2 rows beat 1 by ~15% at batch 100).
+template <int MR>
+PBN_INLINE void block(const std::uint16_t* p, std::size_t chunks, const __m512i* tables, std::size_t table_stride,
+                      __m512i (&lo)[MR], __m512i (&hi)[MR]) {
 #pragma GCC unroll 4
-  for (int h = 0; h < 4; ++h) {
-    acc = _mm512_add_epi16(acc, _mm512_permutexvar_epi16(idx, _mm512_load_si512(t + h)));
-    idx = _mm512_srli_epi16(idx, 4);
+  for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
+  for (std::size_t q0 = 0; q0 < chunks; q0 += kChunksPerWiden) {
+    const std::size_t q1 = min_sz(chunks, q0 + kChunksPerWiden);
+    __m512i acc[MR];
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_si512();
+    for (std::size_t q = q0; q < q1; ++q) {
+      __m512i idx = _mm512_loadu_si512(p + q * 32);
+#pragma GCC unroll 4
+      for (int h = 0; h < 4; ++h) {
+#pragma GCC unroll 4
+        for (int r = 0; r < MR; ++r)
+          acc[r] = _mm512_add_epi16(acc[r], _mm512_permutexvar_epi16(idx, tables[r * table_stride + 4 * q + h]));
+        idx = _mm512_srli_epi16(idx, 4);
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; ++r) {
+      lo[r] = _mm512_add_epi32(lo[r], _mm512_cvtepi16_epi32(_mm512_castsi512_si256(acc[r])));
+      hi[r] = _mm512_add_epi32(hi[r], _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(acc[r], 1)));
+    }
   }
-  return acc;
+}
+
+template <int MR>
+void row_panel(const std::uint8_t* x, std::size_t ldx, const std::uint16_t* panels, std::size_t chunks,
+               std::int32_t* y, std::size_t ldy, std::size_t n, std::size_t k, __m512i* tables) {
+  __m512i sum[MR];
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r) {
+    build_tables(x + r * ldx, k, chunks, tables + r * 4 * chunks);
+    std::int32_t total = 0;
+    for (std::size_t c = 0; c < k; ++c) total += x[r * ldx + c];
+    sum[r] = _mm512_set1_epi32(total);
+  }
+  for (std::size_t b = 0; b * 32 < n; ++b) {
+    __m512i lo[MR], hi[MR];
+    block<MR>(panels + b * chunks * 32, chunks, tables, 4 * chunks, lo, hi);
+    const std::size_t rows = min_sz(n - b * 32, 32);
+    const __mmask16 mlo = rows >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << rows) - 1);
+    const __mmask16 mhi = rows >= 32 ? __mmask16(0xFFFF) : rows > 16 ? __mmask16((1u << (rows - 16)) - 1) : 0;
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; ++r) {
+      std::int32_t* out = y + r * ldy + b * 32;
+      _mm512_mask_storeu_epi32(out, mlo, _mm512_sub_epi32(sum[r], _mm512_slli_epi32(lo[r], 1)));
+      _mm512_mask_storeu_epi32(out + 16, mhi, _mm512_sub_epi32(sum[r], _mm512_slli_epi32(hi[r], 1)));
+    }
+  }
 }
 
 }  // namespace
@@ -45,32 +91,11 @@ PBN_INLINE __m512i chunk_sum(__m512i acc, const std::uint16_t* bits, const __m51
 void uint8_weight_matmul__avx512(const std::uint8_t* x, std::size_t ldx, const std::uint16_t* panels,
                                  std::size_t chunks, std::int32_t* y, std::size_t ldy, std::size_t m, std::size_t n,
                                  std::size_t k) {
-  AlignedScratch scratch(4 * chunks * 8);  // 4 * chunks tables of 64 bytes
+  AlignedScratch scratch(2 * 4 * chunks * 8);  // 2 rows x 4 * chunks tables of 64 bytes
   auto* tables = reinterpret_cast<__m512i*>(scratch.data);
-  for (std::size_t i = 0; i < m; ++i) {
-    const std::uint8_t* xi = x + i * ldx;
-    build_tables(xi, k, chunks, tables);
-    std::int32_t total = 0;
-    for (std::size_t c = 0; c < k; ++c) total += xi[c];
-    const __m512i sum = _mm512_set1_epi32(total);
-    for (std::size_t r = 0; r * 32 < n; ++r) {
-      const std::uint16_t* p = panels + r * chunks * 32;
-      __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
-      for (std::size_t q0 = 0; q0 < chunks; q0 += kChunksPerWiden) {
-        const std::size_t q1 = min_sz(chunks, q0 + kChunksPerWiden);
-        __m512i acc = _mm512_setzero_si512();
-        for (std::size_t q = q0; q < q1; ++q) acc = chunk_sum(acc, p + q * 32, tables + 4 * q);
-        lo = _mm512_add_epi32(lo, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(acc)));
-        hi = _mm512_add_epi32(hi, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(acc, 1)));
-      }
-      const std::size_t rows = min_sz(n - r * 32, 32);
-      const __mmask16 mlo = rows >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << rows) - 1);
-      const __mmask16 mhi = rows >= 32 ? __mmask16(0xFFFF) : rows > 16 ? __mmask16((1u << (rows - 16)) - 1) : 0;
-      std::int32_t* out = y + i * ldy + r * 32;
-      _mm512_mask_storeu_epi32(out, mlo, _mm512_sub_epi32(sum, _mm512_slli_epi32(lo, 1)));
-      _mm512_mask_storeu_epi32(out + 16, mhi, _mm512_sub_epi32(sum, _mm512_slli_epi32(hi, 1)));
-    }
-  }
+  std::size_t i = 0;
+  for (; i + 2 <= m; i += 2) row_panel<2>(x + i * ldx, ldx, panels, chunks, y + i * ldy, ldy, n, k, tables);
+  if (i < m) row_panel<1>(x + i * ldx, ldx, panels, chunks, y + i * ldy, ldy, n, k, tables);
 }
 
 }  // namespace pbn
