@@ -90,5 +90,12 @@ def pixel_matmul(x, panels: np.ndarray, n: int) -> np.ndarray:
     x = np.ascontiguousarray(x)
     y = _bitops.uint8_weight_matmul(x, panels, n)
     m, k = x.shape
-    record("uint8_weight_matmul", lambda: OpCounts(additions=m * n * k, weight_bytes=panels.nbytes))
+    record("uint8_weight_matmul", lambda: pixel_matmul_ops(m, k, n))
     return y
+
+
+def pixel_matmul_ops(m: int, k: int, n: int) -> OpCounts:
+    """One addition per pixel-weight pair (a table entry added per 4 pairs,
+    plus the tables and sums: counted as m * n * k), no multiplications; weights
+    1 bit each."""
+    return OpCounts(additions=m * n * k, weight_bytes=n * -(-k // 16) * 2)

@@ -16,11 +16,11 @@ import numpy as np
 from .. import _bitops
 from .._arrays import as_array
 from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
-from ..opcount import OpCounts, record
+from ..opcount import record
 from ..packing import pack_signs
 from ..weight_matmul import binary_weight_matmul_ops
 from .fold import fold_bn_affine, fold_bn_sign, fold_bn_sign_float
-from .first_layer import bitplane_matmul, pixel_panels, real_matmul, weight_row_sums
+from .first_layer import bitplane_matmul, pixel_matmul_ops, pixel_panels, weight_row_sums
 
 
 _PAD_ROWS = 8  # batches up to this size pad the first layer's input to whole words (below)
@@ -104,7 +104,9 @@ class InferenceModel:
             padded = np.zeros((m, first.weight_bits.shape[1] * 64), np.float32)
             padded[:, :k] = x
             x, k = padded, padded.shape[1]
-        return _bitops.binary_weight_matmul(x, first.weight_bits, k)
+        y = _bitops.binary_weight_matmul(x, first.weight_bits, k)
+        record("binary_weight_matmul", lambda: binary_weight_matmul_ops(m, first.in_features, first.out_features))
+        return y
 
     def _first_bits(self, x, uint8_path: str) -> np.ndarray:
         first = self.layers[0]
@@ -127,6 +129,8 @@ class InferenceModel:
             # Subset-sum tables of the pixels in 16-bit lanes (pixel_matmul): exact
             # int32 p . w, the same as the bit planes', with additions only.
             s = _bitops.uint8_weight_matmul(x, self._w0_panels, first.out_features)
+            record("uint8_weight_matmul", lambda: pixel_matmul_ops(x.shape[0], first.in_features,
+                                                                   first.out_features))
         else:
             s = bitplane_matmul(x, first.weight_bits, first.in_features, self._w0_sums)
         v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
@@ -148,22 +152,13 @@ class InferenceModel:
         x = np.ascontiguousarray(x, dtype=None if x.dtype == np.uint8 else np.float32)
         # The kernels' bindings directly (the layers were checked in __init__):
         # at batch 1 the Python wrappers' argument checks were a measurable
-        # share of the call. Op counts are recorded below, per kernel.
+        # share of the call. Op counts are recorded here, per kernel.
         bits = self._first_bits(x, uint8_path)
         for layer in self.layers[1:-1]:
             bits = _bitops.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
         last = self.layers[-1]
         dot = _bitops.xnor_gemm(bits, last.weight_bits, last.in_features)
-        first = self.layers[0]
-        if x.dtype != np.uint8:
-            record("binary_weight_matmul", lambda: binary_weight_matmul_ops(x.shape[0], first.in_features,
-                                                                            first.out_features))
-        elif uint8_path == "adds" and _bitops.isa() != "avx512":
-            record("binary_weight_matmul", lambda: binary_weight_matmul_ops(x.shape[0], first.in_features,
-                                                                            first.out_features))
-        elif uint8_path == "adds":  # (bitplane_matmul records its own kernels)
-            record("uint8_weight_matmul", lambda: OpCounts(additions=x.shape[0] * first.out_features * first.in_features,
-                                                           weight_bytes=first.weight_bits.nbytes))
+        # (the first layer's kernels recorded their counts where they ran)
         for layer in self.layers[1:-1]:
             record("xnor_gemm_threshold", lambda layer=layer: xnor_gemm_threshold_ops(
                 x.shape[0], layer.in_features, layer.out_features))
