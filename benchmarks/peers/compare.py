@@ -11,8 +11,8 @@ the median over rounds. Prints a Markdown table (LCE ms, pybitnet ms, LCE /
 pybitnet) and the LCE ops the converted models contain.
 
 Rows: the BNN MLP 784-4096-4096-4096-10 (pybitnet's packed
-``pybitnet.inference`` model from float32 inputs and from uint8 pixels via the
-bit planes; LCE's model takes float32) and the CIFAR-10 BNN. The CNN's
+``pybitnet.inference`` model from float32 inputs and from uint8 pixels, by
+default and via the bit planes; LCE's model takes float32) and the CIFAR-10 BNN. The CNN's
 pybitnet side is a hook: ``benchmarks.cnn_inference.build_random_cnn(batch)``
 must return a zero-argument callable that runs one end-to-end forward pass
 of `batch` 32x32x3 images (or a ``(model, x)`` pair, timed as
@@ -76,7 +76,7 @@ class LceServer:
 
 def pybitnet_mlp(batch):
     """The packed BNN MLP and its timed calls: float32 inputs, uint8 pixels (exact integer
-    first layer by additions) and uint8 pixels through the bit planes."""
+    first layer, uint8_weight_matmul) and uint8 pixels through the bit planes."""
     inf = from_trained(build_model(), input_scale=2 / 255, input_offset=-1.0)
     px = np.random.default_rng(1).integers(0, 256, (batch, 784), dtype=np.uint8)
     x = pybitnet.data.scale_pm1(px)
