@@ -76,3 +76,20 @@ def test_bad_arguments_are_named():
         _bitops.uint8_weight_matmul(np.zeros((2, 200), np.uint8)[:, ::2], panels, 40)
     empty = _bitops.uint8_weight_matmul(np.zeros((0, 100), np.uint8), panels, 40)
     assert empty.shape == (0, 40)
+
+
+def test_empty_shapes(isa):
+    panels = pixel_panels(np.zeros((5, 0), np.uint64), 0)
+    assert panels.shape == (1, 0, 32)
+    np.testing.assert_array_equal(_bitops.uint8_weight_matmul(np.zeros((2, 0), np.uint8), panels, 5, isa),
+                                  np.zeros((2, 5), np.int32))
+    none = pixel_panels(np.zeros((0, 2), np.uint64), 100)
+    assert _bitops.uint8_weight_matmul(np.ones((2, 100), np.uint8), none, 0, isa).shape == (2, 0)
+
+
+def test_strided_rows(isa):
+    x, w_bits, expected = case(3, 100, 40)
+    wide = np.zeros((3, 160), np.uint8)
+    wide[:, :100] = x
+    got = _bitops.uint8_weight_matmul(wide[:, :100], pixel_panels(w_bits, 100), 40, isa)
+    np.testing.assert_array_equal(got, expected)

@@ -79,7 +79,7 @@ def pixel_panels(w_bits: np.ndarray, k: int) -> np.ndarray:
     u16 = w_bits.view("<u2")[:, :chunks]  # little-endian words: uint16 q holds columns 16 q ..
     out = np.zeros((-(-n // 32) * 32, chunks), np.uint16)
     out[:n] = u16
-    return np.ascontiguousarray(out.reshape(-1, 32, chunks).transpose(0, 2, 1))
+    return np.ascontiguousarray(out.reshape(out.shape[0] // 32, 32, chunks).transpose(0, 2, 1))
 
 
 def pixel_matmul(x, panels: np.ndarray, n: int) -> np.ndarray:
