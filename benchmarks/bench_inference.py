@@ -30,8 +30,11 @@ class BnnMlpInference:
     def time_pybitnet_float_input(self, cache, batch):
         self.inf.logits(self.x)
 
-    def time_pybitnet_uint8_bitplanes(self, cache, batch):
+    def time_pybitnet_uint8_adds(self, cache, batch):
         self.inf.logits(self.px)
+
+    def time_pybitnet_uint8_bitplanes(self, cache, batch):
+        self.inf.logits(self.px, uint8_path="bitplanes")
 
     def time_numpy_float32(self, cache, batch):
         self.ref(self.x)

@@ -19,13 +19,15 @@ def models():
 
 
 @pytest.mark.parametrize("batch", [1, 100])
-@pytest.mark.parametrize("path", ["pybitnet-float-input", "pybitnet-uint8", "numpy-float32"])
+@pytest.mark.parametrize("path", ["pybitnet-float-input", "pybitnet-uint8", "pybitnet-uint8-bitplanes",
+                                  "numpy-float32"])
 def test_bnn_mlp_inference(benchmark, models, path, batch):
     use_threads(1)
     inf, ref = models
     px = np.random.default_rng(1).integers(0, 256, (batch, 784), dtype=np.uint8)
     x = pybitnet.data.scale_pm1(px)
     fn = {"pybitnet-float-input": lambda: inf.logits(x), "pybitnet-uint8": lambda: inf.logits(px),
+          "pybitnet-uint8-bitplanes": lambda: inf.logits(px, uint8_path="bitplanes"),
           "numpy-float32": lambda: ref(x)}[path]
     benchmark(fn)
 

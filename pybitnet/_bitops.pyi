@@ -73,6 +73,9 @@ def first_conv_threshold(
 def binary_weight_matmul(
     x: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
 ) -> npt.NDArray[np.float32]: ...
+def uint8_weight_matmul(
+    x: npt.NDArray[np.uint8], panels: npt.NDArray[np.uint16], n: int, isa: str = ""
+) -> npt.NDArray[np.int32]: ...
 def binary_weight_matmul_t(
     g: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
 ) -> npt.NDArray[np.float32]: ...

@@ -1,6 +1,7 @@
 """pybitnet.inference: folded first/last layers, the bit-plane first layer, the
 packed InferenceModel against the trained model in eval mode, and the packed
 file format (round trip, rejection of bad files, size)."""
+import dataclasses
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from pybitnet import recipes
 from pybitnet.inference import (InvalidModelFile, bitplane_matmul, bn_eval, export, fold_bn_sign_float,
                                 from_trained, load)
 from pybitnet.inference.io import _checksum
+from pybitnet.inference.model import InferenceModel
 from pybitnet.nn import BatchNorm, ShiftBatchNorm, ste_sign
 from conftest import signs
 from test_xnor_gemm_threshold import random_bn
@@ -237,3 +239,35 @@ def test_trained_mnist_model(tmp_path):
     got = inf.logits(x)
     assert_logits_match(got, expected)
     assert (inf.predict(x) == trainer.y_test).mean() > 0.85
+
+
+@pytest.mark.parametrize("m", [1, 8, 9])
+def test_small_batches_pad_the_first_layer_exactly(m):
+    """Batches up to 8 rows pad the first layer's input to whole words: same logits."""
+    model = synthetic_model()
+    x = np.random.default_rng(7).uniform(-1, 1, (m, 784)).astype(np.float32)
+    assert_logits_match(from_trained(model).logits(x), model.forward(x))
+
+
+def test_model_rejects_bad_first_layer_padding():
+    inf = from_trained(synthetic_model())
+    layers = [dataclasses.replace(layer) for layer in inf.layers]
+    layers[0].weight_bits = layers[0].weight_bits.copy()
+    layers[0].weight_bits[3, -1] |= np.uint64(1) << np.uint64(63)
+    with pytest.raises(ValueError, match="nonzero padding bits"):
+        InferenceModel(layers)
+    layers[0].weight_bits = layers[0].weight_bits[:, :-1].copy()
+    with pytest.raises(ValueError, match="words per row"):
+        InferenceModel(layers)
+
+
+@pytest.mark.parametrize("m", [1, 5, 64])
+def test_uint8_paths_agree_exactly(m):
+    """The pixels' integer first layer by float additions ("adds") and by bit
+    planes give the same bits, hence identical logits."""
+    inf = from_trained(synthetic_model(), input_scale=2 / 255, input_offset=-1.0)
+    px = np.random.default_rng(m).integers(0, 256, (m, 784), dtype=np.uint8)
+    px[0] = 255
+    np.testing.assert_array_equal(inf.logits(px), inf.logits(px, uint8_path="bitplanes"))
+    with pytest.raises(ValueError, match="uint8_path"):
+        inf.logits(px, uint8_path="planes")

@@ -1,11 +1,14 @@
 """First-layer products for real inputs: the float path (real x times packed
-±1 weights, additions only) and the BNN paper's bit-plane trick for 8-bit
-inputs, ``x . w = sum_n 2^n (x^n . w)`` over the bit planes x^n of the
-pixels: eight binary dot products and shifts, no multiplications."""
+±1 weights, additions only), and for 8-bit pixels the exact integer ``x . w``
+either by subset-sum tables in 16-bit lanes (:func:`pixel_matmul`, additions
+only) or by the BNN paper's bit-plane trick, ``x . w = sum_n 2^n (x^n . w)``
+over the bit planes x^n of the pixels: eight binary dot products and shifts,
+no multiplications."""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _bitops
 from ..gemm import xnor_gemm
 from ..opcount import OpCounts, record
 from ..weight_matmul import binary_weight_matmul
@@ -63,3 +66,36 @@ def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
 def real_matmul(x: np.ndarray, w_bits: np.ndarray, k: int) -> np.ndarray:
     """``x @ W.T`` for float32 `x` (M, k) and packed ±1 weights: additions only."""
     return binary_weight_matmul(np.ascontiguousarray(x, dtype=np.float32), w_bits, k)
+
+
+def pixel_panels(w_bits: np.ndarray, k: int) -> np.ndarray:
+    """Packed ±1 weight rows (N, ceil(k/64)) -> the 16-bit panels of
+    :func:`pixel_matmul`: uint16 (ceil(N/32), ceil(k/16), 32), where
+    ``panels[r, q, l]`` holds bits ``16 q .. 16 q + 15`` of row ``32 r + l``
+    (bit 1 = -1; rows past N are zero). Same 1 bit per weight, regrouped so that
+    one 64-byte load serves 32 rows; built once per model."""
+    w_bits = np.ascontiguousarray(w_bits, dtype=np.uint64)
+    n, chunks = w_bits.shape[0], -(-k // 16)
+    u16 = w_bits.view("<u2")[:, :chunks]  # little-endian words: uint16 q holds columns 16 q ..
+    out = np.zeros((-(-n // 32) * 32, chunks), np.uint16)
+    out[:n] = u16
+    return np.ascontiguousarray(out.reshape(out.shape[0] // 32, 32, chunks).transpose(0, 2, 1))
+
+
+def pixel_matmul(x, panels: np.ndarray, n: int) -> np.ndarray:
+    """Exact ``x @ W.T`` (int32 (M, n)) for uint8 `x` (M, k) and ±1 weights W
+    given as :func:`pixel_panels`: additions only (per 4 pixels, a table of
+    their 16 subset sums; each weight row's 4 bits pick its entry, 32 rows per
+    AVX-512 lane permute)."""
+    x = np.ascontiguousarray(x)
+    y = _bitops.uint8_weight_matmul(x, panels, n)
+    m, k = x.shape
+    record("uint8_weight_matmul", lambda: pixel_matmul_ops(m, k, n))
+    return y
+
+
+def pixel_matmul_ops(m: int, k: int, n: int) -> OpCounts:
+    """One addition per pixel-weight pair (a table entry added per 4 pairs,
+    plus the tables and sums: counted as m * n * k), no multiplications; weights
+    1 bit each."""
+    return OpCounts(additions=m * n * k, weight_bytes=n * -(-k // 16) * 2)

@@ -13,11 +13,17 @@ from typing import List, Optional
 
 import numpy as np
 
+from .. import _bitops
 from .._arrays import as_array
-from ..gemm import xnor_gemm, xnor_gemm_threshold
+from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
+from ..opcount import record
 from ..packing import pack_signs
+from ..weight_matmul import binary_weight_matmul_ops
 from .fold import fold_bn_affine, fold_bn_sign, fold_bn_sign_float
-from .first_layer import bitplane_matmul, real_matmul, weight_row_sums
+from .first_layer import bitplane_matmul, pixel_matmul_ops, pixel_panels, weight_row_sums
+
+
+_PAD_ROWS = 8  # batches up to this size pad the first layer's input to whole words (below)
 
 
 @dataclasses.dataclass
@@ -57,6 +63,14 @@ class InferenceModel:
         kinds = [layer.kind for layer in layers]
         if kinds[0] != "float_threshold" or kinds[-1] != "affine" or any(k != "threshold" for k in kinds[1:-1]):
             raise ValueError(f"layer kinds must be float_threshold, threshold..., affine; got {kinds}")
+        for n, layer in enumerate(layers):
+            words = -(-layer.in_features // 64)
+            if layer.weight_bits.ndim != 2 or layer.weight_bits.shape[1] != words:
+                raise ValueError(f"layer {n}: weight_bits must have ceil({layer.in_features} / 64) = {words} words "
+                                 f"per row, got shape {layer.weight_bits.shape}")
+        k0 = layers[0].in_features
+        if k0 % 64 and np.any(layers[0].weight_bits[:, -1] >> np.uint64(k0 % 64)):
+            raise ValueError(f"layer 0: weight_bits has nonzero padding bits past in_features={k0}")
         self.layers = layers
         self.input_scale, self.input_offset = input_scale, input_offset
         first = layers[0]
@@ -69,6 +83,7 @@ class InferenceModel:
             t = t / input_scale  # +1 iff p . w >= t (gamma > 0) or <= t (gamma < 0); p . w is an integer
             t = np.where(first.b > 0, np.ceil(t), np.floor(t))
             self._bitplane_t = np.clip(t, -(2.0**30), 2.0**30).astype(np.float32)  # integers, exact in float32
+            self._w0_panels = pixel_panels(first.weight_bits, first.in_features)  # for uint8_path="adds"
 
     @property
     def in_features(self) -> int:
@@ -78,36 +93,81 @@ class InferenceModel:
     def classes(self) -> int:
         return self.layers[-1].out_features
 
-    def _first_bits(self, x) -> np.ndarray:
+    def _first_sums(self, x) -> np.ndarray:
+        """``x @ W0.T`` (float32 (M, N)) for float32 `x`: additions only."""
         first = self.layers[0]
-        if x.dtype == np.uint8:
-            if self.input_scale is None:
-                raise ValueError("uint8 input needs input_scale/input_offset (export(..., input_scale=...))")
-            s = bitplane_matmul(x, first.weight_bits, first.in_features, self._w0_sums)
-            v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
-            return pack_signs(np.multiply(v, first.b, out=v))
-        y = real_matmul(x, first.weight_bits, first.in_features)
-        y -= first.a
-        return pack_signs(np.multiply(y, first.b, out=y))
+        k, m = first.in_features, x.shape[0]
+        if k % 64 and m <= _PAD_ROWS:
+            # Zero columns up to whole words add nothing to x . w, and with k % 64 == 0
+            # the binding skips its scan of every weight row's padding bits
+            # (checked in __init__): 4096 cache misses, ~8 us at batch 1.
+            padded = np.zeros((m, first.weight_bits.shape[1] * 64), np.float32)
+            padded[:, :k] = x
+            x, k = padded, padded.shape[1]
+        y = _bitops.binary_weight_matmul(x, first.weight_bits, k)
+        record("binary_weight_matmul", lambda: binary_weight_matmul_ops(m, first.in_features, first.out_features))
+        return y
 
-    def logits(self, x) -> np.ndarray:
+    def _first_bits(self, x, uint8_path: str) -> np.ndarray:
+        first = self.layers[0]
+        if x.dtype != np.uint8:
+            y = self._first_sums(x)
+            y -= first.a
+            return _bitops.pack_signs(np.multiply(y, first.b, out=y), -1)
+        if self.input_scale is None:
+            raise ValueError("uint8 input needs input_scale/input_offset (export(..., input_scale=...))")
+        if uint8_path not in ("adds", "bitplanes"):
+            raise ValueError(f"uint8_path must be 'adds' or 'bitplanes', got {uint8_path!r}")
+        if uint8_path == "adds" and _bitops.isa() != "avx512" and 2 * 255 * first.in_features >= 2**24:
+            uint8_path = "bitplanes"  # float sums would no longer be exact
+        if uint8_path == "adds" and _bitops.isa() != "avx512":
+            # Without AVX-512 (no 16-bit lane permute) the pixels go through the
+            # float path's additions instead: every partial sum is an integer below
+            # 2 * 255 * k < 2**24, so p . w comes out exact there too.
+            s = self._first_sums(x.astype(np.float32))
+        elif uint8_path == "adds":
+            # Subset-sum tables of the pixels in 16-bit lanes (pixel_matmul): exact
+            # int32 p . w, the same as the bit planes', with additions only.
+            s = _bitops.uint8_weight_matmul(x, self._w0_panels, first.out_features)
+            record("uint8_weight_matmul", lambda: pixel_matmul_ops(x.shape[0], first.in_features,
+                                                                   first.out_features))
+        else:
+            s = bitplane_matmul(x, first.weight_bits, first.in_features, self._w0_sums)
+        v = np.subtract(s, self._bitplane_t, dtype=np.float32)  # exact: |s| < 2**24
+        return _bitops.pack_signs(np.multiply(v, first.b, out=v), -1)
+
+    def logits(self, x, *, uint8_path: str = "adds") -> np.ndarray:
         """Float32 logits (M, classes) of `x` (M, in_features): float32 model
-        inputs (as the trained model gets them) or uint8 pixels (bit planes)."""
+        inputs (as the trained model gets them) or uint8 pixels.
+
+        uint8 pixels take the exact integer first layer ``p . w``, either by
+        subset-sum tables of the pixels (`uint8_path` "adds",
+        :func:`~pybitnet.inference.first_layer.pixel_matmul`, fastest here) or
+        by the BNN paper's bit planes (eight XNOR dot products, shifts and adds:
+        "bitplanes"); both give the same bits, with additions only.
+        """
         x = as_array(x, "x")
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"x must have shape (M, {self.in_features}), got {x.shape}")
-        if x.dtype != np.uint8:
-            x = np.ascontiguousarray(x, dtype=np.float32)
-        bits = self._first_bits(x)
+        x = np.ascontiguousarray(x, dtype=None if x.dtype == np.uint8 else np.float32)
+        # The kernels' bindings directly (the layers were checked in __init__):
+        # at batch 1 the Python wrappers' argument checks were a measurable
+        # share of the call. Op counts are recorded here, per kernel.
+        bits = self._first_bits(x, uint8_path)
         for layer in self.layers[1:-1]:
-            bits = xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
+            bits = _bitops.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
         last = self.layers[-1]
-        dot = xnor_gemm(bits, last.weight_bits, last.in_features)
+        dot = _bitops.xnor_gemm(bits, last.weight_bits, last.in_features)
+        # (the first layer's kernels recorded their counts where they ran)
+        for layer in self.layers[1:-1]:
+            record("xnor_gemm_threshold", lambda layer=layer: xnor_gemm_threshold_ops(
+                x.shape[0], layer.in_features, layer.out_features))
+        record("xnor_gemm", lambda: xnor_gemm_ops(x.shape[0], last.in_features, last.out_features))
         return (dot * last.a + last.b).astype(np.float32)
 
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x, *, uint8_path: str = "adds") -> np.ndarray:
         """Class indices (M,), the argmax of :meth:`logits`."""
-        return np.argmax(self.logits(x), axis=1)
+        return np.argmax(self.logits(x, uint8_path=uint8_path), axis=1)
 
     def weight_bytes(self) -> int:
         return sum(layer.weight_bits.nbytes for layer in self.layers)

@@ -80,6 +80,7 @@ std::size_t check_packed_rows(const py::array& bits, const char* name, std::int6
   // of each row is O(rows) and turns a silently wrong result into an error.
   const auto* p = static_cast<const word_t*>(bits.data());
   const word_t pad = ~last_word_mask(std::size_t(k));
+  if (pad == 0) return ld;  // k % 64 == 0: no padding bits (and no 4096 cache misses for a 4096-row matrix)
   for (py::ssize_t r = 0; r < bits.shape(0); ++r) {
     if (p[r * ld + words - 1] & pad)
       throw py::value_error(std::string(name) + " row " + std::to_string(r) + " has nonzero padding bits past k=" +

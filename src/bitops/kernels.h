@@ -74,6 +74,17 @@ using first_conv_threshold_fn = void(const float* x, const ConvShape& s, const w
                                      std::size_t n, const float* thresholds, const word_t* flips, word_t* out,
                                      std::size_t r0, std::size_t r1);
 
+// uint8 activations (pixels) times +-1 weights, exactly, in int32, additions
+// only: y[i, j] = sum_c x[i, c] * w[j, c] for i < m, j < n over k columns.
+// The weights come in 16-bit panels (pybitnet.inference.first_layer.pixel_panels):
+// for row block r = j / 32 and column chunk q = c / 16, 32 uint16 at
+// panels + (r * chunks + q) * 32; lane j % 32, bit c % 16 is 1 where
+// w[j, c] = -1 (bits past k are ignored). `panels` points at the call's first
+// block: drivers split n at multiples of 32 rows.
+using uint8_weight_matmul_fn = void(const std::uint8_t* x, std::size_t ldx, const std::uint16_t* panels,
+                                    std::size_t chunks, std::int32_t* y, std::size_t ldy, std::size_t m,
+                                    std::size_t n, std::size_t k);
+
 // Weight matmuls: real activations times packed +-1 (or -1/0/+1) weights W (n rows of
 // length k, sign bits `s`, row stride lds words; ternary adds nonzero bits `nz`,
 // stride ldnz; a sign bit is only ever set where the nonzero bit is). Additions

@@ -20,6 +20,7 @@ void bind_xnor_gemm_threshold(py::module_& m);
 void bind_conv_bits(py::module_& m);
 void bind_optimizer_step(py::module_& m);
 void bind_weight_matmul(py::module_& m);
+void bind_uint8_weight_matmul(py::module_& m);
 void bind_sample(py::module_& m);
 void bind_pow2(py::module_& m);
 void bind_shift_matmul(py::module_& m);
@@ -70,6 +71,7 @@ PYBIND11_MODULE(_bitops, m) {
   bind_conv_bits(m);
   bind_optimizer_step(m);
   bind_weight_matmul(m);
+  bind_uint8_weight_matmul(m);
   bind_sample(m);
   bind_pow2(m);
   bind_shift_matmul(m);

@@ -1,0 +1,66 @@
+// Binding of the exact uint8 x +-1 weight product (16-bit weight panels).
+#include <climits>
+
+#include "bind_util.h"
+#include "threads.h"
+
+namespace pbn {
+
+namespace {
+
+py::array_t<std::int32_t> uint8_weight_matmul(const py::array& x, const py::array& panels, const py::handle& n_obj,
+                                              const std::string& isa_name) {
+  uint8_weight_matmul_fn* kernel = uint8_weight_matmul_kernel(resolve_isa(isa_name));
+  require_dtype<std::uint8_t>(x, "x", "uint8");
+  require_ndim(x, "x", 2);
+  const std::size_t m = std::size_t(x.shape(0)), k = std::size_t(x.shape(1));
+  if (k >= (std::size_t(1) << 23)) throw py::value_error("x must have fewer than 2**23 columns (int32 sums)");
+  const std::size_t ldx = m == 0 || k == 0 ? k : row_stride(x, "x");
+  require_dtype<std::uint16_t>(panels, "panels", "uint16 (from pixel_panels)");
+  require_ndim(panels, "panels", 3);
+  require_c_contiguous(panels, "panels");
+  const std::size_t chunks = (k + 15) / 16, blocks = std::size_t(panels.shape(0));
+  if (std::size_t(panels.shape(1)) != chunks || panels.shape(2) != 32)
+    throw py::value_error("panels must have shape (blocks, ceil(k / 16) = " + std::to_string(chunks) +
+                          ", 32) for x with k=" + std::to_string(k) + " columns, got " + shape_str(panels));
+  const std::int64_t n64 = checked_k(n_obj, "n", std::int64_t(blocks) * 32, "n must be <= 32 * panels.shape[0]");
+  const std::size_t n = std::size_t(n64);
+  if ((n + 31) / 32 != blocks)
+    throw py::value_error("panels has " + std::to_string(blocks) + " blocks of 32 rows but n=" + std::to_string(n) +
+                          " needs ceil(n / 32) = " + std::to_string((n + 31) / 32));
+  py::array_t<std::int32_t> out({py::ssize_t(m), py::ssize_t(n)});
+  if (m == 0 || n == 0) return out;
+  const auto* xp = static_cast<const std::uint8_t*>(x.data());
+  const auto* pp = static_cast<const std::uint16_t*>(panels.data());
+  std::int32_t* y = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    // ~16M pixel-weight pairs per thread is worth a wake-up; batch 1 stays inline.
+    const std::size_t chunks_t = plan_chunks(double(m) * double(n) * double(k), double(1 << 24));
+    if (blocks >= chunks_t || m < chunks_t) {
+      const std::size_t step = (blocks + chunks_t - 1) / chunks_t;  // row blocks per chunk
+      parallel_for(chunks_t, [&](std::size_t t) {
+        const std::size_t b0 = std::min(blocks, t * step), b1 = std::min(blocks, b0 + step);
+        const std::size_t j0 = b0 * 32, j1 = std::min(n, b1 * 32);
+        if (j0 < j1) kernel(xp, ldx, pp + b0 * chunks * 32, chunks, y + j0, n, m, j1 - j0, k);
+      });
+    } else {
+      parallel_for(chunks_t, [&](std::size_t t) {
+        const std::size_t i0 = m * t / chunks_t, i1 = m * (t + 1) / chunks_t;
+        if (i0 < i1) kernel(xp + i0 * ldx, ldx, pp, chunks, y + i0 * n, n, i1 - i0, n, k);
+      });
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_uint8_weight_matmul(py::module_& m) {
+  m.def("uint8_weight_matmul", &uint8_weight_matmul, py::arg("x"), py::arg("panels"), py::arg("n"),
+        py::arg("isa") = "",
+        "Exact int32 x @ W.T for uint8 x and +-1 weights in 16-bit panels "
+        "(see pybitnet.inference.first_layer.pixel_matmul).");
+}
+
+}  // namespace pbn
