@@ -70,6 +70,13 @@ def build(convs=CIFAR_CONVS, dense=CIFAR_DENSE, seed=0):
     return CNNModel(packed_convs, packed_dense, (32, 32, convs[0][0])), FloatCNN(float_convs, float_dense)
 
 
+def build_random_cnn(batch, seed=0):
+    """(packed CNNModel, float32 input batch): the hook of benchmarks/peers/compare.py."""
+    model, _ = build(seed=seed)
+    x = np.random.default_rng(seed + 1).uniform(-1, 1, (batch, 32, 32, 3)).astype(np.float32)
+    return model, x
+
+
 class FloatCNN:
     """The same net in float32 numpy: im2col + matmul, pool, folded BN, sign."""
 
