@@ -64,23 +64,6 @@ ConvShape conv_shape(const py::array& x, std::int64_t kh, std::int64_t kw, std::
 }
 
 // Per-channel bool (channels,) -> packed words (null if none set or None).
-std::vector<word_t> pack_flags(const py::object& flag_obj, const char* name, std::size_t channels) {
-  std::vector<word_t> out;
-  if (flag_obj.is_none()) return out;
-  if (!py::isinstance<py::array>(flag_obj)) throw py::type_error(std::string(name) + " must be a bool array or None");
-  auto flag = py::reinterpret_borrow<py::array>(flag_obj);
-  require_dtype<bool>(flag, name, "bool");
-  require_ndim(flag, name, 1);
-  require_c_contiguous(flag, name);
-  if (std::size_t(flag.shape(0)) != channels)
-    throw py::value_error(std::string(name) + " must have one entry per channel (" + std::to_string(channels) +
-                          "), got shape " + shape_str(flag));
-  out.assign(words_for(channels), 0);
-  const auto* f = static_cast<const bool*>(flag.data());
-  for (std::size_t j = 0; j < channels; ++j) out[j / 64] |= word_t(f[j]) << (j % 64);
-  return out;
-}
-
 py::array_t<word_t> im2col_bits(const py::array& x_bits, std::int64_t kh, std::int64_t kw, std::int64_t sh,
                                 std::int64_t sw, std::int64_t ph, std::int64_t pw, const std::string& isa_name) {
   const Isa isa = resolve_isa(isa_name);
@@ -114,7 +97,7 @@ py::array_t<word_t> maxpool_bits(const py::array& x_bits, std::int64_t kh, std::
     const auto flag = py::reinterpret_borrow<py::array>(flip);
     require_ndim(flag, "flip", 1);
     const std::size_t channels = std::size_t(flag.shape(0));
-    flips = pack_flags(flip, "flip", channels);
+    flips = pack_flags(flip, "flip", channels, "channel");
     if (flips.size() != s.words)
       throw py::value_error("flip has " + std::to_string(channels) + " channels but x_bits has " +
                             std::to_string(s.words) + " words per pixel (ceil(channels/64) must match)");
@@ -154,13 +137,8 @@ py::array_t<word_t> xnor_gemm_threshold_panels(const py::array& a_bits, const py
   const std::size_t lda = check_packed_rows(a_bits, "a_bits", k);
   const std::size_t ldb = check_packed_rows(b_bits, "b_bits", k);
   const std::size_t m = std::size_t(a_bits.shape(0)), n = std::size_t(b_bits.shape(0));
-  require_dtype<std::int32_t>(thresholds, "thresholds", "int32");
-  require_ndim(thresholds, "thresholds", 1);
-  require_c_contiguous(thresholds, "thresholds");
-  if (std::size_t(thresholds.shape(0)) != n)
-    throw py::value_error("thresholds must have one entry per row of b_bits (" + std::to_string(n) + "), got shape " +
-                          shape_str(thresholds));
-  std::vector<word_t> flips = pack_flags(flip, "flip", n);
+  per_output<std::int32_t>(thresholds, "thresholds", "int32", n, "row of b_bits");
+  std::vector<word_t> flips = pack_flags(flip, "flip", n, "row of b_bits");
   const std::size_t words = words_for(std::size_t(k)), out_words = words_for(n);
   py::array_t<word_t> out({py::ssize_t(m), py::ssize_t(out_words)});
   if (m == 0 || n == 0) return out;
@@ -188,13 +166,8 @@ py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::a
   const double k_d = double(s.kh) * double(s.kw) * double(c);
   if (k_d > double(INT32_MAX)) throw py::value_error("kh * kw * channels must be < 2**31 (int32 dot products)");
   const std::int64_t k = std::int64_t(k_d);
-  require_dtype<std::int32_t>(thresholds, "thresholds", "int32");
-  require_ndim(thresholds, "thresholds", 1);
-  require_c_contiguous(thresholds, "thresholds");
-  if (std::size_t(thresholds.shape(0)) != f)
-    throw py::value_error("thresholds must have one entry per filter (" + std::to_string(f) + "), got shape " +
-                          shape_str(thresholds));
-  std::vector<word_t> flips = pack_flags(flip, "flip", f);
+  per_output<std::int32_t>(thresholds, "thresholds", "int32", f, "filter");
+  std::vector<word_t> flips = pack_flags(flip, "flip", f, "filter");
   if (flips.empty()) flips.assign(words_for(f) + 1, 0);  // None: no flipped channel
   const std::size_t n = std::size_t(x_bits.shape(0)), rows = n * s.oh * s.ow, out_words = words_for(f);
   py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(out_words)});
@@ -249,13 +222,8 @@ py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_
   const std::size_t ldb = check_packed_rows(w_bits, "w_bits", std::int64_t(k));
   const std::size_t f = std::size_t(w_bits.shape(0));
   if (f > 1024) throw py::value_error("at most 1024 filters, got " + std::to_string(f));
-  require_dtype<float>(thresholds, "thresholds", "float32");
-  require_ndim(thresholds, "thresholds", 1);
-  require_c_contiguous(thresholds, "thresholds");
-  if (std::size_t(thresholds.shape(0)) != f)
-    throw py::value_error("thresholds must have one entry per filter (" + std::to_string(f) + "), got shape " +
-                          shape_str(thresholds));
-  std::vector<word_t> flips = pack_flags(flip, "flip", f);
+  per_output<float>(thresholds, "thresholds", "float32", f, "filter");
+  std::vector<word_t> flips = pack_flags(flip, "flip", f, "filter");
   if (flips.empty()) flips.assign(words_for(f) + 1, 0);
   const std::size_t n = std::size_t(x.shape(0)), rows = n * s.oh * s.ow, out_words = words_for(f);
   py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(out_words)});

@@ -89,4 +89,14 @@ std::size_t check_packed_rows(const py::array& bits, const char* name, std::int6
   return ld;
 }
 
+std::vector<word_t> pack_flags(const py::object& flags, const char* name, std::size_t n, const char* per) {
+  std::vector<word_t> out;
+  if (flags.is_none()) return out;
+  if (!py::isinstance<py::array>(flags)) throw py::type_error(std::string(name) + " must be a bool array or None");
+  const bool* f = per_output<bool>(py::reinterpret_borrow<py::array>(flags), name, "bool", n, per);
+  out.assign(words_for(n), 0);
+  for (std::size_t j = 0; j < n; ++j) out[j / 64] |= word_t(f[j]) << (j % 64);
+  return out;
+}
+
 }  // namespace pbn

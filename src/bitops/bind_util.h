@@ -38,6 +38,23 @@ std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, 
 py::array_t<float> output_f32(const py::object& out, std::size_t rows, std::size_t cols,
                               const std::vector<const py::array*>& inputs);
 
+// A 1-D C-contiguous array of element type T with one entry per output `per`
+// (n of them); returns its data.
+template <class T>
+const T* per_output(const py::array& a, const char* name, const char* expected, std::size_t n, const char* per) {
+  require_dtype<T>(a, name, expected);
+  require_ndim(a, name, 1);
+  require_c_contiguous(a, name);
+  if (std::size_t(a.shape(0)) != n)
+    throw py::value_error(std::string(name) + " must have one entry per " + per + " (" + std::to_string(n) +
+                          "), got shape " + shape_str(a));
+  return static_cast<const T*>(a.data());
+}
+
+// A bool array of n flags (one per `per`) packed into words (bit j = flag j);
+// None -> an empty vector.
+std::vector<word_t> pack_flags(const py::object& flags, const char* name, std::size_t n, const char* per);
+
 // Packed rows (rows, words) uint64 with words == words_for(k) and zero padding.
 std::size_t check_packed_rows(const py::array& bits, const char* name, std::int64_t k);
 

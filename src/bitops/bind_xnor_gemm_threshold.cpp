@@ -16,18 +16,8 @@ py::array_t<word_t> xnor_gemm_threshold(const py::array& a_bits, const py::array
   const std::size_t lda = check_packed_rows(a_bits, "a_bits", k);
   const std::size_t ldb = check_packed_rows(b_bits, "b_bits", k);
   const std::size_t m = std::size_t(a_bits.shape(0)), n = std::size_t(b_bits.shape(0));
-  require_dtype<std::int32_t>(thresholds, "thresholds", "int32");
-  require_ndim(thresholds, "thresholds", 1);
-  require_c_contiguous(thresholds, "thresholds");
-  require_dtype<bool>(flip, "flip", "bool");
-  require_ndim(flip, "flip", 1);
-  require_c_contiguous(flip, "flip");
-  if (std::size_t(thresholds.shape(0)) != n)
-    throw py::value_error("thresholds must have one entry per row of b_bits (" + std::to_string(n) + "), got shape " +
-                          shape_str(thresholds));
-  if (std::size_t(flip.shape(0)) != n)
-    throw py::value_error("flip must have one entry per row of b_bits (" + std::to_string(n) + "), got shape " +
-                          shape_str(flip));
+  per_output<std::int32_t>(thresholds, "thresholds", "int32", n, "row of b_bits");
+  per_output<bool>(flip, "flip", "bool", n, "row of b_bits");
   const std::size_t words = words_for(std::size_t(k)), out_words = words_for(n);
   py::array_t<word_t> out({py::ssize_t(m), py::ssize_t(out_words)});
   if (m == 0 || out_words == 0) return out;

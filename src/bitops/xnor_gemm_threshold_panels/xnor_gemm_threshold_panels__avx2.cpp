@@ -1,6 +1,6 @@
 // AVX2 has no vector popcount (the pshufb popcount of xnor_gemm needs long
-// rows to pay): this is the reference loop compiled with -mpopcnt, and the
-// conv driver uses im2col + xnor_gemm_threshold on AVX2 instead.
+// rows to pay), so the conv driver uses im2col + xnor_gemm_threshold on AVX2
+// and this entry is the reference itself (kept so every op has every ISA).
 #include "../kernels.h"
 
 namespace pbn {
@@ -8,17 +8,7 @@ namespace pbn {
 void xnor_gemm_threshold_panels__avx2(const word_t* a, std::size_t lda, const word_t* bp, word_t* c,
                                       std::size_t ldc, std::size_t m, std::size_t n, std::size_t words,
                                       std::int64_t k, const std::int32_t* thresholds, const word_t* flips) {
-  for (std::size_t i = 0; i < m; ++i) {
-    for (std::size_t w = 0; w < words_for(n); ++w) c[i * ldc + w] = 0;
-    for (std::size_t j = 0; j < n; ++j) {
-      std::int64_t ones = 0;
-      for (std::size_t q = 0; q < words; ++q)
-        ones += __builtin_popcountll(a[i * lda + q] ^ bp[((j / 8) * words + q) * 8 + j % 8]);
-      const std::int64_t dot = k - 2 * ones;
-      const bool flip = (flips[j / 64] >> (j % 64)) & 1;
-      c[i * ldc + j / 64] |= word_t(flip ? dot > thresholds[j] : dot < thresholds[j]) << (j % 64);
-    }
-  }
+  xnor_gemm_threshold_panels__scalar(a, lda, bp, c, ldc, m, n, words, k, thresholds, flips);
 }
 
 }  // namespace pbn
