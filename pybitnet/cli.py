@@ -5,12 +5,13 @@
     pybitnet train --dataset mnist --method bnn --epochs 10 --out runs/bnn
     pybitnet train --dataset cifar10 --method bnn --epochs 500 --out runs/cifar10-bnn
     mpiexec -n 2 pybitnet train ...        # data parallel (needs mpi4py)
-    pybitnet evaluate runs/bnn/best.npz
+    pybitnet evaluate runs/bnn/best.npz [--packed]
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 
 def _info(_args) -> int:
@@ -79,7 +80,9 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from pybitnet import checkpoint, recipes
-    from pybitnet.train import error_rate
+    import numpy as np
+
+    from pybitnet.train import predictions
 
     arrays, meta = checkpoint.read(args.checkpoint)
     r = recipes.Recipe(**meta["recipe"])
@@ -88,9 +91,27 @@ def _evaluate(args) -> int:
         print(f"note: {ds.notes}")
     model = recipes.build_model(r, x_test.shape[1:], ds.num_classes)
     checkpoint.load_into(arrays, model, where=args.checkpoint)
-    err = error_rate(model, x_test, y_test, recipes.eval_batch_size(r))
-    print(f"{r.method} on {r.dataset} (epoch {meta['epoch']}): test error {100 * err:.2f} %")
+    pred = predictions(model, x_test, recipes.eval_batch_size(r))
+    print(f"{r.method} on {r.dataset} (epoch {meta['epoch']}): test error {100 * np.mean(pred != y_test):.2f} %")
+    if args.packed:
+        _evaluate_packed(model, x_test, y_test, pred)
     return 0
+
+
+def _evaluate_packed(model, x, y, ref) -> None:
+    """The same model folded into the packed inference engine: its test error, how often
+    its argmax agrees with the trained model's (`ref`), and its time."""
+    import numpy as np
+
+    from pybitnet import inference
+
+    packed = inference.from_trained(model)  # ValueError (a message) for a model that is not a BNN
+    t0 = time.perf_counter()
+    pred = np.concatenate([packed.predict(x[i:i + 100]) for i in range(0, len(x), 100)])
+    ms_per_100 = 1e5 * (time.perf_counter() - t0) / len(x)
+    print(f"packed ({type(packed).__name__}, {packed.weight_bytes() / 2**20:.2f} MiB of weights): test error "
+          f"{100 * np.mean(pred != y):.2f} %, argmax agrees with the trained model on "
+          f"{100 * np.mean(pred == ref):.2f} % of the test set, {ms_per_100:.1f} ms per 100 images")
 
 
 def main(argv=None) -> int:
@@ -140,6 +161,8 @@ def main(argv=None) -> int:
     e = sub.add_parser("evaluate", help="test error of a checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("--data", help="data root (default $PYBITNET_DATA)")
+    e.add_argument("--packed", action="store_true",
+                   help="also run the BNN folded into the packed inference engine (pybitnet.inference)")
     e.set_defaults(fn=_evaluate)
 
     args = parser.parse_args(argv)

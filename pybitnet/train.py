@@ -23,15 +23,18 @@ except ImportError:  # pragma: no cover - tqdm is a dependency; keep working wit
     tqdm = None
 
 
-def error_rate(model, x, y, batch_size: int = 1000) -> float:
-    """Classification error (fraction) of `model` in eval mode."""
+def predictions(model, x, batch_size: int = 1000) -> np.ndarray:
+    """Class indices (N,) that `model` gives `x` in eval mode, in batches."""
     was_training = model.training
     model.eval()
-    wrong = 0
-    for i in range(0, len(x), batch_size):
-        wrong += int(np.sum(np.argmax(model.forward(x[i:i + batch_size]), axis=1) != y[i:i + batch_size]))
+    out = [np.argmax(model.forward(x[i:i + batch_size]), axis=1) for i in range(0, len(x), batch_size)]
     model.train(was_training)
-    return wrong / max(1, len(x))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def error_rate(model, x, y, batch_size: int = 1000) -> float:
+    """Classification error (fraction) of `model` in eval mode."""
+    return float(np.sum(predictions(model, x, batch_size) != y)) / max(1, len(x))
 
 
 class Trainer:

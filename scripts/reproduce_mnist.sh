@@ -12,10 +12,10 @@ run() {
   pybitnet train --dataset mnist --method "$method" --epochs $((epochs * scale)) --out "runs/mnist-$name" \
     --no-progress "$@"
 }
-run float     float     15
-run bnn       bnn       3
-run tc-qbp    tc-qbp    8
-run bc        bc-stoch  8
-run bc-qbp    bc-qbp    8
-run bnn-shift bnn-shift 3
+run float     float     40
+run bnn       bnn       24
+run tc-qbp    tc-qbp    40
+run bc        bc-stoch  32
+run bc-qbp    bc-qbp    32
+run bnn-shift bnn-shift 20
 python scripts/results_table.py runs/mnist-*   # the table of docs/RESULTS.md

@@ -85,3 +85,19 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert cli.main(["evaluate", str(out / "best.npz")]) == 0
     assert "test error" in capsys.readouterr().out
     assert cli.main(["evaluate", str(tmp_path / "nope.npz")]) == 2
+
+
+@needs_mnist
+def test_cli_evaluate_packed(tmp_path, capsys):
+    out = tmp_path / "bnn"
+    assert cli.main(["train", "--method", "bnn", "--epochs", "1", "--subset", "1000", "--hidden", "64",
+                     "--val-size", "500", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out / "best.npz"), "--packed"]) == 0
+    text = capsys.readouterr().out
+    assert "packed (InferenceModel" in text and "agrees with the trained model on 100.00 %" in text
+    float_run = tmp_path / "float"
+    assert cli.main(["train", "--method", "float", "--epochs", "1", "--subset", "500", "--hidden", "16",
+                     "--val-size", "500", "--out", str(float_run), "--no-progress"]) == 0
+    assert cli.main(["evaluate", str(float_run / "best.npz"), "--packed"]) == 2  # not a BNN: a message
+    assert "error:" in capsys.readouterr().err
