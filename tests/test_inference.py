@@ -12,10 +12,9 @@ import pybitnet
 from pybitnet import recipes
 from pybitnet.inference import (InvalidModelFile, bitplane_matmul, bn_eval, export, fold_bn_sign_float,
                                 from_trained, load)
-from pybitnet.inference.io import _checksum
 from pybitnet.inference.model import InferenceModel
 from pybitnet.nn import BatchNorm, ShiftBatchNorm, ste_sign
-from conftest import signs
+from conftest import rewrite_model_file as rewrite, signs
 from test_xnor_gemm_threshold import random_bn
 
 
@@ -152,17 +151,6 @@ def test_rejects_truncated_and_corrupt(exported, tmp_path):
         load(bad)
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.npz")
-
-
-def rewrite(path, out, **changes):
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    arrays.update(changes)
-    arrays.pop("checksum")
-    arrays = {k: v for k, v in arrays.items() if v is not None}
-    arrays["checksum"] = np.array(_checksum(arrays))
-    np.savez(out, **arrays)
-    return out
 
 
 @pytest.mark.parametrize("changes,match", [

@@ -8,6 +8,8 @@ from pybitnet import _bitops
 from pybitnet.inference import cnn
 from pybitnet.inference.cnn import CNNModel, float_im2col
 from pybitnet.inference.fold import bn_eval
+
+from conftest import rewrite_model_file
 from pybitnet.nn import BatchNorm, BinarizedDense, Dropout, Parameter, SteSign
 
 ISAS = ["scalar", "avx2", "avx512"]
@@ -297,18 +299,6 @@ def test_cnn_export_load_round_trip(cnn_file, tmp_path):
     np.testing.assert_array_equal(again.logits(x), want)
 
 
-def _rewrite(path, out, **changes):
-    from pybitnet.inference.io import _checksum
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    arrays.update(changes)
-    arrays.pop("checksum")
-    arrays = {k: v for k, v in arrays.items() if v is not None}
-    arrays["checksum"] = np.array(_checksum(arrays))
-    np.savez(out, **arrays)
-    return out
-
-
 @pytest.mark.parametrize("changes,match", [
     ({"version": np.array(2, np.int64)}, "version 2"),
     ({"conv1.weight_bits": np.zeros((70, 3, 3, 2), np.uint64)}, "weight_bits"),
@@ -323,7 +313,7 @@ def _rewrite(path, out, **changes):
 def test_cnn_file_rejects_mismatched(cnn_file, tmp_path, changes, match):
     from pybitnet.inference import InvalidModelFile, load
     with pytest.raises(InvalidModelFile, match=match):
-        load(_rewrite(cnn_file, tmp_path / "x.npz", **changes))
+        load(rewrite_model_file(cnn_file, tmp_path / "x.npz", **changes))
 
 
 def test_cnn_file_rejects_truncated_corrupt_and_edited(cnn_file, tmp_path):
@@ -348,7 +338,7 @@ def test_cnn_file_rejects_truncated_corrupt_and_edited(cnn_file, tmp_path):
     bits = arrays["conv1.weight_bits"].copy()
     bits[0, 0, 0, -1] |= np.uint64(1) << np.uint64(63)  # 8 channels: bit 63 is padding
     with pytest.raises(InvalidModelFile, match="padding"):
-        load(_rewrite(cnn_file, tmp_path / "p.npz", **{"conv1.weight_bits": bits}))
+        load(rewrite_model_file(cnn_file, tmp_path / "p.npz", **{"conv1.weight_bits": bits}))
 
 
 @pytest.mark.parametrize("isa", ISAS)

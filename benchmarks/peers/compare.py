@@ -24,13 +24,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pybitnet  # before numpy (see pybitnet/__init__.py)
 import numpy as np
 
 from benchmarks.bnn_inference import build_model
 from benchmarks.common import use_threads
+from pybitnet.bench import median_time
 from pybitnet.inference import from_trained
 
 LCE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lce_bench.py")
@@ -38,14 +38,7 @@ GOAL = 5.0  # pybitnet should be at least this many times faster than LCE
 
 
 def median_ms(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times))
+    return 1e3 * median_time(fn, repeats, warmup)
 
 
 class LceServer:
