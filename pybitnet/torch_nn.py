@@ -29,12 +29,17 @@ def _glorot_uniform_(w: torch.Tensor, fan_in: int, fan_out: int, bound: float) -
 class _RealWeightLinear(nn.Module):
     """A linear layer whose real weights in [-H, H] are quantized in the forward pass."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool, scale: float):
+    def __init__(self, in_features: int, out_features: int, bias: bool, scale: float, stochastic: bool = False):
         super().__init__()
         self.in_features, self.out_features, self.H = in_features, out_features, float(scale)
+        self.stochastic = stochastic
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         _glorot_uniform_(self.weight, in_features, out_features, self.H)
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def _evaluates_real_weights(self) -> bool:
+        """Stochastic layers evaluate with the real weights, as in the papers' code."""
+        return self.stochastic and not self.training
 
     @torch.no_grad()
     def clip_(self) -> "_RealWeightLinear":
@@ -75,12 +80,11 @@ class BinaryLinear(_RealWeightLinear):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, stochastic: bool = False,
                  scale: float = 1.0):
-        super().__init__(in_features, out_features, bias, scale)
-        self.stochastic = stochastic
+        super().__init__(in_features, out_features, bias, scale, stochastic)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight
-        if self.stochastic and not self.training:
+        if self._evaluates_real_weights():
             return F.linear(x, w, self.bias)
         if self.stochastic:
             p = ((w.detach() / self.H + 1) / 2).clamp(0, 1)
@@ -103,12 +107,11 @@ class TernaryLinear(_RealWeightLinear):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, stochastic: bool = True,
                  scale: float = 1.0):
-        super().__init__(in_features, out_features, bias, scale)
-        self.stochastic = stochastic
+        super().__init__(in_features, out_features, bias, scale, stochastic)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight
-        if self.stochastic and not self.training:
+        if self._evaluates_real_weights():
             return F.linear(x, w, self.bias)
         a = (w.detach() / self.H).abs().clamp(max=1)
         keep = torch.rand_like(a) < a if self.stochastic else a > 0.5
