@@ -19,7 +19,7 @@ def make_step(method, hidden, batch, *, dataset="mnist", **overrides):
     shape = (32, 32, 3) if r.arch == "cnn" else (784,)
     model = recipes.build_model(r, shape, 10)
     opt = recipes.build_optimizer(r, model)
-    loss = recipes.LOSS()
+    loss = recipes.build_loss(r)
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (batch,) + shape).astype(np.float32)
     y = rng.integers(0, 10, batch)

@@ -59,8 +59,10 @@ def _train(args) -> int:
     overrides = {k: getattr(args, k) for k in ("hidden", "depth", "epochs", "batch_size", "optimizer", "lr", "lr_end",
                                                "schedule", "lr_every", "input_dropout", "hidden_dropout",
                                                "preprocess", "val_size", "seed", "channels")}
-    r = recipes.recipe(args.method, dataset=args.dataset, **overrides)
     out = args.out or f"runs/{args.dataset}-{args.method}"
+    if args.extend_to is not None and overrides["epochs"] is None:
+        overrides["epochs"] = _planned_epochs(out)  # the schedule of the run being extended
+    r = recipes.recipe(args.method, dataset=args.dataset, **overrides)
     trainer = Trainer(r, out, data_root=args.data, subset=args.subset, progress=not args.no_progress,
                       test_every=args.test_every, comm=comm)
     if root:
@@ -69,13 +71,25 @@ def _train(args) -> int:
                  if comm is not None else ""))
         if trainer.notes:
             print(f"note: {trainer.notes}")
-    best = trainer.fit(resume=not args.restart)
+    best = trainer.fit(epochs=args.extend_to, resume=not args.restart)
     if not root:
         return 0
     test = best["test_error"]
     print(f"best validation error {100 * best['val_error']:.2f} % at epoch {best['epoch']}"
           + (f"; its test error {100 * test:.2f} %" if test is not None else "") + f"  [{out}]")
     return 0
+
+
+def _planned_epochs(out: str):
+    """The epochs of the run in `out` (its schedule), for --extend-to."""
+    from pathlib import Path
+
+    from pybitnet import checkpoint
+
+    path = Path(out) / "last.npz"
+    if not path.is_file():
+        raise ValueError(f"--extend-to continues a run, but {path} does not exist")
+    return checkpoint.read(path)[1]["recipe"]["epochs"]
 
 
 def _evaluate(args) -> int:
@@ -155,6 +169,9 @@ def main(argv=None) -> int:
     t.add_argument("--threads", type=int)
     t.add_argument("--test-every", type=int, default=1, help="compute the test error every N epochs")
     t.add_argument("--restart", action="store_true", help="ignore OUT/last.npz and start over")
+    t.add_argument("--extend-to", type=int, metavar="N",
+                   help="continue the run in OUT past its planned epochs up to epoch N; its LR schedule keeps "
+                        "its formula (a resumed run must otherwise keep its --epochs)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(fn=_train)
 

@@ -39,6 +39,7 @@ class Recipe:
     seed: int = 0
     arch: str = "mlp"  # "mlp" or "cnn" (the VGG-like net of BinaryConnect / BNN, set by the dataset)
     channels: int = 128  # cnn: width of the first conv block (then x2, x4)
+    loss_reduction: str = "batch"  # squared hinge: "batch" (sum over classes / batch: BC-M, Few-Mult) or "mean"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -49,9 +50,11 @@ def recipe(method: str, **overrides) -> Recipe:
 
     - float, bc, bc-stoch, tc, bc-qbp, tc-qbp: Lin et al. 2015 / BC-M: 784-1024x3-10,
       ReLU, BN everywhere, SGD (no momentum), batch 200, LR 0.3 -> 0.01 exponential,
-      centred pixels, W0 = Glorot/2 weight scale, squared hinge loss.
+      centred pixels, W0 = Glorot/2 weight scale, squared hinge loss summed over the classes and
+      averaged over the batch (BC-M's ``model.py``).
     - bnn: Hubara et al. 2016 (Theano): 784-4096x3-10, sign activations (STE), BN,
-      dropout 0.2/0.5, Adam 0.003 -> 3e-7, batch 100, inputs in [-1, 1], Glorot LR scale.
+      dropout 0.2/0.5, Adam 0.003 -> 3e-7, batch 100, inputs in [-1, 1], Glorot LR scale,
+      squared hinge averaged over batch x classes.
     - bnn-shift: the Torch variant: 3x2048, shift-based BN and AdaMax, LR 2**-6 halved
       every 20 epochs, inputs in [0, 1], no dropout.
     """
@@ -63,10 +66,10 @@ def recipe(method: str, **overrides) -> Recipe:
     base = Recipe(method=method)
     if method == "bnn":
         base = dataclasses.replace(base, hidden=4096, batch_size=100, optimizer="adam", lr=0.003, lr_end=3e-7,
-                                   input_dropout=0.2, hidden_dropout=0.5, preprocess="pm1")
+                                   input_dropout=0.2, hidden_dropout=0.5, preprocess="pm1", loss_reduction="mean")
     elif method == "bnn-shift":
         base = dataclasses.replace(base, hidden=2048, batch_size=100, optimizer="shift-adamax", lr=2**-6,
-                                   schedule="step", lr_every=20, preprocess="unit")
+                                   schedule="step", lr_every=20, preprocess="unit", loss_reduction="mean")
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -91,7 +94,7 @@ def _cnn_recipe(method: str, dataset: str, overrides) -> Recipe:
         lr, lr_end = (0.003, 2e-6) if cifar else (0.01, 3e-6)
     base = Recipe(method=method, dataset=dataset, arch="cnn", channels=CNN_DATASETS[dataset], hidden=1024, depth=2,
                   epochs=500 if cifar else 200, batch_size=50, optimizer="adam", lr=lr, lr_end=lr_end,
-                  preprocess="pm1", val_size=5000 if cifar else 6000)
+                  preprocess="pm1", val_size=5000 if cifar else 6000, loss_reduction="mean")
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -235,7 +238,9 @@ def prepare_data(r: Recipe, root: Optional[str] = None, subset: Optional[int] = 
     return f(x_tr), y_tr, f(x_val), y_val, f(x_test), ds.y_test, ds
 
 
-LOSS = SquaredHinge
+def build_loss(r: Recipe) -> SquaredHinge:
+    """The recipe's squared hinge loss (its reduction: see :class:`~pybitnet.nn.SquaredHinge`)."""
+    return SquaredHinge(r.loss_reduction)
 
 
 def eval_batch_size(r: Recipe) -> int:

@@ -69,7 +69,7 @@ class Trainer:
         self.eval_batch = recipes.eval_batch_size(recipe)
         self.optimizer = recipes.build_optimizer(recipe, self.model)
         self.schedule = recipes.build_schedule(recipe)
-        self.loss = recipes.LOSS()
+        self.loss = recipes.build_loss(recipe)
         self.epoch = 0
         self.best = {"val_error": float("inf"), "epoch": -1, "test_error": None}
         self.averager = None
@@ -91,9 +91,16 @@ class Trainer:
         arrays, meta = checkpoint.read(path)
         if meta["recipe"] != self.recipe.to_dict():
             defaults = recipes.Recipe(method=self.recipe.method).to_dict()  # fields newer than the checkpoint
-            changed = {k for k, v in self.recipe.to_dict().items() if meta["recipe"].get(k, defaults[k]) != v}
-            if changed - {"epochs"}:
-                raise ValueError(f"{path} was trained with a different recipe (differs in {sorted(changed)}); "
+            saved = {k: meta["recipe"].get(k, defaults[k]) for k in defaults}
+            changed = sorted(k for k, v in self.recipe.to_dict().items() if saved[k] != v)
+            if changed == ["epochs"]:  # the schedule is fixed when a run starts: no silent LR jump on resume
+                raise ValueError(
+                    f"{path} was started with epochs={saved['epochs']} (its LR schedule spans those epochs); "
+                    f"resuming with epochs={self.recipe.epochs} would change the schedule mid-run. Resume with "
+                    f"--epochs {saved['epochs']}, or train past its end with --extend-to N (the schedule keeps "
+                    "its per-epoch decay), or use another --out directory")
+            if changed:
+                raise ValueError(f"{path} was trained with a different recipe (differs in {changed}); "
                                  "use another --out directory")
         checkpoint.load_into(arrays, self.model, self.optimizer, str(path))
         self.epoch, self.best = meta["epoch"], meta["best"]
@@ -137,7 +144,11 @@ class Trainer:
         return any(getattr(m, "stochastic", False) for m in self.model.modules())
 
     def fit(self, epochs: Optional[int] = None, resume: bool = True) -> Dict:
-        """Train up to `epochs` (default: the recipe's), resuming from ``last.npz`` if present."""
+        """Train up to epoch `epochs` (default: the recipe's), resuming from ``last.npz`` if present.
+
+        The LR schedule always spans the recipe's epochs, fixed when the run starts: `epochs`
+        beyond them extends the run with the schedule continued by its own formula (the
+        exponential decay keeps its per-epoch factor, the step decay keeps halving)."""
         target = epochs or self.recipe.epochs
         if self.is_root:
             self.out.mkdir(parents=True, exist_ok=True)

@@ -112,7 +112,7 @@ def test_dropout_is_reproducible_and_scaled():
         nn.Dropout(1.0)
 
 
-@pytest.mark.parametrize("loss", [nn.SquaredHinge(), nn.SoftmaxCrossEntropy()])
+@pytest.mark.parametrize("loss", [nn.SquaredHinge(), nn.SquaredHinge("batch"), nn.SoftmaxCrossEntropy()])
 def test_losses_gradients(loss):
     rng = np.random.default_rng(5)
     y = rng.standard_normal((4, 3)).astype(np.float32)
@@ -129,6 +129,12 @@ def test_squared_hinge_matches_definition():
     assert value == pytest.approx(np.mean(np.maximum(0, 1 - t * y) ** 2))
     with pytest.raises(ValueError, match="rows"):
         nn.SquaredHinge()(y, t[:1])
+    # BC-M / Few-Multiplications: summed over the classes, averaged over the batch
+    value, grad = nn.SquaredHinge("batch")(y, t)
+    assert value == pytest.approx(np.sum(np.maximum(0, 1 - t * y) ** 2) / 2)
+    np.testing.assert_allclose(grad, 2 * nn.SquaredHinge()(y, t)[1])  # 2 classes: 2x the mean's gradient
+    with pytest.raises(ValueError, match="reduction"):
+        nn.SquaredHinge("sum")
 
 
 def test_parameters_and_modes():

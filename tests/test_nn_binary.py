@@ -107,3 +107,47 @@ def test_glorot_factors():
     assert nn.glorot_lr_scale(784, 4096) == pytest.approx(57.0, abs=0.1)
     assert nn.glorot_lr_scale(4096, 4096) == pytest.approx(73.9, abs=0.1)
     assert nn.glorot_w0(784, 1024) == pytest.approx(0.0288, abs=1e-4)
+
+
+@pytest.mark.parametrize("k", [70, 128, 1000])
+def test_dropout_before_binarized_dense_drops_units(k):
+    """A dropped unit (0 after inverted dropout) contributes 0 to the XNOR forward and to the
+    weight gradient, not +1 (BNN Theano: sign -> dropout 0.5 -> binary dense)."""
+    rng = np.random.default_rng(11)
+    a = pm(rng.standard_normal((9, k))).astype(np.float32)
+    drop = nn.Dropout(0.5, seed=3)
+    x = drop.forward(a)
+    assert (x == 0).any() and set(np.unique(x)) <= {-2.0, 0.0, 2.0}
+    layer = nn.BinarizedDense(k, 6, seed=4)
+    w = pm(layer.weight.value)
+    y = layer.forward(x)
+    np.testing.assert_array_equal(y, x @ w.T + layer.bias.value)
+    g = rng.standard_normal((9, 6)).astype(np.float32)
+    layer.zero_grad()
+    dx = layer.backward(g)
+    np.testing.assert_allclose(layer.weight.grad, g.T @ x, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(drop.backward(dx), (g @ w) * (x != 0) * 2, rtol=1e-5, atol=1e-5)
+    # no dropout (eval): plain ±1 input, the unmasked kernel
+    np.testing.assert_array_equal(layer.forward(a), a @ w.T + layer.bias.value)
+
+
+def test_binarized_dense_rejects_non_binary_input():
+    layer = nn.BinarizedDense(8, 2)
+    with pytest.raises(ValueError, match="±s and 0"):
+        layer.forward(np.array([[1, -1, 0.5, 1, 1, 1, -1, 1]], np.float32))
+
+
+def test_dropout_before_binarized_conv_drops_units():
+    rng = np.random.default_rng(12)
+    a = pm(rng.standard_normal((2, 5, 5, 64))).astype(np.float32)
+    x = nn.Dropout(0.5, seed=1).forward(a)
+    layer = nn.BinarizedConv2D(64, 3, 3, padding=1, seed=2)
+    y = layer.forward(x)
+    from pybitnet.nn.conv import im2col
+    rows = im2col(x, 3, padding=1, pad_value=2.0)  # +1 padding, scaled like the kept units
+    w = pm(layer.weight.value).reshape(3, -1)
+    np.testing.assert_allclose(y.reshape(-1, 3), rows @ w.T + layer.bias.value, rtol=1e-6, atol=1e-4)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    layer.zero_grad()
+    layer.backward(g)
+    np.testing.assert_allclose(layer.weight.grad.reshape(3, -1), g.reshape(-1, 3).T @ rows, rtol=1e-5, atol=1e-3)

@@ -294,7 +294,7 @@ def test_cifar10_recipe_train_steps(cifar20, method, overrides):
     r = recipes.recipe(method, dataset="cifar10", batch_size=20, **overrides)
     model = recipes.build_model(r, x_tr.shape[1:], 10)
     assert sum(isinstance(m, (nn.Conv2D)) for m in model.modules()) == 6
-    opt, loss_fn = recipes.build_optimizer(r, model), recipes.LOSS()
+    opt, loss_fn = recipes.build_optimizer(r, model), recipes.build_loss(r)
     losses = []
     for _ in range(2):
         opt.zero_grad()

@@ -38,6 +38,25 @@ def test_resume_refuses_another_recipe(tmp_path):
     Trainer(small(), tmp_path, subset=500, progress=False).fit(epochs=1)
     with pytest.raises(ValueError, match="different recipe"):
         Trainer(small(hidden_dropout=0.5), tmp_path, subset=500, progress=False).fit()
+    # another --epochs would move the LR schedule under a running job: refused, with the way out named
+    with pytest.raises(ValueError, match="--extend-to"):
+        Trainer(small(epochs=4), tmp_path, subset=500, progress=False).fit()
+
+
+@needs_mnist
+def test_extend_continues_the_schedule(tmp_path):
+    t = Trainer(small(), tmp_path, subset=500, progress=False)
+    t.fit(epochs=3)  # past the recipe's 2 epochs: the decay goes on at the same rate
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    r = small()
+    assert lrs == pytest.approx([r.lr * (r.lr_end / r.lr) ** (e / r.epochs) for e in range(3)])
+    log = tmp_path / "cli"
+    args = ["train", "--method", "float", "--epochs", "2", "--subset", "500", "--hidden", "64", "--val-size",
+            "1000", "--out", str(log), "--no-progress"]
+    assert cli.main(args) == 0
+    assert cli.main(args[:3] + args[5:] + ["--extend-to", "3"]) == 0  # --epochs taken from the checkpoint
+    assert len((log / "log.jsonl").read_text().splitlines()) == 3
+    assert cli.main(args[:4] + ["5"] + args[5:]) == 2  # a different --epochs on resume: a message
 
 
 def test_checkpoint_rejects_bad_files(tmp_path):

@@ -52,20 +52,63 @@ def _scaled(y, h):
     return y if h == 1.0 else y * np.float32(h)
 
 
-def pack_input(x):
-    """Packed signs of a ±1 layer input (BNN), reused by the forward and the weight gradient."""
-    return pybitnet.pack_signs(np.ascontiguousarray(x, dtype=np.float32))
+@dataclass
+class PackedInput:
+    """A layer input of ±s and 0 values, packed: sign bits, the nonzero mask
+    (None when no element is 0) and the magnitude s. A BNN hidden layer's input
+    is ±1; after inverted dropout it is ±1/(1-p) or 0, a ternary vector: the
+    dropped units must contribute 0 (not +1) to the forward product and to
+    the weight gradient."""
+
+    signs: np.ndarray
+    nonzero: Optional[np.ndarray]
+    scale: float
+    k: int
 
 
-def weight_matmul(x, w: SampledWeights, h: float, x_bits=None):
-    """x @ W_b.T with W_b = h * (packed ±1 or ternary weights); with the packed
-    signs of a ±1 input (BNN), XNOR-popcount."""
+def pack_input(x) -> PackedInput:
+    """Pack a layer input whose values are ±s or 0 (BNN activations, dropout
+    allowed), once: the forward product and the weight gradient reuse it."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    a = np.abs(x)
+    s = float(a.max()) if a.size else 1.0
+    if not np.isfinite(s):
+        raise ValueError("binary input: x holds NaN or Inf")
+    nonzero = None
+    if a.size and float(a.min()) != s:  # zeros (dropped units) or mixed magnitudes
+        kept = a == np.float32(s)
+        if not np.all(kept | (a == 0)):
+            raise ValueError("binary input: x must hold ±s and 0 only (±1 activations, maybe after dropout), "
+                             f"got magnitudes other than 0 and {s:g}")
+        nonzero = pybitnet.pack_signs(np.where(kept, np.float32(-1), np.float32(1)))
+    if s == 0:  # everything dropped
+        s = 1.0
+    return PackedInput(pybitnet.pack_signs(x), nonzero, s, x.shape[-1])
+
+
+def weight_matmul(x, w: SampledWeights, h: float, x_bits: Optional[PackedInput] = None):
+    """x @ W_b.T with W_b = h * (packed ±1 or ternary weights); with a packed
+    ±s input (BNN), XNOR-popcount, masked where dropout zeroed the input."""
     if x_bits is not None:
-        return _scaled(pybitnet.xnor_gemm(x_bits, w.bits, w.k).astype(np.float32), h)
+        if x_bits.nonzero is None:
+            dot = pybitnet.xnor_gemm(x_bits.signs, w.bits, w.k)
+        else:  # ternary input x binary weights: (dot(a | dropped->+1) + dot(a | dropped->-1)) / 2, exact
+            dropped = ~x_bits.nonzero & _valid_bits(w.k)
+            dot = (pybitnet.xnor_gemm(x_bits.signs, w.bits, w.k)
+                   + pybitnet.xnor_gemm(x_bits.signs | dropped, w.bits, w.k)) // 2
+        return _scaled(dot.astype(np.float32), h * x_bits.scale)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if w.kind == "ternary":
         return _scaled(pybitnet.ternary_weight_matmul(x, w.bits, w.nonzero, w.k), h)
     return _scaled(pybitnet.binary_weight_matmul(x, w.bits, w.k), h)
+
+
+def _valid_bits(k: int) -> np.ndarray:
+    """The non-padding bits of a packed row of length k."""
+    words = np.full(-(-k // 64), ~np.uint64(0), np.uint64)
+    if k % 64:
+        words[-1] = np.uint64((1 << (k % 64)) - 1)
+    return words
 
 
 def weight_matmul_t(g, w: SampledWeights, h: float):
@@ -87,15 +130,22 @@ def transposed(a, block: int = 512):
     return out
 
 
-def weight_grad(g, x, *, qbp: bool, seed: int, x_bits=None, k=None, out=None):
+def weight_grad(g, x, *, qbp: bool, seed: int, x_bits: Optional[PackedInput] = None, out=None):
     """dC/dW_b = g.T @ x, without multiplications where the input allows:
-    ±1 inputs (BNN, given as packed `x_bits`) -> additions/subtractions
-    (g.T @ sign(X) is the transposed weight product with X's rows as the
-    "weights"); qbp -> shifts of g. `k`: the row length of `x_bits` (x may then be None)."""
+    a packed ±s input (BNN, `x_bits`) -> additions/subtractions (g.T @ X is
+    the transposed weight product with X's rows as the "weights": binary, or
+    ternary where dropout zeroed units); qbp -> shifts of g (x may be None
+    when `x_bits` is given)."""
     g = np.ascontiguousarray(g, dtype=np.float32)
     if x_bits is not None:
-        return pybitnet.binary_weight_matmul_t(transposed(g), x_bits, x.shape[1] if k is None else k,
-                                             out=out)
+        gt = transposed(g)
+        if x_bits.nonzero is None:
+            dw = pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out)
+        else:
+            dw = pybitnet.ternary_weight_matmul_t(gt, x_bits.signs, x_bits.nonzero, x_bits.k, out=out)
+        if x_bits.scale != 1.0:
+            dw *= np.float32(x_bits.scale)
+        return dw
     if qbp:
         codes = pybitnet.quantize_pow2(np.ascontiguousarray(x, dtype=np.float32), stochastic=True, seed=seed)
         dw = np.ascontiguousarray(pybitnet.shift_matmul(codes, g).T)

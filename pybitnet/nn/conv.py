@@ -212,11 +212,14 @@ class BinaryConv2D(_BinaryAffine, Conv2D):
     def _input_rows(self, x):
         if not self._packs_input():
             return Conv2D._input_rows(self, x)
-        if self.in_channels % 64 == 0:  # whole words per tap: gather packed words, never the float patches
+        if self.in_channels % 64 == 0 and np.all(x):  # whole words per tap: gather packed words
             bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, stride=self.stride,
                                padding=self.padding)
-            return None, bits
-        rows, _ = Conv2D._input_rows(self, x)
+            scale = float(np.abs(x.reshape(-1)[0])) if x.size else 1.0
+            return None, K.PackedInput(bits, None, scale, bits.shape[1] * 64)
+        # zeros (dropout) or C % 64 != 0: float patches packed as ±s/0 rows; the padding is a kept +s
+        pad = float(np.abs(x).max()) if x.size else 1.0
+        rows = im2col(x, self.kernel_size, stride=self.stride, padding=self.padding, pad_value=pad or 1.0)
         return None, K.pack_input(rows)
 
     def __repr__(self):

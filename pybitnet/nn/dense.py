@@ -107,7 +107,7 @@ class _BinaryAffine(_Affine):
         return not self.training and self.stochastic
 
     def _rows_forward(self, x, x_bits=None):
-        """Rows `x` (float; may be None when `x_bits`, the packed ±1 rows, are given) times W_b.T."""
+        """Rows `x` (float; may be None when `x_bits`, the packed ±s/0 rows, are given) times W_b.T."""
         if self._real_weights_now():
             return _Affine._rows_forward(self, x)
         stochastic = self.stochastic and self.training
@@ -124,9 +124,9 @@ class _BinaryAffine(_Affine):
         if self.bias is not None:
             self.bias.accumulate(grad.sum(axis=0))
         seed = self._sample_seed() ^ 0x5DEECE66D
-        x, x_bits, k = self._x, self._x_bits, self._w.k
+        x, x_bits = self._x, self._x_bits
         self._accumulate_weight_grad(
-            lambda out: K.weight_grad(grad, x, qbp=self.qbp, seed=seed, x_bits=x_bits, k=k, out=out))
+            lambda out: K.weight_grad(grad, x, qbp=self.qbp, seed=seed, x_bits=x_bits, out=out))
         return self._rows_input_grad(grad) if input_grad and self.needs_input_grad else None
 
     def _rows_input_grad(self, grad):
