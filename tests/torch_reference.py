@@ -1,0 +1,436 @@
+"""An independent PyTorch implementation of the seed papers' MNIST recipes.
+
+Written from the authors' code (BinaryConnect's BC-M ``mnist.py``/``model.py``,
+the Few-Multiplications branches of hantek/BinaryConnect, BinaryNet's Theano
+``mnist.py``/``binary_net.py`` and Torch7 ``Main_BinaryNet_MNIST.lua``; see
+../shared/reference/seed-papers.md and docs/RESULTS.md, "Audit"), not from
+pybitnet: it imports nothing from pybitnet, reads MNIST itself, and gets its
+gradients from PyTorch autograd. Two users:
+
+- ``tests/test_fidelity.py`` holds pybitnet to it for one optimizer step, from
+  identical weights and batch (random draws — stochastic weights, quantized
+  inputs, dropout masks — are passed in, so both sides use the same sample);
+- ``scripts/reference_mnist.py`` trains it for the reference learning curves
+  that docs/RESULTS.md shows beside pybitnet's.
+
+Everything is float32 on the CPU.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+# --------------------------------------------------------------------------------------------
+# The recipes, as the authors' code sets them
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spec:
+    method: str
+    hidden: int = 1024
+    depth: int = 3
+    batch: int = 200
+    epochs: int = 1000
+    lr: float = 0.3
+    lr_end: float = 0.01
+    schedule: str = "exp"  # exp: lr * (lr_end/lr)**(epoch/epochs); step: halved every lr_every epochs
+    lr_every: int = 20
+    optimizer: str = "sgd"  # sgd | adam (Lasagne) | shift-adamax (Torch7 adaMax_binary_clip_shift)
+    weights: str = "float"  # float | binary | ternary
+    stochastic: bool = False
+    qbp: bool = False
+    activation: str = "relu"  # relu | sign (STE)
+    scale: str = "w0"  # binary magnitude H: "w0" = sqrt(6/(fan_in+fan_out))/2 (BC-M), "one" (BNN)
+    init: str = "bcm"  # bcm: U(-2 W0, 2 W0) for every weight; bnn: U(-1, 1); glorot: U(-2 W0, 2 W0)
+    glorot_lr: bool = False  # BNN: binary weights' Adam step times 1/sqrt(1.5/(fan_in+fan_out))
+    input_dropout: float = 0.0
+    hidden_dropout: float = 0.0
+    bn: str = "bcm"  # bcm | lasagne | shift
+    bn_eps: float = 1e-4
+    bn_alpha: float = 0.1
+    loss: str = "batch"  # batch: sum over classes / batch (BC-M); mean: over batch x classes
+    preprocess: str = "center"  # center | pm1 | unit
+    eval_stats: str = "recompute"  # recompute (BC-M: per-batch averages after each epoch) | running
+
+
+_BCM = Spec("float")
+SPECS: Dict[str, Spec] = {
+    "float": _BCM,
+    "bc": replace(_BCM, method="bc", weights="binary"),
+    "bc-stoch": replace(_BCM, method="bc-stoch", weights="binary", stochastic=True),
+    "tc": replace(_BCM, method="tc", weights="ternary", stochastic=True),
+    "bc-qbp": replace(_BCM, method="bc-qbp", weights="binary", stochastic=True, qbp=True),
+    "tc-qbp": replace(_BCM, method="tc-qbp", weights="ternary", stochastic=True, qbp=True),
+    "bnn": Spec("bnn", hidden=4096, batch=100, lr=0.003, lr_end=3e-7, optimizer="adam", weights="binary",
+                activation="sign", scale="one", init="bnn", glorot_lr=True, input_dropout=0.2,
+                hidden_dropout=0.5, bn="lasagne", loss="mean", preprocess="pm1", eval_stats="running"),
+    "bnn-shift": Spec("bnn-shift", hidden=2048, batch=100, lr=2**-6, lr_end=2**-6, schedule="step", lr_every=20,
+                      optimizer="shift-adamax", weights="binary", activation="sign", scale="one", init="bnn",
+                      glorot_lr=True, bn="shift", bn_eps=1e-5, bn_alpha=0.125, loss="mean", preprocess="unit",
+                      eval_stats="running"),
+}
+
+
+def spec(method: str, **overrides) -> Spec:
+    return replace(SPECS[method], **overrides)
+
+
+def lr_at(s: Spec, epoch: int) -> float:
+    """The LR of 0-based `epoch`: Lasagne code multiplies by (lr_end/lr)**(1/epochs) after each epoch."""
+    if s.schedule == "exp":
+        return s.lr * (s.lr_end / s.lr) ** (epoch / s.epochs)
+    return s.lr * 0.5 ** (epoch // s.lr_every)
+
+
+# --------------------------------------------------------------------------------------------
+# Data (read here, not through pybitnet)
+# --------------------------------------------------------------------------------------------
+
+
+def _idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_mnist(root, s: Spec, val: int = 10000):
+    """(x_train, y_train, x_val, y_val, x_test, y_test): the last `val` training images validate."""
+    d = Path(root) / "mnist"
+    xtr = _idx(d / "train-images-idx3-ubyte.gz").reshape(60000, -1).astype(np.float32) / 255
+    ytr = _idx(d / "train-labels-idx1-ubyte.gz").astype(np.int64)
+    xte = _idx(d / "t10k-images-idx3-ubyte.gz").reshape(10000, -1).astype(np.float32) / 255
+    yte = _idx(d / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    xtr, xva, ytr, yva = xtr[:-val], xtr[-val:], ytr[:-val], ytr[-val:]
+    if s.preprocess == "pm1":
+        xtr, xva, xte = 2 * xtr - 1, 2 * xva - 1, 2 * xte - 1
+    elif s.preprocess == "center":
+        mean = xtr.mean(axis=0, dtype=np.float64).astype(np.float32)
+        xtr, xva, xte = xtr - mean, xva - mean, xte - mean
+    return [torch.from_numpy(np.ascontiguousarray(a)) for a in (xtr, ytr, xva, yva, xte, yte)]
+
+
+# --------------------------------------------------------------------------------------------
+# Pieces
+# --------------------------------------------------------------------------------------------
+
+
+def w0(fan_in: int, fan_out: int) -> float:
+    return math.sqrt(6.0 / (fan_in + fan_out)) / 2
+
+
+def ap2(x: torch.Tensor) -> torch.Tensor:
+    """sign(x) * 2**round(log2|x|) (0 stays 0): Torch7 ``AP2``."""
+    return torch.sign(x) * torch.pow(2.0, torch.round(torch.log2(x.abs())))
+
+
+class SignSTE(torch.autograd.Function):
+    """sign(x) (sign(0) = +1) forward; gradient g * 1{|x| <= 1} (BNN: back-propagation through HardTanh)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.where(x < 0, -torch.ones_like(x), torch.ones_like(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x.abs() <= 1).to(g.dtype)
+
+
+class QbpLinear(torch.autograd.Function):
+    """y = x @ wb.T; the input gradient through wb, the weight gradient e.T @ x~ with x~ the
+    power-of-two quantized input (Few-Mult ``quantized_bprop``)."""
+
+    @staticmethod
+    def forward(ctx, x, wb, xq):
+        ctx.save_for_backward(wb, xq)
+        return x @ wb.T
+
+    @staticmethod
+    def backward(ctx, g):
+        wb, xq = ctx.saved_tensors
+        return g @ wb, g.T @ xq, None
+
+
+def quantize_pow2(x: torch.Tensor, gen: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Few-Mult's stochastic power-of-two rounding: k = floor(log2|x|), up with p = |x|/2**k - 1; 0 stays 0."""
+    a = x.abs()
+    k = torch.floor(torch.log2(torch.where(a > 0, a, torch.ones_like(a))))
+    p = a / torch.pow(2.0, k) - 1
+    up = (torch.rand(x.shape, generator=gen) < p).to(x.dtype)
+    return torch.where(a > 0, torch.sign(x) * torch.pow(2.0, k + up), torch.zeros_like(x))
+
+
+# --------------------------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------------------------
+
+
+class Net:
+    """784 - hidden x depth - 10: [dense -> BN -> activation -> dropout] x depth, dense -> BN.
+
+    Parameters (torch leaf tensors, in pybitnet's order): for each layer W (out, in), b, gamma, beta.
+    """
+
+    def __init__(self, s: Spec, in_features: int = 784, classes: int = 10, seed: int = 0):
+        self.s = s
+        g = torch.Generator().manual_seed(seed)
+        sizes = [in_features] + [s.hidden] * s.depth + [classes]
+        self.layers = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            H = w0(fan_in, fan_out) if s.scale == "w0" else 1.0
+            bound = 1.0 if s.init == "bnn" else 2 * w0(fan_in, fan_out)
+            W = (torch.rand(fan_out, fan_in, generator=g) * 2 - 1) * bound
+            lr_scale = 1.0 / math.sqrt(1.5 / (fan_in + fan_out)) if s.glorot_lr and s.weights != "float" else 1.0
+            self.layers.append({
+                "W": W.requires_grad_(), "b": torch.zeros(fan_out, requires_grad=True),
+                "gamma": torch.ones(fan_out, requires_grad=True), "beta": torch.zeros(fan_out, requires_grad=True),
+                "H": H, "lr_scale": lr_scale,
+                "mean": torch.zeros(fan_out), "var": torch.ones(fan_out), "inv_std": torch.ones(fan_out),
+            })
+        self.state: Dict[str, List[torch.Tensor]] = {}
+        self.t = 0
+
+    # -- parameters -------------------------------------------------------------------------
+    def parameters(self) -> List[torch.Tensor]:
+        return [L[k] for L in self.layers for k in ("W", "b", "gamma", "beta")]
+
+    def load(self, arrays: List[np.ndarray]) -> None:
+        """Set the parameters from arrays in pybitnet's order (weight, bias, gamma, beta per layer)."""
+        with torch.no_grad():
+            for p, a in zip(self.parameters(), arrays, strict=True):
+                p.copy_(torch.from_numpy(np.asarray(a, np.float32)).reshape(p.shape))
+
+    def clip_bound(self, i: int, name: str) -> Optional[float]:
+        """Binary/ternary weights are clipped to [-H, H] after every update (BC-M, BNN)."""
+        return self.layers[i]["H"] if name == "W" and self.s.weights != "float" else None
+
+    # -- forward ----------------------------------------------------------------------------
+    def _weights(self, i, training, fixed):
+        L, s = self.layers[i], self.s
+        W, H = L["W"], L["H"]
+        if s.weights == "float" or (not training and s.stochastic):
+            return W  # stochastic BC/TC evaluate with the real weights
+        if fixed is not None and f"w{i}" in fixed:
+            wb = fixed[f"w{i}"] * H  # a sample given as ±1/0
+        elif s.weights == "binary" and not s.stochastic:
+            wb = torch.where(W < 0, -H, H)
+        elif s.weights == "binary":
+            p = torch.clamp((W / H + 1) / 2, 0, 1)
+            wb = torch.where(torch.rand(W.shape) < p, H, -H)
+        else:
+            p = torch.clamp(W.abs() / H, 0, 1)
+            wb = torch.where(torch.rand(W.shape) < p, torch.where(W > 0, H, -H), 0.0)
+        return W + (wb - W).detach()  # dC/dW_b goes straight to the real W
+
+    def _bn(self, i, z, training):
+        L, s = self.layers[i], self.s
+        if training or s.eval_stats == "collect":
+            mean = z.mean(0)
+            var = ((z - mean) ** 2).mean(0)
+            if s.eval_stats == "collect":
+                self._collected[i].append((mean.detach(), var.detach()))
+            elif s.bn == "lasagne":
+                a = s.bn_alpha
+                L["mean"] = (1 - a) * L["mean"] + a * mean.detach()
+                L["inv_std"] = (1 - a) * L["inv_std"] + a * (1 / torch.sqrt(var.detach() + s.bn_eps))
+            elif s.bn == "shift":
+                pass  # set in the shift branch below
+            else:
+                a = s.bn_alpha
+                L["mean"] = (1 - a) * L["mean"] + a * mean.detach()
+                L["var"] = (1 - a) * L["var"] + a * var.detach()
+            if s.bn == "shift":
+                c = z - mean
+                var = (c * ap2(c)).mean(0)
+                inv = ap2(1 / torch.sqrt(var + s.bn_eps))
+                a = s.bn_alpha
+                L["mean"] = (1 - a) * L["mean"] + a * mean.detach()
+                L["inv_std"] = (1 - a) * L["inv_std"] + a * inv.detach()
+                return c * inv * ap2(L["gamma"]) + L["beta"]
+            inv = 1 / torch.sqrt(var + s.bn_eps)
+            return (z - mean) * inv * L["gamma"] + L["beta"]
+        if s.bn == "lasagne":
+            return (z - L["mean"]) * L["inv_std"] * L["gamma"] + L["beta"]
+        if s.bn == "shift":
+            return (z - L["mean"]) * ap2(L["inv_std"]) * ap2(L["gamma"]) + L["beta"]
+        return (z - L["mean"]) / torch.sqrt(L["var"] + s.bn_eps) * L["gamma"] + L["beta"]
+
+    def forward(self, x: torch.Tensor, training: bool, fixed: Optional[Dict[str, torch.Tensor]] = None):
+        """The network output. `fixed` may give the random draws: ``w{i}`` (the ±1/0 sample of
+        layer i's weights), ``q{i}`` (the power-of-two quantized input of layer i, QBP), ``d{j}``
+        (dropout j's keep mask scaled by 1/(1-p); j = 0 is the input dropout)."""
+        s = self.s
+        h = self._dropout(x, 0, s.input_dropout, training, fixed)
+        n = len(self.layers)
+        self._bn_out = []
+        for i, L in enumerate(self.layers):
+            wb = self._weights(i, training, fixed)
+            if s.qbp and training:
+                xq = fixed[f"q{i}"] if fixed is not None and f"q{i}" in fixed else quantize_pow2(h.detach())
+                z = QbpLinear.apply(h, wb, xq) + L["b"]
+            else:
+                z = h @ wb.T + L["b"]
+            h = self._bn(i, z, training)
+            if i == n - 1:
+                return h
+            h = torch.relu(h) if s.activation == "relu" else SignSTE.apply(h)
+            h = self._dropout(h, i + 1, s.hidden_dropout, training, fixed)
+        return h
+
+    def _dropout(self, h, j, p, training, fixed):
+        if not training or p == 0:
+            return h
+        if fixed is not None and f"d{j}" in fixed:
+            return h * fixed[f"d{j}"]
+        return h * ((torch.rand(h.shape) >= p).to(h.dtype) / (1 - p))
+
+    # -- loss, gradients, update ------------------------------------------------------------
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        t = -torch.ones_like(out)
+        t[torch.arange(len(y)), y] = 1
+        sq = torch.clamp(1 - t * out, min=0) ** 2
+        return sq.sum() / (out.numel() if self.s.loss == "mean" else out.shape[0])
+
+    def loss_and_grads(self, x, y, fixed=None):
+        for p in self.parameters():
+            p.grad = None
+        out = self.forward(x, True, fixed)
+        loss = self.loss(out, y)
+        loss.backward()
+        return float(loss.detach()), [p.grad.detach().clone() for p in self.parameters()]
+
+    def step(self, grads: List[torch.Tensor], lr: float) -> None:
+        """One optimizer update from `grads` (each parameter's dC/dp; dC/dW_b for binary W), then
+        the clip of binary weights to [-H, H]."""
+        s = self.s
+        self.t += 1
+        t = self.t
+        with torch.no_grad():
+            for k, (p, g) in enumerate(zip(self.parameters(), grads)):
+                i, name = divmod(k, 4)
+                name = ("W", "b", "gamma", "beta")[name]
+                scale = self.layers[i]["lr_scale"] if name == "W" else 1.0
+                if s.optimizer == "sgd":
+                    new = p - lr * g
+                elif s.optimizer == "adam":  # lasagne.updates.adam
+                    m, v = self._moments(k, p)
+                    m.mul_(0.9).add_(0.1 * g)
+                    v.mul_(0.999).add_(0.001 * g * g)
+                    a_t = lr * math.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+                    new = p - a_t * m / (torch.sqrt(v) + 1e-8)
+                else:  # Torch7 adaMax_binary_clip_shift
+                    m, v = self._moments(k, p)
+                    m.mul_(0.9).add_(0.1 * g)
+                    torch.maximum(0.999 * v, g.abs(), out=v)
+                    step = float(ap2(torch.tensor(lr / (1 - 0.9**t))))
+                    new = p - step * m / (ap2(v) + 2.0**-27)
+                new = p + scale * (new - p)  # BinaryNet's W_LR_scale: w + scale * (w_step - w)
+                bound = self.clip_bound(i, name)
+                if bound is not None:
+                    new = torch.clamp(new, -bound, bound)
+                p.copy_(new)
+
+    def _moments(self, k, p):
+        if k not in self.state:
+            self.state[k] = [torch.zeros_like(p), torch.zeros_like(p)]
+        return self.state[k]
+
+    # -- evaluation -------------------------------------------------------------------------
+    def recompute_statistics(self, x: torch.Tensor, batch: int) -> None:
+        """BC-M: the evaluation BN statistics are the averages of the per-batch statistics."""
+        saved = self.s
+        self._collected = [[] for _ in self.layers]
+        self.s = replace(saved, eval_stats="collect")
+        try:
+            with torch.no_grad():
+                for i in range(0, len(x), batch):
+                    self.forward(x[i:i + batch], False)
+        finally:
+            self.s = saved
+        for L, stats in zip(self.layers, self._collected):
+            L["mean"] = torch.stack([m for m, _ in stats]).mean(0)
+            L["var"] = torch.stack([v for _, v in stats]).mean(0)
+
+    def error(self, x, y, batch: int = 1000) -> float:
+        with torch.no_grad():
+            pred = torch.cat([self.forward(x[i:i + batch], False).argmax(1) for i in range(0, len(x), batch)])
+        return float((pred != y).float().mean())
+
+
+# --------------------------------------------------------------------------------------------
+# Training (the reference curves)
+# --------------------------------------------------------------------------------------------
+
+
+def train(s: Spec, data_root, out_dir, seed: int = 0, log=print) -> None:
+    """Train `s` for s.epochs, resumable from out_dir/last.npz; one JSON line per epoch in out_dir/log.jsonl."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    xtr, ytr, xva, yva, xte, yte = load_mnist(data_root, s)
+    net = Net(s, seed=seed)
+    epoch, best = 0, {"val_error": float("inf"), "epoch": -1, "test_error": None}
+    ckpt = out / "last.npz"
+    if ckpt.is_file():
+        z = np.load(ckpt, allow_pickle=False)
+        meta = json.loads(str(z["meta"]))
+        if meta["spec"] != s.__dict__:
+            raise ValueError(f"{ckpt} was trained with another spec: {meta['spec']}")
+        net.load([z[f"p{i}"] for i in range(len(net.parameters()))])
+        for L, i in zip(net.layers, range(len(net.layers))):
+            for k in ("mean", "var", "inv_std"):
+                L[k] = torch.from_numpy(z[f"{k}{i}"])
+        net.state = {int(k[1:].split("_")[0]): None for k in z.files if k.startswith("m")}
+        for k in list(net.state):
+            net.state[k] = [torch.from_numpy(z[f"m{k}_0"]), torch.from_numpy(z[f"m{k}_1"])]
+        net.t, epoch, best = meta["t"], meta["epoch"], meta["best"]
+        torch.set_rng_state(torch.from_numpy(z["rng"]))
+        log(f"resumed {ckpt} at epoch {epoch}")
+    else:
+        torch.manual_seed(seed)
+    while epoch < s.epochs:
+        t0 = time.perf_counter()
+        lr = lr_at(s, epoch)
+        order = torch.randperm(len(xtr))
+        total = 0.0
+        for i in range(0, len(order) - s.batch + 1, s.batch):  # the authors' loops drop a partial batch
+            idx = order[i:i + s.batch]
+            loss, grads = net.loss_and_grads(xtr[idx], ytr[idx])
+            net.step(grads, lr)
+            total += loss * len(idx)
+        if s.eval_stats == "recompute":
+            net.recompute_statistics(torch.cat([xtr, xva]), s.batch)
+        train_time = time.perf_counter() - t0
+        epoch += 1
+        val, test = net.error(xva, yva), net.error(xte, yte)
+        if val <= best["val_error"]:
+            best = {"val_error": val, "epoch": epoch, "test_error": test}
+        rec = {"epoch": epoch, "method": s.method, "lr": lr, "loss": total / len(order), "val_error": val,
+               "test_error": test, "train_time_s": round(train_time, 3),
+               "epoch_time_s": round(time.perf_counter() - t0, 3), "reference": "torch"}
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        arrays = {f"p{i}": p.detach().numpy() for i, p in enumerate(net.parameters())}
+        for i, L in enumerate(net.layers):
+            for k in ("mean", "var", "inv_std"):
+                arrays[f"{k}{i}"] = L[k].numpy()
+        for k, (m, v) in net.state.items():
+            arrays[f"m{k}_0"], arrays[f"m{k}_1"] = m.numpy(), v.numpy()
+        arrays["rng"] = torch.get_rng_state().numpy()
+        arrays["meta"] = np.array(json.dumps({"spec": s.__dict__, "t": net.t, "epoch": epoch, "best": best}))
+        tmp = out / "last.tmp.npz"
+        np.savez(tmp, **arrays)
+        tmp.replace(ckpt)
+        log(f"epoch {epoch}: loss {rec['loss']:.4f}  val {100 * val:.2f} %  test {100 * test:.2f} %  "
+            f"({train_time:.1f} s)")
