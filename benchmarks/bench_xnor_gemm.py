@@ -1,12 +1,13 @@
-"""asv: xnor_gemm beside numpy float32 matmul of the same logical shape, at the
-environment's ISA and threads (see common.py); its operation counts."""
+"""asv: xnor_gemm (and its masked variant: ternary activations, e.g. dropout)
+beside numpy float32 matmul of the same logical shape, at the environment's ISA
+and threads (see common.py); its operation counts."""
 import timeit
 
 import pybitnet
 from pybitnet import _bitops
-from pybitnet.gemm import xnor_gemm_ops
+from pybitnet.gemm import xnor_gemm_masked_ops, xnor_gemm_ops
 
-from .common import ISA, parse_shape, random_pm, skip_slow_scalar, torch_matmul, use_threads
+from .common import ISA, parse_shape, random_pm, random_ternary, skip_slow_scalar, torch_matmul, use_threads
 
 SHAPES = ["1x4096x4096", "100x4096x4096", "256x4096x4096", "100x1024x1024"]
 
@@ -24,9 +25,14 @@ class XnorGemm:
         use_threads()
         self.x, self.w = random_pm((m, k), 1), random_pm((n, k), 2)
         self.a_bits, self.b_bits = pybitnet.pack_signs(self.x), pybitnet.pack_signs(self.w)
+        self.t_bits, self.t_mask = pybitnet.pack_ternary(random_ternary((m, k), 3))
 
     def time_xnor_gemm(self, shape):
         _bitops.xnor_gemm(self.a_bits, self.b_bits, self.mkn[1], ISA)
+
+    def time_xnor_gemm_masked(self, shape):
+        """Ternary A (half the activations dropped) x binary B."""
+        _bitops.xnor_gemm_masked(self.t_bits, self.b_bits, self.mkn[1], self.t_mask, ISA)
 
     def time_numpy_float32(self, shape):
         self.x @ self.w.T
@@ -52,6 +58,12 @@ class XnorGemmOps:
 
     def track_multiplications(self, shape):
         return xnor_gemm_ops(*parse_shape(shape)).multiplications
+
+    def track_multiplications_masked(self, shape):
+        return xnor_gemm_masked_ops(*parse_shape(shape)).multiplications
+
+    def track_bitwise_masked(self, shape):
+        return xnor_gemm_masked_ops(*parse_shape(shape)).bitwise
 
     def track_multiplications_float32(self, shape):
         return pybitnet.float_gemm_ops(*parse_shape(shape)).multiplications

@@ -47,6 +47,12 @@ def random_pm(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
+def random_ternary(shape, seed, keep=0.5):
+    """±1 int8 with each element dropped to 0 with probability 1 - keep (dropout)."""
+    rng = np.random.default_rng(seed)
+    return (np.where(rng.standard_normal(shape) < 0, -1, 1) * (rng.random(shape) < keep)).astype(np.int8)
+
+
 def torch_matmul(a, b):
     """A timed callable computing a @ b in PyTorch float32 on the same threads, on
     zero-copy views of the numpy operands; asv skips the benchmark without torch."""

@@ -17,6 +17,13 @@ def pack_signs(x: npt.NDArray[np.generic], axis: int = -1, isa: str = "") -> npt
 def xnor_gemm(
     a_bits: npt.NDArray[np.uint64], b_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
 ) -> npt.NDArray[np.int32]: ...
+def xnor_gemm_masked(
+    a_bits: npt.NDArray[np.uint64],
+    b_bits: npt.NDArray[np.uint64],
+    k: int,
+    mask: npt.NDArray[np.uint64],
+    isa: str = "",
+) -> npt.NDArray[np.int32]: ...
 def xnor_gemm_threshold(
     a_bits: npt.NDArray[np.uint64],
     b_bits: npt.NDArray[np.uint64],

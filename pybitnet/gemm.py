@@ -9,8 +9,9 @@ from .opcount import OpCounts, record
 from .packing import pack_signs
 
 
-def xnor_gemm(a_bits, b_bits, k: int) -> np.ndarray:
-    """``sign(A) @ sign(B).T`` from packed rows, exactly, as int32.
+def xnor_gemm(a_bits, b_bits, k: int, mask=None) -> np.ndarray:
+    """``sign(A) @ sign(B).T`` from packed rows, exactly, as int32; with `mask`,
+    ``T @ sign(B).T`` for a ternary A.
 
     Parameters
     ----------
@@ -20,16 +21,32 @@ def xnor_gemm(a_bits, b_bits, k: int) -> np.ndarray:
         Rows of B packed the same way (B is N x K: the weights of N outputs).
     k : int
         The logical length K of the rows (``0 <= k < 2**31``).
+    mask : uint64 array (M, W), optional
+        Keep mask of A (bit set = element kept/nonzero), e.g. dropout before a
+        binarized layer: then row i of A is the ternary ``t_i = sign(a_i)``
+        where kept and 0 where dropped, and sign bits outside the mask are
+        ignored. For a ternary array ``t`` in {-1, 0, +1},
+        ``a_bits, mask = pack_ternary(t)`` (sign, nonzero). Same shape as
+        `a_bits`, contiguous rows, zero padding bits. None (the default): the
+        plain XNOR GEMM.
 
     Returns
     -------
-    int32 array (M, N): ``c[i, j] = k - 2 * popcount(a_bits[i] ^ b_bits[j])``.
+    int32 array (M, N): ``c[i, j] = k - 2 * popcount(a_bits[i] ^ b_bits[j])``;
+    with `mask`, ``c[i, j] = popcount(mask[i]) - 2 * popcount((a_bits[i] ^ b_bits[j]) & mask[i])``,
+    which is ``sum_k t[i, k] * sign(B)[j, k]``.
 
     Rows must be contiguous (row slices of a packed array are fine); the
     padding bits past `k` must be zero, and are checked.
     """
-    c = _bitops.xnor_gemm(as_array(a_bits, "a_bits"), as_array(b_bits, "b_bits"), k)
-    record("xnor_gemm", lambda: xnor_gemm_ops(c.shape[0], k, c.shape[1]))
+    a_bits = as_array(a_bits, "a_bits")
+    b_bits = as_array(b_bits, "b_bits")
+    if mask is None:
+        c = _bitops.xnor_gemm(a_bits, b_bits, k)
+        record("xnor_gemm", lambda: xnor_gemm_ops(c.shape[0], k, c.shape[1]))
+        return c
+    c = _bitops.xnor_gemm_masked(a_bits, b_bits, k, as_array(mask, "mask"))
+    record("xnor_gemm_masked", lambda: xnor_gemm_masked_ops(c.shape[0], k, c.shape[1]))
     return c
 
 
@@ -40,6 +57,20 @@ def xnor_gemm_ops(m: int, k: int, n: int) -> OpCounts:
     words = -(-k // 64)
     return OpCounts(bitwise=m * n * words, popcounts=m * n * words, additions=m * n * (words + 1),
                     shifts=m * n, weight_bytes=8 * n * words)
+
+
+def xnor_gemm_masked_ops(m: int, k: int, n: int) -> OpCounts:
+    """What :func:`xnor_gemm` with a mask does: :func:`xnor_gemm_ops` plus one
+    AND per output and word (``(a ^ b) & m``; one vpternlogq does both on
+    AVX-512, counted as two bitwise ops all the same), plus the popcount of
+    each row's mask (one popcount and one addition per row and word). No
+    multiplications."""
+    words = -(-k // 64)
+    c = xnor_gemm_ops(m, k, n)
+    c.bitwise += m * n * words
+    c.popcounts += m * words
+    c.additions += m * words
+    return c
 
 
 def xnor_gemm_threshold(a_bits, b_bits, k: int, thresholds, flip) -> np.ndarray:

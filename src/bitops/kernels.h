@@ -22,6 +22,15 @@ using pack_signs_fn = bool(const void* x, DType dtype, std::size_t outer, std::s
 using xnor_gemm_fn = void(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                           std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k);
 
+// xnor_gemm with ternary A: row i is t_i = sign(a_i) where its keep mask bit
+// is set and 0 where it is clear (bit contract for a; mask bit set = kept,
+// padding bits zero; sign bits outside the mask are ignored), times +-1 rows of b:
+// c[i, j] = popcount(mask_i) - 2 * popcount((a_i ^ b_j) & mask_i) = sum_c t_ic * b_jc
+// for i < m, j < n, over `words` words (no k: the mask says what counts).
+using xnor_gemm_masked_fn = void(const word_t* a, std::size_t lda, const word_t* mask, std::size_t ldm,
+                                 const word_t* b, std::size_t ldb, std::int32_t* c, std::size_t ldc, std::size_t m,
+                                 std::size_t n, std::size_t words);
+
 // Fused binary layer: the xnor_gemm dot products d[i, j] compared with a
 // per-output-channel threshold and packed as sign bits (bit contract):
 // bit j of row i of c is (flip bit j of `flips` ? d > t[j] : d < t[j]), i.e. 1

@@ -1,11 +1,12 @@
 // The cache-blocked loop nest shared by the SIMD xnor_gemm variants (int32
-// output) and xnor_gemm_threshold (packed sign bits out), written once and
-// included inside each ISA file's anonymous namespace after it defines kMR,
-// kNR and `template <int MR, int NR, class Sink> void tile(a, lda, b, ldb,
-// const Sink& out, words, k)` (an MR x NR block of outputs, NR <= kNR). The
-// tile hands its dot products to the sink (sinks.h): the epilogue is a
-// template parameter, so the fused kernel compares and packs the tile's sums
-// in registers.
+// output), xnor_gemm_masked (ternary A) and xnor_gemm_threshold (packed sign
+// bits out), written once and included inside each ISA file's anonymous
+// namespace after a tile header (which brings a_rows.h) defines kMR, kNR and
+// `template <int MR, int NR, class A, class Sink> void tile(const A& a, b, ldb,
+// const Sink& out, words, k)` (an MR x NR block of outputs, NR <= kNR; A is an
+// a_rows.h operand). The tile hands its dot products to the sink: the epilogue
+// is a template parameter, so the fused kernel compares and packs the tile's
+// sums in registers.
 //
 // Blocking: a block of B rows stays in L2; within it a block of A rows stays
 // in L1 while kNR-row tiles of B (also in L1) sweep it. Misaligned operands
@@ -15,46 +16,50 @@ constexpr std::size_t kL2Bytes = 512 * 1024;  // B rows kept in L2
 constexpr std::size_t kL1Bytes = 16 * 1024;   // A rows kept in L1
 
 // One tile of NR rows of B against rows [0, m) of A.
-template <int NR, class Sink>
-void column_panel(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, const Sink& out,
-                  std::size_t m, std::size_t words, std::int64_t k) {
+template <int NR, class A, class Sink>
+void column_panel(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t m, std::size_t words,
+                  std::int64_t k) {
   std::size_t i = 0;
-  for (; i + kMR <= m; i += kMR) tile<kMR, NR>(a + i * lda, lda, b, ldb, out.at(i, 0), words, k);
-  for (; i < m; ++i) tile<1, NR>(a + i * lda, lda, b, ldb, out.at(i, 0), words, k);
+  for (; i + kMR <= m; i += kMR) tile<kMR, NR>(a.row(i), b, ldb, out.at(i, 0), words, k);
+  for (; i < m; ++i) tile<1, NR>(a.row(i), b, ldb, out.at(i, 0), words, k);
 }
 
 // The last n < kNR rows of B, picked at compile time.
-template <int NR, class Sink>
-void column_tail(std::size_t n, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
-                 const Sink& out, std::size_t m, std::size_t words, std::int64_t k) {
+template <int NR, class A, class Sink>
+void column_tail(std::size_t n, const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t m,
+                 std::size_t words, std::int64_t k) {
   if constexpr (NR > 0) {
-    if (n == NR) return column_panel<NR>(a, lda, b, ldb, out, m, words, k);
-    column_tail<NR - 1>(n, a, lda, b, ldb, out, m, words, k);
+    if (n == NR) return column_panel<NR>(a, b, ldb, out, m, words, k);
+    column_tail<NR - 1>(n, a, b, ldb, out, m, words, k);
   }
 }
 
-template <class Sink>
-void blocked_xnor_gemm(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, const Sink& out,
-                       std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
+template <class A, class Sink>
+void blocked_xnor_gemm(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t m, std::size_t n,
+                       std::size_t words, std::int64_t k) {
   const std::size_t row_bytes = max_sz(words * sizeof(word_t), 1);
   const std::size_t nb = max_sz(kNR, kL2Bytes / row_bytes / kNR * kNR);
-  const std::size_t mb = max_sz(kMR, kL1Bytes / row_bytes / kMR * kMR);
+  const std::size_t mb = max_sz(kMR, kL1Bytes / (A::kPlanes * row_bytes) / kMR * kMR);
   const std::size_t ld_copy = aligned_ld(words);
-  const bool copy_a = words > 0 && !aligned_rows(a, lda) && n >= 4 * kNR;  // k = 0: nothing to copy
+  const bool copy_a = words > 0 && !a.aligned() && n >= 4 * kNR;  // k = 0: nothing to copy
   const bool copy_b = words > 0 && !aligned_rows(b, ldb) && m >= 4 * kMR;
-  AlignedScratch a_scratch(copy_a ? mb * ld_copy : 0), b_scratch(copy_b ? min_sz(nb, n) * ld_copy : 0);
+  AlignedScratch a_scratch(copy_a ? A::kPlanes * mb * ld_copy : 0), b_scratch(copy_b ? min_sz(nb, n) * ld_copy : 0);
   for (std::size_t j0 = 0; j0 < n; j0 += nb) {
     const std::size_t nj = min_sz(nb, n - j0);
     std::size_t ldbb = ldb;
     const word_t* bb = copy_b ? copy_rows(b + j0 * ldb, ldb, nj, words, b_scratch.data, ldbb = ld_copy) : b + j0 * ldb;
     for (std::size_t i0 = 0; i0 < m; i0 += mb) {
       const std::size_t mi = min_sz(mb, m - i0);
-      std::size_t ldai = lda;
-      const word_t* ai = copy_a ? copy_rows(a + i0 * lda, lda, mi, words, a_scratch.data, ldai = ld_copy) : a + i0 * lda;
+      const A ai = copy_a ? a.row(i0).copy(mi, words, a_scratch.data, ld_copy) : a.row(i0);
       std::size_t j = 0;
-      for (; j + kNR <= nj; j += kNR)
-        column_panel<kNR>(ai, ldai, bb + j * ldbb, ldbb, out.at(i0, j0 + j), mi, words, k);
-      column_tail<kNR - 1>(nj - j, ai, ldai, bb + j * ldbb, ldbb, out.at(i0, j0 + j), mi, words, k);
+      for (; j + kNR <= nj; j += kNR) column_panel<kNR>(ai, bb + j * ldbb, ldbb, out.at(i0, j0 + j), mi, words, k);
+      column_tail<kNR - 1>(nj - j, ai, bb + j * ldbb, ldbb, out.at(i0, j0 + j), mi, words, k);
     }
   }
+}
+
+template <class Sink>
+void blocked_xnor_gemm(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, const Sink& out,
+                       std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
+  blocked_xnor_gemm(SignRows{a, lda}, b, ldb, out, m, n, words, k);
 }

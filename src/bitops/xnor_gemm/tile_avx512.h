@@ -1,13 +1,18 @@
-// The AVX-512 VPOPCNTDQ micro-kernel shared by xnor_gemm and xnor_gemm_threshold
-// (included inside an anonymous namespace of an __avx512 file; the tile hands
-// each row of 8 int64 dot products to the sink's put<NR>; cache blocking: blocked_driver.h): an
-// MR x 8 tile of outputs accumulates
-// popcount(a ^ b) in 64-bit lanes over 512 bits of K per step (xor, vpopcntq,
-// add: three ops per 512 bit-MACs). MR x NR = 2 x 8: 16 accumulators, 2 A
-// and 1 B register; 3 x 8 (24 accumulators) made GCC spill and ran slower. The K tail is a masked load: padding
-// words read as zero, and zero XOR zero adds nothing. Each row of 8
+// The AVX-512 VPOPCNTDQ micro-kernel shared by xnor_gemm, xnor_gemm_masked and
+// xnor_gemm_threshold (included inside an anonymous namespace of an __avx512
+// file; the tile hands each row of 8 int64 dot products to the sink's put<NR>;
+// cache blocking: blocked_driver.h; the A operand: a_rows.h): an MR x 8 tile of
+// outputs accumulates popcount(a ^ b) in 64-bit lanes over 512 bits of K per
+// step (xor, vpopcntq, add: three ops per 512 bit-MACs). The masked operand
+// uses one vpternlogq for (a ^ b) & m instead of the xor, so it issues the same
+// three ops (plus one mask load per A row, shared by the 8 columns).
+// MR x NR = 2 x 8: 16 accumulators, 2 A (+2 mask) and 1 B register; 3 x 8 (24
+// accumulators) made GCC spill and ran slower. The K tail is a masked load:
+// padding words read as zero, and zero XOR zero adds nothing. Each row of 8
 // accumulators is reduced with a transposing add tree into one vector of 8
 // sums (21 ops instead of 8 separate horizontal reductions).
+#include "a_rows.h"
+
 constexpr int kMR = 2;
 constexpr int kNR = 8;
 
@@ -28,34 +33,48 @@ PBN_INLINE __m512i reduce8(const __m512i v[8]) {
 
 // Every loop over the tile is fully unrolled so the accumulators stay in
 // registers (GCC spills an array it cannot scalarize).
-template <int MR, int NR, bool kMasked>
-PBN_INLINE void step(__m512i (&acc)[MR][kNR], const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
-                 __mmask8 mask) {
+template <int MR, int NR, bool kTail, class A>
+PBN_INLINE void step(__m512i (&acc)[MR][kNR], const A& a, std::size_t w, const word_t* b, std::size_t ldb,
+                     __mmask8 mask) {
   __m512i va[MR];
+  [[maybe_unused]] __m512i vm[MR];
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) va[i] = kMasked ? _mm512_maskz_loadu_epi64(mask, a + i * lda) : _mm512_loadu_si512(a + i * lda);
+  for (int i = 0; i < MR; ++i) {
+    va[i] = kTail ? _mm512_maskz_loadu_epi64(mask, a.a + i * a.lda + w) : _mm512_loadu_si512(a.a + i * a.lda + w);
+    if constexpr (A::kMasked)
+      vm[i] = kTail ? _mm512_maskz_loadu_epi64(mask, a.m + i * a.ldm + w) : _mm512_loadu_si512(a.m + i * a.ldm + w);
+  }
 #pragma GCC unroll 8
   for (int j = 0; j < NR; ++j) {
-    const __m512i vb = kMasked ? _mm512_maskz_loadu_epi64(mask, b + j * ldb) : _mm512_loadu_si512(b + j * ldb);
+    const __m512i vb = kTail ? _mm512_maskz_loadu_epi64(mask, b + j * ldb) : _mm512_loadu_si512(b + j * ldb);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_add_epi64(acc[i][j], _mm512_popcnt_epi64(_mm512_xor_si512(va[i], vb)));
+    for (int i = 0; i < MR; ++i) {
+      __m512i x;
+      if constexpr (A::kMasked) {
+        x = _mm512_ternarylogic_epi64(va[i], vb, vm[i], 0x28);  // (a ^ b) & m
+      } else {
+        x = _mm512_xor_si512(va[i], vb);
+      }
+      acc[i][j] = _mm512_add_epi64(acc[i][j], _mm512_popcnt_epi64(x));
+    }
   }
 }
 
-template <int MR, int NR, class Sink>
-void tile(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words,
-          std::int64_t k) {
+template <int MR, int NR, class A, class Sink>
+void tile(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words, std::int64_t k) {
   __m512i acc[MR][kNR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < kNR; ++j) acc[i][j] = _mm512_setzero_si512();
-  std::size_t w = 0;
-  for (; w + 8 <= words; w += 8) step<MR, NR, false>(acc, a + w, lda, b + w, ldb, 0xFF);
-  if (w < words) step<MR, NR, true>(acc, a + w, lda, b + w, ldb, __mmask8((1u << (words - w)) - 1));
-  const __m512i kk = _mm512_set1_epi64(k);
+  // The masked tail first: with it after the loop, GCC copied all 16
+  // accumulators every iteration to keep them for the tail.
+  const std::size_t full = words & ~std::size_t(7);
+  if (full < words) step<MR, NR, true>(acc, a, full, b + full, ldb, __mmask8((1u << (words - full)) - 1));
+  for (std::size_t w = 0; w < full; w += 8) step<MR, NR, false>(acc, a, w, b + w, ldb, 0xFF);
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
+    const __m512i kk = _mm512_set1_epi64(a.bias(i, k));
     out.template put<NR>(i, _mm512_sub_epi64(kk, _mm512_slli_epi64(reduce8(acc[i]), 1)));
   }
 }

@@ -9,14 +9,7 @@ namespace pbn {
 namespace {
 
 #include "tile_avx2.h"
-
-struct Int32Sink {
-  std::int32_t* c;
-  std::size_t ldc;
-  Int32Sink at(std::size_t i, std::size_t j) const { return {c + i * ldc + j, ldc}; }
-  PBN_INLINE void put(int i, int j, std::int64_t dot) const { c[i * ldc + j] = std::int32_t(dot); }
-};
-
+#include "int32_sink_avx2.h"
 #include "blocked_driver.h"
 
 }  // namespace

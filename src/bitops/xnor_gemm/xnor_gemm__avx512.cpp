@@ -9,18 +9,7 @@ namespace pbn {
 namespace {
 
 #include "tile_avx512.h"
-
-// Stores each tile row's dot products as int32.
-struct Int32Sink {
-  std::int32_t* c;
-  std::size_t ldc;
-  Int32Sink at(std::size_t i, std::size_t j) const { return {c + i * ldc + j, ldc}; }
-  template <int NR>
-  PBN_INLINE void put(int i, __m512i dot) const {
-    _mm256_mask_storeu_epi32(c + i * ldc, __mmask8((1u << NR) - 1), _mm512_cvtepi64_epi32(dot));
-  }
-};
-
+#include "int32_sink_avx512.h"
 #include "blocked_driver.h"
 
 }  // namespace

@@ -1,0 +1,53 @@
+// The A operand of the blocked driver and the micro-kernels (included inside
+// an ISA file's anonymous namespace, before the tile): a policy type, so the
+// masked GEMM reuses the tiles and the driver and the unmasked code is
+// unchanged (kMasked is a compile-time constant; `bias` is k).
+//
+// SignRows: packed +-1 rows; dot = k - 2 * popcount(a ^ b).
+// MaskedRows: ternary rows as sign bits plus a keep mask with its popcount per
+// row; dot = popcount(m) - 2 * popcount((a ^ b) & m). The mask travels with
+// its rows through row offsets and aligned copies (two planes per row, which
+// is also why an L1 block holds half the rows).
+
+struct SignRows {
+  static constexpr bool kMasked = false;
+  static constexpr std::size_t kPlanes = 1;
+  const word_t* a;
+  std::size_t lda;
+  SignRows row(std::size_t i) const { return {a + i * lda, lda}; }
+  bool aligned() const { return aligned_rows(a, lda); }
+  SignRows copy(std::size_t rows, std::size_t words, word_t* dst, std::size_t ld) const {
+    return {copy_rows(a, lda, rows, words, dst, ld), ld};
+  }
+  PBN_INLINE std::int64_t bias(int, std::int64_t k) const { return k; }
+};
+
+struct MaskedRows {
+  static constexpr bool kMasked = true;
+  static constexpr std::size_t kPlanes = 2;
+  const word_t* a;
+  std::size_t lda;
+  const word_t* m;
+  std::size_t ldm;
+  const std::int64_t* kept;  // popcount(m) of each row
+  MaskedRows row(std::size_t i) const { return {a + i * lda, lda, m + i * ldm, ldm, kept + i}; }
+  bool aligned() const { return aligned_rows(a, lda) && aligned_rows(m, ldm); }
+  // dst holds 2 * rows rows of ld words: the signs, then the masks.
+  MaskedRows copy(std::size_t rows, std::size_t words, word_t* dst, std::size_t ld) const {
+    return {copy_rows(a, lda, rows, words, dst, ld), ld, copy_rows(m, ldm, rows, words, dst + rows * ld, ld), ld,
+            kept};
+  }
+  PBN_INLINE std::int64_t bias(int i, std::int64_t) const { return kept[i]; }
+};
+
+// kept[i] = popcount of mask row i, into scratch of m words.
+static inline const std::int64_t* row_popcounts(const word_t* mask, std::size_t ldm, std::size_t m, std::size_t words,
+                                                word_t* scratch) {
+  auto* kept = reinterpret_cast<std::int64_t*>(scratch);
+  for (std::size_t i = 0; i < m; ++i) {
+    std::int64_t s = 0;
+    for (std::size_t w = 0; w < words; ++w) s += __builtin_popcountll(mask[i * ldm + w]);
+    kept[i] = s;
+  }
+  return kept;
+}
