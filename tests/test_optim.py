@@ -48,6 +48,19 @@ def test_adamax_and_shift_adamax():
     np.testing.assert_allclose(q.value, [-step * (0.1 * 0.3) / (0.25 + 2**-27)], rtol=1e-5)
 
 
+def test_shift_adamax_stores_the_rounded_second_moment():
+    """Torch's adaMax_binary_clip_shift.lua writes v = AP2(max(b2 v, |g|)) + eps back to the state:
+    b2 * v then rounds back to the same power of two, so v does not decay (running max of AP2|g|)."""
+    q = param([0.0], [0.3])
+    opt = optim.ShiftAdaMax([q], lr=2**-10)
+    opt.step()
+    assert opt.v[0][0] == np.float32(0.25 + 2**-27)
+    for _ in range(50):
+        q.grad[...] = 0.001
+        opt.step()
+    assert opt.v[0][0] == np.float32(0.25 + 2**-27)  # AdaMax proper would have decayed it to 0.238
+
+
 def test_clip_and_lr_scale():
     p = param([0.9, -0.9], [-10.0, 10.0], clip=1.0, lr_scale=2.0)
     optim.SGD([p], lr=0.01).step()

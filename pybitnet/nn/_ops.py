@@ -90,25 +90,12 @@ def weight_matmul(x, w: SampledWeights, h: float, x_bits: Optional[PackedInput] 
     """x @ W_b.T with W_b = h * (packed ±1 or ternary weights); with a packed
     ±s input (BNN), XNOR-popcount, masked where dropout zeroed the input."""
     if x_bits is not None:
-        if x_bits.nonzero is None:
-            dot = pybitnet.xnor_gemm(x_bits.signs, w.bits, w.k)
-        else:  # ternary input x binary weights: (dot(a | dropped->+1) + dot(a | dropped->-1)) / 2, exact
-            dropped = ~x_bits.nonzero & _valid_bits(w.k)
-            dot = (pybitnet.xnor_gemm(x_bits.signs, w.bits, w.k)
-                   + pybitnet.xnor_gemm(x_bits.signs | dropped, w.bits, w.k)) // 2
+        dot = pybitnet.xnor_gemm(x_bits.signs, w.bits, w.k, mask=x_bits.nonzero)  # masked: dropped units add 0
         return _scaled(dot.astype(np.float32), h * x_bits.scale)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if w.kind == "ternary":
         return _scaled(pybitnet.ternary_weight_matmul(x, w.bits, w.nonzero, w.k), h)
     return _scaled(pybitnet.binary_weight_matmul(x, w.bits, w.k), h)
-
-
-def _valid_bits(k: int) -> np.ndarray:
-    """The non-padding bits of a packed row of length k."""
-    words = np.full(-(-k // 64), ~np.uint64(0), np.uint64)
-    if k % 64:
-        words[-1] = np.uint64((1 << (k % 64)) - 1)
-    return words
 
 
 def weight_matmul_t(g, w: SampledWeights, h: float):

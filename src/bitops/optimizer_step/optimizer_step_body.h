@@ -56,11 +56,14 @@ static void optimizer_step_body(float* w, const float* g, float* m, float* v, st
       }
       break;
     case pbn::OptimKind::shift_adamax:
+      // As the authors' Torch code (adaMax_binary_clip_shift.lua): the *stored* v is rounded to a
+      // power of two (+eps), so b2 * v rounds back to the same power and v is the running maximum
+      // of AP2|g|; rounding only the denominator would let v decay and keep the steps large.
       for (std::size_t i = i0; i < i1; ++i) {
         m[i] = b1 * m[i] + c1 * g[i];
         const float a = g[i] < 0 ? -g[i] : g[i], d = b2 * v[i];
-        v[i] = d > a ? d : a;
-        w[i] = clip_to(w[i] - lr * m[i] / (ap2_nonneg(v[i]) + eps), has_clip, clip);
+        v[i] = ap2_nonneg(d > a ? d : a) + eps;
+        w[i] = clip_to(w[i] - lr * m[i] / v[i], has_clip, clip);
       }
       break;
   }
