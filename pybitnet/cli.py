@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     t.add_argument("--lr-every", type=int)
     t.add_argument("--input-dropout", type=float)
     t.add_argument("--hidden-dropout", type=float)
-    t.add_argument("--preprocess", choices=["center", "pm1", "unit"])
+    t.add_argument("--preprocess", choices=["center", "pm1", "standardize", "unit"])
     t.add_argument("--val-size", type=int)
     t.add_argument("--seed", type=int)
     t.add_argument("--subset", type=int, help="train on the first N training images only")

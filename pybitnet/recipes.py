@@ -34,12 +34,13 @@ class Recipe:
     lr_every: int = 20
     input_dropout: float = 0.0
     hidden_dropout: float = 0.0
-    preprocess: str = "center"  # "center" (BC/TC papers), "pm1" (BNN Theano), "unit" (BNN Torch)
+    preprocess: str = "center"  # "center" (BC/TC papers), "pm1" (BNN Theano), "standardize" (BNN Torch), "unit"
     val_size: int = 10000
     seed: int = 0
     arch: str = "mlp"  # "mlp" or "cnn" (the VGG-like net of BinaryConnect / BNN, set by the dataset)
     channels: int = 128  # cnn: width of the first conv block (then x2, x4)
     loss_reduction: str = "batch"  # squared hinge: "batch" (sum over classes / batch: BC-M, Few-Mult) or "mean"
+    bn_stats: str = "recompute"  # evaluation BN statistics: "recompute" after every epoch (BC-M) or "running"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -49,14 +50,20 @@ def recipe(method: str, **overrides) -> Recipe:
     """The paper's recipe for `method`, with `overrides` (None values ignored).
 
     - float, bc, bc-stoch, tc, bc-qbp, tc-qbp: Lin et al. 2015 / BC-M: 784-1024x3-10,
-      ReLU, BN everywhere, SGD (no momentum), batch 200, LR 0.3 -> 0.01 exponential,
-      centred pixels, W0 = Glorot/2 weight scale, squared hinge loss summed over the classes and
-      averaged over the batch (BC-M's ``model.py``).
-    - bnn: Hubara et al. 2016 (Theano): 784-4096x3-10, sign activations (STE), BN,
-      dropout 0.2/0.5, Adam 0.003 -> 3e-7, batch 100, inputs in [-1, 1], Glorot LR scale,
-      squared hinge averaged over batch x classes.
-    - bnn-shift: the Torch variant: 3x2048, shift-based BN and AdaMax, LR 2**-6 halved
-      every 20 epochs, inputs in [0, 1], no dropout.
+      ReLU, BN everywhere (no bias before it), SGD (no momentum), batch 200, LR 0.3 -> 0.01
+      exponential, centred pixels, W0 = Glorot/2 weight scale (W ~ U(-2 W0, 2 W0), clipped to
+      +-W0), squared hinge loss summed over the classes and averaged over the batch (BC-M's
+      ``model.py``), BN statistics for evaluation recomputed after every epoch over the training
+      and validation sets; quantized back-propagation takes the error at the BN output.
+    - bnn: Hubara et al. 2016 (Theano): 784-4096x3-10, sign activations (STE), BN (Lasagne:
+      running average of 1/std), dropout 0.2/0.5, Adam 0.003 -> 3e-7, batch 100, inputs in
+      [-1, 1], Glorot LR scale, squared hinge averaged over batch x classes.
+    - bnn-shift: the Torch7 code (``Main_BinaryNet_MNIST.lua``): 3x2048, shift-based BN,
+      stochastic binarized neurons, shift-based AdaMax at 2**-6 halved every 20 epochs, Glorot
+      LR scale on weights, biases and BN gammas, a standard BN on the output, inputs
+      standardized with the training set's scalar mean and std, no dropout.
+
+    See docs/RESULTS.md ("Audit") for each point against the authors' code.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -66,10 +73,12 @@ def recipe(method: str, **overrides) -> Recipe:
     base = Recipe(method=method)
     if method == "bnn":
         base = dataclasses.replace(base, hidden=4096, batch_size=100, optimizer="adam", lr=0.003, lr_end=3e-7,
-                                   input_dropout=0.2, hidden_dropout=0.5, preprocess="pm1", loss_reduction="mean")
+                                   input_dropout=0.2, hidden_dropout=0.5, preprocess="pm1", loss_reduction="mean",
+                                   bn_stats="running")
     elif method == "bnn-shift":
         base = dataclasses.replace(base, hidden=2048, batch_size=100, optimizer="shift-adamax", lr=2**-6,
-                                   schedule="step", lr_every=20, preprocess="unit", loss_reduction="mean")
+                                   schedule="step", lr_every=20, preprocess="standardize", loss_reduction="mean",
+                                   bn_stats="running")
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -94,7 +103,7 @@ def _cnn_recipe(method: str, dataset: str, overrides) -> Recipe:
         lr, lr_end = (0.003, 2e-6) if cifar else (0.01, 3e-6)
     base = Recipe(method=method, dataset=dataset, arch="cnn", channels=CNN_DATASETS[dataset], hidden=1024, depth=2,
                   epochs=500 if cifar else 200, batch_size=50, optimizer="adam", lr=lr, lr_end=lr_end,
-                  preprocess="pm1", val_size=5000 if cifar else 6000, loss_reduction="mean")
+                  preprocess="pm1", val_size=5000 if cifar else 6000, loss_reduction="mean", bn_stats="running")
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -159,29 +168,59 @@ def build_model(r: Recipe, in_features, classes: int) -> Sequential:
     in_features = int(np.prod(in_features))
     sizes = [in_features] + [r.hidden] * r.depth + [classes]
     layers = []
-    bnn = r.method.startswith("bnn")
     if r.input_dropout:
         layers.append(Dropout(r.input_dropout, seed=r.seed + 101))
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         last = i == len(sizes) - 2
         seed = r.seed * 1000 + i
-        if r.method == "float":
-            layers.append(Dense(fan_in, fan_out, seed=seed))
-        elif r.method in ("bc", "bc-stoch", "bc-qbp"):
-            layers.append(BinaryDense(fan_in, fan_out, scale="glorot", stochastic=r.method != "bc",
-                                      qbp=r.method == "bc-qbp", seed=seed))
-        elif r.method in ("tc", "tc-qbp"):
-            layers.append(TernaryDense(fan_in, fan_out, qbp=r.method == "tc-qbp", seed=seed))
-        else:
-            layers.append(BinarizedDense(fan_in, fan_out, binary_input=i > 0, seed=seed))
-        layers[-1].needs_input_grad = i > 0
-        norm = ShiftBatchNorm if r.method == "bnn-shift" else BatchNorm
-        layers.append(norm(fan_out))
+        layer = _mlp_dense(r, i, fan_in, fan_out, seed)
+        layer.needs_input_grad = i > 0
+        norm = _mlp_norm(r, fan_out, last, seed)
+        if getattr(layer, "qbp", False):
+            layer.qbp_error_from = norm  # Few-Mult: the weight gradient takes the error at the BN output
+        layers += [layer, norm]
         if not last:
-            layers.append(SteSign() if bnn else ReLU())
+            if r.method.startswith("bnn"):
+                torch7 = r.method == "bnn-shift"  # HardTanh + BinarizedNeurons(stochastic)
+                layers.append(SteSign(stochastic=torch7, seed=r.seed + 300 + i,
+                                      gate="exclusive" if torch7 else "inclusive"))
+            else:
+                layers.append(ReLU())
             if r.hidden_dropout:
                 layers.append(Dropout(r.hidden_dropout, seed=r.seed + 200 + i))
     return Sequential(*layers)
+
+
+def _mlp_dense(r: Recipe, i: int, fan_in: int, fan_out: int, seed: int):
+    """One dense layer of the MLP recipes. BC-M / Few-Mult have no bias before BN (BN's beta is it)."""
+    if r.method == "float":
+        return Dense(fan_in, fan_out, bias=False, seed=seed)
+    if r.method in ("bc", "bc-stoch", "bc-qbp"):
+        return BinaryDense(fan_in, fan_out, scale="glorot", stochastic=r.method != "bc", qbp=r.method == "bc-qbp",
+                           bias=False, seed=seed)
+    if r.method in ("tc", "tc-qbp"):
+        return TernaryDense(fan_in, fan_out, qbp=r.method == "tc-qbp", bias=False, seed=seed)
+    layer = BinarizedDense(fan_in, fan_out, binary_input=i > 0, seed=seed)
+    if r.method == "bnn-shift":  # Torch's BinaryLinear: bias ~ U(+-1/sqrt(fan_in)) with the weights' LR scale
+        bound = 1 / np.sqrt(fan_in)
+        layer.bias.value[...] = np.random.default_rng(seed + 7).uniform(-bound, bound, fan_out)
+        layer.bias.lr_scale = layer.weight.lr_scale
+    return layer
+
+
+def _mlp_norm(r: Recipe, features: int, last: bool, seed: int):
+    """The BN after a dense layer: BC-M's (statistics recomputed), Lasagne's (bnn) or Torch's (bnn-shift)."""
+    if r.method == "bnn-shift":
+        if last:  # nn.BatchNormalization(10): gamma ~ U(0, 1), unbiased running variance
+            norm = BatchNorm(features, eps=1e-5, momentum=0.1, running="unbiased_var", gamma_init="uniform",
+                             seed=seed + 11)
+        else:
+            norm = ShiftBatchNorm(features)
+        norm.gamma.lr_scale = float(np.sqrt(features / 1.5))  # Torch's GLR for BN weights: 1/sqrt(1.5/n)
+        return norm
+    if r.method == "bnn":
+        return BatchNorm(features, running="inv_std")  # Lasagne's BatchNormLayer
+    return BatchNorm(features)
 
 
 def build_optimizer(r: Recipe, model):
@@ -213,8 +252,8 @@ def prepare_data(r: Recipe, root: Optional[str] = None, subset: Optional[int] = 
         x_train, x_test = ds.x_train, ds.x_test
         if x_train.ndim == 3:  # grey images: one channel
             x_train, x_test = x_train[..., None], x_test[..., None]
-        if r.preprocess == "center":
-            raise ValueError("the CNN recipes take preprocess pm1 or unit (center is per-pixel, for the MLPs)")
+        if r.preprocess in ("center", "standardize"):
+            raise ValueError("the CNN recipes take preprocess pm1 or unit (center and standardize are the MLPs')")
         if subset:  # scale only what is used: CIFAR-10 in float32 is 600 MB
             cut = len(x_train) - r.val_size
             keep = np.r_[0:min(subset, cut), cut:len(x_train)]
@@ -229,9 +268,16 @@ def prepare_data(r: Recipe, root: Optional[str] = None, subset: Optional[int] = 
         x_train, x_test = data.scale_pm1(x_train), data.scale_pm1(x_test)
     else:
         x_train, x_test = (x_train / np.float32(255)).astype(np.float32), (x_test / np.float32(255)).astype(np.float32)
-    x_tr, y_tr, x_val, y_val = data.validation_split(x_train, ds_y, r.val_size)
     if r.preprocess == "center":
-        x_tr, x_val, x_test = data.center(x_tr, x_val, x_test)
+        # pylearn2's MNIST(center=True), which BC-M and Few-Mult load: each file is centred with its own
+        # per-pixel mean, so train and validation with the 60k training mean, test with the test set's
+        (x_train,) = data.center(x_train)
+        (x_test,) = data.center(x_test)
+    x_tr, y_tr, x_val, y_val = data.validation_split(x_train, ds_y, r.val_size)
+    if r.preprocess == "standardize":
+        # Torch's DataProvider normalize('simple'): the training split's scalar mean and std (unbiased)
+        mean, std = float(x_tr.mean(dtype=np.float64)), float(x_tr.std(dtype=np.float64, ddof=1))
+        x_tr, x_val, x_test = ((a - np.float32(mean)) / np.float32(std) for a in (x_tr, x_val, x_test))
     if subset:
         x_tr, y_tr = x_tr[:subset], y_tr[:subset]
     f = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731

@@ -253,8 +253,9 @@ def test_recompute_statistics_on_conv_model():
     nn.recompute_statistics(model, x, batch_size=10)
     bn = model[1]
     model.eval()
-    h = model[0].forward(x).reshape(-1, 4)  # eval: the real-valued weights
-    np.testing.assert_allclose(bn.running_mean, h.mean(axis=0), rtol=1e-4, atol=1e-5)
+    h = model[0].forward(x).reshape(2, -1, 4)  # eval: the real-valued weights; two batches of 10 images
+    # BC-M's procedure: batch 0 on its own statistics, then batches 0 and 1
+    np.testing.assert_allclose(bn.running_mean, (2 * h[0].mean(0) + h[1].mean(0)) / 3, rtol=1e-4, atol=1e-5)
 
 
 def test_conv_chunked_input_gradient(monkeypatch):

@@ -58,8 +58,11 @@ class Spec:
     bn_eps: float = 1e-4
     bn_alpha: float = 0.1
     loss: str = "batch"  # batch: sum over classes / batch (BC-M); mean: over batch x classes
-    preprocess: str = "center"  # center | pm1 | unit
+    preprocess: str = "center"  # center (pylearn2) | pm1 | standardize (Torch DataProvider)
     eval_stats: str = "recompute"  # recompute (BC-M: per-batch averages after each epoch) | running
+    bias: bool = False  # a bias before BN: BC-M has none (BN's beta is it); Lasagne and Torch layers have one
+    stochastic_neurons: bool = False  # Torch7 -stcNeurons true: +1 with probability (clamp(y)+1)/2
+    torch_glr: bool = False  # Torch7 MNIST: GLR also on biases and BN gammas
 
 
 _BCM = Spec("float")
@@ -72,11 +75,12 @@ SPECS: Dict[str, Spec] = {
     "tc-qbp": replace(_BCM, method="tc-qbp", weights="ternary", stochastic=True, qbp=True),
     "bnn": Spec("bnn", hidden=4096, batch=100, lr=0.003, lr_end=3e-7, optimizer="adam", weights="binary",
                 activation="sign", scale="one", init="bnn", glorot_lr=True, input_dropout=0.2,
-                hidden_dropout=0.5, bn="lasagne", loss="mean", preprocess="pm1", eval_stats="running"),
-    "bnn-shift": Spec("bnn-shift", hidden=2048, batch=100, lr=2**-6, lr_end=2**-6, schedule="step", lr_every=20,
+                hidden_dropout=0.5, bn="lasagne", loss="mean", preprocess="pm1", eval_stats="running", bias=True),
+    "bnn-shift": Spec("bnn-shift", hidden=2048, batch=100, lr=2**-6, lr_end=0.01, schedule="step", lr_every=20,
                       optimizer="shift-adamax", weights="binary", activation="sign", scale="one", init="bnn",
-                      glorot_lr=True, bn="shift", bn_eps=1e-5, bn_alpha=0.125, loss="mean", preprocess="unit",
-                      eval_stats="running"),
+                      glorot_lr=True, bn="shift", bn_eps=1e-5, bn_alpha=0.125, loss="mean",
+                      preprocess="standardize", eval_stats="running", bias=True, stochastic_neurons=True,
+                      torch_glr=True),
 }
 
 
@@ -111,12 +115,15 @@ def load_mnist(root, s: Spec, val: int = 10000):
     ytr = _idx(d / "train-labels-idx1-ubyte.gz").astype(np.int64)
     xte = _idx(d / "t10k-images-idx3-ubyte.gz").reshape(10000, -1).astype(np.float32) / 255
     yte = _idx(d / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    if s.preprocess == "center":  # pylearn2 MNIST(center=True): each file minus its own per-pixel mean
+        xtr = xtr - xtr.mean(axis=0, dtype=np.float64).astype(np.float32)
+        xte = xte - xte.mean(axis=0, dtype=np.float64).astype(np.float32)
     xtr, xva, ytr, yva = xtr[:-val], xtr[-val:], ytr[:-val], ytr[-val:]
     if s.preprocess == "pm1":
         xtr, xva, xte = 2 * xtr - 1, 2 * xva - 1, 2 * xte - 1
-    elif s.preprocess == "center":
-        mean = xtr.mean(axis=0, dtype=np.float64).astype(np.float32)
-        xtr, xva, xte = xtr - mean, xva - mean, xte - mean
+    elif s.preprocess == "standardize":  # Torch DataProvider normalize('simple'): scalar, from the train split
+        m, sd = np.float32(xtr.mean(dtype=np.float64)), np.float32(xtr.std(dtype=np.float64, ddof=1))
+        xtr, xva, xte = (xtr - m) / sd, (xva - m) / sd, (xte - m) / sd
     return [torch.from_numpy(np.ascontiguousarray(a)) for a in (xtr, ytr, xva, yva, xte, yte)]
 
 
@@ -135,7 +142,7 @@ def ap2(x: torch.Tensor) -> torch.Tensor:
 
 
 class SignSTE(torch.autograd.Function):
-    """sign(x) (sign(0) = +1) forward; gradient g * 1{|x| <= 1} (BNN: back-propagation through HardTanh)."""
+    """sign(x) (sign(0) = +1) forward; gradient g * 1{|x| <= 1} (BNN Theano: Theano's clip gradient is inclusive)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -148,19 +155,46 @@ class SignSTE(torch.autograd.Function):
         return g * (x.abs() <= 1).to(g.dtype)
 
 
-class QbpLinear(torch.autograd.Function):
-    """y = x @ wb.T; the input gradient through wb, the weight gradient e.T @ x~ with x~ the
-    power-of-two quantized input (Few-Mult ``quantized_bprop``)."""
+class StochasticNeuron(torch.autograd.Function):
+    """Torch7 HardTanh + BinarizedNeurons(stcFlag): s = sign((clamp(y)+1)/2 - u); gradient g * 1{-1 < y < 1}."""
 
     @staticmethod
-    def forward(ctx, x, wb, xq):
-        ctx.save_for_backward(wb, xq)
-        return x @ wb.T
+    def forward(ctx, y, u):
+        ctx.save_for_backward(y)
+        p = (torch.clamp(y, -1, 1) + 1) / 2
+        return torch.where(p - u < 0, -torch.ones_like(y), torch.ones_like(y))
 
     @staticmethod
     def backward(ctx, g):
-        wb, xq = ctx.saved_tensors
-        return g @ wb, g.T @ xq, None
+        (y,) = ctx.saved_tensors
+        return g * ((y > -1) & (y < 1)).to(g.dtype), None
+
+
+class ShiftBN(torch.autograd.Function):
+    """BatchNormalizationShiftPow2.lua, training mode. Forward: c = a - mean, inv = (mean(c AP2(c)) + eps)**-1/2,
+    s = AP2(inv), y = c s AP2(gamma) + beta. Backward: da = AP2(gamma) s (g - mean g - s^2 AP2(c) mean(AP2(c) g)),
+    dgamma = sum(AP2(c s) g), dbeta = sum(g). Returns y and the unrounded inv (for the running average)."""
+
+    @staticmethod
+    def forward(ctx, a, gamma, beta, eps):
+        c = a - _mean(a)
+        ct = ap2(c)
+        inv = 1 / torch.sqrt((c * ct).mean(0) + eps)
+        s = ap2(inv)
+        xhat = c * s
+        ctx.save_for_backward(ct, s, xhat, gamma)
+        return xhat * ap2(gamma) + beta, inv
+
+    @staticmethod
+    def backward(ctx, g, _):
+        ct, s, xhat, gamma = ctx.saved_tensors
+        da = ap2(gamma) * s * (g - g.mean(0) - s * s * ct * (ct * g).mean(0))
+        return da, (ap2(xhat) * g).sum(0), g.sum(0), None
+
+
+def _mean(z: torch.Tensor) -> torch.Tensor:
+    """The batch mean, accumulated in float64 (rounded once: independent of the summation order)."""
+    return z.to(torch.float64).mean(0).to(z.dtype)
 
 
 def quantize_pow2(x: torch.Tensor, gen: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -180,7 +214,7 @@ def quantize_pow2(x: torch.Tensor, gen: Optional[torch.Generator] = None) -> tor
 class Net:
     """784 - hidden x depth - 10: [dense -> BN -> activation -> dropout] x depth, dense -> BN.
 
-    Parameters (torch leaf tensors, in pybitnet's order): for each layer W (out, in), b, gamma, beta.
+    Parameters (torch leaf tensors) in pybitnet's order: per layer W (out, in), [b], gamma, beta.
     """
 
     def __init__(self, s: Spec, in_features: int = 784, classes: int = 10, seed: int = 0):
@@ -188,104 +222,121 @@ class Net:
         g = torch.Generator().manual_seed(seed)
         sizes = [in_features] + [s.hidden] * s.depth + [classes]
         self.layers = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            last = i == len(sizes) - 2
             H = w0(fan_in, fan_out) if s.scale == "w0" else 1.0
             bound = 1.0 if s.init == "bnn" else 2 * w0(fan_in, fan_out)
-            W = (torch.rand(fan_out, fan_in, generator=g) * 2 - 1) * bound
-            lr_scale = 1.0 / math.sqrt(1.5 / (fan_in + fan_out)) if s.glorot_lr and s.weights != "float" else 1.0
-            self.layers.append({
-                "W": W.requires_grad_(), "b": torch.zeros(fan_out, requires_grad=True),
-                "gamma": torch.ones(fan_out, requires_grad=True), "beta": torch.zeros(fan_out, requires_grad=True),
-                "H": H, "lr_scale": lr_scale,
-                "mean": torch.zeros(fan_out), "var": torch.ones(fan_out), "inv_std": torch.ones(fan_out),
-            })
-        self.state: Dict[str, List[torch.Tensor]] = {}
+            glr = 1.0 / math.sqrt(1.5 / (fan_in + fan_out)) if s.glorot_lr and s.weights != "float" else 1.0
+            L = {"W": ((torch.rand(fan_out, fan_in, generator=g) * 2 - 1) * bound).requires_grad_(),
+                 "gamma": torch.ones(fan_out, requires_grad=True), "beta": torch.zeros(fan_out, requires_grad=True),
+                 "H": H, "lr": {"W": glr, "b": glr if s.torch_glr else 1.0,
+                                "gamma": math.sqrt(fan_out / 1.5) if s.torch_glr else 1.0, "beta": 1.0},
+                 "bn": "torch" if (s.bn == "shift" and last) else s.bn,
+                 "mean": torch.zeros(fan_out), "var": torch.ones(fan_out), "inv_std": torch.ones(fan_out)}
+            if s.bias:
+                bb = 1 / math.sqrt(fan_in) if s.torch_glr else 0.0
+                L["b"] = ((torch.rand(fan_out, generator=g) * 2 - 1) * bb).requires_grad_()
+            self.layers.append(L)
+        self.names = [k for k in ("W", "b", "gamma", "beta") if k in self.layers[0]]
+        self.state: Dict[int, List[torch.Tensor]] = {}
         self.t = 0
 
     # -- parameters -------------------------------------------------------------------------
     def parameters(self) -> List[torch.Tensor]:
-        return [L[k] for L in self.layers for k in ("W", "b", "gamma", "beta")]
+        return [L[k] for L in self.layers for k in self.names]
 
     def load(self, arrays: List[np.ndarray]) -> None:
-        """Set the parameters from arrays in pybitnet's order (weight, bias, gamma, beta per layer)."""
+        """Set the parameters from arrays in pybitnet's order (weight, [bias], gamma, beta per layer)."""
         with torch.no_grad():
             for p, a in zip(self.parameters(), arrays, strict=True):
                 p.copy_(torch.from_numpy(np.asarray(a, np.float32)).reshape(p.shape))
 
-    def clip_bound(self, i: int, name: str) -> Optional[float]:
-        """Binary/ternary weights are clipped to [-H, H] after every update (BC-M, BNN)."""
-        return self.layers[i]["H"] if name == "W" and self.s.weights != "float" else None
-
     # -- forward ----------------------------------------------------------------------------
-    def _weights(self, i, training, fixed):
+    def _sample(self, i, training, fixed):
+        """The weights this pass multiplies by (a constant: the gradient dC/dW_b goes to W below)."""
         L, s = self.layers[i], self.s
-        W, H = L["W"], L["H"]
+        W, H = L["W"].detach(), L["H"]
         if s.weights == "float" or (not training and s.stochastic):
-            return W  # stochastic BC/TC evaluate with the real weights
+            return None  # the real weights (stochastic BC/TC evaluate with them)
         if fixed is not None and f"w{i}" in fixed:
-            wb = fixed[f"w{i}"] * H  # a sample given as ±1/0
-        elif s.weights == "binary" and not s.stochastic:
-            wb = torch.where(W < 0, -H, H)
-        elif s.weights == "binary":
+            return fixed[f"w{i}"] * H  # a sample given as ±1/0
+        if s.weights == "binary" and not s.stochastic:
+            return torch.where(W < 0, -H, H)
+        if s.weights == "binary":
             p = torch.clamp((W / H + 1) / 2, 0, 1)
-            wb = torch.where(torch.rand(W.shape) < p, H, -H)
-        else:
-            p = torch.clamp(W.abs() / H, 0, 1)
-            wb = torch.where(torch.rand(W.shape) < p, torch.where(W > 0, H, -H), 0.0)
-        return W + (wb - W).detach()  # dC/dW_b goes straight to the real W
+            return torch.where(torch.rand(W.shape) < p, H, -H)
+        p = torch.clamp(W.abs() / H, 0, 1)
+        return torch.where(torch.rand(W.shape) < p, torch.where(W > 0, H, -H), 0.0)
 
     def _bn(self, i, z, training):
         L, s = self.layers[i], self.s
-        if training or s.eval_stats == "collect":
-            mean = z.mean(0)
+        kind = L["bn"]
+        eps = 1e-5 if kind == "torch" else s.bn_eps
+        if getattr(self, "_collected", None) is not None:  # BC-M's set_BN_mean_var (see recompute_statistics)
+            c = self._collected[i]
+            mean = _mean(z)
             var = ((z - mean) ** 2).mean(0)
-            if s.eval_stats == "collect":
-                self._collected[i].append((mean.detach(), var.detach()))
-            elif s.bn == "lasagne":
-                a = s.bn_alpha
-                L["mean"] = (1 - a) * L["mean"] + a * mean.detach()
-                L["inv_std"] = (1 - a) * L["inv_std"] + a * (1 / torch.sqrt(var.detach() + s.bn_eps))
-            elif s.bn == "shift":
-                pass  # set in the shift branch below
-            else:
-                a = s.bn_alpha
-                L["mean"] = (1 - a) * L["mean"] + a * mean.detach()
-                L["var"] = (1 - a) * L["var"] + a * var.detach()
-            if s.bn == "shift":
-                c = z - mean
-                var = (c * ap2(c)).mean(0)
-                inv = ap2(1 / torch.sqrt(var + s.bn_eps))
-                a = s.bn_alpha
-                L["mean"] = (1 - a) * L["mean"] + a * mean.detach()
-                L["inv_std"] = (1 - a) * L["inv_std"] + a * inv.detach()
-                return c * inv * ap2(L["gamma"]) + L["beta"]
-            inv = 1 / torch.sqrt(var + s.bn_eps)
-            return (z - mean) * inv * L["gamma"] + L["beta"]
-        if s.bn == "lasagne":
+            c["seen"] = (mean, var)
+            if not c["use_batch"]:
+                mean, var = c["mean"], c["var"]
+            return (z - mean) / torch.sqrt(var + eps) * L["gamma"] + L["beta"]
+        if training and kind == "shift":
+            y, inv = ShiftBN.apply(z, L["gamma"], L["beta"], eps)
+            a = s.bn_alpha
+            L["mean"] = (1 - a) * L["mean"] + a * _mean(z.detach())
+            L["inv_std"] = (1 - a) * L["inv_std"] + a * inv.detach()
+            return y
+        if training:
+            mean = _mean(z)
+            var = ((z - mean) ** 2).mean(0)
+            m, v = mean.detach(), var.detach()
+            a = 0.1 if kind == "torch" else s.bn_alpha
+            L["mean"] = (1 - a) * L["mean"] + a * m
+            if kind == "lasagne":
+                L["inv_std"] = (1 - a) * L["inv_std"] + a / torch.sqrt(v + eps)
+            elif kind == "torch":
+                L["var"] = (1 - a) * L["var"] + a * v * len(z) / (len(z) - 1)
+            return (z - mean) / torch.sqrt(var + eps) * L["gamma"] + L["beta"]
+        if kind == "lasagne":
             return (z - L["mean"]) * L["inv_std"] * L["gamma"] + L["beta"]
-        if s.bn == "shift":
+        if kind == "shift":
             return (z - L["mean"]) * ap2(L["inv_std"]) * ap2(L["gamma"]) + L["beta"]
-        return (z - L["mean"]) / torch.sqrt(L["var"] + s.bn_eps) * L["gamma"] + L["beta"]
+        return (z - L["mean"]) / torch.sqrt(L["var"] + eps) * L["gamma"] + L["beta"]
 
     def forward(self, x: torch.Tensor, training: bool, fixed: Optional[Dict[str, torch.Tensor]] = None):
         """The network output. `fixed` may give the random draws: ``w{i}`` (the ±1/0 sample of
         layer i's weights), ``q{i}`` (the power-of-two quantized input of layer i, QBP), ``d{j}``
-        (dropout j's keep mask scaled by 1/(1-p); j = 0 is the input dropout)."""
+        (dropout j's keep mask scaled by 1/(1-p); j = 0 is the input dropout), ``u{i}`` (the
+        uniforms of hidden layer i's stochastic neurons)."""
         s = self.s
         h = self._dropout(x, 0, s.input_dropout, training, fixed)
         n = len(self.layers)
-        self._bn_out = []
+        self._pending = []  # (layer, input, weights, bn output): weight gradients computed by hand
         for i, L in enumerate(self.layers):
-            wb = self._weights(i, training, fixed)
+            wb = self._sample(i, training, fixed)
+            if wb is None:
+                z = h @ L["W"].T
+            elif training and not s.qbp:
+                z = h @ (L["W"] + (wb - L["W"]).detach()).T  # dC/dW_b goes straight to the real W
+            else:
+                z = h @ wb.T  # eval, or QBP: W's gradient by hand from the BN output's error (below)
+            if "b" in L:
+                z = z + L["b"]
+            y = self._bn(i, z, training)
             if s.qbp and training:
                 xq = fixed[f"q{i}"] if fixed is not None and f"q{i}" in fixed else quantize_pow2(h.detach())
-                z = QbpLinear.apply(h, wb, xq) + L["b"]
-            else:
-                z = h @ wb.T + L["b"]
-            h = self._bn(i, z, training)
+                if y.requires_grad:
+                    y.retain_grad()
+                self._pending.append((L, xq, y))
             if i == n - 1:
-                return h
-            h = torch.relu(h) if s.activation == "relu" else SignSTE.apply(h)
+                return y
+            if s.activation == "relu":
+                h = torch.relu(y)
+            elif s.stochastic_neurons and training:
+                u = fixed[f"u{i}"] if fixed is not None and f"u{i}" in fixed else torch.rand(y.shape)
+                h = StochasticNeuron.apply(y, u)
+            else:
+                h = SignSTE.apply(y)
             h = self._dropout(h, i + 1, s.hidden_dropout, training, fixed)
         return h
 
@@ -309,6 +360,8 @@ class Net:
         out = self.forward(x, True, fixed)
         loss = self.loss(out, y)
         loss.backward()
+        for L, xq, y_bn in self._pending:  # Few-Mult quantized_bprop: dW = Q(x)^T e, e = dC/d(BN output)
+            L["W"].grad = (y_bn.grad.T @ xq).detach()
         return float(loss.detach()), [p.grad.detach().clone() for p in self.parameters()]
 
     def step(self, grads: List[torch.Tensor], lr: float) -> None:
@@ -319,27 +372,26 @@ class Net:
         t = self.t
         with torch.no_grad():
             for k, (p, g) in enumerate(zip(self.parameters(), grads)):
-                i, name = divmod(k, 4)
-                name = ("W", "b", "gamma", "beta")[name]
-                scale = self.layers[i]["lr_scale"] if name == "W" else 1.0
+                i, name = divmod(k, len(self.names))
+                name = self.names[name]
+                L = self.layers[i]
+                scale = L["lr"][name]
                 if s.optimizer == "sgd":
                     new = p - lr * g
-                elif s.optimizer == "adam":  # lasagne.updates.adam
+                elif s.optimizer == "adam":  # lasagne.updates.adam; BinaryNet: w + scale * (w_adam - w)
                     m, v = self._moments(k, p)
                     m.mul_(0.9).add_(0.1 * g)
                     v.mul_(0.999).add_(0.001 * g * g)
                     a_t = lr * math.sqrt(1 - 0.999**t) / (1 - 0.9**t)
-                    new = p - a_t * m / (torch.sqrt(v) + 1e-8)
-                else:  # Torch7 adaMax_binary_clip_shift
+                    new = p + scale * (-a_t * m / (torch.sqrt(v) + 1e-8))
+                else:  # Torch7 adaMax_binary_clip_shift.lua: v stored rounded, x -= AP2(step) * GLR * m / v
                     m, v = self._moments(k, p)
                     m.mul_(0.9).add_(0.1 * g)
-                    torch.maximum(0.999 * v, g.abs(), out=v)
+                    v.copy_(ap2(torch.maximum(0.999 * v, g.abs())) + 2.0**-27)
                     step = float(ap2(torch.tensor(lr / (1 - 0.9**t))))
-                    new = p - step * m / (ap2(v) + 2.0**-27)
-                new = p + scale * (new - p)  # BinaryNet's W_LR_scale: w + scale * (w_step - w)
-                bound = self.clip_bound(i, name)
-                if bound is not None:
-                    new = torch.clamp(new, -bound, bound)
+                    new = p - step * scale * (m / v)
+                if name == "W" and s.weights != "float":
+                    new = torch.clamp(new, -L["H"], L["H"])
                 p.copy_(new)
 
     def _moments(self, k, p):
@@ -348,20 +400,32 @@ class Net:
         return self.state[k]
 
     # -- evaluation -------------------------------------------------------------------------
-    def recompute_statistics(self, x: torch.Tensor, batch: int) -> None:
-        """BC-M: the evaluation BN statistics are the averages of the per-batch statistics."""
-        saved = self.s
-        self._collected = [[] for _ in self.layers]
-        self.s = replace(saved, eval_stats="collect")
+    def recompute_statistics(self, sets, batch: int) -> None:
+        """BC-M trainer.set_BN_mean_var: reset; per set, batch 0 with batch statistics, then every batch
+        (0 again) with each BN normalising by the cumulative averages; all layers update together."""
+        self._collected = [{"n": 0, "mean": None, "var": None, "use_batch": True} for _ in self.layers]
+
+        def run(rows, use_batch):
+            for c in self._collected:
+                c["use_batch"], c["seen"] = use_batch, None
+            self.forward(rows, False)
+            for c in self._collected:
+                mean, var = c["seen"]
+                n = c["n"]
+                c["mean"] = mean if n == 0 else n / (n + 1) * c["mean"] + mean / (n + 1)
+                c["var"] = var if n == 0 else n / (n + 1) * c["var"] + var / (n + 1)
+                c["n"] = n + 1
+
         try:
             with torch.no_grad():
-                for i in range(0, len(x), batch):
-                    self.forward(x[i:i + batch], False)
+                for x in sets:
+                    run(x[:batch], True)
+                    for i in range(0, len(x), batch):
+                        run(x[i:i + batch], False)
         finally:
-            self.s = saved
-        for L, stats in zip(self.layers, self._collected):
-            L["mean"] = torch.stack([m for m, _ in stats]).mean(0)
-            L["var"] = torch.stack([v for _, v in stats]).mean(0)
+            collected, self._collected = self._collected, None
+        for L, c in zip(self.layers, collected):
+            L["mean"], L["var"] = c["mean"], c["var"]
 
     def error(self, x, y, batch: int = 1000) -> float:
         with torch.no_grad():
@@ -410,7 +474,7 @@ def train(s: Spec, data_root, out_dir, seed: int = 0, log=print) -> None:
             net.step(grads, lr)
             total += loss * len(idx)
         if s.eval_stats == "recompute":
-            net.recompute_statistics(torch.cat([xtr, xva]), s.batch)
+            net.recompute_statistics((xtr, xva), s.batch)
         train_time = time.perf_counter() - t0
         epoch += 1
         val, test = net.error(xva, yva), net.error(xte, yte)

@@ -88,7 +88,11 @@ class _BinaryAffine(_Affine):
         if lr_scale == "glorot":
             lr_scale = glorot_lr_scale(fan_in, fan_out)
         rng = np.random.default_rng(seed)
-        self.weight = Parameter(_uniform(rng, self.H, shape), "weight", clip=self.H, lr_scale=lr_scale or 1.0)
+        # BC-M / Few-Mult draw W ~ U(-2 W0, 2 W0) and clip to +-W0 from the first update on (about half
+        # the weights start saturated); with H = 1 (BC-L, BNN) the draw is U(-1, 1).
+        init = 2 * self.H if scale == "glorot" else self.H
+        self.weight = Parameter(_uniform(rng, init, shape), "weight", clip=self.H, lr_scale=lr_scale or 1.0)
+        self.qbp_error_from = None
         self.stochastic, self.qbp, self.binary_input = stochastic, qbp, binary_input
         self.seed = seed
         self.step = np.zeros((), np.int64)  # counter-based sampling: resumable and reproducible
@@ -125,8 +129,11 @@ class _BinaryAffine(_Affine):
             self.bias.accumulate(grad.sum(axis=0))
         seed = self._sample_seed() ^ 0x5DEECE66D
         x, x_bits = self._x, self._x_bits
+        e = grad
+        if self.qbp and self.qbp_error_from is not None:  # Few-Mult: the error at the BN output
+            e = self.qbp_error_from.grad_output.reshape(grad.shape)
         self._accumulate_weight_grad(
-            lambda out: K.weight_grad(grad, x, qbp=self.qbp, seed=seed, x_bits=x_bits, out=out))
+            lambda out: K.weight_grad(e, x, qbp=self.qbp, seed=seed, x_bits=x_bits, out=out))
         return self._rows_input_grad(grad) if input_grad and self.needs_input_grad else None
 
     def _rows_input_grad(self, grad):
@@ -166,14 +173,18 @@ class BinaryDense(_BinaryAffine, Dense):
     ----------
     scale : float or "glorot"
         H. ``"glorot"`` gives W0 = sqrt(6/(fan_in+fan_out))/2 (the BC-M and
-        ternary-connect recipe); 1.0 is BC-L / BNN.
+        ternary-connect recipe; W is then drawn from U(-2 W0, 2 W0) as in that
+        code, and the first update clips it); 1.0 is BC-L / BNN (W ~ U(-1, 1)).
     stochastic : bool
         Stochastic binarization at train time. Evaluation then uses the real
         weights, as in the papers' code; deterministic layers evaluate with
         the binary weights.
     qbp : bool
         Quantized back-propagation: the weight gradient uses the input
-        quantized to signed powers of two, so it is a shift-add GEMM.
+        quantized to signed powers of two, so it is a shift-add GEMM. Set the
+        attribute ``qbp_error_from`` to the BatchNorm that follows the layer to
+        use, as the Few-Multiplications code does, the error at that BN's
+        output (the BN Jacobian skipped) instead of the exact one.
     binary_input : bool
         The input is ±1 (a BNN hidden layer): the forward pass packs it and
         runs the XNOR-popcount GEMM, and the weight gradient is an add/sub GEMM.
