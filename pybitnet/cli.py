@@ -6,6 +6,7 @@
     pybitnet train --dataset cifar10 --method bnn --epochs 500 --out runs/cifar10-bnn
     mpiexec -n 2 pybitnet train ...        # data parallel (needs mpi4py)
     pybitnet evaluate runs/bnn/best.npz [--packed]
+    pybitnet reproduce mnist [--rows bc,bnn] [--table]
 """
 from __future__ import annotations
 
@@ -128,6 +129,26 @@ def _evaluate_packed(model, x, y, ref) -> None:
           f"{100 * np.mean(pred == ref):.2f} % of the test set, {ms_per_100:.1f} ms per 100 images")
 
 
+def _reproduce(args) -> int:
+    from pybitnet import reproduce
+
+    rows = reproduce.rows_named(args.rows.split(",") if args.rows else None)
+    if not args.table:
+        import pybitnet
+
+        if args.threads:
+            pybitnet.set_num_threads(args.threads)
+        if args.epochs_scale <= 0:
+            raise ValueError(f"--epochs-scale must be > 0, got {args.epochs_scale}")
+        reproduce.run(rows, args.out, args.data, args.epochs_scale, progress=not args.no_progress)
+    table = reproduce.summarize(rows, args.out)
+    print(reproduce.format_table(table))
+    if args.png_dir:
+        for path in reproduce.plot(table, args.out, args.png_dir):
+            print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     from pybitnet.recipes import METHODS
 
@@ -174,6 +195,19 @@ def main(argv=None) -> int:
                         "its formula (a resumed run must otherwise keep its --epochs)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(fn=_train)
+
+    rp = sub.add_parser("reproduce", help="the seed papers' MNIST rows: train (resumable) and tabulate")
+    rp.add_argument("dataset", choices=["mnist"])
+    rp.add_argument("--rows", help="comma-separated rows (default: all): "
+                    "float, bc, bc-stoch, bc-qbp, tc-qbp, bnn-shift, bnn")
+    rp.add_argument("--out", default="runs", help="runs go to OUT/mnist-ROW (default runs)")
+    rp.add_argument("--data", help="data root (default $PYBITNET_DATA)")
+    rp.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every row's epoch budget")
+    rp.add_argument("--threads", type=int)
+    rp.add_argument("--table", action="store_true", help="only print the table from the runs' logs")
+    rp.add_argument("--png-dir", help="also plot each row beside its reference run into this folder")
+    rp.add_argument("--no-progress", action="store_true")
+    rp.set_defaults(fn=_reproduce)
 
     e = sub.add_parser("evaluate", help="test error of a checkpoint")
     e.add_argument("checkpoint")
