@@ -59,7 +59,7 @@ def _train(args) -> int:
         pybitnet.set_num_threads(args.threads)
     overrides = {k: getattr(args, k) for k in ("hidden", "depth", "epochs", "batch_size", "optimizer", "lr", "lr_end",
                                                "schedule", "lr_every", "input_dropout", "hidden_dropout",
-                                               "preprocess", "val_size", "seed", "channels")}
+                                               "preprocess", "val_size", "seed", "channels", "conv_pad")}
     out = args.out or f"runs/{args.dataset}-{args.method}"
     if args.extend_to is not None and overrides["epochs"] is None:
         overrides["epochs"] = _planned_epochs(out)  # the schedule of the run being extended
@@ -176,6 +176,9 @@ def main(argv=None) -> int:
     t.add_argument("--hidden", type=int)
     t.add_argument("--depth", type=int, help="hidden dense layers (MLP: 3; CNN: the 2 after the convs)")
     t.add_argument("--channels", type=int, help="CNN: width of the first conv block (CIFAR-10 128, SVHN 64)")
+    t.add_argument("--conv-pad", choices=["zero", "one"],
+                   help="CNN: padding of the binary convs' ±1 inputs (zero: the papers' Lasagne code; one: fused "
+                        "packed inference)")
     t.add_argument("--optimizer", choices=["sgd", "adam", "adamax", "shift-adamax"])
     t.add_argument("--lr", type=float)
     t.add_argument("--lr-end", type=float)

@@ -41,6 +41,7 @@ class Recipe:
     channels: int = 128  # cnn: width of the first conv block (then x2, x4)
     loss_reduction: str = "batch"  # squared hinge: "batch" (sum over classes / batch: BC-M, Few-Mult) or "mean"
     bn_stats: str = "recompute"  # evaluation BN statistics: "recompute" after every epoch (BC-M) or "running"
+    conv_pad: str = "zero"  # cnn: what pads the ±1 activations of binary convs: "zero" (Lasagne) or "one"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -89,7 +90,8 @@ def _cnn_recipe(method: str, dataset: str, overrides) -> Recipe:
     images as validation set.
 
     - bnn: BNN Theano: sign activations, H = 1, Glorot LR scale; CIFAR-10 500 epochs LR 0.001 -> 3e-7,
-      SVHN 200 epochs LR 0.001 -> 1e-6.
+      SVHN 200 epochs LR 0.001 -> 1e-6; the ±1 activations zero-padded as Lasagne does (``conv_pad="one"``
+      pads with +1: the packed engine then fuses BN+sign into every conv).
     - bc, bc-stoch (bc-qbp): BC-L: binary weights H = 1, Glorot LR scale, ReLU; CIFAR-10 500 epochs
       LR 0.003 -> 2e-6, SVHN 200 epochs LR 0.01 -> 3e-6.
     - float: the same net with float weights and the BC-L schedule.
@@ -127,14 +129,15 @@ def _build_cnn(r: Recipe, in_shape, classes: int) -> Sequential:
         if r.method == "float":
             conv = Conv2D(c_in, c_out, 3, padding=1, seed=seed)
         elif bnn:
-            conv = BinarizedConv2D(c_in, c_out, 3, padding=1, binary_input=i > 0, seed=seed)
+            conv = BinarizedConv2D(c_in, c_out, 3, padding=1, binary_input=i > 0,
+                                   pad_value=r.conv_pad if i > 0 else None, seed=seed)
         else:
             conv = BinaryConv2D(c_in, c_out, 3, padding=1, scale=1.0, stochastic=r.method == "bc-stoch",
                                 qbp=r.method == "bc-qbp", lr_scale="glorot", seed=seed)
         conv.needs_input_grad = i > 0
         layers.append(conv)
         if i % 2 == 1:
-            layers.append(MaxPool2D(2))
+            layers.append(MaxPool2D(2))  # ties: every tied maximum gets the gradient (Theano)
             h, w = h // 2, w // 2
         layers.append(BatchNorm(c_out))
         act(i)

@@ -199,7 +199,7 @@ def test_maxpool_forward_backward(size, stride, shape):
 
 
 def test_maxpool_ties_go_to_first_maximum():
-    pool = nn.MaxPool2D(2)
+    pool = nn.MaxPool2D(2, ties="first")
     x = np.ones((1, 2, 2, 1), np.float32)
     pool.forward(x)
     dx = pool.backward(np.full((1, 1, 1, 1), 3.0, np.float32))
@@ -322,7 +322,10 @@ def test_cnn_recipes():
     model = recipes.build_model(s, (32, 32, 3), 10)
     convs = [m for m in model.modules() if isinstance(m, nn.BinarizedConv2D)]
     assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256]
-    assert not convs[0].binary_input and all(c.binary_input and c.pad_value == "one" for c in convs[1:])
+    # Lasagne zero-pads the ±1 activations; --conv-pad one gives the +1 padding the packed engine fuses
+    assert not convs[0].binary_input and all(c.binary_input and c.pad_value == "zero" for c in convs[1:])
+    one = recipes.build_model(recipes.recipe("bnn", dataset="svhn", conv_pad="one"), (32, 32, 3), 10)
+    assert all(c.pad_value == "one" for c in one.modules() if isinstance(c, nn.BinarizedConv2D) and c.binary_input)
     dense = [m for m in model.modules() if isinstance(m, nn.BinarizedDense)]
     assert [(d.in_features, d.out_features) for d in dense] == [(4096, 1024), (1024, 1024), (1024, 10)]
     for method in ("float", "bc", "bc-stoch", "bc-qbp"):

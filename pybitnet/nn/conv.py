@@ -13,8 +13,9 @@ the spatial padding holds +1 (zero bits), so the forward is one XNOR-popcount
 GEMM and the weight gradient an add/sub GEMM on the packed rows, which are
 gathered from the packed image when C % 64 == 0
 (:func:`pybitnet.inference.conv.im2col_bits`): the float patches are never
-built. ``pad_value="zero"`` (what lasagne does) cannot be packed: the layer
-then runs the binary-weight add/sub product on float rows.
+built. ``pad_value="zero"`` (what Lasagne does, so the BNN papers' code) makes
+the rows ternary: the padded taps are masked out of the XNOR-popcount
+(``xnor_gemm(..., mask=)``) and of the add/sub weight gradient, still exactly.
 """
 from __future__ import annotations
 
@@ -207,19 +208,31 @@ class BinaryConv2D(_BinaryAffine, Conv2D):
                           binary_input=binary_input, lr_scale=lr_scale, seed=seed)
 
     def _packs_input(self) -> bool:
-        return self.binary_input and self.pad_value == "one" and not self._real_weights_now()
+        return self.binary_input and not self._real_weights_now()
 
     def _input_rows(self, x):
         if not self._packs_input():
             return Conv2D._input_rows(self, x)
-        if self.in_channels % 64 == 0 and np.all(x):  # whole words per tap: gather packed words
-            bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, stride=self.stride,
-                               padding=self.padding)
-            scale = float(np.abs(x.reshape(-1)[0])) if x.size else 1.0
-            return None, K.PackedInput(bits, None, scale, bits.shape[1] * 64)
-        # zeros (dropout) or C % 64 != 0: float patches packed as ±s/0 rows; the padding is a kept +s
-        pad = float(np.abs(x).max()) if x.size else 1.0
-        rows = im2col(x, self.kernel_size, stride=self.stride, padding=self.padding, pad_value=pad or 1.0)
+        if self.in_channels % 64 == 0:  # whole words per tap: gather packed words, never the float patches
+            holes = not np.all(x)  # dropout zeros
+            if self.pad_value == "one" and not holes:
+                bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, stride=self.stride,
+                                   padding=self.padding)
+                scale = float(np.abs(x.reshape(-1)[0])) if x.size else 1.0
+                return None, K.PackedInput(bits, None, scale, bits.shape[1] * 64)
+            if self.pad_value == "zero":
+                # zero padding (Lasagne's) is a ternary input: the padded taps (and dropped units) are
+                # masked out of the XNOR-popcount, exactly; im2col_bits pads both the signs and the mask
+                # with zero words
+                geometry = dict(stride=self.stride, padding=self.padding)
+                bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, **geometry)
+                kept = np.where(x != 0, np.float32(-1), np.float32(1)) if holes else -np.ones_like(x)
+                mask = im2col_bits(pybitnet.pack_signs(kept, axis=-1), self.kernel_size, **geometry)
+                scale = float(np.abs(x).max()) if x.size else 1.0
+                return None, K.PackedInput(bits, mask, scale or 1.0, bits.shape[1] * 64)
+        # C % 64 != 0, or +1 padding with dropout zeros: float patches packed as ±s/0 rows (+1 padding: a kept +s)
+        pad = (float(np.abs(x).max()) or 1.0) if (self.pad_value == "one" and x.size) else 0.0
+        rows = im2col(x, self.kernel_size, stride=self.stride, padding=self.padding, pad_value=pad)
         return None, K.pack_input(rows)
 
     def __repr__(self):
@@ -245,13 +258,20 @@ class BinarizedConv2D(BinaryConv2D):
 
 class MaxPool2D(Module):
     """Max-pooling of NHWC input over `size` windows every `stride` (default: `size`), no padding.
-    The gradient goes to the first maximum of each window."""
 
-    def __init__(self, size=2, stride=None):
+    ``ties``: where several window positions hold the maximum, ``"all"`` sends
+    the gradient to each of them (Theano's ``MaxPoolGrad``, so the papers' code:
+    ties are frequent on the integer outputs of binary convolutions), ``"first"``
+    to the first in (kh, kw) order only."""
+
+    def __init__(self, size=2, stride=None, ties: str = "all"):
         self.size = _pair(size, "size")
         self.stride = _pair(size if stride is None else stride, "stride")
         if min(self.size) < 1 or min(self.stride) < 1:
             raise ValueError("size and stride must be >= 1")
+        if ties not in ("all", "first"):
+            raise ValueError(f"ties must be 'all' or 'first', got {ties!r}")
+        self.ties = ties
 
     def forward(self, x):
         if x.ndim != 4:
@@ -261,6 +281,10 @@ class MaxPool2D(Module):
         y = np.array(views[0])
         for view in views[1:]:
             np.maximum(y, view, out=y)
+        self._in_shape = x.shape
+        if self.ties == "all":
+            self._x, self._y = x, y
+            return y
         index = np.min_scalar_type(len(views) - 1)  # uint8 up to 256 taps
         arg = np.zeros(y.shape, index)  # window index of the first maximum (ties: the first in (kh, kw) order)
         taken = views[0] == y
@@ -269,19 +293,26 @@ class MaxPool2D(Module):
             hit &= ~taken
             arg += hit.view(np.uint8) * index.type(t)
             taken |= hit
-        self._arg, self._in_shape = arg, x.shape
+        self._arg = arg
         return y
 
     def backward(self, grad):
         dx = np.zeros(self._in_shape, np.float32)
         oh, ow = grad.shape[1:3]
+        if self.ties == "all":
+            xs = _taps(self._x, self.size, self.stride, (oh, ow))
+            for view, xv in zip(_taps(dx, self.size, self.stride, (oh, ow)), xs):
+                view += np.where(xv == self._y, grad, np.float32(0))
+            self._x = self._y = None
+            return dx
         for t, view in enumerate(_taps(dx, self.size, self.stride, (oh, ow))):
             view += np.where(self._arg == t, grad, np.float32(0))
         return dx
 
     def __repr__(self):
         s = f"MaxPool2D({self.size[0]}x{self.size[1]}"
-        return s + (f", stride={self.stride})" if self.stride != self.size else ")")
+        s += f", stride={self.stride}" if self.stride != self.size else ""
+        return s + (", ties='first')" if self.ties == "first" else ")")
 
 
 class Flatten(Module):
