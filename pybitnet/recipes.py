@@ -139,7 +139,7 @@ def _build_cnn(r: Recipe, in_shape, classes: int) -> Sequential:
         if i % 2 == 1:
             layers.append(MaxPool2D(2))  # ties: every tied maximum gets the gradient (Theano)
             h, w = h // 2, w // 2
-        layers.append(BatchNorm(c_out))
+        layers.append(BatchNorm(c_out, running="inv_std" if bnn else "var"))  # bnn: Lasagne's BatchNormLayer
         act(i)
         c_in = c_out
     layers.append(Flatten())
@@ -153,7 +153,7 @@ def _build_cnn(r: Recipe, in_shape, classes: int) -> Sequential:
         else:
             layers.append(BinaryDense(fan_in, fan_out, scale=1.0, stochastic=r.method == "bc-stoch",
                                       qbp=r.method == "bc-qbp", lr_scale="glorot", seed=seed))
-        layers.append(BatchNorm(fan_out))
+        layers.append(BatchNorm(fan_out, running="inv_std" if bnn else "var"))
         if j < len(sizes) - 2:
             act(len(widths) + j)
     return Sequential(*layers)

@@ -10,7 +10,7 @@ epochs on GPUs), into ``runs/mnist-<row>``; the table gives paper vs
 reproduced (test error at the best validation epoch), epochs, training wall
 time, and the time to first reach the paper's figure. Where a reference run of
 the independent PyTorch implementation exists (``runs/reference-mnist-<row>``,
-``scripts/reference_mnist.py``), its figure at the same epochs sits beside.
+``scripts/reference_train.py``), its figure at the same epochs sits beside.
 """
 from __future__ import annotations
 

@@ -150,3 +150,39 @@ def test_recipes_agree_with_the_reference(method):
     sched = recipes.build_schedule(r)
     for e in (0, 1, 7, r.epochs - 1):
         assert sched(e) == pytest.approx(ref.lr_at(s, e))
+
+
+def test_cnn_step_matches_the_reference():
+    """The BNN CIFAR-10 CNN (narrow): one Adam step from identical weights and batch, zero padding of the
+    ±1 activations, max-pool ties, Lasagne BN, Glorot LR scale, clipping."""
+    torch.set_num_threads(1)
+    r = recipes.recipe("bnn", dataset="cifar10", channels=64, hidden=32)
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, (12, 16, 16, 3)).astype(np.float32)
+    y = rng.integers(0, 10, 12)
+    model = recipes.build_model(r, x.shape[1:], 10)
+    opt = recipes.build_optimizer(r, model)
+    opt.lr = recipes.build_schedule(r)(0)
+    net = ref.ConvNet(channels=64, hidden=32, in_shape=x.shape[1:])
+    assert [p.shape for p in model.parameters()] == [tuple(p.shape) for p in net.parameters()]
+    before = [p.value.copy() for p in model.parameters()]
+    net.load(before)
+    opt.zero_grad()
+    loss, grad = recipes.build_loss(r)(model.forward(x), y)
+    model.backward(grad)
+    grads = [p.grad.copy() for p in model.parameters()]
+    opt.step()
+    ref_loss, ref_grads = net.loss_and_grads(torch.from_numpy(x), torch.from_numpy(y))
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    for n, (g, rg) in enumerate(zip(grads, ref_grads)):
+        rg = rg.numpy()
+        scale = max(float(np.abs(a.numpy()).max()) for a in ref_grads[n - n % 4:n - n % 4 + 4])
+        np.testing.assert_allclose(g, rg, rtol=1e-3, atol=1e-4 * scale, err_msg=f"gradient {n}")
+    net.step(ref_grads, opt.lr)
+    for n, (p, rp, rg, p0) in enumerate(zip(model.parameters(), net.parameters(), ref_grads, before)):
+        rp = rp.detach().numpy()
+        scale = max(float(np.abs(a.numpy()).max()) for a in ref_grads[n - n % 4:n - n % 4 + 4])
+        moved = float(np.abs(rp - p0).max())
+        # Adam's first step is ~lr * sign(g): where g is near eps (or float noise) it depends on g's last bits
+        close = np.isclose(p.value, rp, rtol=1e-5, atol=2e-3 * moved) | (np.abs(rg.numpy()) <= 1e-4 * scale)
+        assert close.all(), f"parameter {n} after the step: {(~close).sum()} differ"

@@ -434,6 +434,212 @@ class Net:
 
 
 # --------------------------------------------------------------------------------------------
+# The BNN Theano CIFAR-10 CNN (BinaryNet Train-time/cifar10.py)
+# --------------------------------------------------------------------------------------------
+
+
+class MaxPool2Ties(torch.autograd.Function):
+    """2x2 max-pooling (NCHW) whose gradient goes to every tied maximum (Theano's MaxPoolGrad)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = torch.nn.functional.max_pool2d(x, 2)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        up = lambda t: t.repeat_interleave(2, 2).repeat_interleave(2, 3)  # noqa: E731
+        n, c, h, w = x.shape
+        hit = (x[:, :, :2 * (h // 2), :2 * (w // 2)] == up(y)).to(g.dtype)
+        dx = torch.zeros_like(x)
+        dx[:, :, :2 * (h // 2), :2 * (w // 2)] = hit * up(g)
+        return dx
+
+
+def load_cifar10(root, val: int = 5000):
+    """(x_train, y_train, x_val, y_val, x_test, y_test), NHWC float32 in [-1, 1] (2 x / 255 - 1)."""
+    d = Path(root) / "cifar10"
+    parts = []
+    for name in [f"data_batch_{i}.bin.gz" for i in range(1, 6)] + ["test_batch.bin.gz"]:
+        with gzip.open(d / name, "rb") as f:
+            parts.append(np.frombuffer(f.read(), np.uint8).reshape(-1, 3073))
+    train, test = np.concatenate(parts[:5]), parts[5]
+
+    def split(rec):
+        x = rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).astype(np.float32)
+        return 2 * x / 255 - 1, rec[:, 0].astype(np.int64)
+
+    xtr, ytr = split(train)
+    xte, yte = split(test)
+    out = (xtr[:-val], ytr[:-val], xtr[-val:], ytr[-val:], xte, yte)
+    return [torch.from_numpy(np.ascontiguousarray(a)) for a in out]
+
+
+class ConvNet:
+    """2x(C)C3-MP2-2x(2C)C3-MP2-2x(4C)C3-MP2-hidden x depth-10, pad 1 (zeros), BN after the pool,
+    sign activations (STE), binary weights and Glorot LR scale, Lasagne BN, Adam, mean squared hinge.
+    Parameters in pybitnet's order and layout: conv W (F, KH, KW, C), b, gamma, beta; dense W (out, in), b, ..."""
+
+    def __init__(self, channels: int = 128, hidden: int = 1024, depth: int = 2, classes: int = 10,
+                 in_shape=(32, 32, 3), seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        h, w, c_in = in_shape
+        self.layers = []
+        widths = [channels, channels, 2 * channels, 2 * channels, 4 * channels, 4 * channels]
+        for i, c_out in enumerate(widths):
+            W = (torch.rand(c_out, 3, 3, c_in, generator=g) * 2 - 1).requires_grad_()
+            self.layers.append(self._layer(W, c_out, 9 * c_in, 9 * c_out, pool=i % 2 == 1))
+            if i % 2 == 1:
+                h, w = h // 2, w // 2
+            c_in = c_out
+        sizes = [h * w * c_in] + [hidden] * depth + [classes]
+        for fi, fo in zip(sizes[:-1], sizes[1:]):
+            W = (torch.rand(fo, fi, generator=g) * 2 - 1).requires_grad_()
+            self.layers.append(self._layer(W, fo, fi, fo, pool=False))
+        self.s = Spec("bnn-cifar10", optimizer="adam")
+        self.state: Dict[int, List[torch.Tensor]] = {}
+        self.t = 0
+
+    @staticmethod
+    def _layer(W, features, fan_in, fan_out, pool):
+        return {"W": W, "b": torch.zeros(features, requires_grad=True),
+                "gamma": torch.ones(features, requires_grad=True), "beta": torch.zeros(features, requires_grad=True),
+                "lr": 1.0 / math.sqrt(1.5 / (fan_in + fan_out)), "pool": pool,
+                "mean": torch.zeros(features), "inv_std": torch.ones(features)}
+
+    def parameters(self):
+        return [L[k] for L in self.layers for k in ("W", "b", "gamma", "beta")]
+
+    def load(self, arrays):
+        with torch.no_grad():
+            for p, a in zip(self.parameters(), arrays, strict=True):
+                p.copy_(torch.from_numpy(np.asarray(a, np.float32)).reshape(p.shape))
+
+    def _bn(self, L, z, training):
+        axes = (0, 2, 3) if z.ndim == 4 else (0,)
+        shape = (1, -1, 1, 1) if z.ndim == 4 else (1, -1)
+        if training:
+            mean = z.to(torch.float64).mean(axes).to(z.dtype)
+            var = ((z - mean.reshape(shape)) ** 2).mean(axes)
+            inv = 1 / torch.sqrt(var + 1e-4)
+            L["mean"] = 0.9 * L["mean"] + 0.1 * mean.detach()
+            L["inv_std"] = 0.9 * L["inv_std"] + 0.1 * inv.detach()
+        else:
+            mean, inv = L["mean"], L["inv_std"]
+        return (z - mean.reshape(shape)) * (inv * L["gamma"]).reshape(shape) + L["beta"].reshape(shape)
+
+    def forward(self, x, training: bool):
+        """x: NHWC float32 in [-1, 1]."""
+        h = x.permute(0, 3, 1, 2)
+        n = len(self.layers)
+        for i, L in enumerate(self.layers):
+            W = L["W"]
+            wb = W + (torch.where(W < 0, -1.0, 1.0) - W).detach()  # dC/dW_b straight to W
+            if W.ndim == 4:
+                z = torch.nn.functional.conv2d(h, wb.permute(0, 3, 1, 2), L["b"], padding=1)
+                if L["pool"]:
+                    z = MaxPool2Ties.apply(z)
+            else:
+                if h.ndim == 4:
+                    h = h.permute(0, 2, 3, 1).reshape(len(h), -1)  # NHWC flatten, as pybitnet
+                z = h @ wb.T + L["b"]
+            y = self._bn(L, z, training)
+            if i == n - 1:
+                return y
+            h = SignSTE.apply(y)
+        return h
+
+    def loss(self, out, y):
+        t = -torch.ones_like(out)
+        t[torch.arange(len(y)), y] = 1
+        return (torch.clamp(1 - t * out, min=0) ** 2).mean()
+
+    def loss_and_grads(self, x, y):
+        for p in self.parameters():
+            p.grad = None
+        loss = self.loss(self.forward(x, True), y)
+        loss.backward()
+        return float(loss.detach()), [p.grad.detach().clone() for p in self.parameters()]
+
+    def step(self, grads, lr):
+        self.t += 1
+        t = self.t
+        with torch.no_grad():
+            for k, (p, g) in enumerate(zip(self.parameters(), grads)):
+                L, name = self.layers[k // 4], ("W", "b", "gamma", "beta")[k % 4]
+                if k not in self.state:
+                    self.state[k] = [torch.zeros_like(p), torch.zeros_like(p)]
+                m, v = self.state[k]
+                m.mul_(0.9).add_(0.1 * g)
+                v.mul_(0.999).add_(0.001 * g * g)
+                a_t = lr * math.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+                step = -a_t * m / (torch.sqrt(v) + 1e-8)
+                if name == "W":
+                    p.copy_(torch.clamp(p + L["lr"] * step, -1, 1))
+                else:
+                    p.add_(step)
+
+    def error(self, x, y, batch: int = 100) -> float:
+        with torch.no_grad():
+            pred = torch.cat([self.forward(x[i:i + batch], False).argmax(1) for i in range(0, len(x), batch)])
+        return float((pred != y).float().mean())
+
+
+def train_cifar10(data_root, out_dir, epochs: int, lr: float = 0.001, lr_end: float = 3e-7, batch: int = 50,
+                  seed: int = 0, log=print) -> None:
+    """The BNN Theano CIFAR-10 recipe for `epochs` (LR decay compressed into them); resumable."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    xtr, ytr, xva, yva, xte, yte = load_cifar10(data_root)
+    net = ConvNet(seed=seed)
+    epoch, ckpt = 0, out / "last.npz"
+    if ckpt.is_file():
+        z = np.load(ckpt, allow_pickle=False)
+        meta = json.loads(str(z["meta"]))
+        net.load([z[f"p{i}"] for i in range(len(net.parameters()))])
+        for i, L in enumerate(net.layers):
+            L["mean"], L["inv_std"] = torch.from_numpy(z[f"mean{i}"]), torch.from_numpy(z[f"inv{i}"])
+        net.state = {k: [torch.from_numpy(z[f"m{k}_0"]), torch.from_numpy(z[f"m{k}_1"])]
+                     for k in range(len(net.parameters())) if f"m{k}_0" in z.files}
+        net.t, epoch = meta["t"], meta["epoch"]
+        torch.set_rng_state(torch.from_numpy(z["rng"]))
+        log(f"resumed {ckpt} at epoch {epoch}")
+    else:
+        torch.manual_seed(seed)
+    while epoch < epochs:
+        t0 = time.perf_counter()
+        rate = lr * (lr_end / lr) ** (epoch / epochs)
+        order = torch.randperm(len(xtr))
+        total = 0.0
+        for i in range(0, len(order) - batch + 1, batch):
+            idx = order[i:i + batch]
+            loss, grads = net.loss_and_grads(xtr[idx], ytr[idx])
+            net.step(grads, rate)
+            total += loss * batch
+        train_time = time.perf_counter() - t0
+        epoch += 1
+        val, test = net.error(xva, yva), net.error(xte, yte)
+        rec = {"epoch": epoch, "method": "bnn", "lr": rate, "loss": total / len(order), "val_error": val,
+               "test_error": test, "train_time_s": round(train_time, 3),
+               "epoch_time_s": round(time.perf_counter() - t0, 3), "reference": "torch"}
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        arrays = {f"p{i}": p.detach().numpy() for i, p in enumerate(net.parameters())}
+        for i, L in enumerate(net.layers):
+            arrays[f"mean{i}"], arrays[f"inv{i}"] = L["mean"].numpy(), L["inv_std"].numpy()
+        for k, (m, v) in net.state.items():
+            arrays[f"m{k}_0"], arrays[f"m{k}_1"] = m.numpy(), v.numpy()
+        arrays["rng"] = torch.get_rng_state().numpy()
+        arrays["meta"] = np.array(json.dumps({"t": net.t, "epoch": epoch}))
+        np.savez(out / "last.tmp.npz", **arrays)
+        (out / "last.tmp.npz").replace(ckpt)
+        log(f"epoch {epoch}: loss {rec['loss']:.4f}  val {100 * val:.2f} %  test {100 * test:.2f} %  "
+            f"({train_time:.1f} s)")
+
+
+# --------------------------------------------------------------------------------------------
 # Training (the reference curves)
 # --------------------------------------------------------------------------------------------
 
