@@ -10,7 +10,7 @@ gradients from PyTorch autograd. Two users:
 - ``tests/test_fidelity.py`` holds pybitnet to it for one optimizer step, from
   identical weights and batch (random draws — stochastic weights, quantized
   inputs, dropout masks — are passed in, so both sides use the same sample);
-- ``scripts/reference_mnist.py`` trains it for the reference learning curves
+- ``scripts/reference_train.py`` trains it for the reference learning curves
   that docs/RESULTS.md shows beside pybitnet's.
 
 Everything is float32 on the CPU.
