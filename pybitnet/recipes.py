@@ -9,8 +9,8 @@ from typing import Optional
 import numpy as np
 
 from . import data, optim
-from .nn import (BatchNorm, BinarizedConv2D, BinarizedDense, BinaryConv2D, BinaryDense, Conv2D, Dense, Dropout,
-                 Flatten, MaxPool2D, ReLU, Sequential, ShiftBatchNorm, SquaredHinge, SteSign, TernaryDense)
+from .nn import (BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, ShiftBatchNorm,
+                 SignWeights, SquaredHinge, SteSign, TernaryWeights)
 
 METHODS = ("float", "bc", "bc-stoch", "tc", "bc-qbp", "tc-qbp", "bnn", "bnn-shift")
 CNN_DATASETS = {"cifar10": 128, "svhn": 64}  # dataset -> width of the first conv block
@@ -109,111 +109,48 @@ def _cnn_recipe(method: str, dataset: str, overrides) -> Recipe:
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _build_cnn(r: Recipe, in_shape, classes: int) -> Sequential:
-    h, w, c_in = in_shape
-    if r.method not in CNN_METHODS:
-        raise ValueError(f"method {r.method!r} has no CNN model (CNN methods: {', '.join(CNN_METHODS)})")
-    bnn = r.method == "bnn"
-    widths = [r.channels, r.channels, 2 * r.channels, 2 * r.channels, 4 * r.channels, 4 * r.channels]
-    layers = []
-    if r.input_dropout:
-        layers.append(Dropout(r.input_dropout, seed=r.seed + 101))
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """What a method puts in a network, for the MLP and the CNN builders alike."""
 
-    def act(i):
-        layers.append(SteSign() if bnn else ReLU())
-        if r.hidden_dropout:
-            layers.append(Dropout(r.hidden_dropout, seed=r.seed + 200 + i))
+    weights: Optional[str] = None  # None (float), "sign" (BinaryConnect / BNN) or "ternary" (ternary connect)
+    stochastic: bool = False  # sampled weights at train time, real weights at evaluation
+    qbp: bool = False  # quantized back-propagation: shift-add weight gradient
+    binarized: bool = False  # BNN: sign activations, binary inputs to every layer but the first
+    torch7: bool = False  # the BNN Torch7 code: shift BN, stochastic neurons, standard output BN, GLR everywhere
 
-    for i, c_out in enumerate(widths):
-        seed = r.seed * 1000 + i
-        if r.method == "float":
-            conv = Conv2D(c_in, c_out, 3, padding=1, seed=seed)
-        elif bnn:
-            conv = BinarizedConv2D(c_in, c_out, 3, padding=1, binary_input=i > 0,
-                                   pad_value=r.conv_pad if i > 0 else None, seed=seed)
-        else:
-            conv = BinaryConv2D(c_in, c_out, 3, padding=1, scale=1.0, stochastic=r.method == "bc-stoch",
-                                qbp=r.method == "bc-qbp", lr_scale="glorot", seed=seed)
-        conv.needs_input_grad = i > 0
-        layers.append(conv)
-        if i % 2 == 1:
-            layers.append(MaxPool2D(2))  # ties: every tied maximum gets the gradient (Theano)
-            h, w = h // 2, w // 2
-        layers.append(BatchNorm(c_out, running="inv_std" if bnn else "var"))  # bnn: Lasagne's BatchNormLayer
-        act(i)
-        c_in = c_out
-    layers.append(Flatten())
-    sizes = [h * w * c_in] + [r.hidden] * r.depth + [classes]
-    for j, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        seed = r.seed * 1000 + len(widths) + j
-        if r.method == "float":
-            layers.append(Dense(fan_in, fan_out, seed=seed))
-        elif bnn:
-            layers.append(BinarizedDense(fan_in, fan_out, binary_input=True, seed=seed))
-        else:
-            layers.append(BinaryDense(fan_in, fan_out, scale=1.0, stochastic=r.method == "bc-stoch",
-                                      qbp=r.method == "bc-qbp", lr_scale="glorot", seed=seed))
-        layers.append(BatchNorm(fan_out, running="inv_std" if bnn else "var"))
-        if j < len(sizes) - 2:
-            act(len(widths) + j)
-    return Sequential(*layers)
+    def quantizer(self, scale):
+        if self.weights is None:
+            return None
+        return (SignWeights if self.weights == "sign" else TernaryWeights)(scale, self.stochastic)
 
 
-def build_model(r: Recipe, in_features, classes: int) -> Sequential:
-    """The recipe's network for inputs of `in_features` (an int: MLP rows; the image shape
-    (H, W, C) for the CNN; an MLP also takes a shape and flattens it)."""
-    if r.arch == "cnn":
-        if np.ndim(in_features) == 0 or len(in_features) != 3:
-            raise ValueError(f"the CNN needs the image shape (H, W, C), got {in_features!r}")
-        return _build_cnn(r, tuple(int(v) for v in in_features), classes)
-    if r.arch != "mlp":
-        raise ValueError(f"arch must be mlp or cnn; got {r.arch!r}")
-    in_features = int(np.prod(in_features))
-    sizes = [in_features] + [r.hidden] * r.depth + [classes]
-    layers = []
-    if r.input_dropout:
-        layers.append(Dropout(r.input_dropout, seed=r.seed + 101))
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        last = i == len(sizes) - 2
-        seed = r.seed * 1000 + i
-        layer = _mlp_dense(r, i, fan_in, fan_out, seed)
-        layer.needs_input_grad = i > 0
-        norm = _mlp_norm(r, fan_out, last, seed)
-        if getattr(layer, "qbp", False):
-            layer.qbp_error_from = norm  # Few-Mult: the weight gradient takes the error at the BN output
-        layers += [layer, norm]
-        if not last:
-            if r.method.startswith("bnn"):
-                torch7 = r.method == "bnn-shift"  # HardTanh + BinarizedNeurons(stochastic)
-                layers.append(SteSign(stochastic=torch7, seed=r.seed + 300 + i,
-                                      gate="exclusive" if torch7 else "inclusive"))
-            else:
-                layers.append(ReLU())
-            if r.hidden_dropout:
-                layers.append(Dropout(r.hidden_dropout, seed=r.seed + 200 + i))
-    return Sequential(*layers)
+METHOD_TABLE = {
+    "float": Method(),
+    "bc": Method("sign"),
+    "bc-stoch": Method("sign", stochastic=True),
+    "tc": Method("ternary", stochastic=True),
+    "bc-qbp": Method("sign", stochastic=True, qbp=True),
+    "tc-qbp": Method("ternary", stochastic=True, qbp=True),
+    "bnn": Method("sign", binarized=True),
+    "bnn-shift": Method("sign", binarized=True, torch7=True),
+}
+assert tuple(METHOD_TABLE) == METHODS
 
 
-def _mlp_dense(r: Recipe, i: int, fan_in: int, fan_out: int, seed: int):
-    """One dense layer of the MLP recipes. BC-M / Few-Mult have no bias before BN (BN's beta is it)."""
-    if r.method == "float":
-        return Dense(fan_in, fan_out, bias=False, seed=seed)
-    if r.method in ("bc", "bc-stoch", "bc-qbp"):
-        return BinaryDense(fan_in, fan_out, scale="glorot", stochastic=r.method != "bc", qbp=r.method == "bc-qbp",
-                           bias=False, seed=seed)
-    if r.method in ("tc", "tc-qbp"):
-        return TernaryDense(fan_in, fan_out, qbp=r.method == "tc-qbp", bias=False, seed=seed)
-    layer = BinarizedDense(fan_in, fan_out, binary_input=i > 0, seed=seed)
-    if r.method == "bnn-shift":  # Torch's BinaryLinear: bias ~ U(+-1/sqrt(fan_in)) with the weights' LR scale
-        bound = 1 / np.sqrt(fan_in)
-        layer.bias.value[...] = np.random.default_rng(seed + 7).uniform(-bound, bound, fan_out)
-        layer.bias.lr_scale = layer.weight.lr_scale
-    return layer
+def _activation(r: Recipe, m: Method, layers: list, i: int) -> None:
+    if not m.binarized:
+        layers.append(ReLU())
+    else:  # Torch7: HardTanh + BinarizedNeurons(stochastic), HardTanh's gradient gate is exclusive
+        layers.append(SteSign(stochastic=m.torch7, seed=r.seed + 300 + i, gate="exclusive" if m.torch7 else "inclusive"))
+    if r.hidden_dropout:
+        layers.append(Dropout(r.hidden_dropout, seed=r.seed + 200 + i))
 
 
-def _mlp_norm(r: Recipe, features: int, last: bool, seed: int):
-    """The BN after a dense layer: BC-M's (statistics recomputed), Lasagne's (bnn) or Torch's (bnn-shift)."""
-    if r.method == "bnn-shift":
+def _norm(r: Recipe, m: Method, features: int, last: bool, seed: int):
+    """The BN after a product: BC-M's (statistics recomputed), Lasagne's (BNN Theano: running 1/std) or
+    Torch7's (shift BN; a standard BN with U(0, 1) gammas on the output; GLR on the gammas)."""
+    if m.torch7:
         if last:  # nn.BatchNormalization(10): gamma ~ U(0, 1), unbiased running variance
             norm = BatchNorm(features, eps=1e-5, momentum=0.1, running="unbiased_var", gamma_init="uniform",
                              seed=seed + 11)
@@ -221,9 +158,83 @@ def _mlp_norm(r: Recipe, features: int, last: bool, seed: int):
             norm = ShiftBatchNorm(features)
         norm.gamma.lr_scale = float(np.sqrt(features / 1.5))  # Torch's GLR for BN weights: 1/sqrt(1.5/n)
         return norm
-    if r.method == "bnn":
-        return BatchNorm(features, running="inv_std")  # Lasagne's BatchNormLayer
-    return BatchNorm(features)
+    return BatchNorm(features, running="inv_std" if m.binarized else "var")
+
+
+def _dense(r: Recipe, m: Method, i: int, fan_in: int, fan_out: int, seed: int, cnn: bool):
+    """A dense layer. MLPs of the BC-M family: H = W0 ("glorot"), no bias before BN (BN's beta is it);
+    BNN and the CNNs' (BC-L) layers: H = 1 with the Glorot LR scale and a bias."""
+    bcm = not cnn and not m.binarized
+    scale = "glorot" if bcm else 1.0
+    layer = Dense(fan_in, fan_out, weight_quantizer=m.quantizer(scale), qbp=m.qbp,
+                  binary_input=m.binarized and (cnn or i > 0),
+                  lr_scale="glorot" if (m.weights and not bcm) else None, bias=not bcm, seed=seed)
+    if m.torch7:  # Torch's BinaryLinear: bias ~ U(+-1/sqrt(fan_in)) with the weights' LR scale
+        bound = 1 / np.sqrt(fan_in)
+        layer.bias.value[...] = np.random.default_rng(seed + 7).uniform(-bound, bound, fan_out)
+        layer.bias.lr_scale = layer.weight.lr_scale
+    return layer
+
+
+def _dense_stack(r: Recipe, m: Method, sizes, layers: list, first_index: int, cnn: bool) -> None:
+    for j, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        i = first_index + j
+        last = j == len(sizes) - 2
+        seed = r.seed * 1000 + i
+        layer = _dense(r, m, j, fan_in, fan_out, seed, cnn)
+        layer.needs_input_grad = i > 0
+        norm = _norm(r, m, fan_out, last, seed)
+        if m.qbp and not cnn:
+            layer.qbp_error_from = norm  # Few-Mult: the weight gradient takes the error at the BN output
+        layers += [layer, norm]
+        if not last:
+            _activation(r, m, layers, i)
+
+
+def _build_cnn(r: Recipe, in_shape, classes: int) -> Sequential:
+    h, w, c_in = in_shape
+    if r.method not in CNN_METHODS:
+        raise ValueError(f"method {r.method!r} has no CNN model (CNN methods: {', '.join(CNN_METHODS)})")
+    m = METHOD_TABLE[r.method]
+    widths = [r.channels, r.channels, 2 * r.channels, 2 * r.channels, 4 * r.channels, 4 * r.channels]
+    layers = []
+    if r.input_dropout:
+        layers.append(Dropout(r.input_dropout, seed=r.seed + 101))
+    for i, c_out in enumerate(widths):
+        binary_in = m.binarized and i > 0
+        conv = Conv2D(c_in, c_out, 3, padding=1, weight_quantizer=m.quantizer(1.0), qbp=m.qbp,
+                      binary_input=binary_in, pad_value=r.conv_pad if binary_in else None,
+                      lr_scale="glorot" if m.weights else None, seed=r.seed * 1000 + i)
+        conv.needs_input_grad = i > 0
+        layers.append(conv)
+        if i % 2 == 1:
+            layers.append(MaxPool2D(2))  # ties: every tied maximum gets the gradient (Theano)
+            h, w = h // 2, w // 2
+        layers.append(_norm(r, m, c_out, False, 0))
+        _activation(r, m, layers, i)
+        c_in = c_out
+    layers.append(Flatten())
+    _dense_stack(r, m, [h * w * c_in] + [r.hidden] * r.depth + [classes], layers, len(widths), cnn=True)
+    return Sequential(*layers)
+
+
+def build_model(r: Recipe, in_features, classes: int) -> Sequential:
+    """The recipe's network for inputs of `in_features` (an int: MLP rows; the image shape
+    (H, W, C) for the CNN; an MLP also takes a shape and flattens it)."""
+    if r.method not in METHOD_TABLE:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {r.method!r}")
+    if r.arch == "cnn":
+        if np.ndim(in_features) == 0 or len(in_features) != 3:
+            raise ValueError(f"the CNN needs the image shape (H, W, C), got {in_features!r}")
+        return _build_cnn(r, tuple(int(v) for v in in_features), classes)
+    if r.arch != "mlp":
+        raise ValueError(f"arch must be mlp or cnn; got {r.arch!r}")
+    layers = []
+    if r.input_dropout:
+        layers.append(Dropout(r.input_dropout, seed=r.seed + 101))
+    sizes = [int(np.prod(in_features))] + [r.hidden] * r.depth + [classes]
+    _dense_stack(r, METHOD_TABLE[r.method], sizes, layers, 0, cnn=False)
+    return Sequential(*layers)
 
 
 def build_optimizer(r: Recipe, model):

@@ -219,12 +219,12 @@ def from_trained(model, input_shape: Optional[Sequence[int]] = None) -> CNNModel
     The first conv takes real inputs (zero padding); the others binary inputs.
     input_shape (H, W, C) defaults to 32 x 32 x in_channels (CIFAR-10, SVHN).
     """
-    from ..nn import BatchNorm, BinarizedDense, Dropout, SteSign
+    from ..nn import BatchNorm, BinarizedDense, BinaryConv2D, Dropout, SteSign
 
     mods = [m for m in getattr(model, "layers", None) or [] if not isinstance(m, Dropout)]
     convs: List[ConvLayer] = []
     i = 0
-    while i < len(mods) and _name(mods[i]) in ("BinarizedConv2D", "BinaryConv2D"):
+    while i < len(mods) and isinstance(mods[i], BinaryConv2D):
         conv = mods[i]
         if float(getattr(conv, "H", 1.0)) != 1.0 or getattr(conv, "stochastic", False):
             raise ValueError(f"conv layer {i} must be deterministic with H = 1 (BinarizedConv2D)")
