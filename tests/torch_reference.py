@@ -192,6 +192,21 @@ class ShiftBN(torch.autograd.Function):
         return da, (ap2(xhat) * g).sum(0), g.sum(0), None
 
 
+class QuantizedLinear(torch.autograd.Function):
+    """y = x @ wq.T for sampled weights wq; the gradient dC/dwq = g.T @ x goes to the real W unchanged
+    (BinaryConnect's straight-through rule: no mask on the weights)."""
+
+    @staticmethod
+    def forward(ctx, x, w, wq):
+        ctx.save_for_backward(x, wq)
+        return x @ wq.T
+
+    @staticmethod
+    def backward(ctx, g):
+        x, wq = ctx.saved_tensors
+        return g @ wq, g.T @ x, None
+
+
 def _mean(z: torch.Tensor) -> torch.Tensor:
     """The batch mean, accumulated in float64 (rounded once: independent of the summation order)."""
     return z.to(torch.float64).mean(0).to(z.dtype)
@@ -317,7 +332,7 @@ class Net:
             if wb is None:
                 z = h @ L["W"].T
             elif training and not s.qbp:
-                z = h @ (L["W"] + (wb - L["W"]).detach()).T  # dC/dW_b goes straight to the real W
+                z = QuantizedLinear.apply(h, L["W"], wb)  # dC/dW_b goes straight to the real W
             else:
                 z = h @ wb.T  # eval, or QBP: W's gradient by hand from the BN output's error (below)
             if "b" in L:
@@ -376,23 +391,23 @@ class Net:
                 name = self.names[name]
                 L = self.layers[i]
                 scale = L["lr"][name]
+                # in place, few passes: the 37M weights of the BNN make this the reference's hot loop
                 if s.optimizer == "sgd":
-                    new = p - lr * g
+                    p.add_(g, alpha=-lr)
                 elif s.optimizer == "adam":  # lasagne.updates.adam; BinaryNet: w + scale * (w_adam - w)
                     m, v = self._moments(k, p)
-                    m.mul_(0.9).add_(0.1 * g)
-                    v.mul_(0.999).add_(0.001 * g * g)
+                    m.mul_(0.9).add_(g, alpha=0.1)
+                    v.mul_(0.999).addcmul_(g, g, value=0.001)
                     a_t = lr * math.sqrt(1 - 0.999**t) / (1 - 0.9**t)
-                    new = p + scale * (-a_t * m / (torch.sqrt(v) + 1e-8))
+                    p.addcdiv_(m, v.sqrt().add_(1e-8), value=-a_t * scale)
                 else:  # Torch7 adaMax_binary_clip_shift.lua: v stored rounded, x -= AP2(step) * GLR * m / v
                     m, v = self._moments(k, p)
-                    m.mul_(0.9).add_(0.1 * g)
+                    m.mul_(0.9).add_(g, alpha=0.1)
                     v.copy_(ap2(torch.maximum(0.999 * v, g.abs())) + 2.0**-27)
                     step = float(ap2(torch.tensor(lr / (1 - 0.9**t))))
-                    new = p - step * scale * (m / v)
+                    p.addcdiv_(m, v, value=-step * scale)
                 if name == "W" and s.weights != "float":
-                    new = torch.clamp(new, -L["H"], L["H"])
-                p.copy_(new)
+                    p.clamp_(-L["H"], L["H"])
 
     def _moments(self, k, p):
         if k not in self.state:
