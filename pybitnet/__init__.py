@@ -67,6 +67,7 @@ from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matm
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       kernel_calls, set_num_threads)
+from .summary import summarize as summary
 
 __all__ = [
     "__version__",
@@ -94,6 +95,7 @@ __all__ = [
     "shift_matmul",
     "shift_matmul_fixed_bound",
     "shift_matmul_ops",
+    "summary",
     "ternarize",
     "ternary_weight_matmul",
     "ternary_weight_matmul_t",
