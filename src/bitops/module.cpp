@@ -58,11 +58,12 @@ PYBIND11_MODULE(_bitops, m) {
     return d;
   }, "Kernel calls per op and ISA since import.");
   m.def("get_num_threads", &get_num_threads);
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw py::value_error("n must be >= 1, got " + std::to_string(n));
+  m.def("set_num_threads", [](const py::handle& n_obj) {
+    const int n = int(checked_int(n_obj, "n", 1, kMaxThreads));
     py::gil_scoped_release release;  // waits for a running kernel to finish
     set_num_threads(n);
   }, py::arg("n"));
+  m.attr("MAX_THREADS") = kMaxThreads;
   m.def("default_num_threads", &default_num_threads);
 
   bind_pack(m);
