@@ -173,6 +173,8 @@ class CNNModel:
             raise TypeError(f"x must be floating point (the trained model's inputs, e.g. pixels scaled to "
                             f"[-1, 1]), got {x.dtype}")
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(x).all():  # NaN compares false with every threshold: it predicted class 0
+            raise ValueError("x contains NaN or Inf: the model has no prediction for it")
         bits = None
         for i, conv in enumerate(self.convs):
             bits = self._first(x, conv) if i == 0 else self._hidden(bits, conv)
