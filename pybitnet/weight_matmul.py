@@ -88,7 +88,7 @@ def pack_ternary(t) -> tuple[np.ndarray, np.ndarray]:
     if t.size and any(st == 0 and n > 1 for st, n in zip(t.strides, t.shape)):
         raise ValueError("t is a broadcast view (a stride of 0); pass np.ascontiguousarray(t)")
     if not (np.issubdtype(t.dtype, np.number) or t.dtype == np.bool_) or t.dtype.kind == "c":
-        raise TypeError(f"t must have a real numeric dtype, got {t.dtype}")
+        raise TypeError(f"t must have a numeric dtype (real), got {t.dtype}")
     ok = (t == 0) | (t == 1) | (t == -1)
     if not ok.all():
         bad = t[~ok].flat[0]
