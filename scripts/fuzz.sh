@@ -7,6 +7,7 @@
 # Corpora grow in build/fuzz/corpus-<harness> (kept between runs); a finding is written to
 # build/fuzz/artifacts-<harness>/ and fails the script, with the harness's log tail.
 # Reproduce one: python fuzz/fuzz_<harness>.py build/fuzz/artifacts-<harness>/crash-...
+# PYBITNET_FUZZ_SEED=N fixes libFuzzer's seed (CI does, so a run is repeatable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
@@ -21,6 +22,7 @@ for h in "${HARNESSES[@]}"; do
   log="$OUT/fuzz_$h.log"
   if PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "fuzz/fuzz_$h.py" -max_total_time="$SECONDS_EACH" \
       -timeout=60 -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$OUT/artifacts-$h/" \
+      ${PYBITNET_FUZZ_SEED:+-seed=$PYBITNET_FUZZ_SEED} \
       "$OUT/corpus-$h" >"$log" 2>&1; then
     echo "fuzz_$h: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1)s, no findings"
   else
