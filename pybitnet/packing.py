@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array
+from ._arrays import as_array, refuse_broadcast
 
 _SIGN_DTYPES = (np.float32, np.float64, np.int8, np.int16)
 
@@ -55,6 +55,7 @@ def unpack_signs(bits, k: int, axis: int = -1, dtype=np.float32) -> np.ndarray:
         raise TypeError(f"bits must have dtype uint64 (from pack_signs), got {bits.dtype}")
     if bits.ndim == 0:
         raise ValueError("bits must have at least 1 dimension, got a 0-d array")
+    refuse_broadcast(bits, "bits")
     k = _check_k(k)
     axis = _check_axis(axis, bits.ndim, bits.shape)
     words = -(-k // 64)

@@ -206,6 +206,15 @@ def test_broadcast_views_are_refused_at_once(call):
         call(r, np.zeros(1, np.int32))
 
 
+@pytest.mark.parametrize("call", [
+    lambda: pybitnet.unpack_signs(np.broadcast_to(np.zeros((1, 1), np.uint64), (2**40, 1)), 64),
+    lambda: pybitnet.pack_ternary(np.broadcast_to(np.ones((1, 65), np.int8), (2**40, 65))),
+])
+def test_python_level_broadcast_views_are_refused(call):
+    with deadline(20), pytest.raises(ValueError, match="broadcast view"):
+        call()
+
+
 # ------------------------------------------------------------------ valid inputs that were refused
 
 def twins(a):

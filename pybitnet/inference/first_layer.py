@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _bitops
-from .._arrays import as_array
+from .._arrays import as_array, refuse_broadcast
 from ..gemm import xnor_gemm
 from ..opcount import OpCounts, record
 from ..weight_matmul import binary_weight_matmul
@@ -42,6 +42,8 @@ def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
     over the 8 M plane rows, then shifts and additions in int32 (|x . w| <=
     255 k, so k < 2**22 cannot overflow).
     """
+    x = as_array(x, "x")
+    refuse_broadcast(x, "x")
     x = np.ascontiguousarray(x)
     if x.dtype != np.uint8:
         raise TypeError(f"x must have dtype uint8, got {x.dtype}")

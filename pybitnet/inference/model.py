@@ -14,7 +14,7 @@ from typing import List, Optional
 import numpy as np
 
 from .. import _bitops
-from .._arrays import as_array
+from .._arrays import as_array, refuse_broadcast
 from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
 from ..opcount import record
 from ..packing import pack_signs
@@ -151,6 +151,7 @@ class InferenceModel:
         "bitplanes"); both give the same bits, with additions only.
         """
         x = as_array(x, "x")
+        refuse_broadcast(x, "x")
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"x must have shape (M, {self.in_features}), got {x.shape}")
         if x.dtype != np.uint8 and x.dtype.kind not in "fiub":
