@@ -812,6 +812,8 @@ def load_dataset(name: str, root: Optional[PathLike] = None, **kwargs) -> Datase
     -------
     Dataset
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
     try:
         loader = _LOADERS[name.lower()]
     except KeyError:
