@@ -56,6 +56,7 @@ if _OMP_PASSIVE:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import data
+from ._errors import InvalidModelFile
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm, xnor_gemm_threshold
 from .opcount import OpCounts, count_ops, float_gemm_ops
@@ -84,6 +85,7 @@ __all__ = [
     "dequantize_pow2",
     "float_gemm_ops",
     "get_num_threads",
+    "InvalidModelFile",
     "isa",
     "kernel_calls",
     "OpCounts",

@@ -32,7 +32,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._arrays import as_array
+from .._arrays import as_array, refuse_broadcast
 from ..gemm import xnor_gemm, xnor_gemm_threshold
 from ..packing import pack_signs
 from ..weight_matmul import binary_weight_matmul
@@ -167,12 +167,15 @@ class CNNModel:
     def features(self, x) -> np.ndarray:
         """Packed (N, flat_features) signs after the convs and the flatten."""
         x = as_array(x, "x")
+        refuse_broadcast(x, "x")
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"x must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
         if x.dtype.kind != "f":  # raw uint8 pixels would silently be read as 0..255
             raise TypeError(f"x must be floating point (the trained model's inputs, e.g. pixels scaled to "
                             f"[-1, 1]), got {x.dtype}")
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(x).all():  # NaN compares false with every threshold: it predicted class 0
+            raise ValueError("x contains NaN or Inf: the model has no prediction for it")
         bits = None
         for i, conv in enumerate(self.convs):
             bits = self._first(x, conv) if i == 0 else self._hidden(bits, conv)

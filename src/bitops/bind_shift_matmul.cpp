@@ -67,9 +67,21 @@ inline std::int32_t round_to_int(float v) {
 #endif
 }
 
-// The fraction bits of the fixed-point variant: the largest F with
-// max_k(sum_i 2^e[i,k]) * max|g| * 2^F <= 2^29, so that every int32 partial
-// sum stays below 2^29 + (A + M) / 2 < 2^31 (see docs/KERNELS.md).
+// The fraction bits F of the fixed-point variant from A = max_k(sum_i 2^e[i,k])
+// and gmax = max|g|: the largest F with
+//   A * gmax * 2^F <= 2^29  (every int32 partial sum stays below 2^29 + (A + M) / 2 < 2^31) and
+//   gmax * 2^F <= 2^29      (q = round(g * 2^F) itself fits in int32 with room: |q| <= 2^29).
+// The second condition binds when A < 1 (small codes): without it g * 2^F
+// overflowed int32 (cvtss2si gives -2^31) and outputs had the wrong sign.
+// Self-contained, so it can move into a driver (see docs/KERNELS.md).
+int fixed_frac_bits(double a, double gmax) {
+  if (a == 0.0 || gmax == 0.0) return 0;
+  int x_ag, x_g;
+  std::frexp(a * gmax, &x_ag);  // a * gmax < 2^x_ag
+  std::frexp(gmax, &x_g);       // gmax < 2^x_g
+  return std::min(29 - x_ag, 29 - x_g);
+}
+
 int fixed_frac_bits_of(const py::array& codes, const py::array& g, const Operands& o) {
   const auto* c = static_cast<const std::int8_t*>(codes.data());
   const auto* gp = static_cast<const float*>(g.data());
@@ -89,10 +101,7 @@ int fixed_frac_bits_of(const py::array& codes, const py::array& g, const Operand
   if (a + double(o.m) > double(1 << 30))
     throw py::value_error("codes' exponents are too large for method='fixed' (max column sum of 2^e is " +
                           std::to_string(a) + " > 2^30 - M); use method='float'");
-  if (a == 0.0 || gmax == 0.0) return 0;
-  int x;
-  std::frexp(a * gmax, &x);  // a * gmax <= 2^x
-  return 29 - x;
+  return fixed_frac_bits(a, gmax);
 }
 
 py::array_t<float> shift_matmul(const py::array& codes, const py::array& g, const std::string& method,
@@ -101,7 +110,7 @@ py::array_t<float> shift_matmul(const py::array& codes, const py::array& g, cons
   if (method != "float" && method != "fixed")
     throw py::value_error("method must be 'float' or 'fixed', got '" + method + "'");
   const Operands o = check_operands(codes, g);
-  py::array_t<float> out({py::ssize_t(o.k), py::ssize_t(o.n)});
+  py::array_t<float> out = new_result<float>({o.k, o.n}, "the result (columns of codes x columns of g)");
   float* dst = out.mutable_data();
   if (o.k == 0 || o.n == 0) return out;
   if (o.m == 0) {

@@ -79,7 +79,7 @@ py::array_t<float> forward(const py::array& x, const char* x_name, const Weights
     throw py::value_error(std::string(x_name) + " has " + std::to_string(x.shape(1)) + " columns but k=" +
                           std::to_string(k) + "; shape " + shape_str(x));
   const std::size_t m = std::size_t(x.shape(0)), n = w.n;
-  py::array_t<float> out({py::ssize_t(m), py::ssize_t(n)});
+  py::array_t<float> out = new_result<float>({m, n}, "the result (rows of x x rows of the weights)");
   if (m == 0 || n == 0) return out;
   const float* xp = static_cast<const float*>(x.data());
   float* y = out.mutable_data();

@@ -37,7 +37,7 @@ py::array_t<std::int32_t> xnor_gemm(const py::array& a_bits, const py::array& b_
   const std::size_t ldb = check_packed_rows(b_bits, "b_bits", k);
   const std::size_t m = std::size_t(a_bits.shape(0)), n = std::size_t(b_bits.shape(0));
   const std::size_t words = words_for(std::size_t(k));
-  py::array_t<std::int32_t> out({py::ssize_t(m), py::ssize_t(n)});
+  py::array_t<std::int32_t> out = new_result<std::int32_t>({m, n}, "the result (rows of a_bits x rows of b_bits)");
   if (m == 0 || n == 0) return out;
 
   xnor_gemm_fn* kernel = xnor_gemm_kernel(isa);

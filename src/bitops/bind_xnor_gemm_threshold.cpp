@@ -17,14 +17,11 @@ py::array_t<word_t> xnor_gemm_threshold(const py::array& a_bits, const py::array
   const std::size_t ldb = check_packed_rows(b_bits, "b_bits", k);
   const std::size_t m = std::size_t(a_bits.shape(0)), n = std::size_t(b_bits.shape(0));
   per_output<std::int32_t>(thresholds, "thresholds", "int32", n, "row of b_bits");
-  per_output<bool>(flip, "flip", "bool", n, "row of b_bits");
+  std::vector<word_t> flips = pack_flags(flip, "flip", n, "row of b_bits");  // bytes normalised to 0/1
   const std::size_t words = words_for(std::size_t(k)), out_words = words_for(n);
-  py::array_t<word_t> out({py::ssize_t(m), py::ssize_t(out_words)});
+  py::array_t<word_t> out = new_result<word_t>({m, out_words}, "the result (rows of a_bits x output words)");
   if (m == 0 || out_words == 0) return out;
 
-  std::vector<word_t> flips(out_words, 0);
-  const auto* f = static_cast<const bool*>(flip.data());
-  for (std::size_t j = 0; j < n; ++j) flips[j / 64] |= word_t(f[j]) << (j % 64);
   xnor_gemm_threshold_fn* kernel = xnor_gemm_threshold_kernel(isa);
   const auto* a = static_cast<const word_t*>(a_bits.data());
   const auto* b = static_cast<const word_t*>(b_bits.data());
