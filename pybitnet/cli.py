@@ -7,6 +7,7 @@
     mpiexec -n 2 pybitnet train ...        # data parallel (needs mpi4py)
     pybitnet evaluate runs/bnn/best.npz [--packed]
     pybitnet reproduce mnist [--rows bc,bnn] [--table]
+    pybitnet summary runs/bnn/best.npz [--training-batch 200]
 """
 from __future__ import annotations
 
@@ -164,6 +165,26 @@ def _evaluate(args) -> int:
     return 0
 
 
+INPUT_SHAPES = {"mnist": (784,), "fashion-mnist": (784,), "cifar10": (32, 32, 3), "svhn": (32, 32, 3)}
+
+
+def _summary(args) -> int:
+    """The model summary of a checkpoint (no data needed: the recipe gives the shapes)."""
+    import numpy as np
+
+    from pybitnet import checkpoint, recipes
+    from pybitnet.summary import summarize
+
+    arrays, meta = checkpoint.read(args.checkpoint)
+    r = _recipe_of(meta, args.checkpoint)
+    shape = INPUT_SHAPES[r.dataset] if r.arch == "cnn" else (int(np.prod(INPUT_SHAPES[r.dataset])),)
+    model = recipes.build_model(r, shape, 10)
+    checkpoint.load_into(arrays, model, where=args.checkpoint)
+    print(f"{r.method} on {r.dataset} (epoch {meta.get('epoch')}): {args.checkpoint}")
+    print(summarize(model, shape, training_batch=args.training_batch))
+    return 0
+
+
 def _recipe_of(meta, path):
     """The Recipe a checkpoint was trained with, checked: an unknown method or dataset, a
     field of another type or one this pybitnet does not know is an InvalidModelFile (it
@@ -290,6 +311,12 @@ def main(argv=None) -> int:
     rp.add_argument("--png-dir", help="also plot each row beside its reference run into this folder")
     rp.add_argument("--no-progress", action="store_true")
     rp.set_defaults(fn=_reproduce)
+
+    sm = sub.add_parser("summary", help="a checkpoint's layers: parameters, bits, operations (count_ops), memory")
+    sm.add_argument("checkpoint")
+    sm.add_argument("--training-batch", type=_positive, metavar="B",
+                    help="also count one training step of B examples beside the papers' accounting")
+    sm.set_defaults(fn=_summary)
 
     e = sub.add_parser("evaluate", help="test error of a checkpoint")
     e.add_argument("checkpoint")
