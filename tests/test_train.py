@@ -129,5 +129,6 @@ def test_cli_options_are_the_recipe_fields(capsys):
         cli.main(["train", "-h"])
     text = capsys.readouterr().out
     for f in dataclasses.fields(recipes.Recipe):
-        flag = "--" + f.name.replace("_", "-")
-        assert (flag in text) == f.metadata["cli"], flag
+        if f.metadata["cli"]:
+            assert "--" + f.name.replace("_", "-") in text, f.name
+    assert "--arch" not in text  # set by the dataset
