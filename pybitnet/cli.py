@@ -82,6 +82,8 @@ def _bench(args) -> int:
     from pybitnet import bench
 
     print(bench.header())
+    if args.training:
+        return _bench_training(args)
     if not args.quiet:
         print("timing (medians of interleaved repeats, each kernel beside numpy float32)...", flush=True)
     results = bench.run(quick=args.quick, isa=args.isa or "", threads=args.threads, repeats=args.repeats)
@@ -90,6 +92,21 @@ def _bench(args) -> int:
     if args.png:
         bench.write_png(results, args.png)
         print(f"\nwrote {args.png}")
+    return 0
+
+
+def _bench_training(args) -> int:
+    """Time per stage of a recipe's training step, beside PyTorch float32 (pybitnet bench --training)."""
+    import pybitnet
+    from pybitnet.profiling import format_profile, training_profile
+
+    if args.isa:
+        raise ValueError("--isa is for the kernel table; a training step runs the active ISA (PYBITNET_ISA=...)")
+    overrides = {"hidden": args.hidden} if args.hidden else {}
+    for threads in args.threads or sorted({1, pybitnet.get_num_threads()}):
+        p = training_profile(args.method, args.dataset, steps=args.repeats or (3 if args.quick else 10),
+                             threads=threads, **overrides)
+        print(format_profile(p, layers=not args.quiet))
     return 0
 
 
@@ -265,6 +282,11 @@ def main(argv=None) -> int:
     b.add_argument("--threads", type=_threads, nargs="+", help="thread counts (default: 1 and the detected count)")
     b.add_argument("--repeats", type=_positive, help="timed calls per kernel and baseline (default 15, quick 5)")
     b.add_argument("--quiet", action="store_true")
+    b.add_argument("--training", action="store_true",
+                   help="instead: time per stage of a training step (--method, --dataset) beside PyTorch float32")
+    b.add_argument("--method", default="bnn", choices=recipes.METHODS, help="--training: the recipe")
+    b.add_argument("--dataset", default="mnist", choices=recipes.DATASETS, help="--training: the data set")
+    b.add_argument("--hidden", type=_positive, help="--training: override the recipe's hidden width")
     b.set_defaults(fn=_bench)
 
     t = sub.add_parser("train", help="train a paper's model (resumes from OUT/last.npz)")
