@@ -158,10 +158,16 @@ def _weight_rows_product(x: np.ndarray, w_bits: np.ndarray, k: int) -> np.ndarra
     return y
 
 
-def _float_threshold_bits(y: np.ndarray, e: FloatThreshold) -> np.ndarray:
-    """Packed signs (last axis) of float32 `y` under `e`, in place on `y`."""
-    y -= e.t
-    return _bitops.pack_signs(np.multiply(y, e.s, out=y), -1)
+def _float_threshold_bits(y: np.ndarray, t: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Packed signs (last axis) of ``(y - t) * s``, in place on float32 `y`; -0.0 is +1."""
+    y -= t
+    return _bitops.pack_signs(np.multiply(y, s, out=y), -1)
+
+
+def _first_conv_fused(x: np.ndarray, w_bits: np.ndarray, layer: "RealConv") -> np.ndarray:
+    e = layer.epilogue
+    return first_conv2d_threshold(x, w_bits, layer.kernel_size, e.t, e.s < 0, stride=layer.stride,
+                                  padding=layer.padding)
 
 
 def _pixel_product(p: np.ndarray, stage: "PixelInput", uint8_path: str) -> np.ndarray:
@@ -323,7 +329,8 @@ class RealDense:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """float32 rows (M, in_features) -> packed signs (M, ceil(out/64))."""
-        return _float_threshold_bits(_weight_rows_product(x, self.weight_bits, self.in_features), self.epilogue)
+        e = self.epilogue
+        return _float_threshold_bits(_weight_rows_product(x, self.weight_bits, self.in_features), e.t, e.s)
 
 
 class PixelInput:
@@ -342,9 +349,8 @@ class PixelInput:
         self.panels = pixel_panels(layer.weight_bits, layer.in_features)  # for uint8_path="adds"
 
     def forward(self, p: np.ndarray, uint8_path: str) -> np.ndarray:
-        s = _pixel_product(p, self, uint8_path)
-        v = np.subtract(s, self.t, dtype=np.float32)  # exact: |s| < 2**24
-        return _bitops.pack_signs(np.multiply(v, self.layer.epilogue.s, out=v), -1)
+        s = _pixel_product(p, self, uint8_path).astype(np.float32)  # exact: |s| < 2**24
+        return _float_threshold_bits(s, self.t, self.layer.epilogue.s)
 
 
 @dataclasses.dataclass(eq=False)
@@ -415,17 +421,14 @@ class RealConv:
                 rows = im2col(x[i:i + step], self.kernel_size, stride=self.stride, padding=self.padding,
                               layout=self.layout)
                 y = _weight_rows_product(rows, self.weight_bits, self.k)
-                bits[i:i + step] = _float_threshold_bits(y, self.epilogue).reshape(-1, oh, ow, bits.shape[3])
+                e = self.epilogue
+                bits[i:i + step] = _float_threshold_bits(y, e.t, e.s).reshape(-1, oh, ow, bits.shape[3])
         return _pool(bits, self.pool, self.epilogue)
 
     def _fused(self, x: np.ndarray) -> np.ndarray:
-        w_bits = self.weight_bits
         if self.layout == "nchw":  # the fused kernel reads NHWC with (kh, kw, c) filters
-            x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-            w_bits = self._hwc_bits()
-        e = self.epilogue
-        return first_conv2d_threshold(x, w_bits, self.kernel_size, e.t, e.s < 0, stride=self.stride,
-                                      padding=self.padding)
+            return _first_conv_fused(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), self._hwc_bits(), self)
+        return _first_conv_fused(x, self.weight_bits, self)
 
     def _hwc_bits(self) -> np.ndarray:
         if getattr(self, "_hwc", None) is None:
