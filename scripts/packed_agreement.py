@@ -8,7 +8,24 @@ import time
 
 import numpy as np
 
-from pybitnet import checkpoint, inference, recipes
+import pybitnet
+from pybitnet import checkpoint, inference, nn, recipes
+
+
+def first_layer_flips(model, packed, x, fused: bool, batch: int = 100) -> tuple:
+    """(differing, total) first-layer signs of the packed engine vs the trained model's first block."""
+    differing = total = 0
+    for i in range(0, len(x), batch):
+        h = x[i:i + batch]
+        for layer in model.layers:
+            h = layer.forward(h)
+            if isinstance(layer, nn.SteSign):
+                break
+        want = pybitnet.pack_signs(h, axis=-1)
+        got = packed.layers[0].forward(x[i:i + batch], fused=True) if fused else packed.layers[0].forward(x[i:i + batch])
+        differing += int(np.unpackbits((got ^ want).view(np.uint8)).sum())
+        total += h.size
+    return differing, total
 
 
 def main(argv=None):
@@ -35,7 +52,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         got = np.concatenate([packed.logits(x[i:i + 100], first_conv=path) for i in range(0, len(x), 100)])
         ms = 1e5 * (time.perf_counter() - t0) / len(x)
-        print(f"  packed ({path} first layer): argmax agreement {100 * np.mean(got.argmax(1) == want.argmax(1)):.2f} %, "
+        flips, signs = first_layer_flips(model, packed, x, path == "fused")
+        print(f"  packed ({path} first layer): {flips} of {signs} first-layer signs differ; argmax agreement {100 * np.mean(got.argmax(1) == want.argmax(1)):.2f} %, "
               f"max |logit diff| {np.abs(got - want).max():.2e} (logits up to {np.abs(want).max():.2f}), "
               f"test error {100 * np.mean(got.argmax(1) != y):.2f} %, {ms:.1f} ms per 100 images")
 
