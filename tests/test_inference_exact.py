@@ -115,19 +115,19 @@ def test_trained_mnist_mlp_deploys_exactly(tmp_path):
 @needs_cifar
 def test_trained_cifar10_cnn_deploys_exactly(tmp_path):
     from pybitnet.train import Trainer
-    r = recipes.recipe("bnn", dataset="cifar10", channels=4, hidden=64, epochs=1, batch_size=25, val_size=1000)
+    r = recipes.recipe("bnn", dataset="cifar10", channels=4, hidden=64, epochs=1, batch_size=20, val_size=1000)
     assert r.conv_pad == "zero"  # the recipe's binary convs zero-pad their ±1 inputs (Lasagne)
-    trainer = Trainer(r, tmp_path, subset=5000, progress=False)  # 200 steps
+    trainer = Trainer(r, tmp_path, subset=4000, progress=False)  # 200 steps
     trainer.train_epoch()
     model = trainer.model
     model.eval()
-    x = trainer.x_test[:2000]
+    x = trainer.x_test[:1000]
     want = batched(model.forward, x, 500)
     packed = from_trained(model)
     assert isinstance(packed, CNNModel) and packed.input_shape == (32, 32, 3)
     assert_same_predictions(batched(packed.logits, x, 100), want, "CIFAR-10 BNN CNN (pybitnet.nn), 200 steps")
     np.testing.assert_array_equal(packed.layers[0].forward(x[:200]), first_block_bits(model, x[:200]))
-    assert np.mean(np.argmax(want, 1) == trainer.y_test[:2000]) > 0.15  # it learned something (chance: 0.10)
+    assert np.mean(np.argmax(want, 1) == trainer.y_test[:1000]) > 0.15  # it learned something (chance: 0.10)
 
 
 # ------------------------------------------------------------------------------- PyTorch
