@@ -28,6 +28,7 @@ problem.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Callable, Dict, Optional
 
 import numpy as np
@@ -107,7 +108,8 @@ def export(model, path, *, input_scale: Optional[float] = None, input_offset: Op
     from .convert import from_torch, from_trained
 
     if not isinstance(model, Model):
-        if type(model).__module__.startswith("torch"):
+        torch = sys.modules.get("torch")  # a torch model means torch is imported; never import it here
+        if torch is not None and isinstance(model, torch.nn.Module):
             model = from_torch(model, input_shape, input_scale, input_offset)
         else:
             model = from_trained(model, input_scale, input_offset, input_shape)
