@@ -35,8 +35,8 @@ def build_model(hidden=4096, seed=0):
             c = layer.features
             layer.gamma.value[...] = rng.uniform(-1, 1, c).astype(np.float32)
             layer.beta.value[...] = rng.uniform(-1, 1, c).astype(np.float32)
-            layer.running_mean[...] = rng.normal(0, 5, c).astype(np.float32)
-            layer.running_var[...] = rng.uniform(1, 100, c).astype(np.float32)
+            mean = rng.normal(0, 5, c).astype(np.float32)
+            layer.set_statistics(mean, rng.uniform(1, 100, c).astype(np.float32))  # whatever the BN tracks
     model.eval()
     return model
 

@@ -19,8 +19,8 @@ Multiplication-free weight products (BinaryConnect / ternary connect)::
     w_bits = pybitnet.binarize(w, stochastic=True, seed=0)  # sampled, reproducible
     s, nz = pybitnet.ternarize(w, seed=0)
 
-Data sets and preprocessing: the ``pybitnet.data`` submodule (MNIST, Fashion-MNIST,
-CIFAR-10, SVHN loaders; GCN, ZCA, +-1 targets).
+Data sets and preprocessing: the ``pybitnet.data`` subpackage (MNIST, Fashion-MNIST,
+CIFAR-10, SVHN loaders; GCN, ZCA, +-1 targets), imported when first used.
 Quantized back-propagation (power-of-two inputs, shift-add weight gradient)::
 
     codes = pybitnet.quantize_pow2(x, seed=0)      # int8 codes of +-2^e or 0, unbiased
@@ -55,7 +55,6 @@ _OMP_PASSIVE = "torch" not in _sys.modules and _os.environ.get("PYBITNET_OMP_SPI
 if _OMP_PASSIVE:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import data
 from ._errors import InvalidModelFile
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm, xnor_gemm_threshold
@@ -105,3 +104,11 @@ __all__ = [
     "xnor_gemm",
     "xnor_gemm_threshold",
 ]
+
+
+def __getattr__(name):
+    # pybitnet.data (loaders, urllib for downloads, scipy for SVHN) loads on first use, not with pybitnet
+    if name == "data":
+        import importlib
+        return importlib.import_module(".data", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
