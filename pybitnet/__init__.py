@@ -67,7 +67,7 @@ from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matm
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       kernel_calls, set_num_threads)
-from .summary import summarize as summary
+from .summarize import summarize as summary
 
 __all__ = [
     "__version__",
