@@ -8,9 +8,9 @@ interleaved repeats, one thread by default (numpy's BLAS limited too).
     python -m benchmarks.cnn_inference                 # table, batch 100 and 1, 1 thread
     python -m benchmarks.cnn_inference --profile       # + per-layer times of the packed model
 
-The reference point: Larq Compute Engine runs this net at batch 100 in 780 ms
-on one thread of this machine (measured by another developer); the goal is
->= 5x faster (<= 156 ms).
+The reference point is Larq Compute Engine on the same net, one thread, measured side by side by
+``python -m benchmarks.peers.compare`` (658–669 ms at batch 100 in the last measurements; it varies
+with the machine: time both in one run rather than quoting a figure).
 """
 import argparse
 import dataclasses
