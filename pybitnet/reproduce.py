@@ -31,7 +31,7 @@ class Row:
 
 
 ROWS = (
-    Row("float", "float", 1.33, "Few-Mult, full precision", 50),
+    Row("float", "float", 1.33, "Few-Mult, full precision", 30),
     Row("bc", "bc", 1.29, "BinaryConnect, deterministic", 50),
     Row("bc-stoch", "bc-stoch", 1.18, "BinaryConnect, stochastic (Few-Mult: 1.23)", 50),
     Row("bc-qbp", "bc-qbp", 1.29, "Few-Mult, binary connect + QBP", 50),
