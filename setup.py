@@ -1,8 +1,10 @@
 """Build of pybitnet._bitops.
 
 The package is compiled for the baseline x86-64 CPU; only the files named
-``*__avx2.cpp`` / ``*__avx512.cpp`` get their ISA's flags (never -march=native),
-so the extension imports everywhere and picks its kernels at run time.
+``*__<isa>.cpp`` get that ISA's flags (never -march=native), so the extension
+imports everywhere and picks its kernels at run time. The ISAs and their flags
+are read from src/bitops/isa_table.inc, the table the C++ also reads for the
+CPU features each one needs.
 
 Environment knobs:
   PYBITNET_SANITIZE=1   build with -fsanitize=address,undefined (see docs/DEVELOPING.md)
@@ -20,13 +22,20 @@ HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "pybitnet/_version.py").read_text()).group(1)
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
-# Must match the run-time requirements in src/bitops/cpu.cpp.
-ISA_FLAGS = {
-    "__avx2": ["-mavx2", "-mpopcnt", "-mbmi", "-mbmi2"],
-    "__avx512": ["-mavx2", "-mpopcnt", "-mbmi", "-mbmi2", "-mavx512f", "-mavx512dq", "-mavx512bw",
-                 "-mavx512vl", "-mavx512vpopcntdq", "-mprefer-vector-width=512",
-                 "-Wno-uninitialized"],  # GCC 12's avx512fintrin.h trips it (_mm512_undefined_*)
-}
+
+
+def read_isa_table(path=HERE / "src/bitops/isa_table.inc"):
+    """{"__<isa>": [flags]} for the ISAs of isa_table.inc that have compile flags (the x86 levels)."""
+    text = re.sub(r"//[^\n]*", "", path.read_text())
+    table = {}
+    for name, _, flags in re.findall(r'PBN_ISA\(\s*(\w+)\s*,\s*((?:"[^"]*"\s*)+),\s*((?:"[^"]*"\s*)+)\)', text):
+        flags = " ".join(re.findall(r'"([^"]*)"', flags)).split()
+        if flags:
+            table[f"__{name}"] = flags
+    return table
+
+
+ISA_FLAGS = read_isa_table()
 # No -ffast-math, and no contraction into FMA: the kernels' claim is what they do not multiply.
 # -fno-math-errno: sqrt sets no errno, so loops with it vectorize (we never read errno).
 COMMON_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"]
