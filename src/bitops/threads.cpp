@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -136,6 +137,42 @@ Pool& pool() {
 
 }  // namespace
 
+namespace {
+
+constexpr int kSizeClasses = 24;  // factors of 2 above kMinParallelNs
+constexpr unsigned kSamples = 8;  // recent calls kept per way of running
+
+// Wall ns per estimated ns of the recent calls of one op and size class run
+// one way (inline or split); compared by their medians, which a call slowed by
+// another process taking the core now and then does not move.
+struct Samples {
+  std::atomic<float> v[kSamples] = {};
+  std::atomic<unsigned> n{0};
+  unsigned count() const { return std::min(n.load(std::memory_order_relaxed), kSamples); }
+  void add(float x) { v[n.fetch_add(1, std::memory_order_relaxed) % kSamples].store(x, std::memory_order_relaxed); }
+  float median() const {
+    float s[kSamples];
+    const unsigned c = count();
+    for (unsigned i = 0; i < c; ++i) s[i] = v[i].load(std::memory_order_relaxed);
+    std::sort(s, s + c);
+    return c % 2 ? s[c / 2] : 0.5f * (s[c / 2 - 1] + s[c / 2]);
+  }
+};
+
+struct SplitStats {
+  Samples inline_runs, split_runs;
+  std::atomic<unsigned> calls{0};
+};
+SplitStats g_split[kMaxSplitKeys][kSizeClasses];
+
+int size_class(double work_ns) {
+  int c = 0;
+  for (double w = work_ns; w >= 2 * kMinParallelNs && c + 1 < kSizeClasses; w /= 2) ++c;
+  return c;
+}
+
+}  // namespace
+
 int default_num_threads() {
   if (int n = env_threads("PYBITNET_NUM_THREADS")) return n;
   if (int n = env_threads("OMP_NUM_THREADS")) return n;
@@ -146,15 +183,49 @@ int default_num_threads() {
 
 int get_num_threads() { return pool().num_threads(); }
 
-void set_num_threads(int n) { pool().set_num_threads(std::max(1, n)); }
+void set_num_threads(int n) {
+  n = std::max(1, n);
+  if (n != pool().num_threads()) pool().set_num_threads(n);
+}
 
 void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn) { pool().run(n, fn); }
 
-std::size_t plan_chunks(double units, double min_units_per_thread) {
+double now_ns() {
+  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count());
+}
+
+SplitPlan plan_split(int key, double work_ns) {
+  SplitPlan plan;
+  if (work_ns < kMinParallelNs) return plan;
   const int threads = get_num_threads();
-  if (threads <= 1 || units < 2 * min_units_per_thread) return 1;
-  const double max_chunks = units / min_units_per_thread;
-  return std::size_t(std::max(1.0, std::min<double>(4.0 * threads, max_chunks)));
+  const bool measured = key >= 0 && key < kMaxSplitKeys;
+  if (measured) {
+    plan.key = key;
+    plan.size_class = size_class(work_ns);
+    plan.work_ns = work_ns;
+  }
+  if (threads <= 1) return plan;  // (timed all the same: inline runs are what splitting must beat)
+  bool split = true;
+  if (measured) {
+    SplitStats& st = g_split[key][plan.size_class];
+    if (st.split_runs.count() < 3)
+      split = true;  // not measured enough yet: try
+    else if (st.inline_runs.count() < 3)
+      split = false;
+    else
+      split = st.split_runs.median() <= st.inline_runs.median();
+    if (st.calls.fetch_add(1, std::memory_order_relaxed) % kExploreEvery == kExploreEvery - 1) split = !split;
+  }
+  if (split)
+    plan.chunks = std::size_t(std::max(2.0 * threads, std::min(8.0 * threads, work_ns / kChunkNs)));
+  return plan;
+}
+
+void record_split(const SplitPlan& plan, bool split, double wall_ns) {
+  SplitStats& st = g_split[plan.key][plan.size_class];
+  (split ? st.split_runs : st.inline_runs).add(float(wall_ns / plan.work_ns));
 }
 
 }  // namespace pbn

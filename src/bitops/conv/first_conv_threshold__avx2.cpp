@@ -9,7 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "../kernels.h"
+#include "../tail.h"
+#include "taps.h"
 
 namespace pbn {
 namespace {
@@ -18,34 +19,26 @@ constexpr int kRegs = 8;  // accumulators per pass: 64 filters
 
 template <int NV>
 void filter_pass(const float* x, const ConvShape& s, const float* masks, std::size_t ldm, std::size_t f0,
-                 std::size_t n, const float* thresholds, const word_t* flips, word_t* out, std::size_t r0,
-                 std::size_t r1) {
-  const std::size_t c = s.words, out_words = words_for(n);
+                 std::size_t n, const float* thresholds, const word_t* flips, word_t* out, std::size_t ldo,
+                 std::size_t r0, std::size_t r1) {
+  const std::size_t c = s.words;
   for (std::size_t r = r0; r < r1; ++r) {
-    const std::size_t img = r / (s.oh * s.ow), oy = r / s.ow % s.oh, ox = r % s.ow;
     __m256 pos[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) pos[v] = _mm256_setzero_ps();
     float all = 0.0f;
-    for (std::size_t ky = 0; ky < s.kh; ++ky) {
-      const std::size_t iy = oy * s.sh + ky;
-      if (iy < s.ph || iy - s.ph >= s.h) continue;
-      for (std::size_t kx = 0; kx < s.kw; ++kx) {
-        const std::size_t ix = ox * s.sw + kx;
-        if (ix < s.pw || ix - s.pw >= s.w) continue;
-        const float* px = x + ((img * s.h + (iy - s.ph)) * s.w + (ix - s.pw)) * c;
-        const float* m = masks + (ky * s.kw + kx) * c * ldm + f0;
-        for (std::size_t ch = 0; ch < c; ++ch) {
-          all += px[ch];
-          const __m256 xv = _mm256_set1_ps(px[ch]);
+    for_each_tap(x, s, r, [&](const float* px, std::size_t j) {
+      const float* m = masks + j * ldm + f0;
+      for (std::size_t ch = 0; ch < c; ++ch) {
+        all += px[ch];
+        const __m256 xv = _mm256_set1_ps(px[ch]);
 #pragma GCC unroll 8
-          for (int v = 0; v < NV; ++v)
-            pos[v] = _mm256_add_ps(pos[v], _mm256_and_ps(xv, _mm256_loadu_ps(m + ch * ldm + 8 * v)));
-        }
+        for (int v = 0; v < NV; ++v)
+          pos[v] = _mm256_add_ps(pos[v], _mm256_and_ps(xv, _mm256_loadu_ps(m + ch * ldm + 8 * v)));
       }
-    }
+    });
     const __m256 total = _mm256_set1_ps(all);
-    auto* o = reinterpret_cast<unsigned char*>(out + r * out_words);  // 8 output bits per register: one byte
+    auto* o = reinterpret_cast<unsigned char*>(out + r * ldo);  // 8 output bits per register: one byte
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       const std::size_t f = f0 + 8 * std::size_t(v);
@@ -67,13 +60,13 @@ void filter_pass(const float* x, const ConvShape& s, const float* masks, std::si
 
 void first_conv_threshold__avx2(const float* x, const ConvShape& s, const word_t* wpos, std::size_t ldw,
                                 std::size_t n, const float* thresholds, const word_t* flips, word_t* out,
-                                std::size_t r0, std::size_t r1) {
+                                std::size_t ldo, std::size_t r0, std::size_t r1) {
   const std::size_t out_words = words_for(n), k = s.kh * s.kw * s.words, ldm = (n + 7) / 8 * 8;
   for (std::size_t r = r0; r < r1; ++r)
-    for (std::size_t q = 0; q < out_words; ++q) out[r * out_words + q] = 0;  // bytes past n stay zero
+    for (std::size_t q = 0; q < out_words; ++q) out[r * ldo + q] = 0;  // bytes past n stay zero
   auto* masks = static_cast<float*>(std::malloc((k * ldm + 1) * sizeof(float)));
   if (!masks) {  // out of memory for the masks: the reference gives the same bits without them
-    first_conv_threshold__scalar(x, s, wpos, ldw, n, thresholds, flips, out, r0, r1);
+    first_conv_threshold__scalar(x, s, wpos, ldw, n, thresholds, flips, out, ldo, r0, r1);
     return;
   }
   const std::uint32_t ones = 0xFFFFFFFFu, zero = 0;
@@ -83,17 +76,9 @@ void first_conv_threshold__avx2(const float* x, const ConvShape& s, const word_t
       std::memcpy(masks + j * ldm + f, plus ? &ones : &zero, sizeof(float));
     }
   for (std::size_t f0 = 0; f0 < n; f0 += 8 * kRegs) {
-    const std::size_t nv = (min_sz(n - f0, 8 * kRegs) + 7) / 8;
-    switch (nv) {
-      case 1: filter_pass<1>(x, s, masks, ldm, f0, n, thresholds, flips, out, r0, r1); break;
-      case 2: filter_pass<2>(x, s, masks, ldm, f0, n, thresholds, flips, out, r0, r1); break;
-      case 3: filter_pass<3>(x, s, masks, ldm, f0, n, thresholds, flips, out, r0, r1); break;
-      case 4: filter_pass<4>(x, s, masks, ldm, f0, n, thresholds, flips, out, r0, r1); break;
-      case 5: filter_pass<5>(x, s, masks, ldm, f0, n, thresholds, flips, out, r0, r1); break;
-      case 6: filter_pass<6>(x, s, masks, ldm, f0, n, thresholds, flips, out, r0, r1); break;
-      case 7: filter_pass<7>(x, s, masks, ldm, f0, n, thresholds, flips, out, r0, r1); break;
-      default: filter_pass<8>(x, s, masks, ldm, f0, n, thresholds, flips, out, r0, r1); break;
-    }
+    with_count<kRegs>((min_sz(n - f0, 8 * kRegs) + 7) / 8, [&](auto nv) {
+      filter_pass<decltype(nv)::value>(x, s, masks, ldm, f0, n, thresholds, flips, out, ldo, r0, r1);
+    });
   }
   std::free(masks);
 }

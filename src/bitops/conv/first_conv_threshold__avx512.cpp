@@ -11,7 +11,8 @@
 
 #include <cstring>
 
-#include "../kernels.h"
+#include "../tail.h"
+#include "taps.h"
 
 namespace pbn {
 namespace {
@@ -49,30 +50,24 @@ PBN_INLINE void store_bits(const __m512 (&pos)[NV], float all, std::size_t f0, s
 // One pixel, any position (padded taps skipped).
 template <int NV>
 PBN_INLINE void one_pixel(const float* x, const ConvShape& s, const word_t* wpos, std::size_t ldw, std::size_t f0,
-                          std::size_t n, const float* thresholds, const word_t* flips, word_t* out, std::size_t r) {
-  const std::size_t c = s.words, img = r / (s.oh * s.ow), oy = r / s.ow % s.oh, ox = r % s.ow;
+                          std::size_t n, const float* thresholds, const word_t* flips, word_t* out, std::size_t ldo,
+                          std::size_t r) {
+  const std::size_t c = s.words;
   __m512 pos[NV];
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) pos[v] = _mm512_setzero_ps();
   float all = 0.0f;
-  for (std::size_t ky = 0; ky < s.kh; ++ky) {
-    const std::size_t iy = oy * s.sh + ky;
-    if (iy < s.ph || iy - s.ph >= s.h) continue;
-    for (std::size_t kx = 0; kx < s.kw; ++kx) {
-      const std::size_t ix = ox * s.sw + kx;
-      if (ix < s.pw || ix - s.pw >= s.w) continue;
-      const float* px = x + ((img * s.h + (iy - s.ph)) * s.w + (ix - s.pw)) * c;
-      const word_t* plus = wpos + (ky * s.kw + kx) * c * ldw;
-      for (std::size_t ch = 0; ch < c; ++ch) {
-        all += px[ch];
-        const __m512 xv = _mm512_set1_ps(px[ch]);
+  for_each_tap(x, s, r, [&](const float* px, std::size_t j) {
+    const word_t* plus = wpos + j * ldw;
+    for (std::size_t ch = 0; ch < c; ++ch) {
+      all += px[ch];
+      const __m512 xv = _mm512_set1_ps(px[ch]);
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v)
-          pos[v] = _mm512_mask_add_ps(pos[v], bits16(plus + ch * ldw, f0 + 16 * v), pos[v], xv);
-      }
+      for (int v = 0; v < NV; ++v)
+        pos[v] = _mm512_mask_add_ps(pos[v], bits16(plus + ch * ldw, f0 + 16 * v), pos[v], xv);
     }
-  }
-  store_bits<NV>(pos, all, f0, n, thresholds, flips, out + r * words_for(n));
+  });
+  store_bits<NV>(pos, all, f0, n, thresholds, flips, out + r * ldo);
 }
 
 // Two horizontally adjacent pixels whose kernel columns are all inside the
@@ -81,7 +76,8 @@ PBN_INLINE void one_pixel(const float* x, const ConvShape& s, const word_t* wpos
 // independent dependency chains (one pixel alone is bound by the add latency).
 template <int NV>
 PBN_INLINE void pixel_pair(const float* x, const ConvShape& s, const word_t* wpos, std::size_t ldw, std::size_t f0,
-                           std::size_t n, const float* thresholds, const word_t* flips, word_t* out, std::size_t r) {
+                           std::size_t n, const float* thresholds, const word_t* flips, word_t* out, std::size_t ldo,
+                           std::size_t r) {
   const std::size_t c = s.words, img = r / (s.oh * s.ow), oy = r / s.ow % s.oh, ox = r % s.ow;
   __m512 pa[NV], pb[NV];
 #pragma GCC unroll 8
@@ -106,22 +102,22 @@ PBN_INLINE void pixel_pair(const float* x, const ConvShape& s, const word_t* wpo
       }
     }
   }
-  store_bits<NV>(pa, all_a, f0, n, thresholds, flips, out + r * words_for(n));
-  store_bits<NV>(pb, all_b, f0, n, thresholds, flips, out + (r + 1) * words_for(n));
+  store_bits<NV>(pa, all_a, f0, n, thresholds, flips, out + r * ldo);
+  store_bits<NV>(pb, all_b, f0, n, thresholds, flips, out + (r + 1) * ldo);
 }
 
 template <int NV>
 void filter_block(const float* x, const ConvShape& s, const word_t* wpos, std::size_t ldw, std::size_t f0,
-                  std::size_t n, const float* thresholds, const word_t* flips, word_t* out, std::size_t r0,
-                  std::size_t r1) {
+                  std::size_t n, const float* thresholds, const word_t* flips, word_t* out, std::size_t ldo,
+                  std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1;) {
     const std::size_t ox = r % s.ow;
     const bool inside = ox * s.sw >= s.pw && (ox + 1) * s.sw + s.kw <= s.w + s.pw;  // ox and ox + 1
     if (inside && ox + 1 < s.ow && r + 1 < r1) {
-      pixel_pair<NV>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r);
+      pixel_pair<NV>(x, s, wpos, ldw, f0, n, thresholds, flips, out, ldo, r);
       r += 2;
     } else {
-      one_pixel<NV>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r);
+      one_pixel<NV>(x, s, wpos, ldw, f0, n, thresholds, flips, out, ldo, r);
       r += 1;
     }
   }
@@ -131,22 +127,14 @@ void filter_block(const float* x, const ConvShape& s, const word_t* wpos, std::s
 
 void first_conv_threshold__avx512(const float* x, const ConvShape& s, const word_t* wpos, std::size_t ldw,
                                   std::size_t n, const float* thresholds, const word_t* flips, word_t* out,
-                                  std::size_t r0, std::size_t r1) {
+                                  std::size_t ldo, std::size_t r0, std::size_t r1) {
   const std::size_t out_words = words_for(n);
   for (std::size_t r = r0; r < r1; ++r)
-    for (std::size_t q = 0; q < out_words; ++q) out[r * out_words + q] = 0;  // 16-bit groups past n stay zero
+    for (std::size_t q = 0; q < out_words; ++q) out[r * ldo + q] = 0;  // 16-bit groups past n stay zero
   for (std::size_t f0 = 0; f0 < n; f0 += 128) {
-    const std::size_t nv = (min_sz(n - f0, 128) + 15) / 16;
-    switch (nv) {
-      case 1: filter_block<1>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r0, r1); break;
-      case 2: filter_block<2>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r0, r1); break;
-      case 3: filter_block<3>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r0, r1); break;
-      case 4: filter_block<4>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r0, r1); break;
-      case 5: filter_block<5>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r0, r1); break;
-      case 6: filter_block<6>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r0, r1); break;
-      case 7: filter_block<7>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r0, r1); break;
-      default: filter_block<8>(x, s, wpos, ldw, f0, n, thresholds, flips, out, r0, r1); break;
-    }
+    with_count<8>((min_sz(n - f0, 128) + 15) / 16, [&](auto nv) {
+      filter_block<decltype(nv)::value>(x, s, wpos, ldw, f0, n, thresholds, flips, out, ldo, r0, r1);
+    });
   }
 }
 

@@ -1,4 +1,5 @@
-#include "sample_weights.h"
+// The samplers (their rules: driver.h): one portable implementation each.
+#include "../kernels.h"
 
 namespace pbn {
 namespace {
@@ -19,7 +20,7 @@ inline float clip01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 
 }  // namespace
 
-bool binarize_rows(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
+bool binarize__scalar(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
                    std::uint64_t seed, word_t* out, std::size_t r0, std::size_t r1) {
   const std::size_t words = words_for(k);
   bool nan = false;
@@ -45,7 +46,7 @@ bool binarize_rows(const float* w, std::size_t ldw, std::size_t k, float scale, 
   return !nan;
 }
 
-bool ternarize_rows(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
+bool ternarize__scalar(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
                     std::uint64_t seed, word_t* sign, word_t* nonzero, std::size_t r0, std::size_t r1) {
   const std::size_t words = words_for(k);
   bool nan = false;

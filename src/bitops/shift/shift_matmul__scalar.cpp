@@ -1,7 +1,7 @@
 // Scalar reference of the shift-add weight gradient: for each output, the
 // terms +-2^e * g (exponent-field add, exact) summed in order of the batch row.
 #include "../kernels.h"
-#include "../pow2/pow2_code.h"
+#include "pow2_code.h"
 
 namespace pbn {
 

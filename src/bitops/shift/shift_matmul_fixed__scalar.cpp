@@ -1,7 +1,7 @@
 // Scalar reference of the fixed-point shift-add weight gradient: integer
 // shifts of the int32 fixed-point g, summed exactly in int32, scaled back.
 #include "../kernels.h"
-#include "../pow2/pow2_code.h"
+#include "pow2_code.h"
 
 namespace pbn {
 

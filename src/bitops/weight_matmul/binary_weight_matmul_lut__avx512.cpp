@@ -1,7 +1,4 @@
-// Subset-sum table kernel for x @ sign(W).T on AVX-512, shared by the forward
-// kernel and by the transposed one (which runs it on blocks of W's bits
-// transposed on the fly). Included by __avx512 files only; everything is
-// internal (anonymous namespace).
+// binary_weight_matmul on AVX-512: x @ sign(W).T by a subset-sum table kernel.
 //
 // y[i, j] = rowsum(x_i) - 2 * sum_{bit=1} x[i, c], with the sums over
 // the -1 weights read from subset-sum tables (panel_lut, below): per 4 columns
@@ -10,40 +7,18 @@
 // 64 weights per permute + add, where a masked add driven by the sign bits
 // covers 16 (and is bound by mask loads at batch 1). Panels of MR = 4 rows of
 // x share one in-register transpose of the weight bits. The row sums are
-// computed once per panel; non-finite rows are redone in exact order
-// (weight_matmul_fixup.h).
-#pragma once
-
+// computed once per panel (masked_add.h's row_sums); non-finite rows are
+// redone in exact order (fixup.h).
 #include <immintrin.h>
 
-#include "../bits.h"
-#include "../weight_matmul_fixup.h"
+#include "../kernels.h"
+#include "../simd/avx512.h"
+#include "masked_add.h"
 
 namespace pbn {
 namespace {
-namespace lut {
 
 constexpr int kMR = 4;
-
-PBN_INLINE __mmask16 tail_mask(std::size_t k) {
-  return (k % 16) ? __mmask16((1u << (k % 16)) - 1) : __mmask16(0xFFFF);
-}
-
-template <int MR>
-void row_sums(const float* x, std::size_t ldx, std::size_t k, float* out) {
-  __m512 acc[MR];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
-  std::size_t c = 0;
-  for (; c + 16 <= k; c += 16)
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_add_ps(acc[i], _mm512_loadu_ps(x + i * ldx + c));
-  if (c < k)
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_add_ps(acc[i], _mm512_maskz_loadu_ps(tail_mask(k), x + i * ldx + c));
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
-}
 
 constexpr std::size_t kBlockK = 512;  // weights per K block: 128 nibble tables (8 KiB)
 
@@ -165,25 +140,25 @@ void panel_lut(const float* x, std::size_t ldx, const word_t* s, std::size_t lds
       lut_block<MR>(tables[0], s + j * lds, lds, c0 / kWordBits, cols, min_sz(n - j, 16), y + j, ldy);
   }
   float sums[MR];
-  row_sums<MR>(x, ldx, k, sums);
+  row_sums<Avx512, MR>(x, ldx, k, sums);
   for (int i = 0; i < MR; ++i)
     for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = sums[i] - (y[i * ldy + j] + y[i * ldy + j]);
 }
 
+}  // namespace
+
 // y (m x n) = x (m x k) @ sign(W).T for packed rows s of W (n x k).
-void forward_lut(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
-                 std::size_t m, std::size_t n, std::size_t k) {
+void binary_weight_matmul_lut__avx512(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y,
+                                      std::size_t ldy, std::size_t m, std::size_t n, std::size_t k) {
   std::size_t i = 0;
-  for (; i + kMR <= m; i += kMR) panel_lut<kMR>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
-  switch (m - i) {
-    case 3: panel_lut<3>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k); break;
-    case 2: panel_lut<2>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k); break;
-    case 1: panel_lut<1>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k); break;
-    default: break;
+  for (; i + kMR <= m; i += kMR) {
+    panel_lut<kMR>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
+    fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, kMR, n, k);  // while in cache
   }
-  fix_nonfinite_forward(x, ldx, s, lds, y, ldy, m, n, k);
+  with_count<kMR - 1>(m - i, [&](auto mr) {
+    panel_lut<decltype(mr)::value>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
+  });
+  fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, m - i, n, k);
 }
 
-}  // namespace lut
-}  // namespace
 }  // namespace pbn

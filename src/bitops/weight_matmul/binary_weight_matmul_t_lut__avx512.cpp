@@ -1,3 +1,4 @@
+// binary_weight_matmul_t on AVX-512 for 16+ rows of g (variants.inc):
 // z = g @ sign(W) by table lookup, with no multiplication: the rows of W are
 // taken four at a time, and for each row i of g the 16 signed sums
 // ±g[i,j0] ±g[i,j1] ±g[i,j2] ±g[i,j3] are built once (a 16-float table in one
@@ -9,10 +10,13 @@
 //
 // Blocking: kRows rows of g share each index load; their tables for a block
 // of kGroups groups stay in L1 while the columns are swept in 16-wide blocks.
+// Non-finite rows are redone in exact order (fixup.h).
 #include <immintrin.h>
 
+#include "../kernels.h"
 #include "../scratch.h"
-#include "lut.h"
+#include "../tail.h"
+#include "fixup.h"
 
 namespace pbn {
 namespace {
@@ -99,13 +103,9 @@ void binary_weight_matmul_t_lut__avx512(const float* g, std::size_t ldg, const w
       build_tables(g, ldg, n, i, rows, g0, g1, tab);
       const std::uint8_t* ix = idx + g0 * ld;
       float* zi = z + i * ldz;
-      switch (rows) {
-#define PBN_ROWS(R) \
-  case R: sweep<R>(tab, ix, ld, g1 - g0, k, zi, ldz, g0 == 0); break;
-        PBN_ROWS(1) PBN_ROWS(2) PBN_ROWS(3) PBN_ROWS(4) PBN_ROWS(5) PBN_ROWS(6) PBN_ROWS(7) PBN_ROWS(8)
-#undef PBN_ROWS
-      }
+      with_count<kRows>(rows, [&](auto r) { sweep<decltype(r)::value>(tab, ix, ld, g1 - g0, k, zi, ldz, g0 == 0); });
     }
+    fix_nonfinite_transposed(g + i * ldg, ldg, s, lds, z + i * ldz, ldz, rows, n, k);  // while in cache
   }
 }
 

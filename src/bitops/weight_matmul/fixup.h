@@ -9,13 +9,13 @@
 // can overflow where +x - x cancels. Any such row ends with a non-finite
 // output (Inf never turns finite again), so after the fast pass the rows with a
 // non-finite output are recomputed here, term by term, with the float
-// product's semantics. Finite rows are untouched. Included by ISA files only:
-// everything is internal (anonymous namespace), so no copy leaks to the linker.
+// product's semantics. Finite rows are untouched. Everything is internal
+// (anonymous namespace), so no copy compiled with ISA flags leaks to the linker.
 #pragma once
 
 #include <cstring>
 
-#include "bits.h"
+#include "../bits.h"
 
 namespace pbn {
 namespace {

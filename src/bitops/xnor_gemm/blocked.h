@@ -1,42 +1,40 @@
-// The cache-blocked loop nest shared by the SIMD xnor_gemm variants (int32
-// output), xnor_gemm_masked (ternary A) and xnor_gemm_threshold (packed sign
-// bits out), written once and included inside each ISA file's anonymous
-// namespace after a tile header (which brings a_rows.h) defines kMR, kNR and
-// `template <int MR, int NR, class A, class Sink> void tile(const A& a, b, ldb,
-// const Sink& out, words, k)` (an MR x NR block of outputs, NR <= kNR; A is an
-// a_rows.h operand). The tile hands its dot products to the sink: the epilogue
-// is a template parameter, so the fused kernel compares and packs the tile's
-// sums in registers.
+// The cache-blocked loop nest of the SIMD xnor_gemm family (int32 output,
+// masked A, packed sign bits out), written once over a micro-kernel `Tile`
+// (tile_avx2.h, tile_avx512.h): Tile::kMR x Tile::kNR outputs per call of
+// `Tile::run<MR, NR>(a, b, ldb, sink, words, k)` (NR <= kNR; A is an a_rows.h
+// operand). The tile hands its dot products to the sink: the epilogue is a
+// template parameter, so the fused kernel compares and packs the tile's sums
+// in registers. Internal to each ISA file that includes it.
 //
 // Blocking: a block of B rows stays in L2; within it a block of A rows stays
 // in L1 while kNR-row tiles of B (also in L1) sweep it. Misaligned operands
 // are copied block by block into aligned scratch when reused enough to pay.
+#pragma once
+
+#include "../scratch.h"
+#include "../tail.h"
+#include "a_rows.h"
+
+namespace pbn {
+namespace {
 
 constexpr std::size_t kL2Bytes = 512 * 1024;  // B rows kept in L2
 constexpr std::size_t kL1Bytes = 16 * 1024;   // A rows kept in L1
 
-// One tile of NR rows of B against rows [0, m) of A.
-template <int NR, class A, class Sink>
+// NR rows of B against rows [0, m) of A.
+template <class Tile, int NR, class A, class Sink>
 void column_panel(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t m, std::size_t words,
                   std::int64_t k) {
   std::size_t i = 0;
-  for (; i + kMR <= m; i += kMR) tile<kMR, NR>(a.row(i), b, ldb, out.at(i, 0), words, k);
-  for (; i < m; ++i) tile<1, NR>(a.row(i), b, ldb, out.at(i, 0), words, k);
+  for (; i + Tile::kMR <= m; i += Tile::kMR)
+    Tile::template run<Tile::kMR, NR>(a.row(i), b, ldb, out.at(i, 0), words, k);
+  for (; i < m; ++i) Tile::template run<1, NR>(a.row(i), b, ldb, out.at(i, 0), words, k);
 }
 
-// The last n < kNR rows of B, picked at compile time.
-template <int NR, class A, class Sink>
-void column_tail(std::size_t n, const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t m,
-                 std::size_t words, std::int64_t k) {
-  if constexpr (NR > 0) {
-    if (n == NR) return column_panel<NR>(a, b, ldb, out, m, words, k);
-    column_tail<NR - 1>(n, a, b, ldb, out, m, words, k);
-  }
-}
-
-template <class A, class Sink>
+template <class Tile, class A, class Sink>
 void blocked_xnor_gemm(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t m, std::size_t n,
                        std::size_t words, std::int64_t k) {
+  constexpr std::size_t kMR = Tile::kMR, kNR = Tile::kNR;
   const std::size_t row_bytes = max_sz(words * sizeof(word_t), 1);
   const std::size_t nb = max_sz(kNR, kL2Bytes / row_bytes / kNR * kNR);
   const std::size_t mb = max_sz(kMR, kL1Bytes / (A::kPlanes * row_bytes) / kMR * kMR);
@@ -52,14 +50,14 @@ void blocked_xnor_gemm(const A& a, const word_t* b, std::size_t ldb, const Sink&
       const std::size_t mi = min_sz(mb, m - i0);
       const A ai = copy_a ? a.row(i0).copy(mi, words, a_scratch.data, ld_copy) : a.row(i0);
       std::size_t j = 0;
-      for (; j + kNR <= nj; j += kNR) column_panel<kNR>(ai, bb + j * ldbb, ldbb, out.at(i0, j0 + j), mi, words, k);
-      column_tail<kNR - 1>(nj - j, ai, bb + j * ldbb, ldbb, out.at(i0, j0 + j), mi, words, k);
+      for (; j + kNR <= nj; j += kNR)
+        column_panel<Tile, Tile::kNR>(ai, bb + j * ldbb, ldbb, out.at(i0, j0 + j), mi, words, k);
+      with_count<Tile::kNR - 1>(nj - j, [&](auto nr) {
+        column_panel<Tile, decltype(nr)::value>(ai, bb + j * ldbb, ldbb, out.at(i0, j0 + j), mi, words, k);
+      });
     }
   }
 }
 
-template <class Sink>
-void blocked_xnor_gemm(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, const Sink& out,
-                       std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
-  blocked_xnor_gemm(SignRows{a, lda}, b, ldb, out, m, n, words, k);
-}
+}  // namespace
+}  // namespace pbn

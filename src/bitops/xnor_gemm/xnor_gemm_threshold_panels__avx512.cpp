@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "../kernels.h"
+#include "../tail.h"
 
 namespace pbn {
 namespace {
@@ -79,10 +80,9 @@ void xnor_gemm_threshold_panels__avx512(const word_t* a, std::size_t lda, const 
   // One group of kNP panels (32 columns, words * 2 KB) stays in L1 while the A rows stream past.
   for (; p + kNP <= panels; p += kNP)
     panel_column<kNP>(a, lda, bp + p * words * 8, words, cb, ldc_bytes, p * 8, m, n, k, thresholds, fb);
-  const std::size_t rest = panels - p;
-  if (rest == 3) panel_column<3>(a, lda, bp + p * words * 8, words, cb, ldc_bytes, p * 8, m, n, k, thresholds, fb);
-  if (rest == 2) panel_column<2>(a, lda, bp + p * words * 8, words, cb, ldc_bytes, p * 8, m, n, k, thresholds, fb);
-  if (rest == 1) panel_column<1>(a, lda, bp + p * words * 8, words, cb, ldc_bytes, p * 8, m, n, k, thresholds, fb);
+  with_count<kNP - 1>(panels - p, [&](auto np) {
+    panel_column<decltype(np)::value>(a, lda, bp + p * words * 8, words, cb, ldc_bytes, p * 8, m, n, k, thresholds, fb);
+  });
 }
 
 }  // namespace pbn
