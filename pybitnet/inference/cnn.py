@@ -5,9 +5,8 @@ Layers, in order:
 - first conv (real NHWC input, ±1 weights, zero padding): one C++ call
   (:func:`~pybitnet.inference.conv.first_conv2d_threshold`: float sums with
   additions only, ``(P + P) - S``, straight from the NHWC input, compared with the exact float
-  thresholds of the folded batch norm + sign, packed). The float im2col +
-  :func:`~pybitnet.binary_weight_matmul` path computes the same and is kept
-  for more than 1024 filters;
+  thresholds of the folded batch norm + sign, packed; any number of filters,
+  1024 at a time);
 - hidden binary convs: one fused C++ call each
   (:func:`~pybitnet.inference.conv.binary_conv2d_threshold`: im2col in cache +
   XNOR-popcount GEMM whose epilogue compares with the folded integer
@@ -35,7 +34,6 @@ import numpy as np
 from .._arrays import as_array
 from ..gemm import xnor_gemm, xnor_gemm_threshold
 from ..packing import pack_signs
-from ..weight_matmul import binary_weight_matmul
 from .conv import (_pair, binary_conv2d, binary_conv2d_threshold, conv_output_size, first_conv2d_threshold,
                    max_pool2d_bits)
 from .fold import fold_bn_affine, fold_bn_sign, fold_bn_sign_float
@@ -143,18 +141,8 @@ class CNNModel:
         return self.dense[-1].out_features
 
     def _first(self, x: np.ndarray, conv: ConvLayer) -> np.ndarray:
-        if conv.out_channels <= 1024:
-            return first_conv2d_threshold(x, conv.weight_bits, conv.kernel_size, conv.a, conv.b < 0,
-                                          stride=conv.stride, padding=conv.padding)
-        n, h, w, _ = x.shape
-        cols = float_im2col(x, conv.kernel_size, conv.stride, conv.padding)
-        k = cols.shape[1]
-        y = binary_weight_matmul(cols, conv.weight_bits, k)
-        y -= conv.a
-        bits = pack_signs(np.multiply(y, conv.b, out=y))
-        (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
-        oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-        return bits.reshape(n, oh, ow, -1)
+        return first_conv2d_threshold(x, conv.weight_bits, conv.kernel_size, conv.a, conv.b < 0,
+                                      stride=conv.stride, padding=conv.padding)
 
     def _hidden(self, bits: np.ndarray, conv: ConvLayer) -> np.ndarray:
         if conv.pad_value == "one" or not any(conv.padding):

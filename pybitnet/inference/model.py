@@ -118,16 +118,10 @@ class InferenceModel:
             raise ValueError("uint8 input needs input_scale/input_offset (export(..., input_scale=...))")
         if uint8_path not in ("adds", "bitplanes"):
             raise ValueError(f"uint8_path must be 'adds' or 'bitplanes', got {uint8_path!r}")
-        if uint8_path == "adds" and _bitops.isa() != "avx512" and 2 * 255 * first.in_features >= 2**24:
-            uint8_path = "bitplanes"  # float sums would no longer be exact
-        if uint8_path == "adds" and _bitops.isa() != "avx512":
-            # Without AVX-512 (no 16-bit lane permute) the pixels go through the
-            # float path's additions instead: every partial sum is an integer below
-            # 2 * 255 * k < 2**24, so p . w comes out exact there too.
-            s = self._first_sums(x.astype(np.float32))
-        elif uint8_path == "adds":
-            # Subset-sum tables of the pixels in 16-bit lanes (pixel_matmul): exact
-            # int32 p . w, the same as the bit planes', with additions only.
+        if uint8_path == "adds":
+            # Exact int32 p . w with additions only, by the variant the registry
+            # picks (AVX-512: subset-sum tables of the pixels in 16-bit lanes;
+            # AVX2: masked adds in 16-bit lanes; see pybitnet.active_kernels()).
             s = _bitops.uint8_weight_matmul(x, self._w0_panels, first.out_features)
             record("uint8_weight_matmul", lambda: pixel_matmul_ops(x.shape[0], first.in_features,
                                                                    first.out_features))
