@@ -17,6 +17,9 @@
 
 // For micro-kernel helpers whose register arrays must be scalarized.
 #define PBN_INLINE inline __attribute__((always_inline))
+// The same for a lambda handed to such a helper (after its parameter list):
+// the accumulators it captures stay in registers only if it is inlined too.
+#define PBN_INLINE_LAMBDA __attribute__((always_inline))
 
 namespace pbn {
 

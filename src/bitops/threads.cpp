@@ -162,6 +162,7 @@ struct Samples {
 struct SplitStats {
   Samples inline_runs, split_runs;
   std::atomic<unsigned> calls{0};
+  std::atomic<bool> warm{false};  // the first split call (workers starting) is not a sample
 };
 SplitStats g_split[kMaxSplitKeys][kSizeClasses];
 
@@ -225,6 +226,7 @@ SplitPlan plan_split(int key, double work_ns) {
 
 void record_split(const SplitPlan& plan, bool split, double wall_ns) {
   SplitStats& st = g_split[plan.key][plan.size_class];
+  if (split && !st.warm.exchange(true, std::memory_order_relaxed)) return;
   (split ? st.split_runs : st.inline_runs).add(float(wall_ns / plan.work_ns));
 }
 

@@ -39,7 +39,8 @@ void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 //   class (a factor of 2 in estimated time) the pool keeps the wall time per
 //   estimated ns of the last calls it ran inline and of those it split, and
 //   splits only while splitting measured faster (medians), trying the other way
-//   every kExploreEvery-th call. On an idle machine splitting wins and stays; on one
+//   every kExploreEvery-th call (a quarter of the calls: the median of either
+//   way is still the chosen way's). On an idle machine splitting wins and stays; on one
 //   whose cores are taken by other processes, a woken worker may get its core
 //   milliseconds late, or lose it mid-chunk while the caller waits, and the
 //   pool falls back to one thread: two threads are never slower than one for
@@ -51,7 +52,7 @@ void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 constexpr double kMinParallelNs = 150e3;
 constexpr double kChunkNs = 400e3;
 constexpr int kMaxSplitKeys = 64;    // keys (ops) the measurements are kept for
-constexpr unsigned kExploreEvery = 8;
+constexpr unsigned kExploreEvery = 4;
 
 // How a call is run: `chunks` (1: inline) and what to record its time under.
 struct SplitPlan {

@@ -27,7 +27,7 @@ void filter_pass(const float* x, const ConvShape& s, const float* masks, std::si
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) pos[v] = _mm256_setzero_ps();
     float all = 0.0f;
-    for_each_tap(x, s, r, [&](const float* px, std::size_t j) {
+    for_each_tap(x, s, r, [&](const float* px, std::size_t j) PBN_INLINE_LAMBDA {
       const float* m = masks + j * ldm + f0;
       for (std::size_t ch = 0; ch < c; ++ch) {
         all += px[ch];

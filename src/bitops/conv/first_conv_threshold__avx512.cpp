@@ -57,7 +57,7 @@ PBN_INLINE void one_pixel(const float* x, const ConvShape& s, const word_t* wpos
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) pos[v] = _mm512_setzero_ps();
   float all = 0.0f;
-  for_each_tap(x, s, r, [&](const float* px, std::size_t j) {
+  for_each_tap(x, s, r, [&](const float* px, std::size_t j) PBN_INLINE_LAMBDA {
     const word_t* plus = wpos + j * ldw;
     for (std::size_t ch = 0; ch < c; ++ch) {
       all += px[ch];

@@ -6,8 +6,8 @@ namespace pbn {
 namespace driver {
 
 namespace {
-// Cost model (threads.h): Adam on 256K floats (in cache) ~0.065 ms on one core.
-constexpr double kNsPerElement = 0.25;
+// Cost model (threads.h): Adam ~0.25 ns per weight in cache (256K: 0.065 ms), ~0.6 from memory (16M: 10 ms).
+constexpr double kNsPerElement = 0.6;
 constexpr std::size_t kAlign = 16;  // whole vectors per chunk
 }  // namespace
 

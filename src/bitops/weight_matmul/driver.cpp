@@ -17,16 +17,19 @@ constexpr Cut kForwardCut{4, 16, false};
 // (the kernels take the weights from the word holding column 0).
 constexpr Cut kTransposedCut{8, kWordBits, true};
 // Cost model (threads.h): ns per multiply-free (row, weight row, column) term
-// on one core, fastest ISA: 100 x 4096 x 4096 forward (table kernel) ~4 ms.
-constexpr double kNsPerTerm = 0.0025;
-constexpr double kNsPerPixelTerm = 0.0025;  // uint8 table kernel: 128 pairs per permute + add
+// on one core, fastest ISA (Zen 5, AVX-512): binary ~0.005 (100 x 4096 x 4096:
+// forward 10 ms, transposed 6.6 ms), ternary ~0.016 (masked adds: 26 ms),
+// uint8 pixels ~0.0017 (128 pairs per permute + add).
+constexpr double kNsPerBinaryTerm = 0.005;
+constexpr double kNsPerTernaryTerm = 0.016;
+constexpr double kNsPerPixelTerm = 0.0017;
 
 }  // namespace
 
 void weight_matmul(const Target& t, const float* x, std::size_t ldx, const WeightBits& w, float* y, std::size_t ldy,
                    std::size_t m, std::size_t k) {
   const Shape shape{m, w.n, k};
-  const double ns = double(m) * double(w.n) * double(k) * kNsPerTerm;
+  const double ns = double(m) * double(w.n) * double(k) * (w.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm);
   if (w.nz) {
     ternary_weight_matmul_fn* kernel = pbn::kernel<OpId::ternary_weight_matmul>(t, shape);
     split_2d(int(OpId::ternary_weight_matmul), m, w.n, ns, kForwardCut, [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
@@ -44,7 +47,7 @@ void weight_matmul(const Target& t, const float* x, std::size_t ldx, const Weigh
 void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
                      std::size_t ldz, std::size_t m, std::size_t k) {
   const Shape shape{m, w.n, k};
-  const double ns = double(m) * double(w.n) * double(k) * kNsPerTerm;
+  const double ns = double(m) * double(w.n) * double(k) * (w.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm);
   if (w.nz) {
     ternary_weight_matmul_t_fn* kernel = pbn::kernel<OpId::ternary_weight_matmul_t>(t, shape);
     split_2d(int(OpId::ternary_weight_matmul_t), m, k, ns, kTransposedCut, [&](std::size_t i0, std::size_t i1, std::size_t c0, std::size_t c1) {
