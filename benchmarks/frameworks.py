@@ -54,7 +54,7 @@ def zero_copy():
     view = as_array(t, "x")
     bits = pbt.pack_signs(t)
     return {"input view shares memory": view.ctypes.data == t.data_ptr(),
-            "bits view shares memory": pbt._bits_np(bits, "bits").ctypes.data == bits.data_ptr(),
+            "bits view shares memory": pbt.ops._bits_np(bits, "bits").ctypes.data == bits.data_ptr(),
             "round trip t -> numpy -> torch.from_numpy": torch.from_numpy(t.numpy()).data_ptr() == t.data_ptr()}
 
 

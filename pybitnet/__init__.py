@@ -57,6 +57,7 @@ if _OMP_PASSIVE:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import data
+from ._errors import InvalidModelFile
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm, xnor_gemm_threshold
 from .opcount import OpCounts, count_ops, float_gemm_ops
@@ -68,6 +69,7 @@ from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matm
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       kernel_calls, select_variant, set_num_threads, variants)
+from .summary import summarize as summary
 
 __all__ = [
     "__version__",
@@ -84,6 +86,7 @@ __all__ = [
     "dequantize_pow2",
     "float_gemm_ops",
     "get_num_threads",
+    "InvalidModelFile",
     "isa",
     "kernel_calls",
     "OpCounts",
@@ -96,6 +99,7 @@ __all__ = [
     "shift_matmul",
     "shift_matmul_fixed_bound",
     "shift_matmul_ops",
+    "summary",
     "ternarize",
     "ternary_weight_matmul",
     "ternary_weight_matmul_t",

@@ -20,3 +20,11 @@ def as_array(x, name: str) -> np.ndarray:
         except (TypeError, BufferError, RuntimeError) as e:
             raise TypeError(f"{name}: cannot view this {type(x).__name__} through DLPack on the CPU: {e}") from e
     raise TypeError(f"{name} must be a numpy array or a DLPack-compatible CPU tensor, got {type(x).__name__}")
+
+
+def refuse_broadcast(x: np.ndarray, name: str) -> None:
+    """ValueError for a broadcast view (a stride of 0 on an axis longer than 1): its
+    elements repeat in memory, and the numpy work a function does on it (a copy, a mask)
+    would be the size of the view, not of its memory (2**40 rows: a hang or MemoryError)."""
+    if x.size and any(st == 0 and n > 1 for st, n in zip(x.strides, x.shape)):
+        raise ValueError(f"{name} is a broadcast view (a stride of 0); pass np.ascontiguousarray({name})")

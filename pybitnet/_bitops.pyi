@@ -121,6 +121,7 @@ def ternarize(
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
 POW2_MIN_EXP: int
 POW2_MAX_EXP: int
+MAX_THREADS: int  # set_num_threads accepts 1..MAX_THREADS
 
 def quantize_pow2(
     x: npt.NDArray[np.float32], stochastic: bool = True, min_exp: int | None = None, max_exp: int | None = None,

@@ -6,12 +6,56 @@
     pybitnet train --dataset cifar10 --method bnn --epochs 500 --out runs/cifar10-bnn
     mpiexec -n 2 pybitnet train ...        # data parallel (needs mpi4py)
     pybitnet evaluate runs/bnn/best.npz [--packed]
+    pybitnet reproduce mnist [--rows bc,bnn] [--table]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import sys
 import time
+from pathlib import Path
+
+
+# Argument types: a bad value is argparse's usage error naming the option (exit 2), never a
+# traceback, and never a run that silently does something else (--batch-size -5 trained nothing).
+def _int_at_least(lo: int, hi: int = None):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"must be {'in ' + str(lo) + '..' + str(hi) if hi else '>= ' + str(lo)}, "
+                                             f"got {v}")
+        return v
+    parse.__name__ = "int"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+def _probability(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return v
+
+
+_positive = _int_at_least(1)
+_threads = _int_at_least(1, 1024)
 
 
 def _info(_args) -> int:
@@ -52,6 +96,11 @@ def _train(args) -> int:
     from pybitnet import distributed, recipes
     from pybitnet.train import Trainer
 
+    out = args.out or f"runs/{args.dataset}-{args.method}"
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)  # fail now, not after the first epoch
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot create the output directory ({e.strerror or e})") from None
     comm = distributed.world()  # MPI.COMM_WORLD under `mpiexec -n N` (N > 1), else None
     root = comm is None or comm.Get_rank() == 0
 
@@ -59,8 +108,7 @@ def _train(args) -> int:
         pybitnet.set_num_threads(args.threads)
     overrides = {k: getattr(args, k) for k in ("hidden", "depth", "epochs", "batch_size", "optimizer", "lr", "lr_end",
                                                "schedule", "lr_every", "input_dropout", "hidden_dropout",
-                                               "preprocess", "val_size", "seed", "channels")}
-    out = args.out or f"runs/{args.dataset}-{args.method}"
+                                               "preprocess", "val_size", "seed", "channels", "conv_pad")}
     if args.extend_to is not None and overrides["epochs"] is None:
         overrides["epochs"] = _planned_epochs(out)  # the schedule of the run being extended
     r = recipes.recipe(args.method, dataset=args.dataset, **overrides)
@@ -90,7 +138,11 @@ def _planned_epochs(out: str):
     path = Path(out) / "last.npz"
     if not path.is_file():
         raise ValueError(f"--extend-to continues a run, but {path} does not exist")
-    return checkpoint.read(path)[1]["recipe"]["epochs"]
+    meta = checkpoint.read(path)[1]
+    epochs = meta.get("recipe", {}).get("epochs") if isinstance(meta.get("recipe"), dict) else None
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"{path}: its metadata names no planned epochs (recipe.epochs); cannot --extend-to")
+    return epochs
 
 
 def _evaluate(args) -> int:
@@ -100,7 +152,7 @@ def _evaluate(args) -> int:
     from pybitnet.train import predictions
 
     arrays, meta = checkpoint.read(args.checkpoint)
-    r = recipes.Recipe(**meta["recipe"])
+    r = _recipe_of(meta, args.checkpoint)
     *_, x_test, y_test, ds = recipes.prepare_data(r, args.data, subset=1)  # only the test set is used
     if ds.notes:
         print(f"note: {ds.notes}")
@@ -111,6 +163,36 @@ def _evaluate(args) -> int:
     if args.packed:
         _evaluate_packed(model, x_test, y_test, pred)
     return 0
+
+
+def _recipe_of(meta, path):
+    """The Recipe a checkpoint was trained with, checked: an unknown method or dataset, a
+    field of another type or one this pybitnet does not know is an InvalidModelFile (it
+    reported the error rate of a different model, or a traceback)."""
+    from pybitnet import InvalidModelFile, recipes
+
+    def bad(why):
+        return InvalidModelFile(f"{path}: not a valid checkpoint: its recipe {why}")
+
+    saved = meta["recipe"]
+    fields = {f.name: f for f in dataclasses.fields(recipes.Recipe)}
+    unknown = sorted(set(saved) - set(fields))
+    if unknown:
+        raise bad(f"has fields this pybitnet does not know: {unknown}")
+    defaults = recipes.Recipe(method="float")
+    for name, value in saved.items():
+        want = type(getattr(defaults, name))
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if want is float else \
+            isinstance(value, want) and not isinstance(value, bool)
+        if not ok:
+            raise bad(f"field {name!r} must be {want.__name__}, got {value!r}")
+    if saved.get("method") not in recipes.METHODS:
+        raise bad(f"method {saved.get('method')!r} is not one of {', '.join(recipes.METHODS)}")
+    if saved.get("dataset", "mnist") not in ("mnist", "fashion-mnist", "cifar10", "svhn"):
+        raise bad(f"dataset {saved.get('dataset')!r} is unknown")
+    if saved.get("arch", "mlp") not in ("mlp", "cnn"):
+        raise bad(f"arch {saved.get('arch')!r} is unknown")
+    return recipes.Recipe(**saved)
 
 
 def _evaluate_packed(model, x, y, ref) -> None:
@@ -129,6 +211,24 @@ def _evaluate_packed(model, x, y, ref) -> None:
           f"{100 * np.mean(pred == ref):.2f} % of the test set, {ms_per_100:.1f} ms per 100 images")
 
 
+def _reproduce(args) -> int:
+    from pybitnet import reproduce
+
+    rows = reproduce.rows_named(args.rows.split(",") if args.rows else None)
+    if not args.table:
+        import pybitnet
+
+        if args.threads:
+            pybitnet.set_num_threads(args.threads)
+        reproduce.run(rows, args.out, args.data, args.epochs_scale, progress=not args.no_progress)
+    table = reproduce.summarize(rows, args.out)
+    print(reproduce.format_table(table))
+    if args.png_dir:
+        for path in reproduce.plot(table, args.out, args.png_dir):
+            print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     from pybitnet.recipes import METHODS
 
@@ -141,8 +241,8 @@ def main(argv=None) -> int:
     b.add_argument("--quick", action="store_true", help="small shapes, few repeats (seconds)")
     b.add_argument("--png", help="also write a bar chart of the speed-ups to this PNG file")
     b.add_argument("--isa", help="ISA path to time (default: the active one)")
-    b.add_argument("--threads", type=int, nargs="+", help="thread counts (default: 1 and the detected count)")
-    b.add_argument("--repeats", type=int, help="timed calls per kernel and baseline (default 15, quick 5)")
+    b.add_argument("--threads", type=_threads, nargs="+", help="thread counts (default: 1 and the detected count)")
+    b.add_argument("--repeats", type=_positive, help="timed calls per kernel and baseline (default 15, quick 5)")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(fn=_bench)
 
@@ -151,30 +251,46 @@ def main(argv=None) -> int:
     t.add_argument("--method", default="bnn", choices=METHODS)
     t.add_argument("--out", help="output directory (default runs/DATASET-METHOD)")
     t.add_argument("--data", help="data root (default $PYBITNET_DATA)")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--hidden", type=int)
-    t.add_argument("--depth", type=int, help="hidden dense layers (MLP: 3; CNN: the 2 after the convs)")
-    t.add_argument("--channels", type=int, help="CNN: width of the first conv block (CIFAR-10 128, SVHN 64)")
+    t.add_argument("--epochs", type=_positive)
+    t.add_argument("--batch-size", type=_positive)
+    t.add_argument("--hidden", type=_positive)
+    t.add_argument("--depth", type=_positive, help="hidden dense layers (MLP: 3; CNN: the 2 after the convs)")
+    t.add_argument("--channels", type=_positive, help="CNN: width of the first conv block (CIFAR-10 128, SVHN 64)")
+    t.add_argument("--conv-pad", choices=["zero", "one"],
+                   help="CNN: padding of the binary convs' ±1 inputs (zero: the papers' Lasagne code; one: fused "
+                        "packed inference)")
     t.add_argument("--optimizer", choices=["sgd", "adam", "adamax", "shift-adamax"])
-    t.add_argument("--lr", type=float)
-    t.add_argument("--lr-end", type=float)
+    t.add_argument("--lr", type=_positive_float)
+    t.add_argument("--lr-end", type=_positive_float)
     t.add_argument("--schedule", choices=["exp", "step"])
-    t.add_argument("--lr-every", type=int)
-    t.add_argument("--input-dropout", type=float)
-    t.add_argument("--hidden-dropout", type=float)
-    t.add_argument("--preprocess", choices=["center", "pm1", "unit"])
-    t.add_argument("--val-size", type=int)
-    t.add_argument("--seed", type=int)
-    t.add_argument("--subset", type=int, help="train on the first N training images only")
-    t.add_argument("--threads", type=int)
-    t.add_argument("--test-every", type=int, default=1, help="compute the test error every N epochs")
+    t.add_argument("--lr-every", type=_positive)
+    t.add_argument("--input-dropout", type=_probability)
+    t.add_argument("--hidden-dropout", type=_probability)
+    t.add_argument("--preprocess", choices=["center", "pm1", "standardize", "unit"])
+    t.add_argument("--val-size", type=_positive)
+    t.add_argument("--seed", type=_int_at_least(0))
+    t.add_argument("--subset", type=_positive, help="train on the first N training images only")
+    t.add_argument("--threads", type=_threads)
+    t.add_argument("--test-every", type=_positive, default=1, help="compute the test error every N epochs")
     t.add_argument("--restart", action="store_true", help="ignore OUT/last.npz and start over")
-    t.add_argument("--extend-to", type=int, metavar="N",
+    t.add_argument("--extend-to", type=_positive, metavar="N",
                    help="continue the run in OUT past its planned epochs up to epoch N; its LR schedule keeps "
                         "its formula (a resumed run must otherwise keep its --epochs)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(fn=_train)
+
+    rp = sub.add_parser("reproduce", help="the seed papers' MNIST rows: train (resumable) and tabulate")
+    rp.add_argument("dataset", choices=["mnist"])
+    rp.add_argument("--rows", help="comma-separated rows (default: all): "
+                    "float, bc, bc-stoch, bc-qbp, tc-qbp, bnn-shift, bnn")
+    rp.add_argument("--out", default="runs", help="runs go to OUT/mnist-ROW (default runs)")
+    rp.add_argument("--data", help="data root (default $PYBITNET_DATA)")
+    rp.add_argument("--epochs-scale", type=_positive_float, default=1.0, help="multiply every row's epoch budget")
+    rp.add_argument("--threads", type=_threads)
+    rp.add_argument("--table", action="store_true", help="only print the table from the runs' logs")
+    rp.add_argument("--png-dir", help="also plot each row beside its reference run into this folder")
+    rp.add_argument("--no-progress", action="store_true")
+    rp.set_defaults(fn=_reproduce)
 
     e = sub.add_parser("evaluate", help="test error of a checkpoint")
     e.add_argument("checkpoint")
@@ -186,7 +302,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
-    except (FileNotFoundError, ValueError) as e:  # bad data, checkpoint or option: a message, not a traceback
+    except (OSError, ValueError) as e:  # bad data, checkpoint (InvalidModelFile) or option: a message, not a traceback
         print(f"pybitnet {args.command}: error: {e}", file=sys.stderr)
         return 2
 

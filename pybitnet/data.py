@@ -476,8 +476,92 @@ def _require_scipy_io():
     return scipy.io
 
 
+# MATLAB v5 element types -> item size (numeric ones), and the numeric array classes.
+_MAT_SIZES = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8}
+_MAT_NUMERIC_CLASSES = range(6, 16)  # double, single, int8 .. uint64
+_MAT_MAX_INFLATED = 1 << 34  # 16 GiB: far above SVHN's largest variable (extra X: 1.6 GB)
+
+
+def _mat_elements(b: bytes, pos: int, end: int, order: str):
+    """(type, payload) of the MATLAB v5 data elements in b[pos:end], bounds-checked."""
+    while pos < end:
+        if end - pos < 8:
+            raise ValueError(f"truncated element tag at byte {pos}")
+        typ, n = np.frombuffer(b, order + "u4", 2, pos)
+        typ, n = int(typ), int(n)
+        if typ >> 16:  # small data element: 2-byte size, 2-byte type, 4 bytes of data
+            typ, n = typ & 0xFFFF, typ >> 16
+            if n > 4:
+                raise ValueError(f"small element of {n} bytes at byte {pos}")
+            yield typ, b[pos + 4:pos + 4 + n]
+            pos += 8
+            continue
+        if n > end - pos - 8:
+            raise ValueError(f"element at byte {pos} claims {n} bytes, {end - pos - 8} remain")
+        yield typ, b[pos + 8:pos + 8 + n]
+        pos += 8 + (n if typ == 15 else -(-n // 8) * 8)
+
+
+def _check_mat_matrix(b: bytes, order: str) -> None:
+    subs = list(_mat_elements(b, 0, len(b), order))
+    if len(subs) < 3 or subs[0][0] != 6 or len(subs[0][1]) != 8 or subs[1][0] != 5 or len(subs[1][1]) % 4 \
+            or len(subs[1][1]) < 8 or subs[2][0] != 1:
+        raise ValueError("malformed array header (flags, dimensions, name)")
+    flags = int(np.frombuffer(subs[0][1], order + "u4", 1)[0])
+    cls, complex_ = flags & 0xFF, bool(flags & 0x800)
+    dims = np.frombuffer(subs[1][1], order + "i4")
+    if (dims < 0).any():
+        raise ValueError(f"negative dimensions {dims.tolist()}")
+    count = 1
+    for d in dims.tolist():
+        count *= d
+    if cls == 4:  # char array (e.g. a string variable): one data element
+        if len(subs) != 4 or subs[3][0] not in (2, 4, 16, 17, 18):
+            raise ValueError("malformed char array")
+        return
+    if cls not in _MAT_NUMERIC_CLASSES:
+        raise ValueError(f"unsupported MATLAB array class {cls} (SVHN files hold numeric arrays)")
+    parts = subs[3:]
+    if len(parts) != 1 + complex_:
+        raise ValueError(f"numeric array with {len(parts)} data parts (complex={complex_})")
+    for typ, payload in parts:
+        if typ not in _MAT_SIZES or len(payload) != count * _MAT_SIZES[typ]:
+            raise ValueError(f"data part of type {typ} and {len(payload)} bytes for {count} elements")
+
+
+def _check_mat5(data: bytes) -> None:
+    """Walk a MATLAB v5 file's structure strictly before scipy reads it: scipy.io.loadmat
+    (1.17) segfaults on some corrupt files (e.g. a complex flag without an imaginary part;
+    found by fuzz/fuzz_data.py). Raises ValueError saying what is wrong."""
+    if len(data) < 128:
+        raise ValueError(f"{len(data)} bytes: shorter than the 128-byte MATLAB v5 header")
+    order = {b"IM": "<", b"MI": ">"}.get(data[126:128])
+    if order is None:
+        raise ValueError(f"unsupported .mat version (endian indicator {data[126:128]!r}; SVHN's files are MATLAB v5)")
+    for typ, payload in _mat_elements(data, 128, len(data), order):
+        if typ == 15:
+            z = zlib.decompressobj()
+            try:
+                payload = z.decompress(payload, _MAT_MAX_INFLATED)
+            except zlib.error as e:
+                raise ValueError(f"corrupt compressed variable ({e})") from None
+            if z.unconsumed_tail:
+                raise ValueError("a compressed variable inflates past 16 GiB")
+            inner = list(_mat_elements(payload, 0, len(payload), order))
+            if len(inner) != 1:
+                raise ValueError("a compressed element must hold exactly one variable")
+            typ, payload = inner[0]
+        if typ != 14:
+            raise ValueError(f"top-level element of type {typ} (expected a matrix)")
+        _check_mat_matrix(payload, order)
+
+
 def _parse_svhn(data: bytes, where: object) -> Tuple[np.ndarray, np.ndarray]:
     sio = _require_scipy_io()
+    try:
+        _check_mat5(data)
+    except ValueError as e:
+        raise ValueError(f"{where}: not a readable MATLAB .mat file ({e})") from None
     try:
         mat = sio.loadmat(io.BytesIO(data))
     except NotImplementedError as e:  # MATLAB v7.3 (HDF5) files
@@ -728,6 +812,8 @@ def load_dataset(name: str, root: Optional[PathLike] = None, **kwargs) -> Datase
     -------
     Dataset
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
     try:
         loader = _LOADERS[name.lower()]
     except KeyError:

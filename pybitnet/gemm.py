@@ -6,7 +6,7 @@ import numpy as np
 from . import _bitops
 from ._arrays import as_array
 from .opcount import OpCounts, record
-from .packing import pack_signs
+from .packing import _SIGN_DTYPES, pack_signs
 
 
 def xnor_gemm(a_bits, b_bits, k: int, mask=None) -> np.ndarray:
@@ -124,6 +124,9 @@ def binary_matmul(a, b) -> np.ndarray:
     """
     a = as_array(a, "a")
     b = as_array(b, "b")
+    for name, v in (("a", a), ("b", b)):
+        if not any(v.dtype == d for d in _SIGN_DTYPES):
+            raise TypeError(f"{name} must have dtype float32, float64, int8 or int16, got {v.dtype}")
     if a.ndim != 2:
         raise ValueError(f"a must be 2-D (M, K), got shape {a.shape}")
     if b.ndim != 2:
@@ -137,9 +140,14 @@ def _pack_rows(x: np.ndarray, name: str) -> np.ndarray:
     """Packed rows of a 2-D array given in either memory order, with no copy of x.
 
     The transposes copy only packed words (1/32 of a float32 input)."""
-    if x.flags.c_contiguous:
-        return pack_signs(x, axis=1)
-    if x.flags.f_contiguous:
-        return np.ascontiguousarray(pack_signs(x.T, axis=0).T)
+    try:
+        if x.flags.c_contiguous:
+            return pack_signs(x, axis=1)
+        if x.flags.f_contiguous:
+            return np.ascontiguousarray(pack_signs(x.T, axis=0).T)
+    except ValueError as e:  # the binding names its own argument, x
+        if "NaN" in str(e):
+            raise ValueError(f"{name} contains NaN, which has no sign") from None
+        raise
     raise ValueError(f"{name} must be C- or F-contiguous (pybitnet does not copy large inputs silently); "
                      f"pass np.ascontiguousarray({name})")

@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array
+from ._arrays import as_array, refuse_broadcast
 
 _SIGN_DTYPES = (np.float32, np.float64, np.int8, np.int16)
 
@@ -36,7 +36,11 @@ def pack_signs(x, axis: int = -1) -> np.ndarray:
     >>> pack_signs(np.array([1.0, -2.0, 0.0, -0.0], np.float32))
     array([2], dtype=uint64)
     """
-    return _bitops.pack_signs(as_array(x, "x"), int(axis))
+    try:
+        axis = operator.index(axis)  # ints only; any size (the binding range-checks it)
+    except TypeError:
+        raise TypeError(f"axis must be an int, got {type(axis).__name__}") from None
+    return _bitops.pack_signs(as_array(x, "x"), axis)
 
 
 def unpack_signs(bits, k: int, axis: int = -1, dtype=np.float32) -> np.ndarray:
@@ -44,18 +48,25 @@ def unpack_signs(bits, k: int, axis: int = -1, dtype=np.float32) -> np.ndarray:
 
     `bits` (uint64) holds ``ceil(k / 64)`` words along `axis`; the result has
     length `k` there. Padding bits must be zero, as ``pack_signs`` leaves them.
+    `dtype` must hold -1: a float or signed integer type (``TypeError`` otherwise).
     """
     bits = as_array(bits, "bits")
     if bits.dtype != np.uint64:
         raise TypeError(f"bits must have dtype uint64 (from pack_signs), got {bits.dtype}")
     if bits.ndim == 0:
         raise ValueError("bits must have at least 1 dimension, got a 0-d array")
+    refuse_broadcast(bits, "bits")
     k = _check_k(k)
     axis = _check_axis(axis, bits.ndim, bits.shape)
     words = -(-k // 64)
     if bits.shape[axis] != words:
         raise ValueError(f"bits has {bits.shape[axis]} words along axis {axis} but k={k} needs ceil(k/64) = {words}")
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"dtype: {e}") from None
+    if dtype.kind not in "fi":  # uint8 turned -1 into 255, bool into True
+        raise TypeError(f"dtype must be a float or signed integer type (it must hold -1), got {dtype}")
     moved = np.moveaxis(bits, axis, -1)
     flat = np.ascontiguousarray(moved).astype("<u8", copy=False).view(np.uint8)
     unpacked = np.unpackbits(flat, axis=-1, bitorder="little")
@@ -76,7 +87,10 @@ def _check_k(k) -> int:
 
 
 def _check_axis(axis, ndim: int, shape) -> int:
-    axis = int(axis)
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an int, got {type(axis).__name__}") from None
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of range for an array of shape {shape}")
     return axis % ndim

@@ -116,7 +116,7 @@ def shift_matmul_fixed_bound(codes, g) -> np.ndarray:
     codes = as_array(codes, "codes")
     g = as_array(g, "g")
     frac_bits = _bitops.shift_matmul_frac_bits(codes, g)
-    xt = dequantize_pow2(codes).astype(np.float64)
+    xt = dequantize_pow2(np.ascontiguousarray(codes)).astype(np.float64)  # rows may be strided, as in shift_matmul
     exact = np.abs(xt.T @ g.astype(np.float64))
     a = np.abs(xt).sum(axis=0)[:, None]
     m = codes.shape[0]

@@ -9,8 +9,8 @@ from typing import Optional
 import numpy as np
 
 from . import data, optim
-from .nn import (BatchNorm, BinarizedConv2D, BinarizedDense, BinaryConv2D, BinaryDense, Conv2D, Dense, Dropout,
-                 Flatten, MaxPool2D, ReLU, Sequential, ShiftBatchNorm, SquaredHinge, SteSign, TernaryDense)
+from .nn import (BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, ShiftBatchNorm,
+                 SignWeights, SquaredHinge, SteSign, TernaryWeights)
 
 METHODS = ("float", "bc", "bc-stoch", "tc", "bc-qbp", "tc-qbp", "bnn", "bnn-shift")
 CNN_DATASETS = {"cifar10": 128, "svhn": 64}  # dataset -> width of the first conv block
@@ -34,12 +34,14 @@ class Recipe:
     lr_every: int = 20
     input_dropout: float = 0.0
     hidden_dropout: float = 0.0
-    preprocess: str = "center"  # "center" (BC/TC papers), "pm1" (BNN Theano), "unit" (BNN Torch)
+    preprocess: str = "center"  # "center" (BC/TC papers), "pm1" (BNN Theano), "standardize" (BNN Torch), "unit"
     val_size: int = 10000
     seed: int = 0
     arch: str = "mlp"  # "mlp" or "cnn" (the VGG-like net of BinaryConnect / BNN, set by the dataset)
     channels: int = 128  # cnn: width of the first conv block (then x2, x4)
     loss_reduction: str = "batch"  # squared hinge: "batch" (sum over classes / batch: BC-M, Few-Mult) or "mean"
+    bn_stats: str = "recompute"  # evaluation BN statistics: "recompute" after every epoch (BC-M) or "running"
+    conv_pad: str = "zero"  # cnn: what pads the ±1 activations of binary convs: "zero" (Lasagne) or "one"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -49,14 +51,20 @@ def recipe(method: str, **overrides) -> Recipe:
     """The paper's recipe for `method`, with `overrides` (None values ignored).
 
     - float, bc, bc-stoch, tc, bc-qbp, tc-qbp: Lin et al. 2015 / BC-M: 784-1024x3-10,
-      ReLU, BN everywhere, SGD (no momentum), batch 200, LR 0.3 -> 0.01 exponential,
-      centred pixels, W0 = Glorot/2 weight scale, squared hinge loss summed over the classes and
-      averaged over the batch (BC-M's ``model.py``).
-    - bnn: Hubara et al. 2016 (Theano): 784-4096x3-10, sign activations (STE), BN,
-      dropout 0.2/0.5, Adam 0.003 -> 3e-7, batch 100, inputs in [-1, 1], Glorot LR scale,
-      squared hinge averaged over batch x classes.
-    - bnn-shift: the Torch variant: 3x2048, shift-based BN and AdaMax, LR 2**-6 halved
-      every 20 epochs, inputs in [0, 1], no dropout.
+      ReLU, BN everywhere (no bias before it), SGD (no momentum), batch 200, LR 0.3 -> 0.01
+      exponential, centred pixels, W0 = Glorot/2 weight scale (W ~ U(-2 W0, 2 W0), clipped to
+      +-W0), squared hinge loss summed over the classes and averaged over the batch (BC-M's
+      ``model.py``), BN statistics for evaluation recomputed after every epoch over the training
+      and validation sets; quantized back-propagation takes the error at the BN output.
+    - bnn: Hubara et al. 2016 (Theano): 784-4096x3-10, sign activations (STE), BN (Lasagne:
+      running average of 1/std), dropout 0.2/0.5, Adam 0.003 -> 3e-7, batch 100, inputs in
+      [-1, 1], Glorot LR scale, squared hinge averaged over batch x classes.
+    - bnn-shift: the Torch7 code (``Main_BinaryNet_MNIST.lua``): 3x2048, shift-based BN,
+      stochastic binarized neurons, shift-based AdaMax at 2**-6 halved every 20 epochs, Glorot
+      LR scale on weights, biases and BN gammas, a standard BN on the output, inputs
+      standardized with the training set's scalar mean and std, no dropout.
+
+    See docs/RESULTS.md ("Audit") for each point against the authors' code.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -66,10 +74,12 @@ def recipe(method: str, **overrides) -> Recipe:
     base = Recipe(method=method)
     if method == "bnn":
         base = dataclasses.replace(base, hidden=4096, batch_size=100, optimizer="adam", lr=0.003, lr_end=3e-7,
-                                   input_dropout=0.2, hidden_dropout=0.5, preprocess="pm1", loss_reduction="mean")
+                                   input_dropout=0.2, hidden_dropout=0.5, preprocess="pm1", loss_reduction="mean",
+                                   bn_stats="running")
     elif method == "bnn-shift":
         base = dataclasses.replace(base, hidden=2048, batch_size=100, optimizer="shift-adamax", lr=2**-6,
-                                   schedule="step", lr_every=20, preprocess="unit", loss_reduction="mean")
+                                   schedule="step", lr_every=20, preprocess="standardize", loss_reduction="mean",
+                                   bn_stats="running")
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -80,7 +90,8 @@ def _cnn_recipe(method: str, dataset: str, overrides) -> Recipe:
     images as validation set.
 
     - bnn: BNN Theano: sign activations, H = 1, Glorot LR scale; CIFAR-10 500 epochs LR 0.001 -> 3e-7,
-      SVHN 200 epochs LR 0.001 -> 1e-6.
+      SVHN 200 epochs LR 0.001 -> 1e-6; the ±1 activations zero-padded as Lasagne does (``conv_pad="one"``
+      pads with +1: the packed engine then fuses BN+sign into every conv).
     - bc, bc-stoch (bc-qbp): BC-L: binary weights H = 1, Glorot LR scale, ReLU; CIFAR-10 500 epochs
       LR 0.003 -> 2e-6, SVHN 200 epochs LR 0.01 -> 3e-6.
     - float: the same net with float weights and the BC-L schedule.
@@ -94,93 +105,135 @@ def _cnn_recipe(method: str, dataset: str, overrides) -> Recipe:
         lr, lr_end = (0.003, 2e-6) if cifar else (0.01, 3e-6)
     base = Recipe(method=method, dataset=dataset, arch="cnn", channels=CNN_DATASETS[dataset], hidden=1024, depth=2,
                   epochs=500 if cifar else 200, batch_size=50, optimizer="adam", lr=lr, lr_end=lr_end,
-                  preprocess="pm1", val_size=5000 if cifar else 6000, loss_reduction="mean")
+                  preprocess="pm1", val_size=5000 if cifar else 6000, loss_reduction="mean", bn_stats="running")
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """What a method puts in a network, for the MLP and the CNN builders alike."""
+
+    weights: Optional[str] = None  # None (float), "sign" (BinaryConnect / BNN) or "ternary" (ternary connect)
+    stochastic: bool = False  # sampled weights at train time, real weights at evaluation
+    qbp: bool = False  # quantized back-propagation: shift-add weight gradient
+    binarized: bool = False  # BNN: sign activations, binary inputs to every layer but the first
+    torch7: bool = False  # the BNN Torch7 code: shift BN, stochastic neurons, standard output BN, GLR everywhere
+
+    def quantizer(self, scale):
+        if self.weights is None:
+            return None
+        return (SignWeights if self.weights == "sign" else TernaryWeights)(scale, self.stochastic)
+
+
+METHOD_TABLE = {
+    "float": Method(),
+    "bc": Method("sign"),
+    "bc-stoch": Method("sign", stochastic=True),
+    "tc": Method("ternary", stochastic=True),
+    "bc-qbp": Method("sign", stochastic=True, qbp=True),
+    "tc-qbp": Method("ternary", stochastic=True, qbp=True),
+    "bnn": Method("sign", binarized=True),
+    "bnn-shift": Method("sign", binarized=True, torch7=True),
+}
+assert tuple(METHOD_TABLE) == METHODS
+
+
+def _activation(r: Recipe, m: Method, layers: list, i: int) -> None:
+    if not m.binarized:
+        layers.append(ReLU())
+    else:  # Torch7: HardTanh + BinarizedNeurons(stochastic), HardTanh's gradient gate is exclusive
+        layers.append(SteSign(stochastic=m.torch7, seed=r.seed + 300 + i, gate="exclusive" if m.torch7 else "inclusive"))
+    if r.hidden_dropout:
+        layers.append(Dropout(r.hidden_dropout, seed=r.seed + 200 + i))
+
+
+def _norm(r: Recipe, m: Method, features: int, last: bool, seed: int):
+    """The BN after a product: BC-M's (statistics recomputed), Lasagne's (BNN Theano: running 1/std) or
+    Torch7's (shift BN; a standard BN with U(0, 1) gammas on the output; GLR on the gammas)."""
+    if m.torch7:
+        if last:  # nn.BatchNormalization(10): gamma ~ U(0, 1), unbiased running variance
+            norm = BatchNorm(features, eps=1e-5, momentum=0.1, running="unbiased_var", gamma_init="uniform",
+                             seed=seed + 11)
+        else:
+            norm = ShiftBatchNorm(features)
+        norm.gamma.lr_scale = float(np.sqrt(features / 1.5))  # Torch's GLR for BN weights: 1/sqrt(1.5/n)
+        return norm
+    return BatchNorm(features, running="inv_std" if m.binarized else "var")
+
+
+def _dense(r: Recipe, m: Method, i: int, fan_in: int, fan_out: int, seed: int, cnn: bool):
+    """A dense layer. MLPs of the BC-M family: H = W0 ("glorot"), no bias before BN (BN's beta is it);
+    BNN and the CNNs' (BC-L) layers: H = 1 with the Glorot LR scale and a bias."""
+    bcm = not cnn and not m.binarized
+    scale = "glorot" if bcm else 1.0
+    layer = Dense(fan_in, fan_out, weight_quantizer=m.quantizer(scale), qbp=m.qbp,
+                  binary_input=m.binarized and (cnn or i > 0),
+                  lr_scale="glorot" if (m.weights and not bcm) else None, bias=not bcm, seed=seed)
+    if m.torch7:  # Torch's BinaryLinear: bias ~ U(+-1/sqrt(fan_in)) with the weights' LR scale
+        bound = 1 / np.sqrt(fan_in)
+        layer.bias.value[...] = np.random.default_rng(seed + 7).uniform(-bound, bound, fan_out)
+        layer.bias.lr_scale = layer.weight.lr_scale
+    return layer
+
+
+def _dense_stack(r: Recipe, m: Method, sizes, layers: list, first_index: int, cnn: bool) -> None:
+    for j, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        i = first_index + j
+        last = j == len(sizes) - 2
+        seed = r.seed * 1000 + i
+        layer = _dense(r, m, j, fan_in, fan_out, seed, cnn)
+        layer.needs_input_grad = i > 0
+        norm = _norm(r, m, fan_out, last, seed)
+        if m.qbp and not cnn:
+            layer.qbp_error_from = norm  # Few-Mult: the weight gradient takes the error at the BN output
+        layers += [layer, norm]
+        if not last:
+            _activation(r, m, layers, i)
 
 
 def _build_cnn(r: Recipe, in_shape, classes: int) -> Sequential:
     h, w, c_in = in_shape
     if r.method not in CNN_METHODS:
         raise ValueError(f"method {r.method!r} has no CNN model (CNN methods: {', '.join(CNN_METHODS)})")
-    bnn = r.method == "bnn"
+    m = METHOD_TABLE[r.method]
     widths = [r.channels, r.channels, 2 * r.channels, 2 * r.channels, 4 * r.channels, 4 * r.channels]
     layers = []
     if r.input_dropout:
         layers.append(Dropout(r.input_dropout, seed=r.seed + 101))
-
-    def act(i):
-        layers.append(SteSign() if bnn else ReLU())
-        if r.hidden_dropout:
-            layers.append(Dropout(r.hidden_dropout, seed=r.seed + 200 + i))
-
     for i, c_out in enumerate(widths):
-        seed = r.seed * 1000 + i
-        if r.method == "float":
-            conv = Conv2D(c_in, c_out, 3, padding=1, seed=seed)
-        elif bnn:
-            conv = BinarizedConv2D(c_in, c_out, 3, padding=1, binary_input=i > 0, seed=seed)
-        else:
-            conv = BinaryConv2D(c_in, c_out, 3, padding=1, scale=1.0, stochastic=r.method == "bc-stoch",
-                                qbp=r.method == "bc-qbp", lr_scale="glorot", seed=seed)
+        binary_in = m.binarized and i > 0
+        conv = Conv2D(c_in, c_out, 3, padding=1, weight_quantizer=m.quantizer(1.0), qbp=m.qbp,
+                      binary_input=binary_in, pad_value=r.conv_pad if binary_in else None,
+                      lr_scale="glorot" if m.weights else None, seed=r.seed * 1000 + i)
         conv.needs_input_grad = i > 0
         layers.append(conv)
         if i % 2 == 1:
-            layers.append(MaxPool2D(2))
+            layers.append(MaxPool2D(2))  # ties: every tied maximum gets the gradient (Theano)
             h, w = h // 2, w // 2
-        layers.append(BatchNorm(c_out))
-        act(i)
+        layers.append(_norm(r, m, c_out, False, 0))
+        _activation(r, m, layers, i)
         c_in = c_out
     layers.append(Flatten())
-    sizes = [h * w * c_in] + [r.hidden] * r.depth + [classes]
-    for j, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        seed = r.seed * 1000 + len(widths) + j
-        if r.method == "float":
-            layers.append(Dense(fan_in, fan_out, seed=seed))
-        elif bnn:
-            layers.append(BinarizedDense(fan_in, fan_out, binary_input=True, seed=seed))
-        else:
-            layers.append(BinaryDense(fan_in, fan_out, scale=1.0, stochastic=r.method == "bc-stoch",
-                                      qbp=r.method == "bc-qbp", lr_scale="glorot", seed=seed))
-        layers.append(BatchNorm(fan_out))
-        if j < len(sizes) - 2:
-            act(len(widths) + j)
+    _dense_stack(r, m, [h * w * c_in] + [r.hidden] * r.depth + [classes], layers, len(widths), cnn=True)
     return Sequential(*layers)
 
 
 def build_model(r: Recipe, in_features, classes: int) -> Sequential:
     """The recipe's network for inputs of `in_features` (an int: MLP rows; the image shape
     (H, W, C) for the CNN; an MLP also takes a shape and flattens it)."""
+    if r.method not in METHOD_TABLE:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {r.method!r}")
     if r.arch == "cnn":
         if np.ndim(in_features) == 0 or len(in_features) != 3:
             raise ValueError(f"the CNN needs the image shape (H, W, C), got {in_features!r}")
         return _build_cnn(r, tuple(int(v) for v in in_features), classes)
     if r.arch != "mlp":
         raise ValueError(f"arch must be mlp or cnn; got {r.arch!r}")
-    in_features = int(np.prod(in_features))
-    sizes = [in_features] + [r.hidden] * r.depth + [classes]
     layers = []
-    bnn = r.method.startswith("bnn")
     if r.input_dropout:
         layers.append(Dropout(r.input_dropout, seed=r.seed + 101))
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        last = i == len(sizes) - 2
-        seed = r.seed * 1000 + i
-        if r.method == "float":
-            layers.append(Dense(fan_in, fan_out, seed=seed))
-        elif r.method in ("bc", "bc-stoch", "bc-qbp"):
-            layers.append(BinaryDense(fan_in, fan_out, scale="glorot", stochastic=r.method != "bc",
-                                      qbp=r.method == "bc-qbp", seed=seed))
-        elif r.method in ("tc", "tc-qbp"):
-            layers.append(TernaryDense(fan_in, fan_out, qbp=r.method == "tc-qbp", seed=seed))
-        else:
-            layers.append(BinarizedDense(fan_in, fan_out, binary_input=i > 0, seed=seed))
-        layers[-1].needs_input_grad = i > 0
-        norm = ShiftBatchNorm if r.method == "bnn-shift" else BatchNorm
-        layers.append(norm(fan_out))
-        if not last:
-            layers.append(SteSign() if bnn else ReLU())
-            if r.hidden_dropout:
-                layers.append(Dropout(r.hidden_dropout, seed=r.seed + 200 + i))
+    sizes = [int(np.prod(in_features))] + [r.hidden] * r.depth + [classes]
+    _dense_stack(r, METHOD_TABLE[r.method], sizes, layers, 0, cnn=False)
     return Sequential(*layers)
 
 
@@ -213,8 +266,8 @@ def prepare_data(r: Recipe, root: Optional[str] = None, subset: Optional[int] = 
         x_train, x_test = ds.x_train, ds.x_test
         if x_train.ndim == 3:  # grey images: one channel
             x_train, x_test = x_train[..., None], x_test[..., None]
-        if r.preprocess == "center":
-            raise ValueError("the CNN recipes take preprocess pm1 or unit (center is per-pixel, for the MLPs)")
+        if r.preprocess in ("center", "standardize"):
+            raise ValueError("the CNN recipes take preprocess pm1 or unit (center and standardize are the MLPs')")
         if subset:  # scale only what is used: CIFAR-10 in float32 is 600 MB
             cut = len(x_train) - r.val_size
             keep = np.r_[0:min(subset, cut), cut:len(x_train)]
@@ -229,9 +282,16 @@ def prepare_data(r: Recipe, root: Optional[str] = None, subset: Optional[int] = 
         x_train, x_test = data.scale_pm1(x_train), data.scale_pm1(x_test)
     else:
         x_train, x_test = (x_train / np.float32(255)).astype(np.float32), (x_test / np.float32(255)).astype(np.float32)
-    x_tr, y_tr, x_val, y_val = data.validation_split(x_train, ds_y, r.val_size)
     if r.preprocess == "center":
-        x_tr, x_val, x_test = data.center(x_tr, x_val, x_test)
+        # pylearn2's MNIST(center=True), which BC-M and Few-Mult load: each file is centred with its own
+        # per-pixel mean, so train and validation with the 60k training mean, test with the test set's
+        (x_train,) = data.center(x_train)
+        (x_test,) = data.center(x_test)
+    x_tr, y_tr, x_val, y_val = data.validation_split(x_train, ds_y, r.val_size)
+    if r.preprocess == "standardize":
+        # Torch's DataProvider normalize('simple'): the training split's scalar mean and std (unbiased)
+        mean, std = float(x_tr.mean(dtype=np.float64)), float(x_tr.std(dtype=np.float64, ddof=1))
+        x_tr, x_val, x_test = ((a - np.float32(mean)) / np.float32(std) for a in (x_tr, x_val, x_test))
     if subset:
         x_tr, y_tr = x_tr[:subset], y_tr[:subset]
     f = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731

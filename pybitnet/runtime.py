@@ -88,7 +88,13 @@ def set_num_threads(n: int) -> None:
     ``PYBITNET_NUM_THREADS`` / ``OMP_NUM_THREADS`` when set. Small problems
     (e.g. batch-1 inference) always run on the calling thread alone.
     """
-    _bitops.set_num_threads(int(n))
+    import operator
+
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"n must be an int, got {type(n).__name__}") from None
+    _bitops.set_num_threads(n)  # ValueError unless 1 <= n <= _bitops.MAX_THREADS
 
 
 def build_info() -> dict[str, str]:

@@ -137,11 +137,11 @@ class Trainer:
         return {"loss": total / max(1, n), "ops": ops.as_dict(),
                 "ops_by_kernel": {k: v.as_dict() for k, v in ops.by_kernel.items()}}
 
-    BN_SAMPLES = 10000  # training images whose per-batch BN statistics are averaged
-
-    def _evaluates_other_weights(self) -> bool:
-        """Stochastic binary/ternary layers evaluate with the real weights."""
-        return any(getattr(m, "stochastic", False) for m in self.model.modules())
+    def _recompute_bn(self) -> None:
+        """BC-M's evaluation statistics: recomputed after every epoch over the training and validation
+        sets, with the evaluation weights (the real ones for stochastic layers)."""
+        if self.recipe.bn_stats == "recompute":
+            recompute_statistics(self.model, (self.x_tr, self.x_val), self.recipe.batch_size)
 
     def fit(self, epochs: Optional[int] = None, resume: bool = True) -> Dict:
         """Train up to epoch `epochs` (default: the recipe's), resuming from ``last.npz`` if present.
@@ -159,8 +159,7 @@ class Trainer:
         while self.epoch < target:
             t0 = time.perf_counter()
             stats = self.train_epoch()
-            if self._evaluates_other_weights():
-                recompute_statistics(self.model, self.x_tr[:self.BN_SAMPLES], self.eval_batch)
+            self._recompute_bn()
             train_time = time.perf_counter() - t0
             self.epoch += 1
             if not self.is_root:  # rank 0 evaluates, logs and writes checkpoints

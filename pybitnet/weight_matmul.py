@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array
+from ._arrays import as_array, refuse_broadcast
 from .opcount import OpCounts, record
 from .packing import _check_k, pack_signs
 
@@ -85,8 +85,9 @@ def pack_ternary(t) -> tuple[np.ndarray, np.ndarray]:
     t = as_array(t, "t")
     if t.ndim == 0:
         raise ValueError("t must have at least 1 dimension, got a 0-d array")
-    if not (np.issubdtype(t.dtype, np.number) or t.dtype == np.bool_):
-        raise TypeError(f"t must have a numeric dtype, got {t.dtype}")
+    refuse_broadcast(t, "t")
+    if not (np.issubdtype(t.dtype, np.number) or t.dtype == np.bool_) or t.dtype.kind == "c":
+        raise TypeError(f"t must have a numeric dtype (real), got {t.dtype}")
     ok = (t == 0) | (t == 1) | (t == -1)
     if not ok.all():
         bad = t[~ok].flat[0]

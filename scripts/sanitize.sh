@@ -5,8 +5,10 @@
 # -fsanitize=address,undefined and runs it. Usage: bash scripts/sanitize.sh [variant substring]
 #
 # --python [pytest args]: also rebuild the extension sanitized and run the Python
-# suite against it (CPython is not instrumented, so libasan is preloaded and leak
-# checking is off; the qemu and PyTorch tests are left out), then restore the build.
+# suite against it (all but the qemu run, which emulates the normal build, and
+# PyTorch, whose own extension does not load under a preloaded ASan runtime; CPython
+# is not instrumented, so libasan is preloaded and leak checking is off), then, with
+# PYBITNET_SANITIZE_FUZZ=SECONDS, the fuzz harnesses; then restore the normal build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
@@ -20,6 +22,10 @@ build/native-sanitize/test_kernels
 rm -rf build/sanitize
 PYBITNET_SANITIZE=1 "$PYTHON" setup.py build_ext --inplace --build-temp build/sanitize --force >/dev/null 2>&1
 trap '"$PYTHON" setup.py build_ext --inplace --force >/dev/null 2>&1' EXIT  # restore the normal build
-LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
-ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-  "$PYTHON" -m pytest -q -p no:cacheprovider tests --deselect tests/test_no_avx2_cpu.py -k "not torch" "$@"
+export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+"$PYTHON" -m pytest -q -p no:cacheprovider tests --deselect tests/test_no_avx2_cpu.py -k "not torch" "$@"
+# PYBITNET_SANITIZE_FUZZ=SECONDS: also run each fuzz harness that long against this build.
+if [ -n "${PYBITNET_SANITIZE_FUZZ:-}" ]; then
+  PYBITNET_FUZZ_OUT=build/fuzz-sanitize PYTHON="$PYTHON" bash scripts/fuzz.sh "$PYBITNET_SANITIZE_FUZZ"
+fi

@@ -64,8 +64,7 @@ def synthetic_model(method="bnn", hidden=200, depth=3, seed=0):
             bn, bias = random_bn(norm, layer.features, k, seed=int(rng.integers(1 << 30)))
             layer.gamma.value[...] = bn.gamma.value
             layer.beta.value[...] = bn.beta.value * 0.01
-            layer.running_mean[...] = bn.running_mean * 0.1
-            layer.running_var[...] = bn.running_var + 1
+            layer.set_statistics(bn.running_mean * 0.1, 1 / bn.eval_inv_std() ** 2 - bn.eps + 1)
         elif hasattr(layer, "bias") and layer.bias is not None:
             layer.bias.value[...] = rng.standard_normal(layer.bias.value.shape).astype(np.float32)
     model.eval()

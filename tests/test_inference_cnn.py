@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pybitnet
-from pybitnet import _bitops
+from pybitnet import _bitops, nn
 from pybitnet.inference import cnn
 from pybitnet.inference.cnn import CNNModel, float_im2col
 from pybitnet.inference.fold import bn_eval
@@ -152,27 +152,16 @@ def test_conv_public_wrappers_and_errors():
 
 
 # ---------------------------------------------------------------- model
-# Stand-ins with the contract's names and attributes (from_trained reads only
-# these). Kept beside the real pybitnet.nn layers (tested below) because they
-# build what the recipes do not: a pool after the first conv, a zero-padded
-# binary conv, odd widths (70 channels).
+# The real pybitnet.nn layers, in arrangements the recipes do not build: a pool after the first
+# conv, odd widths (70 channels), random biases.
 
-class BinarizedConv2D:
-    def __init__(self, cin, cout, *, binary_input=True, padding=1, stride=1, seed=0):
-        rng = np.random.default_rng(seed)
-        self.weight = Parameter(rng.uniform(-1, 1, (cout, 3, 3, cin)).astype(np.float32))
-        self.bias = Parameter(rng.uniform(-2, 2, cout).astype(np.float32))
-        self.binary_input, self.pad_value, self.H, self.stochastic = binary_input, None, 1.0, False
-        self.stride, self.padding, self.kernel_size = (stride, stride), (padding, padding), (3, 3)
+def BinarizedConv2D(cin, cout, *, binary_input=True, padding=1, stride=1, seed=0):
+    conv = nn.BinarizedConv2D(cin, cout, 3, binary_input=binary_input, padding=padding, stride=stride, seed=seed)
+    conv.bias.value[...] = np.random.default_rng(seed + 1).uniform(-2, 2, cout).astype(np.float32)
+    return conv
 
 
-class MaxPool2D:
-    def __init__(self, size=2):
-        self.size, self.stride = (size, size), (size, size)
-
-
-class Flatten:
-    pass
+MaxPool2D, Flatten = nn.MaxPool2D, nn.Flatten
 
 
 class Model:
@@ -214,7 +203,7 @@ def reference_logits(model, x):
     i = 0
     while i < len(mods):
         m = mods[i]
-        if isinstance(m, BinarizedConv2D):
+        if isinstance(m, nn.BinarizedConv2D):
             w = np.where(m.weight.value < 0, -1.0, 1.0).astype(np.float32)
             pad = 1.0 if m.binary_input else 0.0
             h = (float_conv(h, w, m.stride, m.padding, pad) + m.bias.value).astype(np.float32)
@@ -387,7 +376,7 @@ def recipe_cnn(channels, seed=0):
         if isinstance(layer, BatchNorm):
             fresh = random_bn(layer.features, 100 + n, zero_gamma=1)
             layer.gamma.value[...], layer.beta.value[...] = fresh.gamma.value, fresh.beta.value
-            layer.running_mean[...], layer.running_var[...] = fresh.running_mean, fresh.running_var
+            layer.set_statistics(fresh.running_mean, fresh.running_var)
     model.eval()
     return model
 

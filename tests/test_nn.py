@@ -89,13 +89,35 @@ def test_shift_batchnorm_uses_powers_of_two(x):
     inv = nn.ap2(1 / np.sqrt((c * nn.ap2(c)).mean(0) + bn.eps))
     np.testing.assert_allclose(y, c * inv * nn.ap2(bn.gamma.value) + bn.beta.value, rtol=1e-6, atol=1e-6)
     assert set(np.unique(np.log2(np.abs(inv)) % 1)) == {0.0}
-    # backward: the standard BN backward with the AP2 factors (as the authors' code)
+    # backward, as BatchNormalizationShiftPow2.lua: AP2(gamma) s (g - mean(g) - s^2 AP2(c) mean(AP2(c) g))
     g = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+    bn.zero_grad()
     gx = bn.backward(g)
-    xhat, gam, n = c * inv, nn.ap2(bn.gamma.value), len(x)
-    gxh = g * gam
-    expected = inv / n * (n * gxh - gxh.sum(0) - xhat * (gxh * xhat).sum(0))
-    np.testing.assert_allclose(gx, expected, rtol=1e-5, atol=1e-6)
+    ct, gam = nn.ap2(c), nn.ap2(bn.gamma.value)
+    expected = gam * inv * (g - g.mean(0) - inv**2 * ct * (ct * g).mean(0))
+    np.testing.assert_allclose(gx, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.gamma.grad, (nn.ap2(c * inv) * g).sum(0), rtol=1e-5, atol=1e-5)
+    # running statistics: the unrounded 1/std; evaluation multiplies by its AP2
+    raw = 1 / np.sqrt((c * nn.ap2(c)).mean(0) + bn.eps)
+    np.testing.assert_allclose(bn.running_inv_std, 0.875 + 0.125 * raw, rtol=1e-6)
+    bn.eval()
+    np.testing.assert_allclose(bn.forward(x), (x - bn.running_mean) * nn.ap2(bn.running_inv_std) * gam
+                               + bn.beta.value, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("running", ["var", "inv_std", "unbiased_var"])
+def test_batchnorm_running_statistics(x, running):
+    bn = nn.BatchNorm(5, running=running, momentum=0.1)
+    bn.forward(x)
+    mean, var = x.mean(0), x.var(0)
+    np.testing.assert_allclose(bn.running_mean, 0.1 * mean, rtol=1e-5, atol=1e-6)
+    if running == "inv_std":  # Lasagne's BatchNormLayer
+        np.testing.assert_allclose(bn.running_inv_std, 0.9 + 0.1 / np.sqrt(var + 1e-4), rtol=1e-5)
+    else:  # Torch's nn.BatchNormalization keeps the unbiased variance
+        v = var * len(x) / (len(x) - 1) if running == "unbiased_var" else var
+        np.testing.assert_allclose(bn.running_var, 0.9 + 0.1 * v, rtol=1e-5)
+    bn.eval()
+    np.testing.assert_allclose(bn.forward(x), (x - bn.running_mean) * bn.eval_inv_std(), rtol=1e-5, atol=1e-5)
 
 
 def test_dropout_is_reproducible_and_scaled():
@@ -146,12 +168,20 @@ def test_parameters_and_modes():
 
 
 def test_recompute_statistics_averages_batches():
+    """BC-M's set_BN_mean_var: per set, batch 0 on batch statistics, then every batch (batch 0 again)
+    normalized by the averages so far; cumulative averages of the batch means and biased variances."""
     rng = np.random.default_rng(9)
     x = (rng.standard_normal((400, 5)) * 3 + 1).astype(np.float32)
     net = nn.Sequential(nn.Dense(5, 4, seed=1), nn.BatchNorm(4))
     nn.recompute_statistics(net, x, batch_size=100)
     h = x @ net[0].weight.value.T + net[0].bias.value
-    batches = [h[i:i + 100] for i in range(0, 400, 100)]
+    batches = [h[:100]] + [h[i:i + 100] for i in range(0, 400, 100)]
     np.testing.assert_allclose(net[1].running_mean, np.mean([b.mean(0) for b in batches], 0), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(net[1].running_var, np.mean([b.var(0) for b in batches], 0), rtol=1e-4)
     assert net.training  # mode restored
+    # two sets (train, valid): the second extends the averages; a BN below normalizes by its averages so far
+    deep = nn.Sequential(nn.Dense(5, 4, seed=1), nn.BatchNorm(4), nn.ReLU(), nn.Dense(4, 3, seed=2), nn.BatchNorm(3))
+    nn.recompute_statistics(deep, (x[:200], x[200:]), batch_size=100)
+    assert all(np.isfinite(b.running_var).all() for b in (deep[1], deep[4]))
+    np.testing.assert_allclose(deep[1].running_mean, np.mean([b.mean(0) for b in
+                               [h[:100], h[:100], h[100:200], h[200:300], h[200:300], h[300:]]], 0), rtol=1e-5, atol=1e-5)

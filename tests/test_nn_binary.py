@@ -151,3 +151,35 @@ def test_dropout_before_binarized_conv_drops_units():
     layer.zero_grad()
     layer.backward(g)
     np.testing.assert_allclose(layer.weight.grad.reshape(3, -1), g.reshape(-1, 3).T @ rows, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+def test_zero_padded_binarized_conv_is_exact_on_the_packed_path(dropout):
+    """Lasagne pads ±1 activations with 0: the packed path masks the padded taps out (masked XNOR)."""
+    rng = np.random.default_rng(13)
+    x = pm(rng.standard_normal((2, 6, 5, 128))).astype(np.float32)
+    if dropout:
+        x = nn.Dropout(0.5, seed=2).forward(x)
+    layer = nn.BinarizedConv2D(128, 4, 3, padding=1, pad_value="zero", seed=3)
+    from pybitnet.nn.conv import im2col
+    rows = im2col(x, 3, padding=1, pad_value=0.0)
+    w = pm(layer.weight.value).reshape(4, -1)
+    with pybitnet.count_ops() as ops:
+        y = layer.forward(x)
+    assert "xnor_gemm_masked" in ops.by_kernel
+    np.testing.assert_array_equal(y.reshape(-1, 4), rows @ w.T + layer.bias.value)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    layer.zero_grad()
+    layer.backward(g)
+    np.testing.assert_allclose(layer.weight.grad.reshape(4, -1), g.reshape(-1, 4).T @ rows, rtol=1e-5, atol=1e-3)
+
+
+def test_maxpool_ties_get_the_gradient_everywhere():
+    x = np.array([[[[1.0], [1.0]], [[0.0], [1.0]]]], np.float32)  # one 2x2 window, three tied maxima
+    g = np.ones((1, 1, 1, 1), np.float32)
+    every = nn.MaxPool2D(2)
+    every.forward(x)
+    np.testing.assert_array_equal(every.backward(g)[0, :, :, 0], [[1, 1], [0, 1]])  # Theano's MaxPoolGrad
+    first = nn.MaxPool2D(2, ties="first")
+    first.forward(x)
+    np.testing.assert_array_equal(first.backward(g)[0, :, :, 0], [[1, 0], [0, 0]])

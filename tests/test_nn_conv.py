@@ -199,7 +199,7 @@ def test_maxpool_forward_backward(size, stride, shape):
 
 
 def test_maxpool_ties_go_to_first_maximum():
-    pool = nn.MaxPool2D(2)
+    pool = nn.MaxPool2D(2, ties="first")
     x = np.ones((1, 2, 2, 1), np.float32)
     pool.forward(x)
     dx = pool.backward(np.full((1, 1, 1, 1), 3.0, np.float32))
@@ -253,8 +253,9 @@ def test_recompute_statistics_on_conv_model():
     nn.recompute_statistics(model, x, batch_size=10)
     bn = model[1]
     model.eval()
-    h = model[0].forward(x).reshape(-1, 4)  # eval: the real-valued weights
-    np.testing.assert_allclose(bn.running_mean, h.mean(axis=0), rtol=1e-4, atol=1e-5)
+    h = model[0].forward(x).reshape(2, -1, 4)  # eval: the real-valued weights; two batches of 10 images
+    # BC-M's procedure: batch 0 on its own statistics, then batches 0 and 1
+    np.testing.assert_allclose(bn.running_mean, (2 * h[0].mean(0) + h[1].mean(0)) / 3, rtol=1e-4, atol=1e-5)
 
 
 def test_conv_chunked_input_gradient(monkeypatch):
@@ -321,7 +322,10 @@ def test_cnn_recipes():
     model = recipes.build_model(s, (32, 32, 3), 10)
     convs = [m for m in model.modules() if isinstance(m, nn.BinarizedConv2D)]
     assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256]
-    assert not convs[0].binary_input and all(c.binary_input and c.pad_value == "one" for c in convs[1:])
+    # Lasagne zero-pads the ±1 activations; --conv-pad one gives the +1 padding the packed engine fuses
+    assert not convs[0].binary_input and all(c.binary_input and c.pad_value == "zero" for c in convs[1:])
+    one = recipes.build_model(recipes.recipe("bnn", dataset="svhn", conv_pad="one"), (32, 32, 3), 10)
+    assert all(c.pad_value == "one" for c in one.modules() if isinstance(c, nn.BinarizedConv2D) and c.binary_input)
     dense = [m for m in model.modules() if isinstance(m, nn.BinarizedDense)]
     assert [(d.in_features, d.out_features) for d in dense] == [(4096, 1024), (1024, 1024), (1024, 10)]
     for method in ("float", "bc", "bc-stoch", "bc-qbp"):

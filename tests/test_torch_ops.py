@@ -51,7 +51,7 @@ def test_ops_match_float_reference(gen):
     codes = torch.from_numpy(pybitnet.quantize_pow2(x.numpy(), seed=0))
     torch.testing.assert_close(OPS.shift_matmul(codes, g),
                                torch.from_numpy(pybitnet.dequantize_pow2(codes.numpy())).T @ g, rtol=1e-5, atol=1e-4)
-    torch.testing.assert_close(pbt._dequantize(codes), torch.from_numpy(pybitnet.dequantize_pow2(codes.numpy())))
+    torch.testing.assert_close(pbt.ops._dequantize(codes), torch.from_numpy(pybitnet.dequantize_pow2(codes.numpy())))
     s2, nz2 = OPS.ternarize(w, False, 0)
     t2 = torch.where(w.abs() > 0.5, _signs(w), 0.0)
     torch.testing.assert_close(s2, pbt.pack_signs(t2))
@@ -62,9 +62,9 @@ def test_ops_match_float_reference(gen):
 def test_zero_copy_views_share_the_tensor_memory(gen):
     x, w = _inputs(gen, m=64, k=256, n=32)
     assert as_array(x, "x").ctypes.data == x.data_ptr()  # DLPack view: the kernel reads this memory
-    assert pbt._np(x, "x").ctypes.data == x.data_ptr()
+    assert pbt.ops._np(x, "x").ctypes.data == x.data_ptr()
     bits = pbt.pack_signs(w)
-    assert pbt._bits_np(bits, "w_bits").ctypes.data == bits.data_ptr()
+    assert pbt.ops._bits_np(bits, "w_bits").ctypes.data == bits.data_ptr()
     out = np.zeros((3, 4), np.float32)
     assert torch.from_numpy(out).data_ptr() == out.ctypes.data  # results come back without a copy
 

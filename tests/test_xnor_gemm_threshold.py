@@ -83,9 +83,9 @@ def random_bn(cls, c, k, seed):
     bn.gamma.value[...] = g
     bn.beta.value[...] = (rng.standard_normal(c) * rng.choice([0.01, 1, 10, 1e3], c)).astype(np.float32)
     bn.beta.value[3::11] = 0
-    bn.running_mean[...] = (rng.standard_normal(c) * np.sqrt(k)).astype(np.float32)
-    bn.running_var[...] = (rng.random(c) * 2 * k).astype(np.float32)
-    bn.running_var[2::9] = 0
+    var = (rng.random(c) * 2 * k).astype(np.float32)
+    var[2::9] = 0
+    bn.set_statistics((rng.standard_normal(c) * np.sqrt(k)).astype(np.float32), var)
     bias = (rng.standard_normal(c) * 3).astype(np.float32)
     return bn, bias
 

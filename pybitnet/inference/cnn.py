@@ -31,7 +31,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._arrays import as_array
+from .._arrays import as_array, refuse_broadcast
 from ..gemm import xnor_gemm, xnor_gemm_threshold
 from ..packing import pack_signs
 from .conv import (_pair, binary_conv2d, binary_conv2d_threshold, conv_output_size, first_conv2d_threshold,
@@ -155,12 +155,15 @@ class CNNModel:
     def features(self, x) -> np.ndarray:
         """Packed (N, flat_features) signs after the convs and the flatten."""
         x = as_array(x, "x")
+        refuse_broadcast(x, "x")
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"x must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
         if x.dtype.kind != "f":  # raw uint8 pixels would silently be read as 0..255
             raise TypeError(f"x must be floating point (the trained model's inputs, e.g. pixels scaled to "
                             f"[-1, 1]), got {x.dtype}")
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(x).all():  # NaN compares false with every threshold: it predicted class 0
+            raise ValueError("x contains NaN or Inf: the model has no prediction for it")
         bits = None
         for i, conv in enumerate(self.convs):
             bits = self._first(x, conv) if i == 0 else self._hidden(bits, conv)
@@ -207,12 +210,12 @@ def from_trained(model, input_shape: Optional[Sequence[int]] = None) -> CNNModel
     The first conv takes real inputs (zero padding); the others binary inputs.
     input_shape (H, W, C) defaults to 32 x 32 x in_channels (CIFAR-10, SVHN).
     """
-    from ..nn import BatchNorm, BinarizedDense, Dropout, SteSign
+    from ..nn import BatchNorm, BinarizedDense, BinaryConv2D, Dropout, SteSign
 
     mods = [m for m in getattr(model, "layers", None) or [] if not isinstance(m, Dropout)]
     convs: List[ConvLayer] = []
     i = 0
-    while i < len(mods) and _name(mods[i]) in ("BinarizedConv2D", "BinaryConv2D"):
+    while i < len(mods) and isinstance(mods[i], BinaryConv2D):
         conv = mods[i]
         if float(getattr(conv, "H", 1.0)) != 1.0 or getattr(conv, "stochastic", False):
             raise ValueError(f"conv layer {i} must be deterministic with H = 1 (BinarizedConv2D)")

@@ -62,7 +62,7 @@ def _padding_ok(bits: np.ndarray, k: int) -> bool:
 
 
 def from_arrays(arrays: Dict[str, np.ndarray], path="<arrays>") -> CNNModel:
-    from .io import InvalidModelFile, _checksum
+    from .io import InvalidModelFile, _checksum, check_epilogue
 
     def fail(why):
         return InvalidModelFile(f"{path}: not a valid {CNN_FORMAT} v{CNN_VERSION} model file: {why}")
@@ -92,7 +92,7 @@ def from_arrays(arrays: Dict[str, np.ndarray], path="<arrays>") -> CNNModel:
                 raise fail(f"{prefix}{name} must be {np.dtype(dtype)} ({out},), got "
                            f"{None if a is None else (a.dtype, a.shape)}")
             ab.append(a)
-        return ab
+        return check_epilogue(kind, ab[0], ab[1], lambda why: fail(f"{prefix[:-1]}: {why}"))
 
     version = int(scalar("version", "i"))
     if version != CNN_VERSION:

@@ -29,6 +29,7 @@ The work is done by C++ kernels (``src/bitops/im2col_bits``,
 """
 from __future__ import annotations
 
+import itertools
 from typing import Tuple
 
 import numpy as np
@@ -40,9 +41,15 @@ from ..opcount import OpCounts, record
 
 
 def _pair(v, name) -> Tuple[int, int]:
-    t = (v, v) if np.isscalar(v) else tuple(v)
-    if len(t) != 2 or any(int(a) != a or a < 0 for a in t):
-        raise ValueError(f"{name} must be a non-negative int or a pair of them, got {v!r}")
+    try:
+        if isinstance(v, np.ndarray) and v.ndim == 0:
+            v = v[()]
+        t = (v, v) if np.isscalar(v) else tuple(itertools.islice(iter(v), 3))  # never materialise a huge iterable
+        ok = len(t) == 2 and all(not isinstance(a, (bool, np.bool_)) and int(a) == a and 0 <= a <= 2**30 for a in t)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be an int in [0, 2**30] or a pair of them, got {v!r}")
     return int(t[0]), int(t[1])
 
 
@@ -112,6 +119,9 @@ def binary_conv2d(x_bits, w_bits, channels: int, *, stride=1, padding=0, pad_val
     if pad_value not in ("zero", "one"):
         raise ValueError(f"pad_value must be 'zero' or 'one', got {pad_value!r}")
     words = -(-channels // 64)
+    if not w_bits.flags.c_contiguous:
+        raise ValueError("w_bits must be C-contiguous (pybitnet does not copy large inputs silently); "
+                         "pass np.ascontiguousarray(w_bits)")
     if x_bits.shape[3] != words or w_bits.shape[3] != words:
         raise ValueError(f"x_bits and w_bits need ceil(channels/64) = {words} words on their last axis, "
                          f"got shapes {x_bits.shape} and {w_bits.shape}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _bitops
+from .._arrays import as_array, refuse_broadcast
 from ..gemm import xnor_gemm
 from ..opcount import OpCounts, record
 from ..weight_matmul import binary_weight_matmul
@@ -41,6 +42,8 @@ def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
     over the 8 M plane rows, then shifts and additions in int32 (|x . w| <=
     255 k, so k < 2**22 cannot overflow).
     """
+    x = as_array(x, "x")
+    refuse_broadcast(x, "x")
     x = np.ascontiguousarray(x)
     if x.dtype != np.uint8:
         raise TypeError(f"x must have dtype uint8, got {x.dtype}")
@@ -51,7 +54,7 @@ def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
     m = x.shape[0]
     if w_sums is None:
         w_sums = weight_row_sums(w_bits, k)
-    dots = xnor_gemm(pack_bit_planes(x), w_bits, k).reshape(8, m, -1)
+    dots = xnor_gemm(pack_bit_planes(x), w_bits, k).reshape(8, m, w_bits.shape[0])
     s = dots[7] << 7
     tmp = np.empty_like(s)
     for n in range(7):
@@ -87,8 +90,8 @@ def pixel_matmul(x, panels: np.ndarray, n: int) -> np.ndarray:
     given as :func:`pixel_panels`: additions only (per 4 pixels, a table of
     their 16 subset sums; each weight row's 4 bits pick its entry, 32 rows per
     AVX-512 lane permute)."""
-    x = np.ascontiguousarray(x)
-    y = _bitops.uint8_weight_matmul(x, panels, n)
+    x = as_array(x, "x")  # rows may be strided; the binding checks them (no copy)
+    y = _bitops.uint8_weight_matmul(x, as_array(panels, "panels"), n)
     m, k = x.shape
     record("uint8_weight_matmul", lambda: pixel_matmul_ops(m, k, n))
     return y

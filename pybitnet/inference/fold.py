@@ -21,7 +21,7 @@ def bn_eval(bn, x: np.ndarray) -> np.ndarray:
     """``bn``'s eval-mode forward of float32 `x` (B, C), without touching its
     state: ``(x - running_mean) * inv_std * gamma + beta`` with the layer's own
     inv_std and gamma (AP2-rounded for :class:`~pybitnet.nn.ShiftBatchNorm`)."""
-    inv = bn._inv_std(bn.running_var).astype(np.float32)
+    inv = bn.eval_inv_std()
     return (((x - bn.running_mean) * inv) * bn._gamma() + bn.beta.value).astype(np.float32)
 
 
@@ -139,7 +139,7 @@ def fold_bn_affine(bn, bias: Optional[np.ndarray] = None) -> Tuple[np.ndarray, n
     """The last layer's float epilogue: ``BN(dot + bias) = dot * scale + shift``
     with ``scale = gamma * inv_std`` and ``shift = (bias - mean) * scale + beta``
     (float32; equal to the trained layer up to float rounding)."""
-    inv = bn._inv_std(bn.running_var).astype(np.float64)
+    inv = bn.eval_inv_std().astype(np.float64)
     scale = bn._gamma().astype(np.float64) * inv
     b = np.zeros_like(scale) if bias is None else bias.astype(np.float64)
     shift = (b - bn.running_mean.astype(np.float64)) * scale + bn.beta.value.astype(np.float64)

@@ -21,22 +21,18 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import zipfile
 from typing import Dict, Optional
 
 import numpy as np
 
+from .._errors import InvalidModelFile
+from .._npz import read_npz
 from .model import InferenceModel, PackedLayer, from_trained
 
 FORMAT = "pybitnet-bnn-mlp"
 VERSION = 1
 _EPILOGUE = {"float_threshold": (np.float32, np.float32), "threshold": (np.int32, np.bool_),
              "affine": (np.float32, np.float32)}
-
-
-class InvalidModelFile(ValueError):
-    """A packed model file that is corrupt, truncated, of another format or
-    version, or whose arrays do not fit together."""
 
 
 def _checksum(arrays: Dict[str, np.ndarray]) -> str:
@@ -104,15 +100,26 @@ def load(path):
     :class:`~pybitnet.inference.cnn.CNNModel` for a CNN file); raises :class:`InvalidModelFile`
     (a ValueError) naming the problem for a corrupt, truncated, foreign,
     wrong-version or inconsistent file."""
-    path = os.fspath(path)
+    arrays = read_npz(path, f"{FORMAT} v{VERSION} model file")  # InvalidModelFile "...: unreadable (...)"
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {name: z[name] for name in z.files}
-    except FileNotFoundError:
+        return from_arrays(arrays, os.fspath(path))
+    except InvalidModelFile:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zipfile.LargeZipFile) as e:
-        raise _fail(path, f"unreadable ({type(e).__name__}: {e})") from e
-    return from_arrays(arrays, path)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as e:  # a check we lack
+        raise _fail(path, f"{type(e).__name__}: {e}") from e
+
+
+def check_epilogue(kind: str, a: np.ndarray, b: np.ndarray, fail) -> tuple:
+    """The epilogue arrays of a layer read from a file, checked and normalised:
+    no NaN in float thresholds and scales (Inf only as a threshold), and bool
+    flips as 0/1 (a bool member may hold any byte; numpy reads nonzero as True)."""
+    if a.dtype == np.float32 and np.isnan(a).any() or b.dtype == np.float32 and np.isnan(b).any():
+        raise fail("NaN in its epilogue")
+    if kind == "affine" and not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise fail("Inf in its affine epilogue (scale, shift)")
+    if b.dtype == np.bool_:
+        b = b.view(np.uint8) != 0
+    return a, b
 
 
 def _scalar(arrays, name, path, kind):
@@ -161,9 +168,14 @@ def from_arrays(arrays: Dict[str, np.ndarray], path="<arrays>"):
             if a is None or a.dtype != dtype or a.shape != (out,):
                 raise _fail(path, f"layer {n} {name} must be {np.dtype(dtype)} ({out},), got "
                                   f"{None if a is None else (a.dtype, a.shape)}")
-        layers.append(PackedLayer(kind, k, np.ascontiguousarray(bits), arrays[f"layer{n}.a"], arrays[f"layer{n}.b"]))
+        a, b = check_epilogue(kind, arrays[f"layer{n}.a"], arrays[f"layer{n}.b"],
+                              lambda why, n=n: _fail(path, f"layer {n}: {why}"))
+        layers.append(PackedLayer(kind, k, np.ascontiguousarray(bits), a, b))
         prev_out = out
     scale = float(_scalar(arrays, "input_scale", path, "f"))
     offset = float(_scalar(arrays, "input_offset", path, "f"))
-    known = not np.isnan(scale)
-    return InferenceModel(layers, scale if known else None, offset if known else None)
+    known = not (np.isnan(scale) and np.isnan(offset))  # both NaN: no uint8 input map
+    try:
+        return InferenceModel(layers, scale if known else None, offset if known else None)
+    except ValueError as e:
+        raise _fail(path, str(e)) from e

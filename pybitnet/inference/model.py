@@ -14,7 +14,7 @@ from typing import List, Optional
 import numpy as np
 
 from .. import _bitops
-from .._arrays import as_array
+from .._arrays import as_array, refuse_broadcast
 from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
 from ..opcount import record
 from ..packing import pack_signs
@@ -74,9 +74,13 @@ class InferenceModel:
         self.layers = layers
         self.input_scale, self.input_offset = input_scale, input_offset
         first = layers[0]
+        if (input_scale is None) != (input_offset is None):
+            raise ValueError(f"input_scale and input_offset go together, got {input_scale} and {input_offset}")
         if input_scale is not None:
-            if not input_scale > 0:
-                raise ValueError(f"input_scale must be > 0, got {input_scale}")
+            if not (np.isfinite(input_scale) and input_scale > 0):
+                raise ValueError(f"input_scale must be a finite number > 0, got {input_scale}")
+            if not np.isfinite(input_offset):
+                raise ValueError(f"input_offset must be finite, got {input_offset}")
             # y = scale * (p . w) + offset * sum(w); the float threshold moves to the integer sums.
             self._w0_sums = weight_row_sums(first.weight_bits, first.in_features)
             t = first.a.astype(np.float64) - input_offset * self._w0_sums
@@ -141,9 +145,14 @@ class InferenceModel:
         "bitplanes"); both give the same bits, with additions only.
         """
         x = as_array(x, "x")
+        refuse_broadcast(x, "x")
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"x must have shape (M, {self.in_features}), got {x.shape}")
-        x = np.ascontiguousarray(x, dtype=None if x.dtype == np.uint8 else np.float32)
+        if x.dtype != np.uint8 and x.dtype.kind not in "fiub":
+            raise TypeError(f"x must hold real numbers (float32 model inputs or uint8 pixels), got {x.dtype}")
+        x = np.ascontiguousarray(x, dtype=np.uint8 if x.dtype == np.uint8 else np.float32)
+        if x.dtype == np.float32 and not np.isfinite(x).all():
+            raise ValueError("x contains NaN or Inf: the model has no prediction for it")
         # The kernels' bindings directly (the layers were checked in __init__):
         # at batch 1 the Python wrappers' argument checks were a measurable
         # share of the call. Op counts are recorded here, per kernel.

@@ -10,15 +10,7 @@ import numpy as np
 import pybitnet
 from pybitnet.opcount import float_gemm_ops, record
 
-
-@dataclass
-class SampledWeights:
-    """Packed binary (or ternary) weights of one forward pass."""
-
-    kind: str  # "binary" or "ternary"
-    k: int
-    bits: np.ndarray  # sign bits (N, words)
-    nonzero: Optional[np.ndarray] = None  # ternary only
+from .quantizers import SampledWeights
 
 
 def _float_gemm(name, a, b, out=None):
@@ -37,15 +29,6 @@ def float_matmul_t(g, w):
 
 def float_weight_grad(g, x, out=None):
     return _float_gemm("float_weight_grad", g.T, x, out)
-
-
-def sample_weights(kind: str, w: np.ndarray, stochastic: bool, seed: int, scale: float) -> SampledWeights:
-    if kind == "binary":
-        # Deterministic binarization is sign packing (scale > 0 does not change a sign).
-        bits = pybitnet.binarize(w, stochastic=True, seed=seed, scale=scale) if stochastic else pybitnet.pack_signs(w)
-        return SampledWeights(kind, w.shape[1], bits)
-    sign, nonzero = pybitnet.ternarize(w, stochastic=stochastic, seed=seed, scale=scale)
-    return SampledWeights(kind, w.shape[1], sign, nonzero)
 
 
 def _scaled(y, h):

@@ -77,11 +77,41 @@ class SteSign(Module):
     Forward: ±1; backward: the gradient where |x| <= 1, zero elsewhere (the STE
     of Hubara et al. 2016). The next :class:`~pybitnet.nn.BinarizedDense` packs
     these ±1 values into bits.
+
+    With ``stochastic=True`` (training only; the Torch7 BNN code's default
+    ``-stcNeurons true``): +1 with probability (clip(x, -1, 1) + 1) / 2, else
+    -1, drawn from a counter-based generator (seeded, resumable); evaluation
+    stays deterministic.
+
+    ``gate="exclusive"`` passes the gradient only where -1 < x < 1 (Torch's
+    ``nn.HardTanh``); the default is inclusive (Theano's clip). With shift-based
+    BN the BN output is often exactly ±1, so the two differ in practice.
     """
 
+    def __init__(self, stochastic: bool = False, seed: int = 0, gate: str = "inclusive"):
+        if gate not in ("inclusive", "exclusive"):
+            raise ValueError(f"gate must be 'inclusive' or 'exclusive', got {gate!r}")
+        self.stochastic, self.seed, self.gate = stochastic, seed, gate
+        self.step = np.zeros((), np.int64)
+
+    def buffers(self):
+        return {"step": self.step} if self.stochastic else {}
+
     def forward(self, x):
-        self._mask = (x >= -1) & (x <= 1)  # |x| <= 1 without a float temporary
+        if self.gate == "inclusive":
+            self._mask = (x >= -1) & (x <= 1)  # |x| <= 1 without a float temporary
+        else:
+            self._mask = (x > -1) & (x < 1)
+        if self.stochastic and self.training:
+            self.step += 1
+            u = np.random.default_rng([self.seed, int(self.step)]).random(x.shape, dtype=np.float32)
+            p_plus = (np.clip(x, -1, 1) + np.float32(1)) * np.float32(0.5)
+            return np.where(p_plus - u < 0, np.float32(-1), np.float32(1))
         return ste_sign(x)
 
     def backward(self, grad):
         return grad * self._mask
+
+    def __repr__(self):
+        flags = (["stochastic"] if self.stochastic else []) + ([f"gate={self.gate!r}"] if self.gate != "inclusive" else [])
+        return f"SteSign({', '.join(flags)})"

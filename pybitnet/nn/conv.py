@@ -13,8 +13,9 @@ the spatial padding holds +1 (zero bits), so the forward is one XNOR-popcount
 GEMM and the weight gradient an add/sub GEMM on the packed rows, which are
 gathered from the packed image when C % 64 == 0
 (:func:`pybitnet.inference.conv.im2col_bits`): the float patches are never
-built. ``pad_value="zero"`` (what lasagne does) cannot be packed: the layer
-then runs the binary-weight add/sub product on float rows.
+built. ``pad_value="zero"`` (what Lasagne does, so the BNN papers' code) makes
+the rows ternary: the padded taps are masked out of the XNOR-popcount
+(``xnor_gemm(..., mask=)``) and of the add/sub weight gradient, still exactly.
 """
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ import numpy as np
 import pybitnet
 from ..inference.conv import _pair, conv_output_size, im2col_bits
 from . import _ops as K
-from .dense import _Affine, _BinaryAffine, _uniform
-from .module import Module, Parameter
+from .dense import _Affine, _bnn, _display_name, _LayerFactory, _quantized
+from .module import Module
+from .quantizers import Scale, SignWeights, WeightQuantizer
 
 _CHUNK_BYTES = 4 << 20  # input-row gradient held at once: col2im then reads it from cache, image chunk by chunk
 
@@ -89,33 +91,43 @@ def col2im_add(cols, out_padded, kernel, stride):
 
 
 class Conv2D(_Affine):
-    """Float 2-D convolution on NHWC input, zero padding; filters (F, KH, KW, C).
+    """2-D convolution on NHWC input; filters (F, KH, KW, C). Float, or quantized like
+    :class:`~pybitnet.nn.Dense` (the same products on im2col rows).
 
     Parameters
     ----------
     in_channels, out_channels : int
     kernel_size, stride, padding : int or (int, int)
-    bias : bool
-    seed : int
-        Glorot-uniform initialization (fan_in = KH*KW*C_in, fan_out = KH*KW*C_out).
+    weight_quantizer, qbp, lr_scale, bias, seed
+        As :class:`~pybitnet.nn.Dense`; Glorot fans are KH*KW*C_in and KH*KW*C_out.
+    binary_input : bool
+        The input is ±s (0 where dropout dropped a unit): packed rows, XNOR-popcount forward.
+    pad_value : "zero", "one" or None
+        What the spatial padding holds. None: "one" when `binary_input` (±1
+        activations padded with +1, so the packed conv is a plain XNOR GEMM),
+        else "zero". Zero padding of a binary input (Lasagne's, so the BNN
+        papers') masks the padded taps out of the XNOR-popcount, exactly.
     """
 
-    pad_value = "zero"
-
     def __init__(self, in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=1,
-                 bias: bool = True, seed: int = 0):
+                 weight_quantizer: Optional[WeightQuantizer] = None, qbp: bool = False, binary_input: bool = False,
+                 pad_value: Optional[str] = None, lr_scale: Union[float, str, None] = None, bias: bool = True,
+                 seed: int = 0):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride = _pair(stride, "stride")
         self.padding = _pair(padding, "padding")
         if min(self.kernel_size) < 1 or min(self.stride) < 1:
             raise ValueError("kernel_size and stride must be >= 1")
+        if pad_value is None:
+            pad_value = "one" if binary_input else "zero"
+        if pad_value not in ("zero", "one"):
+            raise ValueError(f"pad_value must be 'zero', 'one' or None, got {pad_value!r}")
+        self.pad_value = pad_value
+        fan_in, fan_out = self._fans()
         kh, kw = self.kernel_size
-        fan_in, fan_out = kh * kw * self.in_channels, kh * kw * self.out_channels
-        rng = np.random.default_rng(seed)
-        bound = math.sqrt(6.0 / (fan_in + fan_out))
-        self.weight = Parameter(_uniform(rng, bound, (self.out_channels, kh, kw, self.in_channels)), "weight")
-        self.bias = Parameter(np.zeros(self.out_channels, np.float32), "bias") if bias else None
+        self._init_weights(fan_in, fan_out, (self.out_channels, kh, kw, self.in_channels), quantizer=weight_quantizer,
+                           qbp=qbp, binary_input=binary_input, lr_scale=lr_scale, bias=bias, seed=seed)
 
     def _fans(self):
         kh, kw = self.kernel_size
@@ -123,16 +135,40 @@ class Conv2D(_Affine):
 
     def _check(self, x):
         if x.ndim != 4 or x.shape[3] != self.in_channels:
-            raise ValueError(f"{type(self).__name__}: x must be NHWC with {self.in_channels} channels, "
+            raise ValueError(f"{_display_name(self)}: x must be NHWC with {self.in_channels} channels, "
                              f"got shape {x.shape}")
 
     def _float_pad(self) -> float:
         return 1.0 if self.pad_value == "one" else 0.0
 
+    def _packs_input(self) -> bool:
+        return self.binary_input and not self._real_weights_now()
+
     def _input_rows(self, x):
         """(float rows or None, packed rows or None) for the forward product."""
-        return im2col(x, self.kernel_size, stride=self.stride, padding=self.padding,
-                      pad_value=self._float_pad()), None
+        if not self._packs_input():
+            return im2col(x, self.kernel_size, stride=self.stride, padding=self.padding,
+                          pad_value=self._float_pad()), None
+        if self.in_channels % 64 == 0:  # whole words per tap: gather packed words, never the float patches
+            holes = not np.all(x)  # dropout zeros
+            if self.pad_value == "one" and not holes:
+                bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, stride=self.stride,
+                                   padding=self.padding)
+                scale = float(np.abs(x.reshape(-1)[0])) if x.size else 1.0
+                return None, K.PackedInput(bits, None, scale, bits.shape[1] * 64)
+            if self.pad_value == "zero":
+                # zero padding is a ternary input: the padded taps (and dropped units) are masked out of
+                # the XNOR-popcount, exactly; im2col_bits pads both the signs and the mask with zero words
+                geometry = dict(stride=self.stride, padding=self.padding)
+                bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, **geometry)
+                kept = np.where(x != 0, np.float32(-1), np.float32(1)) if holes else -np.ones_like(x)
+                mask = im2col_bits(pybitnet.pack_signs(kept, axis=-1), self.kernel_size, **geometry)
+                scale = float(np.abs(x).max()) if x.size else 1.0
+                return None, K.PackedInput(bits, mask, scale or 1.0, bits.shape[1] * 64)
+        # C % 64 != 0, or +1 padding with dropout zeros: float patches packed as ±s/0 rows (+1 padding: a kept +s)
+        pad = (float(np.abs(x).max()) or 1.0) if (self.pad_value == "one" and x.size) else 0.0
+        rows = im2col(x, self.kernel_size, stride=self.stride, padding=self.padding, pad_value=pad)
+        return None, K.pack_input(rows)
 
     def forward(self, x):
         self._check(x)
@@ -162,96 +198,63 @@ class Conv2D(_Affine):
             col2im_add(cols, dxp[i:i + step], self.kernel_size, self.stride)
         return dxp[:, ph:ph + h, pw:pw + w]  # a view: the next backward (sign/ReLU/BN) reads it once
 
-    def _geometry_repr(self):
+    def __repr__(self):
         kh, kw = self.kernel_size
-        extra = [f"{kh}x{kw}"]
-        if self.stride != (1, 1):
-            extra.append(f"stride={self.stride}")
-        extra.append(f"padding={self.padding}")
-        return extra
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, {', '.join(self._geometry_repr())})"
-
-
-class BinaryConv2D(_BinaryAffine, Conv2D):
-    """BinaryConnect convolution: filters W_b = ±H, the semantics of
-    :class:`~pybitnet.nn.BinaryDense` (deterministic or stochastic sampling,
-    qbp, clipping to [-H, H], per-layer LR scale) applied to im2col rows.
-
-    Parameters
-    ----------
-    binary_input : bool
-        The input is ±1 (a BNN hidden layer): packed rows, XNOR-popcount forward.
-    pad_value : "zero", "one" or None
-        What the spatial padding holds. None: "one" when `binary_input` (±1
-        activations padded with +1, so the packed conv is an exact XNOR GEMM),
-        else "zero".
-    scale, stochastic, qbp, lr_scale, bias, seed
-        As :class:`~pybitnet.nn.BinaryDense`; Glorot fans are KH*KW*C_in and KH*KW*C_out.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=1,
-                 scale: Union[float, str] = 1.0, stochastic: bool = False, qbp: bool = False,
-                 binary_input: bool = False, pad_value: Optional[str] = None,
-                 lr_scale: Union[float, str, None] = None, bias: bool = True, seed: int = 0):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias,
-                         seed=seed)
-        if pad_value is None:
-            pad_value = "one" if binary_input else "zero"
-        if pad_value not in ("zero", "one"):
-            raise ValueError(f"pad_value must be 'zero', 'one' or None, got {pad_value!r}")
-        self.pad_value = pad_value
-        fan_in, fan_out = self._fans()
-        self._init_binary(fan_in, fan_out, self.weight.shape, scale=scale, stochastic=stochastic, qbp=qbp,
-                          binary_input=binary_input, lr_scale=lr_scale, seed=seed)
-
-    def _packs_input(self) -> bool:
-        return self.binary_input and self.pad_value == "one" and not self._real_weights_now()
-
-    def _input_rows(self, x):
-        if not self._packs_input():
-            return Conv2D._input_rows(self, x)
-        if self.in_channels % 64 == 0 and np.all(x):  # whole words per tap: gather packed words
-            bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, stride=self.stride,
-                               padding=self.padding)
-            scale = float(np.abs(x.reshape(-1)[0])) if x.size else 1.0
-            return None, K.PackedInput(bits, None, scale, bits.shape[1] * 64)
-        # zeros (dropout) or C % 64 != 0: float patches packed as ±s/0 rows; the padding is a kept +s
-        pad = float(np.abs(x).max()) if x.size else 1.0
-        rows = im2col(x, self.kernel_size, stride=self.stride, padding=self.padding, pad_value=pad or 1.0)
-        return None, K.pack_input(rows)
-
-    def __repr__(self):
-        flags = self._geometry_repr() + [f"H={self.H:.4g}"]
-        flags += [n for n in ("stochastic", "qbp", "binary_input") if getattr(self, n)]
+        flags = [f"{kh}x{kw}"] + ([f"stride={self.stride}"] if self.stride != (1, 1) else [])
+        flags += [f"padding={self.padding}"] + self._flags()
         if self.binary_input or self.pad_value != "zero":
             flags.append(f"pad_value={self.pad_value!r}")
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, {', '.join(flags)})"
+        return f"{_display_name(self)}({self.in_channels}, {self.out_channels}, {', '.join(flags)})"
 
 
-class BinarizedConv2D(BinaryConv2D):
-    """The BNN convolution (Hubara et al. 2016): binary filters (H = 1,
-    deterministic) on ±1 inputs from :class:`~pybitnet.nn.SteSign`, forward by
-    XNOR-popcount on packed patches. ``binary_input=False`` for the first layer."""
+class BinaryConv2D(metaclass=_LayerFactory):
+    """BinaryConnect convolution: ``Conv2D`` with ``SignWeights(scale, stochastic)`` (filters
+    W_b = ±H; the semantics of :class:`~pybitnet.nn.BinaryDense` applied to im2col rows)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=1,
-                 binary_input: bool = True, pad_value: Optional[str] = None,
-                 lr_scale: Union[float, str, None] = "glorot", bias: bool = True, seed: int = 0):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, scale=1.0,
-                         stochastic=False, binary_input=binary_input, pad_value=pad_value, lr_scale=lr_scale,
-                         bias=bias, seed=seed)
+    base = Conv2D
+    matches = staticmethod(_quantized)
+
+    def __new__(cls, in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=1,
+                scale: Scale = 1.0, stochastic: bool = False, qbp: bool = False, binary_input: bool = False,
+                pad_value: Optional[str] = None, lr_scale: Union[float, str, None] = None, bias: bool = True,
+                seed: int = 0) -> Conv2D:
+        return Conv2D(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                      weight_quantizer=SignWeights(scale, stochastic), qbp=qbp, binary_input=binary_input,
+                      pad_value=pad_value, lr_scale=lr_scale, bias=bias, seed=seed)
+
+
+class BinarizedConv2D(metaclass=_LayerFactory):
+    """The BNN convolution (Hubara et al. 2016): ``Conv2D`` with ``SignWeights(1.0)`` (binary
+    filters, H = 1, deterministic) on ±1 inputs from :class:`~pybitnet.nn.SteSign`, forward by
+    XNOR-popcount on packed patches; Glorot LR scale. ``binary_input=False`` for the first layer."""
+
+    base = Conv2D
+    matches = staticmethod(_bnn)
+
+    def __new__(cls, in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=1,
+                binary_input: bool = True, pad_value: Optional[str] = None,
+                lr_scale: Union[float, str, None] = "glorot", bias: bool = True, seed: int = 0) -> Conv2D:
+        return Conv2D(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                      weight_quantizer=SignWeights(1.0), binary_input=binary_input, pad_value=pad_value,
+                      lr_scale=lr_scale, bias=bias, seed=seed)
 
 
 class MaxPool2D(Module):
     """Max-pooling of NHWC input over `size` windows every `stride` (default: `size`), no padding.
-    The gradient goes to the first maximum of each window."""
 
-    def __init__(self, size=2, stride=None):
+    ``ties``: where several window positions hold the maximum, ``"all"`` sends
+    the gradient to each of them (Theano's ``MaxPoolGrad``, so the papers' code:
+    ties are frequent on the integer outputs of binary convolutions), ``"first"``
+    to the first in (kh, kw) order only."""
+
+    def __init__(self, size=2, stride=None, ties: str = "all"):
         self.size = _pair(size, "size")
         self.stride = _pair(size if stride is None else stride, "stride")
         if min(self.size) < 1 or min(self.stride) < 1:
             raise ValueError("size and stride must be >= 1")
+        if ties not in ("all", "first"):
+            raise ValueError(f"ties must be 'all' or 'first', got {ties!r}")
+        self.ties = ties
 
     def forward(self, x):
         if x.ndim != 4:
@@ -261,6 +264,10 @@ class MaxPool2D(Module):
         y = np.array(views[0])
         for view in views[1:]:
             np.maximum(y, view, out=y)
+        self._in_shape = x.shape
+        if self.ties == "all":
+            self._x, self._y = x, y
+            return y
         index = np.min_scalar_type(len(views) - 1)  # uint8 up to 256 taps
         arg = np.zeros(y.shape, index)  # window index of the first maximum (ties: the first in (kh, kw) order)
         taken = views[0] == y
@@ -269,19 +276,26 @@ class MaxPool2D(Module):
             hit &= ~taken
             arg += hit.view(np.uint8) * index.type(t)
             taken |= hit
-        self._arg, self._in_shape = arg, x.shape
+        self._arg = arg
         return y
 
     def backward(self, grad):
         dx = np.zeros(self._in_shape, np.float32)
         oh, ow = grad.shape[1:3]
+        if self.ties == "all":
+            xs = _taps(self._x, self.size, self.stride, (oh, ow))
+            for view, xv in zip(_taps(dx, self.size, self.stride, (oh, ow)), xs):
+                view += np.where(xv == self._y, grad, np.float32(0))
+            self._x = self._y = None
+            return dx
         for t, view in enumerate(_taps(dx, self.size, self.stride, (oh, ow))):
             view += np.where(self._arg == t, grad, np.float32(0))
         return dx
 
     def __repr__(self):
         s = f"MaxPool2D({self.size[0]}x{self.size[1]}"
-        return s + (f", stride={self.stride})" if self.stride != self.size else ")")
+        s += f", stride={self.stride}" if self.stride != self.size else ""
+        return s + (", ties='first')" if self.ties == "first" else ")")
 
 
 class Flatten(Module):

@@ -10,10 +10,22 @@ namespace pbn {
 
 namespace {
 
+constexpr std::int64_t kMaxDim = std::int64_t(1) << 30;
+
 std::size_t checked_dim(std::int64_t v, const char* name, std::int64_t min) {
   if (v < min) throw py::value_error(std::string(name) + " must be >= " + std::to_string(min) + ", got " + std::to_string(v));
-  if (v > (std::int64_t(1) << 30)) throw py::value_error(std::string(name) + " is too large: " + std::to_string(v));
+  if (v > kMaxDim) throw py::value_error(std::string(name) + " is too large: " + std::to_string(v));
   return std::size_t(v);
+}
+
+// A geometry argument from Python (any int, however large) as int64 in [min, 2**30].
+std::int64_t dim_arg(const py::handle& v, const char* name, std::int64_t min) {
+  return checked_int(v, name, min, kMaxDim);
+}
+
+// Output pixels n * oh * ow, overflow-checked.
+std::size_t pixels_of(std::size_t n, const ConvShape& s) {
+  return checked_mul(checked_mul(n, s.oh, "the output (images x rows)"), s.ow, "the output pixels");
 }
 
 // A packed NHWC activation: uint64 (n, h, w, words), C-contiguous.
@@ -60,13 +72,18 @@ ConvShape conv_shape(const py::array& x, std::int64_t kh, std::int64_t kw, std::
 }
 
 // Per-channel bool (channels,) -> packed words (null if none set or None).
-py::array_t<word_t> im2col_bits(const py::array& x_bits, std::int64_t kh, std::int64_t kw, std::int64_t sh,
-                                std::int64_t sw, std::int64_t ph, std::int64_t pw, const std::string& isa_name) {
+py::array_t<word_t> im2col_bits(const py::array& x_bits, const py::handle& kh, const py::handle& kw,
+                                const py::handle& sh, const py::handle& sw, const py::handle& ph, const py::handle& pw,
+                                const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   check_nhwc_bits(x_bits, "x_bits");
-  const ConvShape s = conv_shape(x_bits, kh, kw, sh, sw, ph, pw, "kernel");
-  const std::size_t rows = std::size_t(x_bits.shape(0)) * s.oh * s.ow, row_words = s.kh * s.kw * s.words;
-  py::array_t<word_t> out({py::ssize_t(rows), py::ssize_t(row_words)});
+  const ConvShape s = conv_shape(x_bits, dim_arg(kh, "kernel height", 1), dim_arg(kw, "kernel width", 1),
+                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), dim_arg(ph, "padding", 0),
+                                 dim_arg(pw, "padding", 0), "kernel");
+  const std::size_t rows = pixels_of(std::size_t(x_bits.shape(0)), s);
+  const std::size_t row_words = checked_mul(checked_mul(s.kh, s.kw, "the patch row (kh x kw)"), s.words,
+                                            "the patch row (kh x kw x words)");
+  py::array_t<word_t> out = new_result<word_t>({rows, row_words}, "the patch matrix");
   if (rows == 0 || row_words == 0) return out;
   const auto* x = static_cast<const word_t*>(x_bits.data());
   word_t* o = out.mutable_data();
@@ -75,11 +92,13 @@ py::array_t<word_t> im2col_bits(const py::array& x_bits, std::int64_t kh, std::i
   return out;
 }
 
-py::array_t<word_t> maxpool_bits(const py::array& x_bits, std::int64_t kh, std::int64_t kw, std::int64_t sh,
-                                 std::int64_t sw, const py::object& flip, const std::string& isa_name) {
+py::array_t<word_t> maxpool_bits(const py::array& x_bits, const py::handle& kh, const py::handle& kw,
+                                 const py::handle& sh, const py::handle& sw, const py::object& flip,
+                                 const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   check_nhwc_bits(x_bits, "x_bits");
-  const ConvShape s = conv_shape(x_bits, kh, kw, sh, sw, 0, 0, "pool");
+  const ConvShape s = conv_shape(x_bits, dim_arg(kh, "pool height", 1), dim_arg(kw, "pool width", 1),
+                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "pool");
   std::vector<word_t> flips;
   if (!flip.is_none()) {
     if (!py::isinstance<py::array>(flip)) throw py::type_error("flip must be a bool array or None");
@@ -91,8 +110,8 @@ py::array_t<word_t> maxpool_bits(const py::array& x_bits, std::int64_t kh, std::
       throw py::value_error("flip has " + std::to_string(channels) + " channels but x_bits has " +
                             std::to_string(s.words) + " words per pixel (ceil(channels/64) must match)");
   }
-  const std::size_t n = std::size_t(x_bits.shape(0)), rows = n * s.oh * s.ow;
-  py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(s.words)});
+  const std::size_t n = std::size_t(x_bits.shape(0)), rows = pixels_of(n, s);
+  py::array_t<word_t> out = new_result<word_t>({n, s.oh, s.ow, s.words}, "the pooled output");
   if (rows == 0 || s.words == 0) return out;
   const auto* x = static_cast<const word_t*>(x_bits.data());
   const word_t* f = flips.empty() ? nullptr : flips.data();
@@ -104,26 +123,28 @@ py::array_t<word_t> maxpool_bits(const py::array& x_bits, std::int64_t kh, std::
 
 // sign of the thresholded binary conv, packed: x (n, h, w, ceil(C/64)) and
 // filters (F, kh, kw, ceil(C/64)), +1 (zero-word) spatial padding.
-py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::array& w_bits, std::int64_t channels,
-                                            const py::array& thresholds, const py::object& flip, std::int64_t sh,
-                                            std::int64_t sw, std::int64_t ph, std::int64_t pw,
-                                            const std::string& isa_name) {
+py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::array& w_bits,
+                                            const py::handle& channels, const py::array& thresholds,
+                                            const py::object& flip, const py::handle& sh, const py::handle& sw,
+                                            const py::handle& ph, const py::handle& pw, const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   check_nhwc_bits(x_bits, "x_bits");
   check_nhwc_bits(w_bits, "w_bits");
-  const std::size_t c = checked_dim(channels, "channels", 1);
+  const std::size_t c = std::size_t(dim_arg(channels, "channels", 1));
+  const ConvShape s = conv_shape(x_bits, w_bits.shape(1), w_bits.shape(2), dim_arg(sh, "stride", 1),
+                                 dim_arg(sw, "stride", 1), dim_arg(ph, "padding", 0), dim_arg(pw, "padding", 0),
+                                 "kernel");
   check_channel_padding(x_bits, "x_bits", c);
   check_channel_padding(w_bits, "w_bits", c);
   const std::size_t f = std::size_t(w_bits.shape(0));
-  const ConvShape s = conv_shape(x_bits, w_bits.shape(1), w_bits.shape(2), sh, sw, ph, pw, "kernel");
   const double k_d = double(s.kh) * double(s.kw) * double(c);
   if (k_d > double(INT32_MAX)) throw py::value_error("kh * kw * channels must be < 2**31 (int32 dot products)");
   const std::int64_t k = std::int64_t(k_d);
   per_output<std::int32_t>(thresholds, "thresholds", "int32", f, "filter");
   std::vector<word_t> flips = pack_flags(flip, "flip", f, "filter");
   if (flips.empty()) flips.assign(words_for(f) + 1, 0);  // None: no flipped channel
-  const std::size_t n = std::size_t(x_bits.shape(0)), rows = n * s.oh * s.ow, out_words = words_for(f);
-  py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(out_words)});
+  const std::size_t n = std::size_t(x_bits.shape(0)), rows = pixels_of(n, s), out_words = words_for(f);
+  py::array_t<word_t> out = new_result<word_t>({n, s.oh, s.ow, out_words}, "the conv output");
   if (rows == 0 || f == 0) return out;
 
   const auto* x = static_cast<const word_t*>(x_bits.data());
@@ -136,25 +157,34 @@ py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::a
 }
 
 // The first conv layer: float NHWC input, packed +-1 filter rows (F, ceil(KH*KW*C/64)) in (kh, kw, c) order.
-py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_bits, std::int64_t kh,
-                                         std::int64_t kw, const py::array& thresholds, const py::object& flip,
-                                         std::int64_t sh, std::int64_t sw, std::int64_t ph, std::int64_t pw,
-                                         const std::string& isa_name) {
+py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_bits, const py::handle& kh,
+                                         const py::handle& kw, const py::array& thresholds, const py::object& flip,
+                                         const py::handle& sh, const py::handle& sw, const py::handle& ph,
+                                         const py::handle& pw, const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   require_dtype<float>(x, "x", "float32");
   require_ndim(x, "x", 4);
   require_c_contiguous(x, "x");
-  ConvShape s = conv_shape(x, kh, kw, sh, sw, ph, pw, "kernel");  // s.words: channels (floats per pixel)
-  const std::size_t c = s.words, k = s.kh * s.kw * c;
+  // s.words: channels (floats per pixel)
+  ConvShape s = conv_shape(x, dim_arg(kh, "kernel height", 1), dim_arg(kw, "kernel width", 1), dim_arg(sh, "stride", 1),
+                           dim_arg(sw, "stride", 1), dim_arg(ph, "padding", 0), dim_arg(pw, "padding", 0), "kernel");
+  const std::size_t c = s.words;
   if (c == 0) throw py::value_error("x must have at least one channel");
+  // Taps per filter; overflow-checked (2**30 x 2**30 x 16 wrapped to 0 and crashed).
+  const std::size_t k = checked_mul(checked_mul(s.kh, s.kw, "kh * kw"), c, "kh * kw * channels (taps per filter)",
+                                    std::size_t(INT32_MAX));
   const std::size_t ldb = check_packed_rows(w_bits, "w_bits", std::int64_t(k));
   const std::size_t f = std::size_t(w_bits.shape(0));
-  per_output<float>(thresholds, "thresholds", "float32", f, "filter");
+  require_finite(per_output<float>(thresholds, "thresholds", "float32", f, "filter"), f, "thresholds",
+                 "a NaN threshold compares false with every sum", true);
   std::vector<word_t> flips = pack_flags(flip, "flip", f, "filter");
   if (flips.empty()) flips.assign(words_for(f) + 1, 0);
-  const std::size_t n = std::size_t(x.shape(0)), rows = n * s.oh * s.ow, out_words = words_for(f);
-  py::array_t<word_t> out({py::ssize_t(n), py::ssize_t(s.oh), py::ssize_t(s.ow), py::ssize_t(out_words)});
+  const std::size_t n = std::size_t(x.shape(0)), rows = pixels_of(n, s), out_words = words_for(f);
+  py::array_t<word_t> out = new_result<word_t>({n, s.oh, s.ow, out_words}, "the conv output");
   if (rows == 0 || f == 0) return out;
+  // NaN/Inf compare false with every threshold: a silent +1 (the CNN then predicted class 0).
+  require_finite(static_cast<const float*>(x.data()), std::size_t(x.size()), "x", "the conv has no sign for it");
+  checked_mul(k, words_for(f), "the transposed filters");  // the driver's copy of the filters, per tap
   const auto* xp = static_cast<const float*>(x.data());
   const auto* wb = static_cast<const word_t*>(w_bits.data());
   const auto* t = static_cast<const float*>(thresholds.data());

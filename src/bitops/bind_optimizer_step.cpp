@@ -11,7 +11,9 @@ float* float_buffer(const py::object& a, const char* name, std::size_t size, boo
     if (required) throw py::value_error(std::string(name) + " is required by this optimizer");
     return nullptr;
   }
-  auto arr = py::cast<py::array>(a);
+  // An array, never a converted temporary: the update is in place.
+  if (!py::isinstance<py::array>(a)) throw py::type_error(std::string(name) + " must be a float32 numpy array");
+  auto arr = py::reinterpret_borrow<py::array>(a);
   require_dtype<float>(arr, name, "float32");
   require_c_contiguous(arr, name);
   if (std::size_t(arr.size()) != size)
@@ -30,8 +32,8 @@ void optimizer_step(const std::string& kind, const py::object& w, const py::obje
   for (int i = 0; i < 5; ++i)
     if (kind == kinds[i]) k = i;
   if (k < 0) throw py::value_error("kind must be sgd, momentum, adam, adamax or shift_adamax, got '" + kind + "'");
-  auto warr = py::cast<py::array>(w);
-  const std::size_t n = std::size_t(warr.size());
+  if (!py::isinstance<py::array>(w)) throw py::type_error("w must be a float32 numpy array");
+  const std::size_t n = std::size_t(py::reinterpret_borrow<py::array>(w).size());
   OptimStep s{OptimKind(k), lr, b1, b2, eps, lr_scale, clip.is_none() ? 0.0f : py::cast<float>(clip),
               clip.is_none() ? 0 : 1};
   float* wp = float_buffer(w, "w", n, true);

@@ -7,22 +7,28 @@ namespace pbn {
 namespace {
 
 DType dtype_of(const py::array& x) {
-  if (x.dtype().is(py::dtype::of<float>())) return DType::f32;
-  if (x.dtype().is(py::dtype::of<double>())) return DType::f64;
-  if (x.dtype().is(py::dtype::of<std::int8_t>())) return DType::i8;
-  if (x.dtype().is(py::dtype::of<std::int16_t>())) return DType::i16;
+  if (same_dtype(x.dtype(), py::dtype::of<float>())) return DType::f32;
+  if (same_dtype(x.dtype(), py::dtype::of<double>())) return DType::f64;
+  if (same_dtype(x.dtype(), py::dtype::of<std::int8_t>())) return DType::i8;
+  if (same_dtype(x.dtype(), py::dtype::of<std::int16_t>())) return DType::i16;
   throw py::type_error("x must have dtype float32, float64, int8 or int16, got " + std::string(py::str(x.dtype())));
 }
 
-py::array pack_signs(const py::array& x, int axis, const std::string& isa_name) {
+py::array pack_signs(const py::array& x, const py::handle& axis_obj, const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   const DType dtype = dtype_of(x);
   const int ndim = int(x.ndim());
   if (ndim == 0) throw py::value_error("x must have at least 1 dimension, got a 0-d array");
-  if (axis < -ndim || axis >= ndim)
-    throw py::value_error("axis " + std::to_string(axis) + " is out of range for x of shape " + shape_str(x));
+  if (!PyLong_Check(axis_obj.ptr()) || PyBool_Check(axis_obj.ptr()))
+    throw py::type_error("axis must be an int, got " + std::string(py::str(py::type::of(axis_obj))));
+  int overflow = 0;
+  const long long axis_ll = PyLong_AsLongLongAndOverflow(axis_obj.ptr(), &overflow);
+  if (overflow || axis_ll < -ndim || axis_ll >= ndim)
+    throw py::value_error("axis " + std::string(py::str(axis_obj)) + " is out of range for x of shape " + shape_str(x));
+  int axis = int(axis_ll);
   if (axis < 0) axis += ndim;
   require_c_contiguous(x, "x");
+  require_aligned(x, "x");
 
   std::size_t outer = 1, inner = 1;
   std::vector<py::ssize_t> shape(x.shape(), x.shape() + ndim);

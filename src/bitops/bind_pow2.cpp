@@ -12,9 +12,10 @@ int checked_exp(const py::object& v, const char* name, int dflt) {
   if (v.is_none()) return dflt;
   if (!PyLong_Check(v.ptr()) || PyBool_Check(v.ptr()))
     throw py::type_error(std::string(name) + " must be an int or None, got " + std::string(py::str(py::type::of(v))));
-  const long long e = v.cast<long long>();
-  if (e < kPow2MinExp || e > kPow2MaxExp)
-    throw py::value_error(std::string(name) + "=" + std::to_string(e) + " is outside the codes' exponent range [" +
+  int overflow = 0;
+  const long long e = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);  // no pybind cast error for 2**70
+  if (overflow || e < kPow2MinExp || e > kPow2MaxExp)
+    throw py::value_error(std::string(name) + "=" + std::string(py::str(v)) + " is outside the codes' exponent range [" +
                           std::to_string(kPow2MinExp) + ", " + std::to_string(kPow2MaxExp) + "]");
   return int(e);
 }

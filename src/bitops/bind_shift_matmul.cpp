@@ -39,7 +39,7 @@ py::array_t<float> shift_matmul(const py::array& codes, const py::array& g, cons
   if (method != "float" && method != "fixed")
     throw py::value_error("method must be 'float' or 'fixed', got '" + method + "'");
   const Operands o = check_operands(codes, g);
-  py::array_t<float> out({py::ssize_t(o.k), py::ssize_t(o.n)});
+  py::array_t<float> out = new_result<float>({o.k, o.n}, "the result (columns of codes x columns of g)");
   const auto* c = static_cast<const std::int8_t*>(codes.data());
   const auto* gp = static_cast<const float*>(g.data());
   float* dst = out.mutable_data();

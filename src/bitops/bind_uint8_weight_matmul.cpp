@@ -28,7 +28,7 @@ py::array_t<std::int32_t> uint8_weight_matmul(const py::array& x, const py::arra
   if ((n + 31) / 32 != blocks)
     throw py::value_error("panels has " + std::to_string(blocks) + " blocks of 32 rows but n=" + std::to_string(n) +
                           " needs ceil(n / 32) = " + std::to_string((n + 31) / 32));
-  py::array_t<std::int32_t> out({py::ssize_t(m), py::ssize_t(n)});
+  py::array_t<std::int32_t> out = new_result<std::int32_t>({m, n}, "the result (rows of x x n)");
   if (m == 0 || n == 0) return out;
   const auto* xp = static_cast<const std::uint8_t*>(x.data());
   const auto* pp = static_cast<const std::uint16_t*>(panels.data());

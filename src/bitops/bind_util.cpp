@@ -1,6 +1,7 @@
 #include "bind_util.h"
 
 #include <climits>
+#include <cmath>
 
 namespace pbn {
 
@@ -22,6 +23,16 @@ void require_c_contiguous(const py::array& a, const char* name) {
                           "pass np.ascontiguousarray(" + name + ")");
 }
 
+bool same_dtype(const py::dtype& a, const py::dtype& b) {
+  return a.is(b) || py::detail::npy_api::get().PyArray_EquivTypes_(a.ptr(), b.ptr());
+}
+
+void require_aligned(const py::array& a, const char* name) {
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(std::string(name) + " is not aligned for its dtype (a view at an odd byte offset); pass " +
+                          name + ".copy()");
+}
+
 std::size_t row_stride(const py::array& a, const char* name) {
   if (a.size() == 0) return std::size_t(a.shape(1));  // numpy gives empty arrays arbitrary strides
   const auto item = py::ssize_t(a.itemsize());
@@ -30,7 +41,40 @@ std::size_t row_stride(const py::array& a, const char* name) {
     throw py::value_error(std::string(name) + " must have contiguous rows (got strides (" +
                           std::to_string(a.strides(0)) + ", " + std::to_string(a.strides(1)) +
                           ")); pass np.ascontiguousarray(" + name + ")");
+  if (a.shape(0) > 1 && a.strides(0) < a.shape(1) * item)
+    throw py::value_error(std::string(name) + " has overlapping rows (row stride " + std::to_string(a.strides(0)) +
+                          " bytes for rows of " + std::to_string(a.shape(1) * item) +
+                          " bytes, e.g. a np.broadcast_to view); pass np.ascontiguousarray(" + name + ")");
   return a.shape(0) <= 1 ? std::size_t(a.shape(1)) : std::size_t(a.strides(0) / item);
+}
+
+std::int64_t checked_int(const py::handle& v, const char* name, std::int64_t lo, std::int64_t hi) {
+  if (!PyLong_Check(v.ptr()) || PyBool_Check(v.ptr()))
+    throw py::type_error(std::string(name) + " must be an int, got " + std::string(py::str(py::type::of(v))));
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (overflow || x < lo || x > hi)
+    throw py::value_error(std::string(name) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                          "], got " + std::string(py::str(v)));
+  return x;
+}
+
+std::size_t checked_mul(std::size_t a, std::size_t b, const char* what, std::size_t max) {
+  std::size_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    throw py::value_error(std::string(what) + " is too large (" + std::to_string(a) + " x " + std::to_string(b) +
+                          " overflows)");
+  if (r > max)
+    throw py::value_error(std::string(what) + " is too large (" + std::to_string(a) + " x " + std::to_string(b) +
+                          " = " + std::to_string(r) + " > " + std::to_string(max) + ")");
+  return r;
+}
+
+void require_finite(const float* p, std::size_t n, const char* name, const char* why, bool allow_inf) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (allow_inf ? std::isnan(p[i]) : !std::isfinite(p[i]))
+      throw py::value_error(std::string(name) + " contains " + (std::isnan(p[i]) ? "NaN" : "Inf") + " at flat index " +
+                            std::to_string(i) + " (" + why + ")");
 }
 
 std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, const char* why_max) {
@@ -47,7 +91,7 @@ std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, 
 
 py::array_t<float> output_f32(const py::object& out, std::size_t rows, std::size_t cols,
                               const std::vector<const py::array*>& inputs) {
-  if (out.is_none()) return py::array_t<float>({py::ssize_t(rows), py::ssize_t(cols)});
+  if (out.is_none()) return new_result<float>({rows, cols}, "the result");
   if (!py::isinstance<py::array>(out)) throw py::type_error("out must be a numpy array or None");
   auto arr = py::reinterpret_borrow<py::array>(out);
   require_dtype<float>(arr, "out", "float32");
@@ -102,9 +146,12 @@ std::vector<word_t> pack_flags(const py::object& flags, const char* name, std::s
   std::vector<word_t> out;
   if (flags.is_none()) return out;
   if (!py::isinstance<py::array>(flags)) throw py::type_error(std::string(name) + " must be a bool array or None");
-  const bool* f = per_output<bool>(py::reinterpret_borrow<py::array>(flags), name, "bool", n, per);
+  per_output<bool>(py::reinterpret_borrow<py::array>(flags), name, "bool", n, per);
+  // Read bytes, not bool: a bool array may hold any byte (a view of uint8 data);
+  // numpy counts every nonzero byte as True, so do we.
+  const auto* f = static_cast<const std::uint8_t*>(py::reinterpret_borrow<py::array>(flags).data());
   out.assign(words_for(n), 0);
-  for (std::size_t j = 0; j < n; ++j) out[j / 64] |= word_t(f[j]) << (j % 64);
+  for (std::size_t j = 0; j < n; ++j) out[j / 64] |= word_t(f[j] != 0) << (j % 64);
   return out;
 }
 

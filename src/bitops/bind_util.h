@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,18 +17,53 @@ namespace py = pybind11;
 
 std::string shape_str(const py::array& a);
 
-// Raises TypeError unless `a` is a numpy array of element type T.
+// numpy's equivalence of dtypes (PyArray_EquivTypes), not identity: arrays that
+// went through pickle, np.ctypeslib or a byte-order no-op (`astype("=u1")`) carry
+// their own, equal, dtype object.
+bool same_dtype(const py::dtype& a, const py::dtype& b);
+
+// Raises ValueError unless `a`'s data is aligned for its element type (a view
+// at an odd byte offset, e.g. np.frombuffer(buf, offset=1), is not: the
+// kernels read whole elements).
+void require_aligned(const py::array& a, const char* name);
+
+// Raises TypeError unless `a` is a numpy array of element type T (and
+// ValueError if its data is not aligned for T).
 template <class T>
 void require_dtype(const py::array& a, const char* name, const char* expected) {
-  if (!a.dtype().is(py::dtype::of<T>()))
+  if (!same_dtype(a.dtype(), py::dtype::of<T>()))
     throw py::type_error(std::string(name) + " must have dtype " + expected + ", got " +
                          std::string(py::str(a.dtype())));
+  require_aligned(a, name);
 }
+
+// A Python int (not bool) in [lo, hi] as int64, checked without pybind's
+// generic cast errors: TypeError / ValueError naming `name`.
+std::int64_t checked_int(const py::handle& v, const char* name, std::int64_t lo, std::int64_t hi);
+
+// a * b, or ValueError "<what> is too large" if it overflows size_t or exceeds `max`.
+std::size_t checked_mul(std::size_t a, std::size_t b, const char* what,
+                        std::size_t max = std::size_t(PTRDIFF_MAX));
+
+// A new C-contiguous array of `shape` with elements of `itemsize` bytes; the
+// element count and byte size are checked first (overflow-safe), so an absurd
+// shape gives a ValueError naming `what` rather than numpy's or a wrapped size.
+template <class T>
+py::array_t<T> new_result(const std::vector<std::size_t>& shape, const char* what) {
+  std::size_t bytes = sizeof(T);
+  for (std::size_t d : shape) bytes = checked_mul(bytes, d, what);
+  return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+// Raises ValueError naming `name` if any of the n floats is NaN (or +-Inf, unless allow_inf).
+void require_finite(const float* p, std::size_t n, const char* name, const char* why, bool allow_inf = false);
 
 void require_ndim(const py::array& a, const char* name, int ndim);
 void require_c_contiguous(const py::array& a, const char* name);
 
-// Rows of a 2-D array must be contiguous; returns the row stride in elements.
+// Rows of a 2-D array must be contiguous and must not overlap (a stride-0
+// broadcast view is refused before anything scans it); returns the row stride
+// in elements.
 std::size_t row_stride(const py::array& a, const char* name);
 
 // A Python int k as int64 in [0, max]; the message names `name`.
@@ -52,7 +88,8 @@ const T* per_output(const py::array& a, const char* name, const char* expected, 
 }
 
 // A bool array of n flags (one per `per`) packed into words (bit j = flag j);
-// None -> an empty vector.
+// None -> an empty vector. Each flag is read as a byte and normalised (any
+// nonzero byte is True, as numpy reads it), never shifted in as it is.
 std::vector<word_t> pack_flags(const py::object& flags, const char* name, std::size_t n, const char* per);
 
 // Packed rows (rows, words) uint64 with words == words_for(k) and zero padding.

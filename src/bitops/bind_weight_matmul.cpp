@@ -74,7 +74,7 @@ py::array_t<float> product(bool transposed, const py::array& a, const char* a_na
                           "; shape " + shape_str(a));
   inputs.push_back(&a);
   py::array_t<float> out = transposed ? output_f32(out_obj, m, cols_out, inputs)
-                                      : py::array_t<float>({py::ssize_t(m), py::ssize_t(cols_out)});
+                                      : new_result<float>({m, cols_out}, "the result (rows of x x rows of the weights)");
   if (m == 0 || cols_out == 0) return out;
   const float* ap = static_cast<const float*>(a.data());
   float* o = out.mutable_data();

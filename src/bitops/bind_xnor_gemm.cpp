@@ -14,7 +14,7 @@ py::array_t<std::int32_t> xnor_gemm(const py::array& a_bits, const py::array& b_
                                     const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   const PackedOperands o = check_packed_operands(a_bits, b_bits, k_obj, kWhyInt32);
-  py::array_t<std::int32_t> out({py::ssize_t(o.m), py::ssize_t(o.n)});
+  py::array_t<std::int32_t> out = new_result<std::int32_t>({o.m, o.n}, "the result (rows of a_bits x rows of b_bits)");
   if (o.m == 0 || o.n == 0) return out;
   std::int32_t* c = out.mutable_data();
   py::gil_scoped_release release;

@@ -17,9 +17,9 @@ py::array_t<word_t> threshold_gemm(bool panels, const py::array& a_bits, const p
   const PackedOperands o =
       check_packed_operands(a_bits, b_bits, k_obj, "the dot products are int32 (k <= 2**31 - 1)");
   const auto* t = per_output<std::int32_t>(thresholds, "thresholds", "int32", o.n, "row of b_bits");
-  const std::vector<word_t> flips = pack_flags(flip, "flip", o.n, "row of b_bits");
+  const std::vector<word_t> flips = pack_flags(flip, "flip", o.n, "row of b_bits");  // bytes normalised to 0/1
   const std::size_t out_words = words_for(o.n);
-  py::array_t<word_t> out({py::ssize_t(o.m), py::ssize_t(out_words)});
+  py::array_t<word_t> out = new_result<word_t>({o.m, out_words}, "the result (rows of a_bits x output words)");
   if (o.m == 0 || o.n == 0) return out;
   word_t* c = out.mutable_data();
   py::gil_scoped_release release;

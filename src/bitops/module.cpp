@@ -93,11 +93,20 @@ PYBIND11_MODULE(_bitops, m) {
     return d;
   }, "Kernel calls per op and variant since import.");
   m.def("get_num_threads", &get_num_threads);
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw py::value_error("n must be >= 1, got " + std::to_string(n));
+  m.def("set_num_threads", [](const py::handle& n_obj) {
+    if (!PyLong_Check(n_obj.ptr()) || PyBool_Check(n_obj.ptr()))
+      throw py::type_error("n must be an int, got " + std::string(py::str(py::type::of(n_obj))));
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(n_obj.ptr(), &overflow);
+    if (overflow < 0 || (!overflow && v < 1)) throw py::value_error("n must be >= 1, got " + std::string(py::str(n_obj)));
+    if (overflow > 0 || v > kMaxThreads)
+      throw py::value_error("n must be <= " + std::to_string(kMaxThreads) + " (MAX_THREADS), got " +
+                            std::string(py::str(n_obj)));
+    const int n = int(v);
     py::gil_scoped_release release;  // waits for a running kernel to finish
     set_num_threads(n);
   }, py::arg("n"));
+  m.attr("MAX_THREADS") = kMaxThreads;
   m.def("default_num_threads", &default_num_threads);
 
   bind_pack(m);

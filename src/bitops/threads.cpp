@@ -19,8 +19,8 @@ namespace {
 int env_threads(const char* name) {
   const char* v = std::getenv(name);
   if (!v || !*v) return 0;
-  const int n = std::atoi(v);  // "4,2" (nested OpenMP syntax) -> 4
-  return n > 0 ? n : 0;
+  const long n = std::strtol(v, nullptr, 10);  // "4,2" (nested OpenMP syntax) -> 4
+  return n > 0 ? int(std::min<long>(n, kMaxThreads)) : 0;
 }
 
 class Pool {

@@ -22,7 +22,10 @@ namespace pbn {
 // PYBITNET_NUM_THREADS, then OMP_NUM_THREADS.
 int default_num_threads();
 int get_num_threads();
-void set_num_threads(int n);  // n >= 1
+void set_num_threads(int n);  // 1 <= n <= kMaxThreads
+// More threads than this is a typo, not a machine: set_num_threads refuses it and
+// PYBITNET_NUM_THREADS / OMP_NUM_THREADS are clamped to it.
+constexpr int kMaxThreads = 1024;
 
 // Runs fn(i) for every i in [0, n), on up to get_num_threads() threads (the
 // caller included), and returns when all are done. Safe to call from several

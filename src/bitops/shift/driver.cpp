@@ -1,5 +1,6 @@
 #include "driver.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <stdexcept>
@@ -78,9 +79,10 @@ void shift_matmul(const Target& t, const std::int8_t* codes, std::size_t ldc, co
 
 int fixed_frac_bits(double a, double gmax) {
   if (a == 0.0 || gmax == 0.0) return 0;
-  int x;
-  std::frexp(a * gmax, &x);  // a * gmax <= 2^x
-  return 29 - x;
+  int x_ag, x_g;
+  std::frexp(a * gmax, &x_ag);  // a * gmax < 2^x_ag
+  std::frexp(gmax, &x_g);       // gmax < 2^x_g
+  return std::min(29 - x_ag, 29 - x_g);
 }
 
 int shift_matmul_frac_bits(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, std::size_t m,

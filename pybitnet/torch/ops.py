@@ -1,37 +1,4 @@
-"""pybitnet's kernels as PyTorch operators (``torch.ops.pybitnet.*``).
-
-Importing this module needs torch (``pip install pybitnet[torch]``); nothing is
-built against libtorch: each operator is a ``torch.library.custom_op`` whose
-CPU implementation views the tensors as numpy arrays (zero-copy on contiguous
-CPU tensors, ``Tensor.numpy()`` shares memory) and wraps the kernel's result with
-``torch.from_numpy`` (zero-copy again). Every operator has a fake (meta)
-implementation so ``torch.compile`` traces through it without a graph break, and
-the differentiable ones an autograd formula.
-
-Packed bits are ``torch.int64`` tensors holding the uint64 words of the bit
-contract (:func:`pybitnet.pack_signs`): PyTorch's uint64 support is partial, and
-the kernels reinterpret the words in place, so nothing is copied.
-
-Operators (all CPU)::
-
-    sign(x)                                   # +-1 (0 -> +1); STE: grad * (|x| <= 1)
-    pack_signs(x)                             # (..., K) -> (..., ceil(K/64)) int64 words
-    binarize(w, stochastic, seed)             # packed +-1 weights (BinaryConnect)
-    ternarize(w, stochastic, seed)            # (sign_bits, nonzero_bits)
-    xnor_gemm(a_bits, b_bits, k)              # sign(A) @ sign(B).T, int32
-    binary_weight_matmul(x, w_bits, k)        # x @ sign(W).T     grad x: binary_weight_matmul_t
-    binary_weight_matmul_t(g, w_bits, k)      # g @ sign(W)       grad g: binary_weight_matmul
-    ternary_weight_matmul(x, s, nz, k)        # x @ T.T           grad x: ternary_weight_matmul_t
-    ternary_weight_matmul_t(g, s, nz, k)      # g @ T             grad g: ternary_weight_matmul
-    shift_matmul(codes, g)                    # dequantize_pow2(codes).T @ g
-    binary_linear(x, weight, w_bits)          # BinaryConnect layer: x @ Wb.T, grads to x and to real W
-    ternary_linear(x, weight, s, nz)          # ternary connect layer, same
-    binarized_linear(x, weight)               # BNN layer by XNOR-popcount: sign(x) @ sign(W).T, STE
-
-Inputs that are not contiguous are made contiguous (``Tensor.contiguous()``,
-which copies only then): autograd hands operators expanded or transposed
-gradients, and refusing them would break ordinary training loops.
-"""
+"""pybitnet's kernels as PyTorch operators (``torch.ops.pybitnet.*``); see :mod:`pybitnet.torch`."""
 from __future__ import annotations
 
 import os
@@ -40,11 +7,11 @@ import warnings
 import numpy as np
 import torch
 
-from . import gemm as _gemm
-from . import packing as _packing
-from . import qbp as _qbp
-from . import sampling as _sampling
-from . import weight_matmul as _wm
+from .. import gemm as _gemm
+from .. import packing as _packing
+from .. import qbp as _qbp
+from .. import sampling as _sampling
+from .. import weight_matmul as _wm
 
 _LIB = "pybitnet"
 
@@ -346,7 +313,3 @@ OPS = ("sign", "pack_signs", "binarize", "ternarize", "xnor_gemm", "binary_weigh
        "binarized_linear")
 
 __all__ = list(OPS) + ["OPS"]
-
-from .torch_nn import BinarizedLinear, BinaryConv2d, BinaryLinear, Sign, TernaryLinear, clip_weights  # noqa: E402
-
-__all__ += ["BinarizedLinear", "BinaryConv2d", "BinaryLinear", "Sign", "TernaryLinear", "clip_weights"]

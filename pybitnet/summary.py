@@ -1,0 +1,214 @@
+"""A model summary in the spirit of ``larq.models.summary``.
+
+Per layer: the parameters, the bits they take when stored as the papers'
+hardware would (1 bit per binary weight, 2 per ternary weight, 32 per float),
+the operations of one forward pass per example — bit-MACs (XNOR-popcount),
+additions, multiplications, shifts — as the kernels themselves count them
+(:func:`pybitnet.count_ops`, the papers' accounting: element-wise work such as
+batch norm is listed apart), and packed vs float32 memory; then the totals.
+
+>>> print(pybitnet.summary(model, input_shape=(784,)))       # pybitnet.nn or pybitnet.torch models
+$ pybitnet summary runs/mnist-bnn/best.npz
+
+With ``training_batch=B`` it also counts one training step of B examples
+(forward, backward, weight gradients) and gives the Few-Multiplications
+paper's accounting beside it: 3 x weights x B multiplications for the float
+baseline, and 3 x units x B element-wise ones left once the products are
+multiplication-free (Lin et al. 2015, "estimated number of multiplications in
+MNIST net": 1.7480e9 vs 1.8492e6 per minibatch of 200).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from .opcount import OpCounts, count_ops
+
+
+@dataclasses.dataclass
+class LayerSummary:
+    name: str
+    output_shape: tuple
+    params: int
+    bits: int  # as stored: 1 per binary weight, 2 per ternary weight, 32 per float
+    ops: OpCounts  # per example, counted by the kernels
+    bit_macs: int  # per example: XNOR-popcount multiply-accumulates of ±1 values
+    elementwise: int  # per example: element-wise multiplications not in `ops` (batch norm scale)
+
+    @property
+    def packed_bytes(self) -> int:
+        return -(-self.bits // 8)
+
+    @property
+    def float32_bytes(self) -> int:
+        return 4 * self.params
+
+
+@dataclasses.dataclass
+class ModelSummary:
+    layers: List[LayerSummary]
+    input_shape: tuple
+    training_batch: Optional[int] = None
+    training_ops: Optional[OpCounts] = None  # one training step of `training_batch` examples
+    paper_float_mults: Optional[int] = None  # 3 x weights x B
+    paper_elementwise_mults: Optional[int] = None  # 3 x units x B
+
+    def __str__(self) -> str:
+        return format_summary(self)
+
+
+def _fmt(n) -> str:
+    return "0" if n == 0 else f"{n:,}" if n < 10**7 else f"{n:.3e}"
+
+
+def format_summary(s: ModelSummary) -> str:
+    head = ("layer", "output", "params", "bits", "bit-MACs", "additions", "mults", "shifts", "packed", "float32")
+    rows = [head]
+    for l in s.layers:
+        mults = _fmt(l.ops.multiplications) + (f" (+{_fmt(l.elementwise)} elem.)" if l.elementwise else "")
+        rows.append((l.name, "x".join(map(str, l.output_shape)), _fmt(l.params), _fmt(l.bits), _fmt(l.bit_macs),
+                     _fmt(l.ops.additions), mults, _fmt(l.ops.shifts), _bytes(l.packed_bytes), _bytes(l.float32_bytes)))
+    tot_mults = sum(l.ops.multiplications for l in s.layers)
+    tot_elem = sum(l.elementwise for l in s.layers)
+    rows.append(("total", "", _fmt(sum(l.params for l in s.layers)), _fmt(sum(l.bits for l in s.layers)),
+                 _fmt(sum(l.bit_macs for l in s.layers)), _fmt(sum(l.ops.additions for l in s.layers)),
+                 _fmt(tot_mults) + (f" (+{_fmt(tot_elem)} elem.)" if tot_elem else ""),
+                 _fmt(sum(l.ops.shifts for l in s.layers)), _bytes(sum(l.packed_bytes for l in s.layers)),
+                 _bytes(sum(l.float32_bytes for l in s.layers))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    packed, full = sum(l.packed_bytes for l in s.layers), sum(l.float32_bytes for l in s.layers)
+    lines.append(f"operations per example (input {'x'.join(map(str, s.input_shape))}), counted by the kernels; "
+                 f"memory {full / max(1, packed):.1f}x smaller packed than float32")
+    if s.training_ops is not None:
+        t = s.training_ops
+        lines.append(f"one training step of {s.training_batch} examples: {_fmt(t.multiplications)} multiplications, "
+                     f"{_fmt(t.additions)} additions, {_fmt(t.shifts)} shifts, {_fmt(t.popcounts)} popcounts "
+                     "(kernels; element-wise work not counted)")
+        lines.append(f"the Few-Multiplications paper's accounting at this batch: float baseline 3 x weights x B = "
+                     f"{_fmt(s.paper_float_mults)}; left once the products are multiplication-free, "
+                     f"3 x units x B = {_fmt(s.paper_elementwise_mults)} (element-wise)")
+    return "\n".join(lines)
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"
+
+
+# ---------------------------------------------------------------------------------------------
+# pybitnet.nn models
+# ---------------------------------------------------------------------------------------------
+
+def _param_bits(layer) -> int:
+    quantizer = getattr(layer, "quantizer", None)
+    bits = 0
+    for p in layer.own_parameters():
+        per = 32
+        if p is getattr(layer, "weight", None) and quantizer is not None:
+            per = 2 if quantizer.kind == "ternary" else 1
+        bits += per * p.value.size
+    return bits
+
+
+def _nn_bit_macs(layer, out_shape) -> int:
+    """±1 x ±1 multiply-accumulates per example of a binary-input binary-weight layer."""
+    from .nn import Conv2D, Dense
+
+    q = getattr(layer, "quantizer", None)
+    if q is None or q.kind != "binary" or not getattr(layer, "binary_input", False):
+        return 0
+    if isinstance(layer, Dense):
+        return layer.in_features * layer.out_features
+    if isinstance(layer, Conv2D):
+        kh, kw = layer.kernel_size
+        return kh * kw * layer.in_channels * int(np.prod(out_shape))
+    return 0
+
+
+def summarize(model, input_shape: Sequence[int], *, batch: int = 1, training_batch: Optional[int] = None,
+              seed: int = 0) -> ModelSummary:
+    """Summary of a :class:`pybitnet.nn.Sequential` or a ``torch.nn.Module`` built from
+    :mod:`pybitnet.torch` (and ``torch.nn``) layers, on random inputs of `input_shape`
+    (one example's shape, e.g. ``(784,)`` or ``(32, 32, 3)`` NHWC for pybitnet.nn CNNs)."""
+    input_shape = tuple(int(d) for d in input_shape)
+    if hasattr(model, "layers") and hasattr(model, "own_parameters"):
+        return _summarize_nn(model, input_shape, batch, training_batch, seed)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    if torch is not None and isinstance(model, torch.nn.Module):
+        from .torch.summary import summarize_torch
+
+        return summarize_torch(model, input_shape, batch, training_batch, seed)
+    raise TypeError(f"model must be a pybitnet.nn.Sequential or a torch.nn.Module, got {type(model).__name__}")
+
+
+def _summarize_nn(model, input_shape, batch, training_batch, seed) -> ModelSummary:
+    from .nn import BatchNorm
+
+    rng = np.random.default_rng(seed)
+    was_training = model.training
+    model.eval()
+    x = rng.standard_normal((batch,) + input_shape).astype(np.float32)
+    layers = []
+    try:
+        for i, layer in enumerate(model.layers):
+            with count_ops() as ops:
+                x = layer.forward(x)
+            per = OpCounts(**{f: getattr(ops, f) // batch for f in ("multiplications", "additions", "shifts",
+                                                                     "popcounts", "bitwise", "weight_bytes")})
+            out = tuple(x.shape[1:])
+            elementwise = int(np.prod(out)) if isinstance(layer, BatchNorm) else 0
+            params = sum(p.value.size for p in layer.own_parameters())
+            layers.append(LayerSummary(f"{i}: {_short(layer)}", out, params, _param_bits(layer), per,
+                                       _nn_bit_macs(layer, out), elementwise))
+    finally:
+        model.train(was_training)
+    summary = ModelSummary(layers, input_shape)
+    if training_batch:
+        _training_step_nn(model, summary, input_shape, training_batch, rng)
+    return summary
+
+
+def _paper_accounting(summary: ModelSummary, weights: int, units: int, batch: int) -> None:
+    summary.training_batch = batch
+    summary.paper_float_mults = 3 * weights * batch
+    summary.paper_elementwise_mults = 3 * units * batch
+
+
+def _training_step_nn(model, summary, input_shape, batch, rng) -> None:
+    from .nn import BatchNorm, Conv2D, Dense, SquaredHinge
+
+    x = rng.standard_normal((batch,) + input_shape).astype(np.float32)
+    params = [p for p in model.parameters()]
+    saved = [p.value.copy() for p in params]
+    was_training = model.training
+    model.train()
+    try:
+        model.zero_grad()
+        with count_ops() as ops:
+            out = model.forward(x)
+            _, grad = SquaredHinge()(out, rng.integers(0, out.shape[1], batch))
+            model.backward(grad)
+    finally:
+        for p, v in zip(params, saved):
+            p.value[...] = v
+        model.train(was_training)
+    summary.training_ops = OpCounts(**{f: getattr(ops, f) for f in ("multiplications", "additions", "shifts",
+                                                                   "popcounts", "bitwise", "weight_bytes")})
+    weights = sum(m.weight.value.size for m in model.modules() if isinstance(m, (Dense, Conv2D)))
+    units = sum(m.features for m in model.modules() if isinstance(m, BatchNorm))
+    _paper_accounting(summary, weights, units, batch)
+
+
+def _short(layer) -> str:
+    r = repr(layer)
+    return r if len(r) <= 48 else r[:45] + "..."

@@ -1,0 +1,476 @@
+"""Regression tests of issue 13 (hardening): one test per finding of the outside
+adversarial suite, plus what the fuzzers (fuzz/) found. Every bad input is a clear
+Python exception naming the argument or the file; never a crash, a hang or a silent
+wrong answer. The property suite over every kernel is tests/test_properties.py."""
+import ctypes
+import io
+import json
+import pickle
+import signal
+import zipfile
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+import pybitnet
+from pybitnet import InvalidModelFile, _bitops, checkpoint, cli, data, recipes
+from pybitnet.inference import conv, export, load
+
+from conftest import rewrite_model_file
+
+
+@contextmanager
+def deadline(seconds=20):
+    """Fail (instead of hanging the suite) if the block takes longer than `seconds`."""
+    def boom(*_):
+        raise TimeoutError(f"took more than {seconds} s: a hang")
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def bits(rows, k, seed=0):
+    return pybitnet.pack_signs(np.random.default_rng(seed).standard_normal((rows, k)).astype(np.float32))
+
+
+# ------------------------------------------------------------------ the segfault and overflows
+
+def test_first_conv_tap_count_overflow_is_an_error_not_a_segfault():
+    with pytest.raises(ValueError, match="too large"):
+        conv.first_conv2d_threshold(np.ones((1, 1, 1, 16), np.float32), np.zeros((1, 0), np.uint64), 2**30,
+                                    np.zeros(1, np.float32), stride=2**30, padding=2**30)
+
+
+def test_im2col_row_length_overflow_is_an_error():
+    with pytest.raises(ValueError, match="too large"):
+        conv.im2col_bits(np.zeros((1, 1, 1, 16), np.uint64), 2**30, stride=2**30, padding=2**30)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: conv.im2col_bits(np.zeros((1, 1, 1, 1), np.uint64), 2**31),
+    lambda: conv.max_pool2d_bits(np.zeros((1, 1, 1, 1), np.uint64), 2**70),
+    lambda: _bitops.im2col_bits(np.zeros((1, 1, 1, 1), np.uint64), 2**70, 1, 1, 1, 0, 0),
+    lambda: _bitops.binary_conv2d_threshold(np.zeros((1, 1, 1, 1), np.uint64), np.zeros((1, 1, 1, 1), np.uint64),
+                                            2**70, np.zeros(1, np.int32), None, 1, 1, 0, 0),
+])
+def test_huge_geometry_arguments_are_value_errors(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_results_too_large_to_allocate_are_value_errors():
+    empty = np.zeros((2**40, 0), np.uint64)  # k = 0: no words, any number of rows
+    with pytest.raises(ValueError, match="too large"):
+        pybitnet.xnor_gemm(empty, empty, 0)  # (2**40, 2**40) int32
+
+
+# ------------------------------------------------------------------ shift_matmul(method="fixed")
+
+def test_fixed_shift_matmul_small_codes_keep_their_sign():
+    out = pybitnet.shift_matmul(np.array([[61]], np.int8), np.ones((1, 1), np.float32), method="fixed")
+    assert out[0, 0] == 0.125
+
+
+def test_fixed_shift_matmul_realistic_inputs_within_the_bound():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((100, 300)) * 1e-3).astype(np.float32)
+    g = rng.standard_normal((100, 50)).astype(np.float32)
+    codes = pybitnet.quantize_pow2(x, seed=1)
+    exact = pybitnet.dequantize_pow2(codes).astype(np.float64).T @ g.astype(np.float64)
+    bound = pybitnet.shift_matmul_fixed_bound(codes, g)
+    for isa in pybitnet.available_isas():
+        out = _bitops.shift_matmul(codes, g, "fixed", isa)
+        assert np.all(np.abs(out - exact) <= bound)
+        big = np.abs(exact) > bound
+        assert np.all(np.sign(out[big]) == np.sign(exact[big]))
+
+
+# ------------------------------------------------------------------ bools holding other bytes
+
+def odd_bools(n, seed=0):
+    """A bool array whose True entries are bytes 2..255 (numpy reads them as True) and its 0/1 twin."""
+    raw = np.random.default_rng(seed).integers(0, 256, n).astype(np.uint8)
+    raw[raw == 1] = 7
+    return raw.view(np.bool_), raw != 0
+
+
+def test_xnor_gemm_threshold_flip_bytes_are_normalised():
+    a, b = bits(5, 100, 1), bits(70, 100, 2)
+    t = np.random.default_rng(3).integers(-20, 20, 70).astype(np.int32)
+    odd, clean = odd_bools(70)
+    for isa in pybitnet.available_isas():
+        np.testing.assert_array_equal(_bitops.xnor_gemm_threshold(a, b, 100, t, odd, isa),
+                                      _bitops.xnor_gemm_threshold(a, b, 100, t, clean, isa))
+
+
+def test_max_pool_flip_bytes_are_normalised():
+    x = pybitnet.pack_signs(np.random.default_rng(4).standard_normal((2, 4, 4, 70)).astype(np.float32), axis=-1)
+    odd, clean = odd_bools(70, seed=5)
+    np.testing.assert_array_equal(conv.max_pool2d_bits(x, 2, flip=odd), conv.max_pool2d_bits(x, 2, flip=clean))
+
+
+def mlp_model(hidden=70):
+    model = recipes.build_model(recipes.recipe("bnn", hidden=hidden, depth=2), 784, 10)
+    model.eval()
+    return model
+
+
+@pytest.fixture(scope="module")
+def mlp_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mlp") / "m.npz"
+    export(mlp_model(), path, input_scale=2 / 255, input_offset=-1.0)
+    return path
+
+
+def test_model_file_flip_bytes_are_normalised(mlp_file, tmp_path):
+    with np.load(mlp_file) as z:
+        flip = z["layer1.b"]
+    odd = np.where(flip, np.uint8(200), np.uint8(0)).view(np.bool_)
+    x = np.random.default_rng(6).uniform(-1, 1, (50, 784)).astype(np.float32)
+    edited = load(rewrite_model_file(mlp_file, tmp_path / "odd.npz", **{"layer1.b": odd}))
+    np.testing.assert_array_equal(edited.logits(x), load(mlp_file).logits(x))
+
+
+# ------------------------------------------------------------------ NaN, Inf, unsigned dtypes
+
+def test_nan_into_the_first_conv_is_an_error():
+    w = pybitnet.pack_signs(np.ones((2, 9), np.float32))
+    x = np.zeros((1, 3, 3, 1), np.float32)
+    x[0, 1, 1, 0] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN"):
+        conv.first_conv2d_threshold(x, w, 3, np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="thresholds contains NaN"):
+        conv.first_conv2d_threshold(np.zeros((1, 3, 3, 1), np.float32), w, 3, np.full(2, np.nan, np.float32))
+
+
+def test_nan_into_the_cnn_is_an_error():
+    from test_inference_cnn import small_cnn
+    from pybitnet.inference import cnn
+    model = cnn.from_trained(small_cnn(pool_first=True), (8, 8, 3))
+    x = np.zeros((2,) + model.input_shape, np.float32)
+    x[1, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(x)
+    x[1, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="Inf"):
+        model.predict(x)
+
+
+def test_nan_into_the_mlp_is_an_error(mlp_file):
+    x = np.zeros((2, 784), np.float32)
+    x[0, 5] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN"):
+        load(mlp_file).predict(x)
+
+
+def test_unpack_signs_refuses_dtypes_without_minus_one():
+    b = pybitnet.pack_signs(-np.ones(3, np.float32))
+    for dtype in (np.uint8, np.uint64, np.bool_):
+        with pytest.raises(TypeError, match="dtype"):
+            pybitnet.unpack_signs(b, 3, dtype=dtype)
+    assert pybitnet.unpack_signs(b, 3, dtype=np.int8).tolist() == [-1, -1, -1]
+
+
+@pytest.mark.parametrize("scale,offset", [(np.inf, -1.0), (2 / 255, np.inf), (-1.0, 0.0), (2 / 255, np.nan)])
+def test_model_with_bad_input_map_is_rejected(mlp_file, tmp_path, scale, offset):
+    path = rewrite_model_file(mlp_file, tmp_path / "s.npz", input_scale=np.array(scale), input_offset=np.array(offset))
+    with pytest.raises(InvalidModelFile, match="input_"):
+        load(path)
+
+
+def test_model_with_nan_epilogue_is_rejected(mlp_file, tmp_path):
+    with np.load(mlp_file) as z:
+        a = z["layer2.a"].copy()
+    a[0] = np.nan
+    with pytest.raises(InvalidModelFile, match="NaN"):
+        load(rewrite_model_file(mlp_file, tmp_path / "n.npz", **{"layer2.a": a}))
+
+
+# ------------------------------------------------------------------ hangs on broadcast views
+
+@pytest.mark.parametrize("call", [
+    lambda r, t: pybitnet.xnor_gemm(np.broadcast_to(r, (2**40, 3)), r, 130),
+    lambda r, t: pybitnet.xnor_gemm_threshold(np.broadcast_to(r, (2**40, 3)), r, 130, t, np.zeros(1, bool)),
+    lambda r, t: pybitnet.shift_matmul(np.broadcast_to(np.ones((1, 3), np.int8), (2**40, 3)),
+                                       np.broadcast_to(np.ones((1, 2), np.float32), (2**40, 2))),
+    lambda r, t: pybitnet.binary_weight_matmul(np.broadcast_to(np.ones((1, 130), np.float32), (2**40, 130)), r, 130),
+])
+def test_broadcast_views_are_refused_at_once(call):
+    r = pybitnet.pack_signs(np.ones((1, 130), np.float32))
+    with deadline(20), pytest.raises(ValueError, match="overlapping rows"):
+        call(r, np.zeros(1, np.int32))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: pybitnet.unpack_signs(np.broadcast_to(np.zeros((1, 1), np.uint64), (2**40, 1)), 64),
+    lambda: pybitnet.pack_ternary(np.broadcast_to(np.ones((1, 65), np.int8), (2**40, 65))),
+])
+def test_python_level_broadcast_views_are_refused(call):
+    with deadline(20), pytest.raises(ValueError, match="broadcast view"):
+        call()
+
+
+# ------------------------------------------------------------------ valid inputs that were refused
+
+def twins(a):
+    """`a` with equal but not identical dtype objects: through pickle, ctypes and a byte-order no-op."""
+    yield pickle.loads(pickle.dumps(a))
+    yield a.astype(a.dtype.newbyteorder("="))
+    if a.dtype.kind in "iuf" and a.size:
+        ctype = np.ctypeslib.as_ctypes_type(a.dtype)
+        buf = (ctype * a.size)(*a.ravel().tolist())
+        yield np.ctypeslib.as_array(buf).reshape(a.shape)
+
+
+def test_equivalent_dtypes_are_accepted_by_every_kernel():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 130)).astype(np.float32)
+    w = bits(9, 130, 8)
+    t = np.zeros(9, np.int32)
+    flip = np.zeros(9, bool)
+    codes = pybitnet.quantize_pow2(x, seed=0)
+    g = rng.standard_normal((6, 4)).astype(np.float32)
+    s, nz = pybitnet.pack_ternary(np.sign(rng.standard_normal((9, 130))).astype(np.int8))
+    a = pybitnet.pack_signs(x)
+    for x2 in twins(x):
+        np.testing.assert_array_equal(pybitnet.pack_signs(x2), a)
+        np.testing.assert_array_equal(pybitnet.binary_weight_matmul(x2, w, 130), pybitnet.binary_weight_matmul(x, w, 130))
+        np.testing.assert_array_equal(pybitnet.quantize_pow2(x2, seed=0), codes)
+        np.testing.assert_array_equal(pybitnet.binarize(x2), pybitnet.binarize(x))
+    for a2 in twins(a):
+        np.testing.assert_array_equal(pybitnet.xnor_gemm(a2, w, 130), pybitnet.xnor_gemm(a, w, 130))
+        for t2 in twins(t):
+            np.testing.assert_array_equal(pybitnet.xnor_gemm_threshold(a2, w, 130, t2, flip),
+                                          pybitnet.xnor_gemm_threshold(a, w, 130, t, flip))
+    for c2 in twins(codes):
+        np.testing.assert_array_equal(pybitnet.shift_matmul(c2, g), pybitnet.shift_matmul(codes, g))
+        np.testing.assert_array_equal(pybitnet.dequantize_pow2(c2), pybitnet.dequantize_pow2(codes))
+    for s2 in twins(s):
+        np.testing.assert_array_equal(pybitnet.ternary_weight_matmul(x, s2, nz, 130),
+                                      pybitnet.ternary_weight_matmul(x, s, nz, 130))
+
+
+def test_idx_pixels_feed_a_packed_model(mlp_file):
+    """load_mnist()'s uint8 pixels (parsed from IDX: dtype '=u1', equal to but not numpy's uint8
+    object) into a packed model's logits(), on every uint8 path."""
+    rng = np.random.default_rng(9)
+    pixels = rng.integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    idx = bytes([0, 0, 8, 3]) + np.array([5, 28, 28], ">u4").tobytes() + pixels.tobytes()
+    parsed = data._parse_idx(idx, "<bytes>")
+    assert parsed.dtype == np.uint8
+    model = load(mlp_file)
+    flat = data.flatten(parsed)
+    want = model.logits(pixels.reshape(5, -1).copy())
+    for path in ("adds", "bitplanes"):
+        np.testing.assert_array_equal(model.logits(flat, uint8_path=path), want)
+
+
+def test_unaligned_arrays_are_refused_not_read():
+    buf = np.zeros(4 * 64 + 1, np.uint8)
+    x = np.frombuffer(buf.data, np.float32, 64, offset=1).reshape(4, 16)
+    assert not x.flags.aligned
+    with pytest.raises(ValueError, match="aligned"):
+        pybitnet.pack_signs(x)
+    with pytest.raises(ValueError, match="aligned"):
+        pybitnet.binary_weight_matmul(x, bits(3, 16), 16)
+
+
+# ------------------------------------------------------------------ loaders: one documented error
+
+def npy_bytes(header: bytes, payload: bytes = b"") -> bytes:
+    header = header + b" " * (-(len(header) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+
+
+def write_zip(path, members, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, payload in members.items():
+            z.writestr(name, payload)
+    return path
+
+
+def corrupt_files(tmp_path, valid):
+    """(name, path) of files that used to escape np.load as assorted exception types."""
+    good = np.lib.format
+    ok = io.BytesIO()
+    good.write_array(ok, np.zeros(3, np.float32))
+    yield "syntax error in header", write_zip(tmp_path / "s.npz", {"a.npy": npy_bytes(b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,) ")})
+    yield "token error in header", write_zip(tmp_path / "t.npz", {"a.npy": npy_bytes(b"{'descr': '<f4''''")})
+    yield "huge shape", write_zip(tmp_path / "h.npz", {"a.npy": npy_bytes(b"{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }")})
+    yield "object array", write_zip(tmp_path / "o.npz", {"a.npy": npy_bytes(b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", b"\x80\x04N.")})
+    yield "not .npy member", write_zip(tmp_path / "x.npz", {"readme.txt": b"hi"})
+    yield "a .npy file", str(tmp_path / "plain.npy") if np.save(tmp_path / "plain.npy", np.zeros(3)) is None else None
+    yield "a directory", tmp_path
+    raw = bytearray(open(valid, "rb").read())
+    at = raw.find(b"PK\x03\x04")
+    raw[at + 8] = 99  # local header compression method: unsupported (was NotImplementedError)
+    cd = raw.find(b"PK\x01\x02")
+    raw[cd + 10] = 99
+    bad = tmp_path / "c.npz"
+    bad.write_bytes(bytes(raw))
+    yield "unsupported compression", bad
+
+
+def test_model_loader_raises_one_error_type(mlp_file, tmp_path):
+    for name, path in corrupt_files(tmp_path, mlp_file):
+        with pytest.raises(InvalidModelFile, match=str(path).replace("\\", "/").split("/")[-1]):
+            load(path)
+    assert issubclass(InvalidModelFile, ValueError)
+    assert pybitnet.inference.InvalidModelFile is InvalidModelFile
+
+
+def saved_checkpoint(path, meta=None, model=None):
+    model = model or recipes.build_model(recipes.recipe("bnn", hidden=16, depth=1), 784, 10)
+    return checkpoint.save(path, model, meta=meta if meta is not None else {"epoch": 1})
+
+
+@pytest.mark.parametrize("meta_text", ["not json {", "[1, 2]", json.dumps({"format": "pybitnet-checkpoint"}),
+                                       json.dumps({"format": "pybitnet-checkpoint", "version": 1, "epoch": "x"}),
+                                       json.dumps({"format": "pybitnet-checkpoint", "version": 1, "recipe": [1]}),
+                                       json.dumps({"format": "pybitnet-checkpoint", "version": 1, "best": 3})])
+def test_checkpoint_bad_metadata(tmp_path, meta_text):
+    path = tmp_path / "c.npz"
+    np.savez(path, meta=np.array(meta_text))
+    with pytest.raises(InvalidModelFile, match="c.npz"):
+        checkpoint.read(path)
+
+
+def test_checkpoint_loader_raises_one_error_type(tmp_path):
+    valid = saved_checkpoint(tmp_path / "valid.npz")
+    for name, path in corrupt_files(tmp_path, valid):
+        with pytest.raises(InvalidModelFile):
+            checkpoint.read(path)
+    _, meta = checkpoint.read(valid)
+    with pytest.raises(InvalidModelFile, match="no 'recipe'"):
+        meta["recipe"]  # what Trainer.resume and evaluate read: not a KeyError
+
+
+def test_load_into_refuses_complex_parameters(tmp_path):
+    model = recipes.build_model(recipes.recipe("bnn", hidden=16, depth=1), 784, 10)
+    arrays, _ = checkpoint.read(saved_checkpoint(tmp_path / "c.npz", model=model))
+    arrays["param/0"] = arrays["param/0"] + 1j
+    with pytest.raises(InvalidModelFile, match="complex|dtype"):
+        checkpoint.load_into(arrays, model)
+    del arrays["param/0"]
+    arrays["param/99"] = np.zeros(1)
+    with pytest.raises(InvalidModelFile, match="param/0"):
+        checkpoint.load_into(arrays, model)
+
+
+# ------------------------------------------------------------------ generic cast errors, names
+
+def test_argument_errors_name_the_argument():
+    with pytest.raises(ValueError, match="min_exp"):
+        pybitnet.quantize_pow2(np.ones(3, np.float32), min_exp=2**70)
+    with pytest.raises(ValueError, match="axis"):
+        pybitnet.pack_signs(np.ones(3, np.float32), axis=2**40)
+    with pytest.raises(TypeError, match="axis"):
+        pybitnet.pack_signs(np.ones(3, np.float32), axis=1.5)
+    with pytest.raises(ValueError, match="n must be <= 1024"):
+        pybitnet.set_num_threads(2**40)
+    with pytest.raises(TypeError, match="a must"):
+        pybitnet.binary_matmul(np.ones((2, 3), np.uint8), np.ones((3, 2), np.float32))
+    with pytest.raises(TypeError, match="b must"):
+        pybitnet.binary_matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.complex64))
+    with pytest.raises(ValueError, match="a contains NaN"):
+        pybitnet.binary_matmul(np.full((2, 3), np.nan, np.float32), np.ones((3, 2), np.float32))
+
+
+# ------------------------------------------------------------------ the command line
+
+@pytest.mark.parametrize("option", [["--batch-size", "-5"], ["--batch-size", "0"], ["--subset", "-5"],
+                                    ["--test-every", "0"], ["--epochs", "0"], ["--epochs", "-1"], ["--hidden", "0"],
+                                    ["--lr", "nan"], ["--lr", "-1"], ["--lr-end", "inf"], ["--threads", "0"],
+                                    ["--input-dropout", "1.5"], ["--seed", "-1"], ["--val-size", "0"]])
+def test_cli_refuses_bad_options(option, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", *option])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert option[0] in err and "Traceback" not in err
+
+
+def test_cli_out_under_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert cli.main(["train", "--out", str(tmp_path / "file" / "run"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "Traceback" not in err
+
+
+def cli_checkpoint(path, recipe):
+    model = recipes.build_model(recipes.recipe("bnn", hidden=16, depth=1), 784, 10)
+    return checkpoint.save(path, model, meta={"recipe": recipe, "epoch": 1,
+                                              "best": {"val_error": 0.5, "epoch": 1, "test_error": None}})
+
+
+@pytest.mark.parametrize("recipe,match", [
+    ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "method": "nope"}, "method"),
+    ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "hidden": "wide"}, "hidden"),
+    ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "colour": 1}, "colour"),
+    ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "dataset": "imagenet"}, "dataset"),
+])
+def test_cli_evaluate_refuses_bad_recipes(tmp_path, capsys, recipe, match):
+    path = cli_checkpoint(tmp_path / "c.npz", recipe)
+    assert cli.main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert match in err and "c.npz" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("meta", [{"epoch": 1}, {"recipe": "x"}])
+def test_cli_evaluate_bad_metadata(tmp_path, capsys, meta):
+    path = saved_checkpoint(tmp_path / "c.npz", meta=meta)
+    assert cli.main(["evaluate", str(path)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_cli_train_resume_bad_metadata(tmp_path, capsys):
+    try:  # the trainer loads MNIST before it resumes
+        data.load_mnist()
+    except (FileNotFoundError, ValueError):
+        pytest.skip("MNIST not available")
+    r = recipes.recipe("bnn", hidden=16, depth=1, epochs=1)
+    saved_checkpoint(tmp_path / "last.npz", meta={"recipe": r.to_dict(), "epoch": "one"})
+    code = cli.main(["train", "--method", "bnn", "--hidden", "16", "--depth", "1", "--epochs", "1",
+                     "--subset", "200", "--out", str(tmp_path), "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "last.npz" in err and "epoch" in err and "Traceback" not in err
+
+
+def test_ctypes_twins_are_equal_dtypes():
+    # The premise of test_equivalent_dtypes_are_accepted_by_every_kernel: distinct objects, equal dtypes.
+    a = np.ctypeslib.as_array((ctypes.c_float * 3)())
+    assert a.dtype == np.float32
+
+
+# ------------------------------------------------------------------ found by the fuzzers
+
+def test_corrupt_mat_file_is_an_error_not_a_segfault(tmp_path):
+    """fuzz/fuzz_data.py: a MATLAB v5 file whose uint8 array has the complex flag set but no
+    imaginary part segfaulted scipy.io.loadmat (1.17) inside read_svhn_mat."""
+    import subprocess
+    import sys
+    scipy_io = pytest.importorskip("scipy.io")
+    buf = io.BytesIO()
+    scipy_io.savemat(buf, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[1.0], [10.0]])})
+    raw = bytearray(buf.getvalue())
+    flags = 128 + 8 + 8  # first variable: tag, then the array-flags element's tag
+    raw[flags + 1] |= 0x08  # the complex bit
+    path = tmp_path / "bad.mat"
+    path.write_bytes(bytes(raw))
+    code = ("import sys; from pybitnet import data\n"
+            "try:\n    data.read_svhn_mat(sys.argv[1])\nexcept ValueError as e:\n    print('ValueError', e)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "bad.mat" in out.stdout, out.stderr[-2000:]
+    x, y = data.read_svhn_mat(_write(tmp_path / "good.mat", buf.getvalue()))
+    assert x.shape == (2, 32, 32, 3) and y.tolist() == [1, 0]
+
+
+def _write(path, payload):
+    path.write_bytes(payload)
+    return path
