@@ -162,7 +162,15 @@ struct Samples {
 struct SplitStats {
   Samples inline_runs, split_runs;
   std::atomic<unsigned> calls{0};
+  std::atomic<unsigned> explore_every{kExploreEvery};  // doubles (to kExploreMax) while tries confirm the choice
   std::atomic<bool> warm{false};  // the first split call (workers starting) is not a sample
+
+  // Split, by what the medians say (or to measure a way not measured enough yet).
+  bool split_pays() const {
+    if (split_runs.count() < 3) return true;
+    if (inline_runs.count() < 3) return false;
+    return split_runs.median() <= inline_runs.median();
+  }
 };
 SplitStats g_split[kMaxSplitKeys][kSizeClasses];
 
@@ -211,13 +219,12 @@ SplitPlan plan_split(int key, double work_ns) {
   bool split = true;
   if (measured) {
     SplitStats& st = g_split[key][plan.size_class];
-    if (st.split_runs.count() < 3)
-      split = true;  // not measured enough yet: try
-    else if (st.inline_runs.count() < 3)
-      split = false;
-    else
-      split = st.split_runs.median() <= st.inline_runs.median();
-    if (st.calls.fetch_add(1, std::memory_order_relaxed) % kExploreEvery == kExploreEvery - 1) split = !split;
+    split = plan.choice = st.split_pays();
+    const unsigned every = st.explore_every.load(std::memory_order_relaxed);
+    if (st.calls.fetch_add(1, std::memory_order_relaxed) % every == every - 1) {
+      split = !split;  // try the other way
+      plan.trial = true;
+    }
   }
   if (split)
     plan.chunks = std::size_t(std::max(2.0 * threads, std::min(8.0 * threads, work_ns / kChunkNs)));
@@ -228,6 +235,11 @@ void record_split(const SplitPlan& plan, bool split, double wall_ns) {
   SplitStats& st = g_split[plan.key][plan.size_class];
   if (split && !st.warm.exchange(true, std::memory_order_relaxed)) return;
   (split ? st.split_runs : st.inline_runs).add(float(wall_ns / plan.work_ns));
+  if (plan.trial) {  // a try that confirms the choice makes the next one rarer; one that overturns it, sooner
+    const unsigned every = st.explore_every.load(std::memory_order_relaxed);
+    st.explore_every.store(st.split_pays() == plan.choice ? std::min(2 * every, kExploreMax) : kExploreEvery,
+                           std::memory_order_relaxed);
+  }
 }
 
 }  // namespace pbn

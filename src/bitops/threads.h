@@ -42,8 +42,9 @@ void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 //   class (a factor of 2 in estimated time) the pool keeps the wall time per
 //   estimated ns of the last calls it ran inline and of those it split, and
 //   splits only while splitting measured faster (medians), trying the other way
-//   every kExploreEvery-th call (a quarter of the calls: the median of either
-//   way is still the chosen way's). On an idle machine splitting wins and stays; on one
+//   every kExploreEvery-th call, then, while the tries confirm the choice, half
+//   as often each time, down to every kExploreMax-th (a try that overturns it
+//   starts over): the chosen way's median is what the caller sees. On an idle machine splitting wins and stays; on one
 //   whose cores are taken by other processes, a woken worker may get its core
 //   milliseconds late, or lose it mid-chunk while the caller waits, and the
 //   pool falls back to one thread: two threads are never slower than one for
@@ -56,12 +57,14 @@ constexpr double kMinParallelNs = 150e3;
 constexpr double kChunkNs = 400e3;
 constexpr int kMaxSplitKeys = 64;    // keys (ops) the measurements are kept for
 constexpr unsigned kExploreEvery = 4;
+constexpr unsigned kExploreMax = 64;
 
 // How a call is run: `chunks` (1: inline) and what to record its time under.
 struct SplitPlan {
   std::size_t chunks = 1;
   int key = -1, size_class = -1;  // -1: not measured (small calls)
   double work_ns = 0;
+  bool choice = false, trial = false;  // what the measurements chose; a try of the other way
 };
 SplitPlan plan_split(int key, double work_ns);
 // Records the wall time of a call planned so, run split or inline.
