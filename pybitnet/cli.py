@@ -7,6 +7,7 @@
     mpiexec -n 2 pybitnet train ...        # data parallel (needs mpi4py)
     pybitnet evaluate runs/bnn/best.npz [--packed]
     pybitnet reproduce mnist [--rows bc,bnn] [--table]
+    pybitnet summary runs/bnn/best.npz [--training-batch 200]
 """
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def _probability(text: str) -> float:
 
 _positive = _int_at_least(1)
 _threads = _int_at_least(1, 1024)
+_CHECKS = {"positive": _positive, "nonnegative": _int_at_least(0), "positive_float": _positive_float,
+           "probability": _probability}
 
 
 def _info(_args) -> int:
@@ -80,6 +83,8 @@ def _bench(args) -> int:
     from pybitnet import bench
 
     print(bench.header())
+    if args.training:
+        return _bench_training(args)
     if not args.quiet:
         print("timing (medians of interleaved repeats, each kernel beside numpy float32)...", flush=True)
     results = bench.run(quick=args.quick, isa=args.isa or "", threads=args.threads, repeats=args.repeats)
@@ -88,6 +93,21 @@ def _bench(args) -> int:
     if args.png:
         bench.write_png(results, args.png)
         print(f"\nwrote {args.png}")
+    return 0
+
+
+def _bench_training(args) -> int:
+    """Time per stage of a recipe's training step, beside PyTorch float32 (pybitnet bench --training)."""
+    import pybitnet
+    from pybitnet.profiling import format_profile, training_profile
+
+    if args.isa:
+        raise ValueError("--isa is for the kernel table; a training step runs the active ISA (PYBITNET_ISA=...)")
+    overrides = {"hidden": args.hidden} if args.hidden else {}
+    for threads in args.threads or sorted({1, pybitnet.get_num_threads()}):
+        p = training_profile(args.method, args.dataset, steps=args.repeats or (3 if args.quick else 10),
+                             threads=threads, **overrides)
+        print(format_profile(p, layers=not args.quiet))
     return 0
 
 
@@ -106,9 +126,7 @@ def _train(args) -> int:
 
     if args.threads:
         pybitnet.set_num_threads(args.threads)
-    overrides = {k: getattr(args, k) for k in ("hidden", "depth", "epochs", "batch_size", "optimizer", "lr", "lr_end",
-                                               "schedule", "lr_every", "input_dropout", "hidden_dropout",
-                                               "preprocess", "val_size", "seed", "channels", "conv_pad")}
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(recipes.Recipe) if f.metadata.get("cli")}
     if args.extend_to is not None and overrides["epochs"] is None:
         overrides["epochs"] = _planned_epochs(out)  # the schedule of the run being extended
     r = recipes.recipe(args.method, dataset=args.dataset, **overrides)
@@ -162,6 +180,26 @@ def _evaluate(args) -> int:
     print(f"{r.method} on {r.dataset} (epoch {meta['epoch']}): test error {100 * np.mean(pred != y_test):.2f} %")
     if args.packed:
         _evaluate_packed(model, x_test, y_test, pred)
+    return 0
+
+
+INPUT_SHAPES = {"mnist": (784,), "fashion-mnist": (784,), "cifar10": (32, 32, 3), "svhn": (32, 32, 3)}
+
+
+def _summary(args) -> int:
+    """The model summary of a checkpoint (no data needed: the recipe gives the shapes)."""
+    import numpy as np
+
+    from pybitnet import checkpoint, recipes
+    from pybitnet.summary import summarize
+
+    arrays, meta = checkpoint.read(args.checkpoint)
+    r = _recipe_of(meta, args.checkpoint)
+    shape = INPUT_SHAPES[r.dataset] if r.arch == "cnn" else (int(np.prod(INPUT_SHAPES[r.dataset])),)
+    model = recipes.build_model(r, shape, 10)
+    checkpoint.load_into(arrays, model, where=args.checkpoint)
+    print(f"{r.method} on {r.dataset} (epoch {meta.get('epoch')}): {args.checkpoint}")
+    print(summarize(model, shape, training_batch=args.training_batch))
     return 0
 
 
@@ -230,6 +268,7 @@ def _reproduce(args) -> int:
 
 
 def main(argv=None) -> int:
+    from pybitnet import recipes
     from pybitnet.recipes import METHODS
 
     parser = argparse.ArgumentParser(prog="pybitnet", description="Neural networks with few multiplications.")
@@ -244,31 +283,23 @@ def main(argv=None) -> int:
     b.add_argument("--threads", type=_threads, nargs="+", help="thread counts (default: 1 and the detected count)")
     b.add_argument("--repeats", type=_positive, help="timed calls per kernel and baseline (default 15, quick 5)")
     b.add_argument("--quiet", action="store_true")
+    b.add_argument("--training", action="store_true",
+                   help="instead: time per stage of a training step (--method, --dataset) beside PyTorch float32")
+    b.add_argument("--method", default="bnn", choices=recipes.METHODS, help="--training: the recipe")
+    b.add_argument("--dataset", default="mnist", choices=recipes.DATASETS, help="--training: the data set")
+    b.add_argument("--hidden", type=_positive, help="--training: override the recipe's hidden width")
     b.set_defaults(fn=_bench)
 
     t = sub.add_parser("train", help="train a paper's model (resumes from OUT/last.npz)")
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist", "cifar10", "svhn"])
+    t.add_argument("--dataset", default="mnist", choices=recipes.DATASETS)
     t.add_argument("--method", default="bnn", choices=METHODS)
     t.add_argument("--out", help="output directory (default runs/DATASET-METHOD)")
     t.add_argument("--data", help="data root (default $PYBITNET_DATA)")
-    t.add_argument("--epochs", type=_positive)
-    t.add_argument("--batch-size", type=_positive)
-    t.add_argument("--hidden", type=_positive)
-    t.add_argument("--depth", type=_positive, help="hidden dense layers (MLP: 3; CNN: the 2 after the convs)")
-    t.add_argument("--channels", type=_positive, help="CNN: width of the first conv block (CIFAR-10 128, SVHN 64)")
-    t.add_argument("--conv-pad", choices=["zero", "one"],
-                   help="CNN: padding of the binary convs' ±1 inputs (zero: the papers' Lasagne code; one: fused "
-                        "packed inference)")
-    t.add_argument("--optimizer", choices=["sgd", "adam", "adamax", "shift-adamax"])
-    t.add_argument("--lr", type=_positive_float)
-    t.add_argument("--lr-end", type=_positive_float)
-    t.add_argument("--schedule", choices=["exp", "step"])
-    t.add_argument("--lr-every", type=_positive)
-    t.add_argument("--input-dropout", type=_probability)
-    t.add_argument("--hidden-dropout", type=_probability)
-    t.add_argument("--preprocess", choices=["center", "pm1", "standardize", "unit"])
-    t.add_argument("--val-size", type=_positive)
-    t.add_argument("--seed", type=_int_at_least(0))
+    for f in dataclasses.fields(recipes.Recipe):  # every recipe knob, from the Recipe's own fields
+        meta = f.metadata
+        if meta.get("cli"):
+            kind = {"choices": meta["choices"]} if meta.get("choices") else {"type": _CHECKS[meta["check"]]}
+            t.add_argument("--" + f.name.replace("_", "-"), help=meta["help"], **kind)
     t.add_argument("--subset", type=_positive, help="train on the first N training images only")
     t.add_argument("--threads", type=_threads)
     t.add_argument("--test-every", type=_positive, default=1, help="compute the test error every N epochs")
@@ -291,6 +322,12 @@ def main(argv=None) -> int:
     rp.add_argument("--png-dir", help="also plot each row beside its reference run into this folder")
     rp.add_argument("--no-progress", action="store_true")
     rp.set_defaults(fn=_reproduce)
+
+    sm = sub.add_parser("summary", help="a checkpoint's layers: parameters, bits, operations (count_ops), memory")
+    sm.add_argument("checkpoint")
+    sm.add_argument("--training-batch", type=_positive, metavar="B",
+                    help="also count one training step of B examples beside the papers' accounting")
+    sm.set_defaults(fn=_summary)
 
     e = sub.add_parser("evaluate", help="test error of a checkpoint")
     e.add_argument("checkpoint")

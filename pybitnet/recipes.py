@@ -13,35 +13,48 @@ from .nn import (BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Se
                  SignWeights, SquaredHinge, SteSign, TernaryWeights)
 
 METHODS = ("float", "bc", "bc-stoch", "tc", "bc-qbp", "tc-qbp", "bnn", "bnn-shift")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "svhn")
 CNN_DATASETS = {"cifar10": 128, "svhn": 64}  # dataset -> width of the first conv block
 CNN_METHODS = ("float", "bc", "bc-stoch", "bc-qbp", "bnn")
 
 
+def _knob(default, help: str, *, check: Optional[str] = None, choices=None, cli: bool = True):
+    """A Recipe field and its command-line option (``pybitnet train --name-with-dashes``): `check` names
+    the value's rule ("positive", "nonnegative", "positive_float", "probability"), `choices` its values."""
+    return dataclasses.field(default=default, metadata={"help": help, "check": check, "choices": choices, "cli": cli})
+
+
 @dataclasses.dataclass
 class Recipe:
-    """Everything that defines a run. Defaults come from :func:`recipe`."""
+    """Everything that defines a run. Defaults come from :func:`recipe`; every field but `method`,
+    `dataset` and `arch` is a ``pybitnet train`` option (the CLI derives them from these fields)."""
 
-    method: str
-    dataset: str = "mnist"
-    hidden: int = 1024
-    depth: int = 3
-    epochs: int = 1000
-    batch_size: int = 200
-    optimizer: str = "sgd"
-    lr: float = 0.3
-    lr_end: float = 0.01
-    schedule: str = "exp"  # "exp": lr -> lr_end over `epochs`; "step": x0.5 every `lr_every`
-    lr_every: int = 20
-    input_dropout: float = 0.0
-    hidden_dropout: float = 0.0
-    preprocess: str = "center"  # "center" (BC/TC papers), "pm1" (BNN Theano), "standardize" (BNN Torch), "unit"
-    val_size: int = 10000
-    seed: int = 0
-    arch: str = "mlp"  # "mlp" or "cnn" (the VGG-like net of BinaryConnect / BNN, set by the dataset)
-    channels: int = 128  # cnn: width of the first conv block (then x2, x4)
-    loss_reduction: str = "batch"  # squared hinge: "batch" (sum over classes / batch: BC-M, Few-Mult) or "mean"
-    bn_stats: str = "recompute"  # evaluation BN statistics: "recompute" after every epoch (BC-M) or "running"
-    conv_pad: str = "zero"  # cnn: what pads the ±1 activations of binary convs: "zero" (Lasagne) or "one"
+    method: str = _knob(dataclasses.MISSING, "the training method", choices=METHODS, cli=False)
+    dataset: str = _knob("mnist", "the data set", choices=DATASETS, cli=False)
+    hidden: int = _knob(1024, "units per hidden dense layer", check="positive")
+    depth: int = _knob(3, "hidden dense layers (MLP: 3; CNN: the 2 after the convs)", check="positive")
+    epochs: int = _knob(1000, "epochs; the LR schedule spans them", check="positive")
+    batch_size: int = _knob(200, "examples per minibatch", check="positive")
+    optimizer: str = _knob("sgd", "the optimizer", choices=("sgd", "adam", "adamax", "shift-adamax"))
+    lr: float = _knob(0.3, "the first epoch's learning rate", check="positive_float")
+    lr_end: float = _knob(0.01, "the exponential schedule's last learning rate", check="positive_float")
+    schedule: str = _knob("exp", "exp: lr -> lr_end over the epochs; step: halved every --lr-every epochs",
+                          choices=("exp", "step"))
+    lr_every: int = _knob(20, "step schedule: epochs between halvings", check="positive")
+    input_dropout: float = _knob(0.0, "dropout rate of the input", check="probability")
+    hidden_dropout: float = _knob(0.0, "dropout rate after each hidden activation", check="probability")
+    preprocess: str = _knob("center", "center (BC/TC papers), pm1 (BNN Theano), standardize (BNN Torch7), unit",
+                            choices=("center", "pm1", "standardize", "unit"))
+    val_size: int = _knob(10000, "the last N training examples validate", check="positive")
+    seed: int = _knob(0, "initialization, sampling and shuffling seed", check="nonnegative")
+    arch: str = _knob("mlp", "mlp or cnn (set by the dataset)", choices=("mlp", "cnn"), cli=False)
+    channels: int = _knob(128, "CNN: width of the first conv block (CIFAR-10 128, SVHN 64)", check="positive")
+    loss_reduction: str = _knob("batch", "squared hinge summed over classes / batch (BC-M, Few-Mult) or the mean",
+                                choices=("batch", "mean"))
+    bn_stats: str = _knob("recompute", "evaluation BN statistics: recomputed after every epoch (BC-M) or running "
+                          "averages", choices=("recompute", "running"))
+    conv_pad: str = _knob("zero", "CNN: padding of the binary convs' ±1 inputs (zero: the papers' Lasagne code; "
+                          "one: fused packed inference)", choices=("zero", "one"))
 
     def to_dict(self):
         return dataclasses.asdict(self)

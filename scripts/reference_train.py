@@ -28,13 +28,15 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--data", default=os.environ.get("PYBITNET_DATA", str(HERE.parents[1] / "shared" / "data")))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr-end", type=float, help="cifar10: the last epoch's LR (default the recipe's 3e-7)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     log = lambda s: print(s, flush=True)  # noqa: E731
     if a.dataset == "cifar10":
         if a.method != "bnn":
             p.error("cifar10: the reference has the BNN CNN only (--method bnn)")
-        ref.train_cifar10(a.data, a.out, a.epochs, seed=a.seed, log=log)
+        ref.train_cifar10(a.data, a.out, a.epochs, seed=a.seed, log=log,
+                          **({"lr_end": a.lr_end} if a.lr_end else {}))
     else:
         ref.train(ref.spec(a.method, epochs=a.epochs), a.data, a.out, seed=a.seed, log=log)
 

@@ -47,3 +47,15 @@ def test_info_prints_build_flags_and_active_kernels(capsys):
     for op, k in pybitnet.active_kernels().items():
         when, first = next(iter(k["variants"].items()))
         assert re.search(rf"^\s+{op}\s+{re.escape(first)}\s+{re.escape(when)}$", out, re.M), op
+
+
+def test_bench_training_profiles_the_stages(capsys):
+    from pybitnet import cli
+    from pybitnet.profiling import STAGES, training_profile
+
+    p = training_profile("bnn", steps=1, threads=1, hidden=64, torch_baseline=False)
+    assert set(p.seconds) == set(STAGES) and p.seconds["backward products"] > 0 and p.steps_per_epoch == 500
+    assert cli.main(["bench", "--training", "--method", "bc", "--hidden", "64", "--threads", "1", "--repeats",
+                     "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "backward products" in out and "ms per step" in out

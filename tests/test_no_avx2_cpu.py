@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(QEMU is None, reason="qemu-x86_64 not installed (apt-get install qemu-user)")
 @pytest.mark.skipif(os.environ.get("PYBITNET_UNDER_QEMU") == "1", reason="already emulated")
 def test_kernels_on_a_cpu_without_avx2():
-    # numpy's OpenBLAS (DYNAMIC_ARCH) misdetects qemu's emulated Nehalem and runs AVX code in its
-    # init (SIGILL at `import numpy`, whatever pybitnet does); naming its core type avoids that.
+    # OpenBLAS (numpy's) picks its kernels from what leaks of the host CPU: on an AMD host under an
+    # emulated Nehalem it chose Haswell's AVX2 kernels and numpy's import died of SIGILL. Pin it.
     env = {**os.environ, "PYBITNET_UNDER_QEMU": "1", "OPENBLAS_CORETYPE": "Nehalem"}
     env.pop("PYBITNET_ISA", None)
     probe = subprocess.run(

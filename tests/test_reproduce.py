@@ -31,7 +31,7 @@ def test_table_from_runs_with_a_reference(tmp_path, capsys):
                      "--png-dir", str(tmp_path / "png")]) == 0
     out = capsys.readouterr().out
     assert "| bc (BinaryConnect, deterministic) | 1.29 % | 1.31 % (epoch 2) | 2 |" in out
-    assert "yes | 1.25 % (epoch 2 of 2)" in out  # the reference at the same epochs, not its epoch 3
+    assert "yes | 2 epochs: reference 1.25 %, pybitnet 1.31 %" in out  # at equal epochs, not the reference's 3rd
     assert "| bnn (BNN Theano, 3x4096) | 0.96 % | not run" in out
     assert (tmp_path / "png" / "mnist-bc.png").stat().st_size > 1000
 

@@ -120,3 +120,15 @@ def test_cli_evaluate_packed(tmp_path, capsys):
                      "--val-size", "500", "--out", str(float_run), "--no-progress"]) == 0
     assert cli.main(["evaluate", str(float_run / "best.npz"), "--packed"]) == 2  # not a BNN: a message
     assert "error:" in capsys.readouterr().err
+
+
+def test_cli_options_are_the_recipe_fields(capsys):
+    """pybitnet train derives its options from Recipe's fields: a new knob is an option at once."""
+    import dataclasses
+    with pytest.raises(SystemExit):
+        cli.main(["train", "-h"])
+    text = capsys.readouterr().out
+    for f in dataclasses.fields(recipes.Recipe):
+        if f.metadata["cli"]:
+            assert "--" + f.name.replace("_", "-") in text, f.name
+    assert "--arch" not in text  # set by the dataset
