@@ -140,7 +140,7 @@ Pool& pool() {
 namespace {
 
 constexpr int kSizeClasses = 24;  // factors of 2 above kMinParallelNs
-constexpr unsigned kSamples = 8;  // recent calls kept per way of running
+constexpr unsigned kSamples = 6;  // recent calls kept per way of running
 
 // Wall ns per estimated ns of the recent calls of one op and size class run
 // one way (inline or split); compared by their medians, which a call slowed by

@@ -57,7 +57,7 @@ constexpr double kMinParallelNs = 150e3;
 constexpr double kChunkNs = 400e3;
 constexpr int kMaxSplitKeys = 64;    // keys (ops) the measurements are kept for
 constexpr unsigned kExploreEvery = 4;
-constexpr unsigned kExploreMax = 64;
+constexpr unsigned kExploreMax = 16;
 
 // How a call is run: `chunks` (1: inline) and what to record its time under.
 struct SplitPlan {
