@@ -20,6 +20,9 @@
 // The same for a lambda handed to such a helper (after its parameter list):
 // the accumulators it captures stay in registers only if it is inlined too.
 #define PBN_INLINE_LAMBDA __attribute__((always_inline))
+// For a micro-kernel tile (the innermost loop nest): a function of its own, so
+// its accumulators get the registers rather than the loops around it.
+#define PBN_TILE __attribute__((noinline))
 
 namespace pbn {
 
