@@ -27,17 +27,19 @@ class Pool {
  public:
   explicit Pool(int n) : num_threads_(n) {}
 
-  int num_threads() const { return num_threads_; }
+  int num_threads() const { return num_threads_.load(std::memory_order_relaxed); }
 
+  // Workers already started stay (idle) when n goes down, so switching the
+  // count back and forth costs no thread starts; those past n - 1 sit jobs out.
   void set_num_threads(int n) {
     std::lock_guard<std::mutex> run(run_mutex_);
-    stop_workers();
+    std::lock_guard<std::mutex> lk(m_);
     num_threads_ = n;
   }
 
   void run(std::size_t n, const std::function<void(std::size_t)>& fn) {
     std::unique_lock<std::mutex> run(run_mutex_, std::try_to_lock);
-    if (n <= 1 || num_threads_ <= 1 || !run.owns_lock()) {
+    if (n <= 1 || num_threads() <= 1 || !run.owns_lock()) {
       for (std::size_t i = 0; i < n; ++i) fn(i);
       return;
     }
@@ -66,14 +68,13 @@ class Pool {
     for (std::size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i);
   }
 
-  void worker() {
+  void worker(int index) {
     std::uint64_t seen = 0;
     std::unique_lock<std::mutex> lk(m_);
     for (;;) {
-      work_cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
+      work_cv_.wait(lk, [&] { return generation_ != seen; });
       seen = generation_;
-      if (!open_) continue;
+      if (!open_ || index >= num_threads() - 1) continue;
       ++in_job_;
       const auto* fn = fn_;
       const std::size_t n = n_;
@@ -85,24 +86,13 @@ class Pool {
   }
 
   void start_workers() {
-    while (int(workers_.size()) < num_threads_ - 1) workers_.push_back(new std::thread([this] { worker(); }));
+    while (int(workers_.size()) < num_threads() - 1) {
+      const int index = int(workers_.size());
+      workers_.push_back(new std::thread([this, index] { worker(index); }));
+    }
   }
 
-  void stop_workers() {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
-    }
-    work_cv_.notify_all();
-    for (auto* t : workers_) {
-      t->join();
-      delete t;
-    }
-    workers_.clear();
-    stop_ = false;
-  }
-
-  int num_threads_;
+  std::atomic<int> num_threads_;
   std::mutex run_mutex_;  // one job at a time
   std::mutex m_;
   std::condition_variable work_cv_, done_cv_;
@@ -113,7 +103,6 @@ class Pool {
   std::uint64_t generation_ = 0;
   int in_job_ = 0;
   bool open_ = false;
-  bool stop_ = false;
 };
 
 Pool* g_pool = nullptr;
