@@ -35,12 +35,8 @@ def build_model(hidden=4096, seed=0):
             c = layer.features
             layer.gamma.value[...] = rng.uniform(-1, 1, c).astype(np.float32)
             layer.beta.value[...] = rng.uniform(-1, 1, c).astype(np.float32)
-            layer.running_mean[...] = rng.normal(0, 5, c).astype(np.float32)
-            var = rng.uniform(1, 100, c)
-            if getattr(layer, "running", "var") == "inv_std":  # the BNN recipe's norm keeps 1 / sqrt(var + eps)
-                layer.running_inv_std[...] = (1 / np.sqrt(var + layer.eps)).astype(np.float32)
-            else:
-                layer.running_var[...] = var.astype(np.float32)
+            mean = rng.normal(0, 5, c).astype(np.float32)
+            layer.set_statistics(mean, rng.uniform(1, 100, c).astype(np.float32))  # whatever the BN tracks
     model.eval()
     return model
 

@@ -23,17 +23,19 @@ from .common import use_threads
 
 def stages(inf, x, repeats):
     layers, clock = inf.layers, time.perf_counter
+    last = layers[-1]
     times = []
     for _ in range(repeats):
         t = [clock()]
-        bits = inf._first_bits(x, "adds")
+        bits = inf.features(x)
         t.append(clock())
         for layer in layers[1:-1]:
-            bits = _bitops.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
+            e = layer.epilogue
+            bits = _bitops.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, e.t, e.flip)
             t.append(clock())
-        dot = _bitops.xnor_gemm(bits, layers[-1].weight_bits, layers[-1].in_features)
+        dot = _bitops.xnor_gemm(bits, last.weight_bits, last.in_features)
         t.append(clock())
-        (dot * layers[-1].a + layers[-1].b).astype(np.float32)
+        (dot * last.epilogue.scale + last.epilogue.shift).astype(np.float32)
         t.append(clock())
         times.append(np.diff(t))
     return 1e3 * np.median(np.array(times), axis=0)

@@ -8,20 +8,22 @@ interleaved repeats, one thread by default (numpy's BLAS limited too).
     python -m benchmarks.cnn_inference                 # table, batch 100 and 1, 1 thread
     python -m benchmarks.cnn_inference --profile       # + per-layer times of the packed model
 
-The reference point: Larq Compute Engine runs this net at batch 100 in 780 ms
-on one thread of this machine (measured by another developer); the goal is
->= 5x faster (<= 156 ms).
+The reference point is Larq Compute Engine on the same net, one thread, measured side by side by
+``python -m benchmarks.peers.compare`` (658–669 ms at batch 100 in the last measurements; it varies
+with the machine: time both in one run rather than quoting a figure).
 """
 import argparse
+import dataclasses
 import time
 
 import pybitnet  # before numpy: shortens OpenBLAS's idle spin (see pybitnet/__init__.py)
 import numpy as np
 
-from pybitnet.inference.cnn import CNNModel, ConvLayer, float_im2col
-from pybitnet.inference.conv import max_pool2d_bits
+from pybitnet.conv_bits import im2col
+from pybitnet.inference import (Affine, CNNModel, FloatThreshold, MaxPool, PackedConv, PackedDense, RealConv,
+                                Threshold)
+from pybitnet.conv_bits import max_pool2d_bits
 from pybitnet.inference.fold import fold_bn_affine, fold_bn_sign, fold_bn_sign_float
-from pybitnet.inference.model import PackedLayer
 from pybitnet.nn import BatchNorm
 
 from .common import use_threads
@@ -48,24 +50,22 @@ def build(convs=CIFAR_CONVS, dense=CIFAR_DENSE, seed=0):
     for n, (cin, cout, pool) in enumerate(convs):
         w = np.where(rng.random((cout, 3, 3, cin)) < 0.5, -1.0, 1.0).astype(np.float32)
         bn = random_bn(cout, rng)
-        geometry = (cin, (3, 3), (1, 1), (1, 1))
-        pool_spec = (2, 2, 2, 2) if pool else None
+        pool_spec = MaxPool((2, 2), (2, 2)) if pool else None
         if n == 0:
-            t, s = fold_bn_sign_float(bn)
             bits = pybitnet.pack_signs(np.ascontiguousarray(w.reshape(cout, -1)))
-            packed_convs.append(ConvLayer("float_threshold", *geometry, "zero", bits, t, s, pool_spec))
+            packed_convs.append(RealConv(bits, cin, (3, 3), (1, 1), (1, 1), "nhwc",
+                                         FloatThreshold(*fold_bn_sign_float(bn)), pool_spec))
         else:
-            t, flip = fold_bn_sign(bn, 9 * cin)
-            packed_convs.append(ConvLayer("threshold", *geometry, "one", pybitnet.pack_signs(w, axis=-1), t, flip,
-                                          pool_spec))
+            packed_convs.append(PackedConv(pybitnet.pack_signs(w, axis=-1), cin, (1, 1), (1, 1), "one",
+                                           Threshold(*fold_bn_sign(bn, 9 * cin)), pool_spec))
         float_convs.append((np.ascontiguousarray(w.reshape(cout, -1).T), pool, fold_bn_affine(bn), n == 0))
     packed_dense, float_dense = [], []
     for n, (k, out) in enumerate(zip(dense[:-1], dense[1:])):
         w = np.where(rng.random((out, k)) < 0.5, -1.0, 1.0).astype(np.float32)
         bn = random_bn(out, rng)
         last = n == len(dense) - 2
-        a, b = fold_bn_affine(bn) if last else fold_bn_sign(bn, k)
-        packed_dense.append(PackedLayer("affine" if last else "threshold", k, pybitnet.pack_signs(w), a, b))
+        epilogue = Affine(*fold_bn_affine(bn)) if last else Threshold(*fold_bn_sign(bn, k))
+        packed_dense.append(PackedDense(pybitnet.pack_signs(w), k, epilogue))
         float_dense.append((np.ascontiguousarray(w.T), fold_bn_affine(bn), last))
     return CNNModel(packed_convs, packed_dense, (32, 32, convs[0][0])), FloatCNN(float_convs, float_dense)
 
@@ -88,7 +88,7 @@ class FloatCNN:
         for w_t, pool, (scale, shift), first in self.convs:
             n, hh, ww, _ = h.shape
             pad = 0.0 if first else 1.0  # binary inputs are padded with +1, as the packed net
-            y = (float_im2col(h, (3, 3), (1, 1), (1, 1), pad) @ w_t).reshape(n, hh, ww, -1)
+            y = (im2col(h, (3, 3), stride=1, padding=1, pad_value=pad) @ w_t).reshape(n, hh, ww, -1)
             if pool:
                 y = y.reshape(n, hh // 2, 2, ww // 2, 2, -1).max(axis=(2, 4))
             y *= scale
@@ -103,24 +103,26 @@ class FloatCNN:
         return h
 
 
-def profile(model: CNNModel, x, repeats=5):
+def profile(model: CNNModel, x, repeats=5, first_conv="exact"):
     """Median CPU ms (time.process_time: immune to time-slicing on a loaded machine) per stage of model.logits(x)."""
     clock = time.process_time
 
     def stage_times():
         out, bits = [], None
         for i, conv in enumerate(model.convs):
+            pool, conv = conv.pool, dataclasses.replace(conv, pool=None)
             t = clock()
-            bits = model._first(x, conv) if i == 0 else model._hidden(bits, conv)
+            bits = conv.forward(x, fused=first_conv == "fused") if i == 0 else conv.forward(bits)
             out.append((f"conv{i} {conv.in_channels}->{conv.out_channels}", clock() - t))
-            if conv.pool is not None:
+            if pool is not None:
                 t = clock()
-                bits = max_pool2d_bits(bits, conv.pool[:2], conv.pool[2:], flip=conv.pool_flip())
+                bits = max_pool2d_bits(bits, pool.size, pool.stride, flip=conv.epilogue.decreasing)
                 out.append((f"pool{i}", clock() - t))
-        bits = model.features(x)
+        bits = model.features(x, first_conv=first_conv)
         t = clock()
         for layer in model.dense[:-1]:
-            bits = pybitnet.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, layer.a, layer.b)
+            e = layer.epilogue
+            bits = pybitnet.xnor_gemm_threshold(bits, layer.weight_bits, layer.in_features, e.t, e.flip)
         pybitnet.xnor_gemm(bits, model.dense[-1].weight_bits, model.dense[-1].in_features)
         out.append(("dense (3 layers)", clock() - t))
         return out

@@ -18,7 +18,7 @@ import numpy as np
 import _setup
 from kernel_cases import AtherisSource, any_array
 from pybitnet import InvalidModelFile, checkpoint, recipes
-from pybitnet.inference import cnn, export, load
+from pybitnet.inference import export, from_trained, load
 from pybitnet.inference.io import _checksum, from_arrays
 
 TMP = tempfile.mkdtemp(prefix="pybitnet-fuzz-loaders-")
@@ -35,7 +35,7 @@ def _seed_files():
     from test_inference_cnn import small_cnn
     mlp_path, cnn_path, ckpt_path = (os.path.join(TMP, n) for n in ("mlp.npz", "cnn.npz", "ckpt.npz"))
     export(_mlp(), mlp_path, input_scale=2 / 255, input_offset=-1.0)
-    export(cnn.from_trained(small_cnn(pool_first=True), (8, 8, 3)), cnn_path)
+    export(from_trained(small_cnn(pool_first=True), input_shape=(8, 8, 3)), cnn_path)
     r = recipes.recipe("bnn", hidden=16, depth=1)
     model = recipes.build_model(r, 784, 10)
     checkpoint.save(ckpt_path, model, recipes.build_optimizer(r, model),

@@ -19,8 +19,8 @@ Multiplication-free weight products (BinaryConnect / ternary connect)::
     w_bits = pybitnet.binarize(w, stochastic=True, seed=0)  # sampled, reproducible
     s, nz = pybitnet.ternarize(w, seed=0)
 
-Data sets and preprocessing: the ``pybitnet.data`` submodule (MNIST, Fashion-MNIST,
-CIFAR-10, SVHN loaders; GCN, ZCA, +-1 targets).
+Data sets and preprocessing: the ``pybitnet.data`` subpackage (MNIST, Fashion-MNIST,
+CIFAR-10, SVHN loaders; GCN, ZCA, +-1 targets), imported when first used.
 Quantized back-propagation (power-of-two inputs, shift-add weight gradient)::
 
     codes = pybitnet.quantize_pow2(x, seed=0)      # int8 codes of +-2^e or 0, unbiased
@@ -56,7 +56,6 @@ _OMP_PASSIVE = "torch" not in _sys.modules and _os.environ.get("PYBITNET_OMP_SPI
 if _OMP_PASSIVE:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import data
 from ._errors import InvalidModelFile
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm, xnor_gemm_threshold
@@ -69,7 +68,7 @@ from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matm
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       kernel_calls, select_variant, set_num_threads, variants)
-from .summary import summarize as summary
+from .summarize import summarize as summary
 
 __all__ = [
     "__version__",
@@ -108,3 +107,11 @@ __all__ = [
     "xnor_gemm",
     "xnor_gemm_threshold",
 ]
+
+
+def __getattr__(name):
+    # pybitnet.data (loaders, urllib for downloads, scipy for SVHN) loads on first use, not with pybitnet
+    if name == "data":
+        import importlib
+        return importlib.import_module(".data", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

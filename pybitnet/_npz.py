@@ -6,12 +6,19 @@ NotImplementedError, RuntimeError (encrypted member), KeyError, or a MemoryError
 for a header that claims a huge shape. Here each member's .npy header is read
 first and its claimed size checked against the zip directory (and the zip's
 sizes against what DEFLATE can produce) before any array is allocated.
+
+Beside the reader: :func:`checksum` (SHA-256 over the members), :func:`write_npz`
+(atomic) and :class:`Members` (typed access to a file's members, every problem an
+:class:`InvalidModelFile` naming the file), shared by the packed model codec
+(:mod:`pybitnet.inference.io`) and the training checkpoints (:mod:`pybitnet.checkpoint`).
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 import zipfile
-from typing import Dict
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -84,3 +91,82 @@ def read_npz(path, what: str) -> Dict[str, np.ndarray]:
     except Exception as e:  # zipfile, zlib and numpy report corrupt input through many types
         raise InvalidModelFile(f"{path}: not a valid {what}: unreadable ({type(e).__name__}: {e})") from e
     return arrays
+
+
+# -- helpers shared by the model codec (pybitnet.inference.io) and checkpoints ----------------------
+
+def checksum(arrays: Dict[str, np.ndarray]) -> str:
+    """SHA-256 (hex) over every array's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def write_npz(path, arrays: Dict[str, np.ndarray]) -> str:
+    """Write `arrays` as an uncompressed .npz at `path` exactly (numpy would add ".npz"
+    to a bare name), atomically: a temporary file beside it, then a rename, so an
+    interrupted write never leaves a broken file. Returns the path as a str."""
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class Members:
+    """Typed access to the arrays of a file being read: each getter checks the member's
+    presence, kind and shape and raises ``fail(why)`` (an :class:`InvalidModelFile`
+    naming the file) otherwise."""
+
+    def __init__(self, arrays: Dict[str, np.ndarray], fail: Callable[[str], Exception]):
+        self.arrays, self.fail = arrays, fail
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.arrays
+
+    def _get(self, name: str) -> np.ndarray:
+        if name not in self.arrays:
+            raise self.fail(f"member {name!r} is missing")
+        return self.arrays[name]
+
+    def scalar(self, name: str, kind: str):
+        """A 0-d member of dtype kind `kind` ("U" str, "i" int, "f" float) as a Python value."""
+        a = self._get(name)
+        if a.shape != () or a.dtype.kind != kind:
+            raise self.fail(f"member {name!r} must be a scalar of kind {kind!r}, got {a.dtype} {a.shape}")
+        v = a[()]
+        return str(v) if kind == "U" else int(v) if kind == "i" else float(v)
+
+    def ints(self, name: str, lengths: Sequence[int], lo: int = 0, hi: int = 1 << 20) -> Tuple[int, ...]:
+        """An int vector of one of `lengths`, every value in [lo, hi], as a tuple."""
+        a = self._get(name)
+        if a.dtype.kind != "i" or a.ndim != 1 or a.shape[0] not in lengths:
+            raise self.fail(f"member {name!r} must be int64 of length {' or '.join(map(str, lengths))}, got "
+                            f"{a.dtype} {a.shape}")
+        if (a < lo).any() or (a > hi).any():
+            raise self.fail(f"member {name!r} out of range: {a.tolist()}")
+        return tuple(int(v) for v in a)
+
+    def array(self, name: str, dtype, shape: Optional[Tuple[int, ...]] = None, ndim: Optional[int] = None):
+        """A member of exactly `dtype` (and `shape`, or `ndim` dimensions), C-contiguous."""
+        a = self._get(name)
+        if a.dtype != dtype or (shape is not None and a.shape != shape) or (ndim is not None and a.ndim != ndim):
+            want = np.dtype(dtype).name + (f" {shape}" if shape is not None else f" {ndim}-D" if ndim else "")
+            raise self.fail(f"member {name!r} must be {want}, got {a.dtype} {a.shape}")
+        return np.ascontiguousarray(a)
+
+    def verify_checksum(self) -> None:
+        want = self.scalar("checksum", "U")
+        if checksum({k: v for k, v in self.arrays.items() if k != "checksum"}) != want:
+            raise self.fail("checksum mismatch (the file is corrupt or was edited)")

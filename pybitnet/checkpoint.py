@@ -1,20 +1,22 @@
 """Checkpoints as .npz (loaded with allow_pickle=False; never pickle).
 
 A checkpoint holds the model's parameters and buffers (by position in
-``model.parameters()`` / ``model.modules()``), the optimizer state, and a JSON
-metadata string (format version, config, epoch, history).
+``model.parameters()`` / ``model.modules()``), the optimizer state, a JSON
+metadata string (format version, config, epoch, history) and a SHA-256
+``checksum`` over the other members (checked when present: checkpoints of
+pybitnet 0.1 have none). Written atomically; the .npz helpers are
+:mod:`pybitnet._npz`'s, the packed model files' too.
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 import numpy as np
 
 from ._errors import InvalidModelFile
-from ._npz import read_npz
+from ._npz import Members, checksum, read_npz, write_npz
 
 FORMAT = "pybitnet-checkpoint"
 VERSION = 1
@@ -31,10 +33,8 @@ def save(path, model, optimizer=None, meta: Optional[Dict[str, Any]] = None) -> 
         arrays.update({f"optim/{k}": np.asarray(v) for k, v in optimizer.state().items()})
     info = {"format": FORMAT, "version": VERSION, **(meta or {})}
     arrays["meta"] = np.array(json.dumps(info))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    arrays["checksum"] = np.array(checksum(arrays))
+    write_npz(path, arrays)
     return path
 
 
@@ -83,6 +83,9 @@ def read(path) -> tuple:
     """
     path = Path(path)
     arrays = read_npz(path, "checkpoint (corrupt or not an .npz file)")
+    if "checksum" in arrays:
+        Members(arrays, lambda why: InvalidModelFile(f"checkpoint {path}: {why}")).verify_checksum()
+        del arrays["checksum"]
     if "meta" not in arrays:
         raise InvalidModelFile(f"checkpoint {path} has no metadata: not a pybitnet checkpoint")
     raw = arrays.pop("meta")

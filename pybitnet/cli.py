@@ -191,7 +191,7 @@ def _summary(args) -> int:
     import numpy as np
 
     from pybitnet import checkpoint, recipes
-    from pybitnet.summary import summarize
+    from pybitnet.summarize import summarize
 
     arrays, meta = checkpoint.read(args.checkpoint)
     r = _recipe_of(meta, args.checkpoint)

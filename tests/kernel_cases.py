@@ -23,7 +23,7 @@ import numpy as np
 
 import pybitnet
 from pybitnet import _bitops
-from pybitnet.inference import conv, first_layer
+from pybitnet import conv_bits as conv, first_layer
 
 ISAS = pybitnet.available_isas()
 EDGE_SIZES = (0, 1, 63, 64, 65)

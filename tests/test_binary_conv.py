@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pybitnet
-from pybitnet.inference.conv import binary_conv2d, im2col_bits, max_pool2d_bits
+from pybitnet.conv_bits import binary_conv2d, im2col_bits, max_pool2d_bits
 
 
 def pm1(shape, seed):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from pybitnet import data
+from pybitnet.data import registry
 
 # The real data: $PYBITNET_DATA, else the shared copy next to the repository (<repo>/../shared/data).
 REAL_ROOT = Path(os.environ.get(data.ENV_VAR) or Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -74,11 +75,11 @@ def test_mnist_validation_split_holds_out_last_10k(mnist):
     np.testing.assert_array_equal(y_tr, mnist.y_train[:50000])
 
 
-@pytest.mark.parametrize("folder, name", [("mnist", n) for n in data._IDX_FILES]
-                         + [("fashion-mnist", n) for n in data._IDX_FILES])
+@pytest.mark.parametrize("folder, name", [("mnist", n) for n in registry.IDX_FILES]
+                         + [("fashion-mnist", n) for n in registry.IDX_FILES])
 def test_real_idx_checksums(folder, name):
     path = _need(folder) / (name + ".gz")
-    assert "sha256:" + data.file_digest(path) == data._DIGESTS[folder][name]
+    assert "sha256:" + data.file_digest(path) == registry.UPSTREAM[folder][name]
 
 
 def test_readme_checksums_agree():
@@ -87,7 +88,7 @@ def test_readme_checksums_agree():
         pytest.skip(f"{readme} not found")
     text = readme.read_text()
     for folder in ("mnist", "cifar10"):
-        for spec in data._DIGESTS[folder].values():
+        for spec, _ in registry.digests(folder).values():
             assert spec.split(":")[1] in text
 
 
@@ -112,7 +113,7 @@ def test_cifar10_real():
     # The lossless first 1000 records of data_batch_1: same labels, pixels ~8 grey levels apart.
     x, y = data.read_cifar10_batch(d / "lossless_data_batch_1_first1000.bin.gz")
     assert "sha256:" + data.file_digest(d / "lossless_data_batch_1_first1000.bin.gz") == \
-        data._DIGESTS["cifar10"]["lossless_data_batch_1_first1000.bin"]
+        registry.manifest("cifar10")[0]["lossless_data_batch_1_first1000.bin"]
     np.testing.assert_array_equal(y, ds.y_train[:1000])
     rmse = np.sqrt(np.mean((x.astype(np.float64) - ds.x_train[:1000]) ** 2))
     assert 4 < rmse < 12
@@ -138,7 +139,7 @@ def test_uncompressed_and_gzip_mixed(tmp_path):
     src = _need("mnist")
     d = tmp_path / "mnist"
     d.mkdir()
-    for name in data._IDX_FILES:
+    for name in registry.IDX_FILES:
         if name.startswith("t10k"):
             (d / name).write_bytes(gzip.decompress((src / (name + ".gz")).read_bytes()))
         else:
@@ -162,7 +163,7 @@ def test_missing_files_message_names_files_and_place(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         data.load_mnist(tmp_path)
     msg = str(e.value)
-    for name in data._IDX_FILES:
+    for name in registry.IDX_FILES:
         assert name in msg
     assert str(tmp_path / "mnist") in msg and data.ENV_VAR in msg and "download=True" in msg
     with pytest.raises(FileNotFoundError, match="(?s)data_batch_3.bin.*test_batch.bin"):
@@ -218,7 +219,7 @@ def test_truncated_real_file_in_loader(tmp_path):
     src = _need("mnist")
     d = tmp_path / "mnist"
     d.mkdir()
-    for name in data._IDX_FILES:
+    for name in registry.IDX_FILES:
         (d / (name + ".gz")).symlink_to(src / (name + ".gz"))
     labels = d / "t10k-labels-idx1-ubyte.gz"
     raw = gzip.decompress(labels.read_bytes())
@@ -293,11 +294,44 @@ def test_cifar_bad_batches(tmp_path):
         data.read_cifar10_batch(tmp_path / "label.bin.gz")
 
 
+@pytest.mark.parametrize("where", ["folder", "root"])
+def test_sha256sums_in_the_data_folder_verify_a_copy(tmp_path, where):
+    """A SHA256SUMS beside the data (folder: plain names; root: folder/name) records a copy:
+    it verifies, its '# note:' becomes the Dataset's notes; a file that differs is unverified."""
+    import hashlib
+    rng = np.random.default_rng(4)
+    d = tmp_path / "cifar10"
+    d.mkdir()
+    lines = ["# note: my own CIFAR-10 copy"]
+    for name in registry.CIFAR_FILES:
+        raw = _cifar_records(rng.integers(0, 10, 2), rng)[0]
+        (d / (name + ".gz")).write_bytes(gzip.compress(raw))
+        lines.append(f"{hashlib.sha256(raw).hexdigest()}  {'' if where == 'folder' else 'cifar10/'}{name}")
+    (d if where == "folder" else tmp_path).joinpath("SHA256SUMS").write_text("\n".join(lines) + "\n")
+    ds = data.load_cifar10(tmp_path)
+    assert ds.notes == "my own CIFAR-10 copy"
+    (d / "test_batch.bin.gz").write_bytes(gzip.compress(_cifar_records([1, 2], rng)[0]))
+    with pytest.warns(UserWarning, match="not verified.*test_batch"):
+        assert data.load_cifar10(tmp_path).notes.startswith("partly the recorded copy")
+    (d if where == "folder" else tmp_path).joinpath("SHA256SUMS").write_text("zz  test_batch.bin\n")
+    with pytest.raises(ValueError, match="SHA256SUMS, line 1"):
+        data.load_cifar10(tmp_path)
+
+
+def test_the_jpeg_copy_digests_live_in_a_manifest_not_in_code():
+    import inspect
+    import pybitnet.data
+    digests, note = registry.manifest("cifar10")
+    assert set(registry.CIFAR_FILES) <= set(digests) and "JPEG q75" in note
+    for module in (pybitnet.data.registry, pybitnet.data.files, pybitnet.data.loaders):
+        assert digests["test_batch.bin"].split(":")[1] not in inspect.getsource(module)
+
+
 def test_cifar_loader_unknown_copy_warns_and_meta(tmp_path):
     rng = np.random.default_rng(3)
     d = tmp_path / "cifar10"
     d.mkdir()
-    for name in data._CIFAR_FILES:
+    for name in registry.CIFAR_FILES:
         (d / name).write_bytes(_cifar_records(rng.integers(0, 10, 4), rng)[0])
     with pytest.warns(UserWarning, match="not verified.*data_batch_1.bin"):
         ds = data.load_cifar10(tmp_path)
@@ -313,21 +347,21 @@ def test_cifar_loader_unknown_copy_warns_and_meta(tmp_path):
 
 def test_download_fetches_verifies_and_loads(tmp_path, monkeypatch):
     src = _need("mnist")
-    monkeypatch.setitem(data._MIRRORS, "mnist", [src.as_uri() + "/"])
+    monkeypatch.setitem(registry.MIRRORS, "mnist", [src.as_uri() + "/"])
     root = tmp_path / "root"
     ds = data.load_mnist(root, download=True)
     assert ds.x_train.shape == (60000, 28, 28)
-    assert sorted(p.name for p in (root / "mnist").iterdir()) == sorted(n + ".gz" for n in data._IDX_FILES)
+    assert sorted(p.name for p in (root / "mnist").iterdir()) == sorted(n + ".gz" for n in registry.IDX_FILES)
 
 
 def test_download_rejects_bad_mirror_and_leaves_nothing(tmp_path, monkeypatch):
     bad = tmp_path / "mirror"
     _small_idx_set(bad)  # right names, wrong content
-    monkeypatch.setitem(data._MIRRORS, "mnist", [(tmp_path / "nowhere").as_uri() + "/", bad.as_uri() + "/"])
+    monkeypatch.setitem(registry.MIRRORS, "mnist", [(tmp_path / "nowhere").as_uri() + "/", bad.as_uri() + "/"])
     with pytest.raises(ValueError, match="download of train-images-idx3-ubyte.gz failed its check.*checksum"):
         data.load_mnist(tmp_path / "root", download=True)
     assert list((tmp_path / "root" / "mnist").iterdir()) == []
-    monkeypatch.setitem(data._MIRRORS, "mnist", [(tmp_path / "nowhere").as_uri() + "/"])
+    monkeypatch.setitem(registry.MIRRORS, "mnist", [(tmp_path / "nowhere").as_uri() + "/"])
     with pytest.raises(OSError, match="could not download train-images-idx3-ubyte.gz"):
         data.load_mnist(tmp_path / "root", download=True)
 
@@ -499,7 +533,7 @@ def test_cifar10_download_unpacks_known_members_only(tmp_path, monkeypatch):
     import tarfile
 
     rng = np.random.default_rng(8)
-    payload = {n: _cifar_records(rng.integers(0, 10, 3), rng)[0] for n in data._CIFAR_FILES}
+    payload = {n: _cifar_records(rng.integers(0, 10, 3), rng)[0] for n in registry.CIFAR_FILES}
     payload["batches.meta.txt"] = ("\n".join(data.CIFAR10_CLASSES) + "\n").encode()
     archive = tmp_path / "upstream.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
@@ -508,7 +542,7 @@ def test_cifar10_download_unpacks_known_members_only(tmp_path, monkeypatch):
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    monkeypatch.setattr(data, "_CIFAR_ARCHIVE", (archive.as_uri(), "sha256:" + digest))
+    monkeypatch.setattr(registry, "CIFAR_ARCHIVE", (archive.as_uri(), "sha256:" + digest))
     with pytest.warns(UserWarning, match="not verified"):
         ds = data.load_cifar10(tmp_path / "root", download=True)
     assert ds.x_train.shape == (15, 32, 32, 3) and ds.x_test.shape == (3, 32, 32, 3)
@@ -516,7 +550,7 @@ def test_cifar10_download_unpacks_known_members_only(tmp_path, monkeypatch):
     assert got == sorted(payload)  # no archive left behind, nothing outside the known names
     assert not (tmp_path / "root" / "evil.txt").exists()
     # A tampered archive is refused.
-    monkeypatch.setattr(data, "_CIFAR_ARCHIVE", (archive.as_uri(), "sha256:" + "0" * 64))
+    monkeypatch.setattr(registry, "CIFAR_ARCHIVE", (archive.as_uri(), "sha256:" + "0" * 64))
     with pytest.raises(ValueError, match="cifar-10-binary.tar.gz failed its check"):
         data.load_cifar10(tmp_path / "root2", download=True)
 
@@ -530,8 +564,8 @@ def test_svhn_download_checks_md5(tmp_path, monkeypatch):
     _write_svhn(mirror / "test_32x32.mat", 2, 1)
     known = {n: "md5:" + hashlib.md5((mirror / n).read_bytes()).hexdigest()
              for n in ("train_32x32.mat", "test_32x32.mat")}
-    monkeypatch.setitem(data._DIGESTS, "svhn", known)
-    monkeypatch.setitem(data._MIRRORS, "svhn", [mirror.as_uri() + "/"])
+    monkeypatch.setitem(registry.UPSTREAM, "svhn", known)
+    monkeypatch.setitem(registry.MIRRORS, "svhn", [mirror.as_uri() + "/"])
     ds = data.load_svhn(tmp_path / "root", download=True)
     assert ds.x_train.shape == (4, 32, 32, 3) and ds.y_test.shape == (2,)
 

@@ -15,7 +15,8 @@ import pytest
 
 import pybitnet
 from pybitnet import InvalidModelFile, _bitops, checkpoint, cli, data, recipes
-from pybitnet.inference import conv, export, load
+from pybitnet import conv_bits as conv
+from pybitnet.inference import export, load
 
 from conftest import rewrite_model_file
 
@@ -129,10 +130,10 @@ def mlp_file(tmp_path_factory):
 
 def test_model_file_flip_bytes_are_normalised(mlp_file, tmp_path):
     with np.load(mlp_file) as z:
-        flip = z["layer1.b"]
+        flip = z["layer1.flip"]
     odd = np.where(flip, np.uint8(200), np.uint8(0)).view(np.bool_)
     x = np.random.default_rng(6).uniform(-1, 1, (50, 784)).astype(np.float32)
-    edited = load(rewrite_model_file(mlp_file, tmp_path / "odd.npz", **{"layer1.b": odd}))
+    edited = load(rewrite_model_file(mlp_file, tmp_path / "odd.npz", **{"layer1.flip": odd}))
     np.testing.assert_array_equal(edited.logits(x), load(mlp_file).logits(x))
 
 
@@ -150,8 +151,8 @@ def test_nan_into_the_first_conv_is_an_error():
 
 def test_nan_into_the_cnn_is_an_error():
     from test_inference_cnn import small_cnn
-    from pybitnet.inference import cnn
-    model = cnn.from_trained(small_cnn(pool_first=True), (8, 8, 3))
+    from pybitnet.inference import from_trained
+    model = from_trained(small_cnn(pool_first=True), input_shape=(8, 8, 3))
     x = np.zeros((2,) + model.input_shape, np.float32)
     x[1, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -185,10 +186,10 @@ def test_model_with_bad_input_map_is_rejected(mlp_file, tmp_path, scale, offset)
 
 def test_model_with_nan_epilogue_is_rejected(mlp_file, tmp_path):
     with np.load(mlp_file) as z:
-        a = z["layer2.a"].copy()
+        a = z["layer2.scale"].copy()
     a[0] = np.nan
     with pytest.raises(InvalidModelFile, match="NaN"):
-        load(rewrite_model_file(mlp_file, tmp_path / "n.npz", **{"layer2.a": a}))
+        load(rewrite_model_file(mlp_file, tmp_path / "n.npz", **{"layer2.scale": a}))
 
 
 # ------------------------------------------------------------------ hangs on broadcast views

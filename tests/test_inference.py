@@ -12,7 +12,7 @@ import pybitnet
 from pybitnet import recipes
 from pybitnet.inference import (InvalidModelFile, bitplane_matmul, bn_eval, export, fold_bn_sign_float,
                                 from_trained, load)
-from pybitnet.inference.model import InferenceModel
+from pybitnet.inference import InferenceModel
 from pybitnet.nn import BatchNorm, ShiftBatchNorm, ste_sign
 from conftest import rewrite_model_file as rewrite, signs
 from test_xnor_gemm_threshold import random_bn
@@ -153,15 +153,18 @@ def test_rejects_truncated_and_corrupt(exported, tmp_path):
 
 
 @pytest.mark.parametrize("changes,match", [
-    ({"version": np.array(2, np.int64)}, "version 2"),
+    ({"version": np.array(7, np.int64)}, "version 7"),
     ({"format": np.array("something-else")}, "format"),
     ({"layer1.weight_bits": np.zeros((70, 1), np.uint64)}, "weight_bits"),
-    ({"layer1.a": np.zeros(69, np.int32)}, "layer 1 a"),
-    ({"layer1.b": np.zeros(70, np.float32)}, "layer 1 b"),
-    ({"layer2.in_features": np.array(71, np.int64)}, "weight_bits|inputs"),
-    ({"layer0.kind": np.array("affine")}, "kind"),
-    ({"num_layers": np.array(5, np.int64)}, "missing|kind"),
+    ({"layer1.t": np.zeros(69, np.int32)}, "layer1.t"),
+    ({"layer1.flip": np.zeros(70, np.float32)}, "layer1.flip"),
+    ({"layer2.in": np.array(71, np.int64)}, "weight_bits|features"),
+    ({"layer0.type": np.array("dense")}, "layer 0 must be"),
+    ({"layer0.type": np.array("pool")}, "type"),
+    ({"layer1.epilogue": np.array("affine")}, "layer1.scale|missing"),
+    ({"num_layers": np.array(5, np.int64)}, "missing"),
     ({"layer0.weight_bits": None}, "weight_bits"),
+    ({"input_shape": np.array([785], np.int64)}, "input_shape"),
 ])
 def test_rejects_mismatched(exported, tmp_path, changes, match):
     with pytest.raises(InvalidModelFile, match=match):
@@ -171,7 +174,7 @@ def test_rejects_mismatched(exported, tmp_path, changes, match):
 def test_rejects_edited_without_checksum(exported, tmp_path):
     with np.load(exported, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    arrays["layer1.a"] = arrays["layer1.a"] + 1
+    arrays["layer1.t"] = arrays["layer1.t"] + 1
     np.savez(tmp_path / "e.npz", **arrays)
     with pytest.raises(InvalidModelFile, match="checksum"):
         load(tmp_path / "e.npz")
@@ -187,7 +190,7 @@ def test_rejects_nonzero_padding(exported, tmp_path):
 
 def test_rejects_non_bnn():
     model = recipes.build_model(recipes.recipe("bc", hidden=32, depth=1), 784, 10)
-    with pytest.raises(ValueError, match="BinarizedDense"):
+    with pytest.raises(ValueError, match="BinarizedConv2D / BinarizedDense"):
         from_trained(model)
 
 
@@ -244,7 +247,7 @@ def test_model_rejects_bad_first_layer_padding():
     with pytest.raises(ValueError, match="nonzero padding bits"):
         InferenceModel(layers)
     layers[0].weight_bits = layers[0].weight_bits[:, :-1].copy()
-    with pytest.raises(ValueError, match="words per row"):
+    with pytest.raises(ValueError, match=r"weight_bits must be uint64 \(200, 13\)"):
         InferenceModel(layers)
 
 

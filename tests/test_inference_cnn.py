@@ -5,8 +5,8 @@ import pytest
 
 import pybitnet
 from pybitnet import _bitops, nn
-from pybitnet.inference import cnn
-from pybitnet.inference.cnn import CNNModel, float_im2col
+from pybitnet.conv_bits import im2col
+from pybitnet.inference import CNNModel, from_trained
 from pybitnet.inference.fold import bn_eval
 
 from conftest import rewrite_model_file
@@ -30,7 +30,7 @@ def float_conv(x, w, stride, padding, pad_value=0.0):
     (ph, pw) = padding
     xp = np.full((n, h + 2 * ph, wd + 2 * pw, c), pad_value, np.float32)
     xp[:, ph:ph + h, pw:pw + wd] = x
-    cols = float_im2col(xp, w.shape[1:3], stride, (0, 0))
+    cols = im2col(xp, w.shape[1:3], stride=stride, padding=(0, 0))
     oh, ow = (h + 2 * ph - w.shape[1]) // stride[0] + 1, (wd + 2 * pw - w.shape[2]) // stride[1] + 1
     return (cols.astype(np.float64) @ w.reshape(w.shape[0], -1).T.astype(np.float64)).reshape(n, oh, ow, -1)
 
@@ -65,7 +65,7 @@ def test_im2col_bits_matches_numpy(isa, shape):
     # Reference: float patches with +1 padding, packed tap by tap.
     xp = np.ones((n, h + 2 * p, w + 2 * p, c), np.float32)
     xp[:, p:p + h, p:p + w] = x
-    cols = float_im2col(xp, (kh, kw), (s, s), (0, 0)).reshape(-1, kh * kw, c)
+    cols = im2col(xp, (kh, kw), stride=(s, s), padding=(0, 0)).reshape(-1, kh * kw, c)
     want = pybitnet.pack_signs(cols, axis=-1).reshape(cols.shape[0], -1)
     np.testing.assert_array_equal(rows, want)
 
@@ -122,7 +122,7 @@ def test_conv_public_wrappers_and_errors():
     x, wt = pm1((2, 6, 6, 70), 9), pm1((8, 3, 3, 70), 10)
     xb, wb = pybitnet.pack_signs(x, axis=-1), pybitnet.pack_signs(wt, axis=-1)
     t = np.zeros(8, np.int32)
-    from pybitnet.inference.conv import binary_conv2d_threshold, im2col_bits, max_pool2d_bits
+    from pybitnet.conv_bits import binary_conv2d_threshold, im2col_bits, max_pool2d_bits
     out = binary_conv2d_threshold(xb, wb, 70, t, None, padding=1)
     assert out.shape == (2, 6, 6, 1)
     assert im2col_bits(xb, 3, stride=2, padding=1).shape == (2 * 3 * 3, 9 * 2)
@@ -228,23 +228,21 @@ def test_cnn_model_matches_float_forward(pool_first):
     model = small_cnn(pool_first)
     # Inputs on a 1/8 grid: the first layer's float sums are exact in any order.
     x = (np.random.default_rng(11).integers(-8, 9, (6, 8, 8, 3)) / 8).astype(np.float32)
-    packed = cnn.from_trained(model, input_shape=(8, 8, 3))
+    packed = from_trained(model, input_shape=(8, 8, 3))
     got = packed.logits(x)
     want = reference_logits(model, x)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(packed.predict(x), np.argmax(want, axis=1))
     assert isinstance(packed, CNNModel)
-    # The MLP's from_trained hands conv models to cnn.from_trained (32 x 32 inputs by default).
-    from pybitnet.inference import from_trained
-    with pytest.raises(ValueError, match="dense 0 takes"):
-        from_trained(model)
+    # Without input_shape: the smallest square input whose convs give the dense layer its features.
+    assert from_trained(model).input_shape == (8, 8, 3)
 
 
 def test_cnn_zero_padding_fallback_matches_float_forward():
     model = small_cnn()
     model.layers[4].pad_value = "zero"  # the second conv, trained with zero padding: unfused path
     x = (np.random.default_rng(12).integers(-8, 9, (3, 8, 8, 3)) / 8).astype(np.float32)
-    packed = cnn.from_trained(model, input_shape=(8, 8, 3))
+    packed = from_trained(model, input_shape=(8, 8, 3))
     conv = model.layers[4]
     conv.binary_input = False  # reference_logits pads a conv with 0 when its input is not binary
     try:
@@ -257,14 +255,14 @@ def test_cnn_zero_padding_fallback_matches_float_forward():
 def test_cnn_bad_models_and_inputs():
     model = small_cnn()
     with pytest.raises(ValueError, match="Flatten"):
-        cnn.from_trained(Model(model.layers[:4] + model.layers[13:]), (8, 8, 3))
-    packed = cnn.from_trained(model, (8, 8, 3))
+        from_trained(Model(model.layers[:4] + model.layers[13:]), input_shape=(8, 8, 3))
+    packed = from_trained(model, input_shape=(8, 8, 3))
     with pytest.raises(ValueError, match="shape"):
         packed.logits(np.zeros((2, 8, 8, 4), np.float32))
     with pytest.raises(TypeError, match="floating"):
         packed.logits(np.zeros((2, 8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="features"):
-        cnn.from_trained(model, (16, 16, 3))
+        from_trained(model, input_shape=(16, 16, 3))
 
 
 # ---------------------------------------------------------------- files
@@ -273,14 +271,14 @@ def test_cnn_bad_models_and_inputs():
 def cnn_file(tmp_path_factory):
     from pybitnet.inference import export
     path = tmp_path_factory.mktemp("cnn") / "cnn.npz"
-    export(cnn.from_trained(small_cnn(pool_first=True), (8, 8, 3)), path)
+    export(from_trained(small_cnn(pool_first=True), input_shape=(8, 8, 3)), path)
     return path
 
 
 def test_cnn_export_load_round_trip(cnn_file, tmp_path):
     from pybitnet.inference import export, load
     x = (np.random.default_rng(13).integers(-8, 9, (4, 8, 8, 3)) / 8).astype(np.float32)
-    want = cnn.from_trained(small_cnn(pool_first=True), (8, 8, 3)).logits(x)
+    want = from_trained(small_cnn(pool_first=True), input_shape=(8, 8, 3)).logits(x)
     loaded = load(cnn_file)
     assert isinstance(loaded, CNNModel)
     np.testing.assert_array_equal(loaded.logits(x), want)
@@ -289,15 +287,17 @@ def test_cnn_export_load_round_trip(cnn_file, tmp_path):
 
 
 @pytest.mark.parametrize("changes,match", [
-    ({"version": np.array(2, np.int64)}, "version 2"),
-    ({"conv1.weight_bits": np.zeros((70, 3, 3, 2), np.uint64)}, "weight_bits"),
-    ({"conv1.a": np.zeros(70, np.float32)}, "conv1.a"),
-    ({"conv0.kind": np.array("threshold")}, "kind"),
-    ({"conv1.geometry": np.array([3, 3, 0, 1, 1, 1], np.int64)}, "geometry"),
-    ({"conv2.pool": None}, "conv2.pool"),
-    ({"dense0.in_features": np.array(128, np.int64)}, "weight_bits|fit"),
-    ({"input_shape": np.array([16, 16, 3], np.int64)}, "fit"),
-    ({"num_dense": np.array(3, np.int64)}, "missing|kind"),
+    ({"version": np.array(7, np.int64)}, "version 7"),
+    ({"layer1.weight_bits": np.zeros((70, 3, 3, 2), np.uint64)}, "weight_bits"),
+    ({"layer1.t": np.zeros(70, np.float32)}, "layer1.t"),
+    ({"layer0.type": np.array("conv")}, "weight_bits|layer 0"),
+    ({"layer1.stride": np.array([0, 1], np.int64)}, "geometry"),
+    ({"layer2.pool": None}, "layer2.pool"),
+    ({"layer3.in": np.array(128, np.int64)}, "weight_bits|features"),
+    ({"input_shape": np.array([16, 16, 3], np.int64)}, "features"),
+    ({"layer0.layout": np.array("nchw")}, "channels"),
+    ({"layer1.pad_value": np.array("two")}, "pad_value"),
+    ({"num_layers": np.array(6, np.int64)}, "missing"),
 ])
 def test_cnn_file_rejects_mismatched(cnn_file, tmp_path, changes, match):
     from pybitnet.inference import InvalidModelFile, load
@@ -320,14 +320,14 @@ def test_cnn_file_rejects_truncated_corrupt_and_edited(cnn_file, tmp_path):
         load(bad)
     with np.load(cnn_file, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    arrays["conv1.a"] = arrays["conv1.a"] + 1
+    arrays["layer1.t"] = arrays["layer1.t"] + 1
     np.savez(tmp_path / "e.npz", **arrays)
     with pytest.raises(InvalidModelFile, match="checksum"):
         load(tmp_path / "e.npz")
-    bits = arrays["conv1.weight_bits"].copy()
+    bits = arrays["layer1.weight_bits"].copy()
     bits[0, 0, 0, -1] |= np.uint64(1) << np.uint64(63)  # 8 channels: bit 63 is padding
     with pytest.raises(InvalidModelFile, match="padding"):
-        load(rewrite_model_file(cnn_file, tmp_path / "p.npz", **{"conv1.weight_bits": bits}))
+        load(rewrite_model_file(cnn_file, tmp_path / "p.npz", **{"layer1.weight_bits": bits}))
 
 
 @pytest.mark.parametrize("isa", ISAS)

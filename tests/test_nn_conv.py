@@ -9,7 +9,7 @@ import pytest
 
 import pybitnet
 from pybitnet import nn, recipes
-from pybitnet.inference.conv import im2col_bits
+from pybitnet.conv_bits import im2col_bits
 from pybitnet.nn.conv import im2col
 
 SHAPES = [  # (N, H, W, C, F, kernel, stride, padding)

@@ -4,7 +4,7 @@ import pytest
 
 import pybitnet
 from pybitnet import cli, recipes
-from pybitnet.summary import summarize
+from pybitnet.summarize import summarize
 
 
 def test_bnn_mlp_summary_counts_bit_macs_and_no_multiplications():

@@ -5,7 +5,7 @@ import pytest
 
 import pybitnet
 from pybitnet import _bitops
-from pybitnet.inference.first_layer import pixel_matmul, pixel_panels
+from pybitnet.first_layer import pixel_matmul, pixel_panels
 from conftest import signs
 
 SHAPES = [(1, 1, 1), (1, 784, 4096), (3, 15, 31), (2, 16, 32), (5, 17, 33), (4, 129, 70), (2, 300, 64), (7, 784, 95)]

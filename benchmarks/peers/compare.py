@@ -13,11 +13,9 @@ pybitnet) and the LCE ops the converted models contain.
 Rows: the BNN MLP 784-4096-4096-4096-10 (pybitnet's packed
 ``pybitnet.inference`` model from float32 inputs and from uint8 pixels, by
 default and via the bit planes; LCE's model takes float32) and the CIFAR-10 BNN. The CNN's
-pybitnet side is a hook: ``benchmarks.cnn_inference.build_random_cnn(batch)``
-must return a zero-argument callable that runs one end-to-end forward pass
-of `batch` 32x32x3 images (or a ``(model, x)`` pair, timed as
-``model.logits(x)``); until that module exists the row prints
-"CNN: pybitnet side not available" and LCE's times alone.
+pybitnet side comes from ``benchmarks.cnn_inference.build_random_cnn(batch)``:
+a zero-argument callable that runs one end-to-end forward pass of `batch`
+32x32x3 images (or a ``(model, x)`` pair, timed as ``model.logits(x)``).
 """
 import argparse
 import json
@@ -154,8 +152,8 @@ def main(argv=None):
     for model in models:
         r = next(r for (m, _), r in results.items() if m == model)
         print(f"LCE {model} ops: {r['all_ops']} (Lce ops: {r['ops']})")
-    if "cnn" in models and cases.get(("cnn", batches[0])) is None:
-        print("CNN: pybitnet side not available (benchmarks.cnn_inference.build_random_cnn not importable)")
+    if "cnn" in models and cases.get(("cnn", batches[0])) is None:  # an import error of that module
+        print("CNN: pybitnet's side failed to build (benchmarks.cnn_inference.build_random_cnn): LCE alone")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,19 @@ with the flip flag). We find ``t`` by a per-channel binary search over the
 integers, evaluating BN exactly as the trained layer does in float32, so the
 folded layer reproduces the trained model's signs bit for bit (no rounding
 argument about ``mean - bias - beta * sqrt(var + eps) / gamma`` needed).
+
+The searches (:func:`int_thresholds`, :func:`float_thresholds`) take the
+layer's own eval pipeline as a black box, ``positive(values) -> bool per
+channel``; :func:`fold_bn_sign` and :func:`fold_bn_sign_float` give them
+:mod:`pybitnet.nn`'s batch norm, and :func:`pybitnet.inference.from_torch` a
+PyTorch module's own eval forward (its BatchNorm's eps, its arithmetic).
+This module reads its layers by their attributes only (``running_mean``,
+``eval_inv_std()``, ``gamma``, ``beta``): it imports neither :mod:`pybitnet.nn`
+nor torch.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -32,10 +41,58 @@ def _pre_sign(bn, bias: Optional[np.ndarray], dot: np.ndarray) -> np.ndarray:
     return bn_eval(bn, y)
 
 
+def int_thresholds(positive: Callable[[np.ndarray], np.ndarray], channels: int,
+                   k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Thresholds and flips of a layer whose output sign is a monotone function of an
+    integer dot product in ``[-k, k]``, per channel.
+
+    Parameters
+    ----------
+    positive : callable
+        ``positive(d)`` for an int64 vector ``d`` (one dot per channel) returns a
+        bool vector: the layer's output is +1 there. Monotone in ``d`` per channel
+        (either way, or constant).
+    channels, k : int
+
+    Returns
+    -------
+    thresholds : int32 array (C,), in ``[-k, k + 1]``
+    flip : bool array (C,)
+        +1 iff ``dot >= t`` (``dot <= t`` where flipped), for every integer dot in
+        ``[-k, k]``. A channel with the same sign everywhere gets ``flip=False``
+        and ``t = -k`` (always +1) or ``t = k + 1`` (always -1).
+    """
+    c = channels
+    lo_pos = positive(np.full(c, -k, np.int64))
+    hi_pos = positive(np.full(c, k, np.int64))
+    decreasing = lo_pos & ~hi_pos
+    # Bisect in [-k, k + 1] for the first d where the sought predicate holds:
+    # positive(d) for increasing channels (t = d; k + 1 means never), not positive(d)
+    # for decreasing ones (t = d - 1, the last d with positive).
+    lo = np.full(c, -k, np.int64)
+    hi = np.full(c, k + 1, np.int64)
+    while True:
+        active = lo < hi
+        if not active.any():
+            break
+        mid = (lo + hi) // 2
+        probe = np.where(active, mid, -k)
+        pos = positive(np.clip(probe, -k, k))
+        go_left = np.where(decreasing, ~pos, pos)  # the sought predicate holds at mid
+        hi = np.where(active & go_left, mid, hi)
+        lo = np.where(active & ~go_left, mid + 1, lo)
+    t = np.where(decreasing, lo - 1, lo)
+    const = lo_pos == hi_pos  # the same sign at both ends
+    t = np.where(const, np.where(lo_pos, -k, k + 1), t)
+    flip = decreasing & ~const
+    return t.astype(np.int32), flip.astype(bool)
+
+
 def fold_bn_sign(bn, k: int, bias: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Thresholds and flips such that ``sign(BN(dot + bias))`` (sign(0) = +1,
     as :func:`pybitnet.nn.ste_sign`) is ``+1`` iff ``dot >= t`` (``dot <= t``
-    where flipped), for every integer ``dot`` in ``[-k, k]``.
+    where flipped), for every integer ``dot`` in ``[-k, k]`` (:func:`int_thresholds`
+    over the trained layer's float32 eval arithmetic).
 
     Parameters
     ----------
@@ -48,39 +105,10 @@ def fold_bn_sign(bn, k: int, bias: Optional[np.ndarray] = None) -> Tuple[np.ndar
 
     Returns
     -------
-    thresholds : int32 array (C,), in ``[-k - 1, k + 1]``
+    thresholds : int32 array (C,), in ``[-k, k + 1]``
     flip : bool array (C,)
-
-    A channel whose sign is the same for every dot (gamma == 0, or a beta
-    large enough) gets ``flip=False`` and ``t = -k`` (always +1) or
-    ``t = k + 1`` (always -1).
     """
-    c = bn.running_mean.shape[0]
-    f = lambda d: _pre_sign(bn, bias, d[None, :])[0] >= 0  # noqa: E731  (True = output +1)
-    lo_pos = f(np.full(c, -k, np.int64))
-    hi_pos = f(np.full(c, k, np.int64))
-    decreasing = lo_pos & ~hi_pos
-    # Bisect in [-k, k + 1] for the first d where the sought predicate holds:
-    # f(d) for increasing channels (t = d; k + 1 means never), not f(d) for
-    # decreasing ones (t = d - 1, the last d with f).
-    lo = np.full(c, -k, np.int64)
-    hi = np.full(c, k + 1, np.int64)
-    while True:
-        active = lo < hi
-        if not active.any():
-            break
-        mid = (lo + hi) // 2
-        probe = np.where(active, mid, -k)
-        pos = f(np.clip(probe, -k, k))
-        go_left = np.where(decreasing, ~pos, pos)  # the sought predicate holds at mid
-        hi = np.where(active & go_left, mid, hi)
-        lo = np.where(active & ~go_left, mid + 1, lo)
-    t = np.where(decreasing, lo - 1, lo)
-    # Constant channels: f is the same at both ends.
-    const = lo_pos == hi_pos
-    t = np.where(const, np.where(lo_pos, -k, k + 1), t)
-    flip = decreasing & ~const
-    return t.astype(np.int32), flip.astype(bool)
+    return int_thresholds(lambda d: _pre_sign(bn, bias, d[None, :])[0] >= 0, bn.running_mean.shape[0], k)
 
 
 def _float_key(x: np.ndarray) -> np.ndarray:
@@ -94,26 +122,34 @@ def _key_float(key: np.ndarray) -> np.ndarray:
     return i.astype(np.int32).view(np.float32)
 
 
-def fold_bn_sign_float(bn, bias: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Exact real-valued thresholds for a first layer with real inputs.
+def float_thresholds(positive: Callable[[np.ndarray], np.ndarray], decreasing: np.ndarray,
+                     constant: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Exact thresholds of a layer whose output sign is a monotone function of a
+    float32 value per channel (a first layer's dot product on real inputs).
 
-    The trained layer's output sign is ``sign(BN(y + bias))`` for the float32
-    matmul result ``y``; it is ``+1`` iff ``(y - t) * s >= 0``, with ``s = +1``
-    for gamma >= 0 and ``s = -1`` for gamma < 0 (``y == t`` gives ``-0.0``,
-    which the bit contract counts as +1). ``t`` is found by bisection over the
-    float32 values in order, evaluating BN as the layer does, so every float32
-    ``y`` gets the trained layer's sign (``t = +-inf``: a constant sign, e.g.
-    gamma == 0). Computing ``y - t`` in float32 keeps the sign exactly.
+    Parameters
+    ----------
+    positive : callable
+        ``positive(y)`` for a float32 vector ``y`` (one value per channel) returns a
+        bool vector: the layer's output is +1 there; monotone in ``y`` per channel
+        (evaluated as the trained layer evaluates it, so in its float arithmetic).
+    decreasing, constant : bool arrays (C,)
+        Channels where ``positive`` falls with ``y`` (negative gamma) and where it
+        does not depend on it (zero gamma: read at ``y = 0``).
 
-    Returns float32 thresholds t (C,) and float32 signs s (C,).
+    Returns
+    -------
+    t, s : float32 arrays (C,)
+        +1 iff ``(y - t) * s >= 0``, with ``s = -1`` on the decreasing channels
+        (``y == t`` gives -0.0, which counts as +1), for every float32 ``y``; found
+        by bisection over the float32 values in order. ``t = +-inf``: a constant
+        sign. Computing ``y - t`` in float32 keeps the sign exactly.
     """
-    c = bn.running_mean.shape[0]
-    g = bn._gamma()
-    decreasing = g < 0
+    c = decreasing.shape[0]
 
     def f(y):
         with np.errstate(over="ignore", invalid="ignore"):
-            return _pre_sign(bn, bias, y[None, :])[0] >= 0
+            return np.asarray(positive(y), bool)
 
     big = np.float32(np.finfo(np.float32).max)
     lo = np.full(c, _float_key(-big), np.int64)
@@ -128,11 +164,25 @@ def fold_bn_sign_float(bn, bias: Optional[np.ndarray] = None) -> Tuple[np.ndarra
         hi = np.where(active & go_left, mid, hi)
         lo = np.where(active & ~go_left, mid + 1, lo)
     t = _key_float(np.where(decreasing, lo - 1, lo))  # lo - 1 at the bottom is -inf
-    zero = g == 0
     const_plus = f(np.zeros(c, np.float32))
-    t = np.where(zero, np.where(const_plus, -np.inf, np.inf), t).astype(np.float32)
-    s = np.where(decreasing, -1.0, 1.0).astype(np.float32)
+    t = np.where(constant, np.where(const_plus, -np.inf, np.inf), t).astype(np.float32)
+    s = np.where(decreasing & ~constant, -1.0, 1.0).astype(np.float32)
     return t, s
+
+
+def fold_bn_sign_float(bn, bias: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Exact real-valued thresholds for a first layer with real inputs.
+
+    The trained layer's output sign is ``sign(BN(y + bias))`` for the float32
+    matmul result ``y``; it is ``+1`` iff ``(y - t) * s >= 0``, with ``s = +1``
+    for gamma >= 0 and ``s = -1`` for gamma < 0 (:func:`float_thresholds` over
+    the layer's float32 eval arithmetic, so every float32 ``y`` gets the
+    trained layer's sign).
+
+    Returns float32 thresholds t (C,) and float32 signs s (C,).
+    """
+    g = bn._gamma()
+    return float_thresholds(lambda y: _pre_sign(bn, bias, y[None, :])[0] >= 0, g < 0, g == 0)
 
 
 def fold_bn_affine(bn, bias: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:

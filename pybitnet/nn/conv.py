@@ -12,7 +12,7 @@ Binary (±1) inputs of :class:`BinaryConv2D` are packed: with ``pad_value="one"`
 the spatial padding holds +1 (zero bits), so the forward is one XNOR-popcount
 GEMM and the weight gradient an add/sub GEMM on the packed rows, which are
 gathered from the packed image when C % 64 == 0
-(:func:`pybitnet.inference.conv.im2col_bits`): the float patches are never
+(:func:`pybitnet.conv_bits.im2col_bits`): the float patches are never
 built. ``pad_value="zero"`` (what Lasagne does, so the BNN papers' code) makes
 the rows ternary: the padded taps are masked out of the XNOR-popcount
 (``xnor_gemm(..., mask=)``) and of the add/sub weight gradient, still exactly.
@@ -25,7 +25,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 import pybitnet
-from ..inference.conv import _pair, conv_output_size, im2col_bits
+from ..conv_bits import conv_output_size, im2col, im2col_bits, pair as _pair, tap_views as _taps
 from . import _ops as K
 from .dense import _Affine, _bnn, _display_name, _LayerFactory, _quantized
 from .module import Module
@@ -41,41 +41,6 @@ def _geometry(x_shape, kernel, stride, padding) -> Tuple[int, int]:
     if oh < 1 or ow < 1:
         raise ValueError(f"kernel {kh}x{kw} does not fit the padded {h}x{w} input")
     return oh, ow
-
-
-def _taps(a, kernel, stride, out_hw):
-    """Views a[:, i::sh, j::sw] (OH x OW each) of the padded image, tap by tap in (kh, kw) order."""
-    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
-    for i in range(kh):
-        for j in range(kw):
-            yield a[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
-
-
-def _pad(x, padding, value: float):
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    n, h, w, c = x.shape
-    xp = np.empty((n, h + 2 * ph, w + 2 * pw, c), x.dtype)
-    if value == 0:
-        xp[:, :ph], xp[:, ph + h:], xp[:, :, :pw], xp[:, :, pw + w:] = 0, 0, 0, 0
-    else:
-        xp[:, :ph], xp[:, ph + h:], xp[:, :, :pw], xp[:, :, pw + w:] = value, value, value, value
-    xp[:, ph:ph + h, pw:pw + w] = x
-    return xp
-
-
-def im2col(x, kernel_size, *, stride=1, padding=0, pad_value: float = 0.0) -> np.ndarray:
-    """Rows (N * OH * OW, KH * KW * C) of the patches of NHWC `x`, in (kh, kw, c) order;
-    the spatial padding holds `pad_value`."""
-    kernel, stride, padding = _pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding")
-    n, _, _, c = x.shape
-    oh, ow = _geometry(x.shape, kernel, stride, padding)
-    xp = _pad(x, padding, pad_value)
-    cols = np.empty((n, oh, ow, kernel[0] * kernel[1], c), x.dtype)
-    for t, view in enumerate(_taps(xp, kernel, stride, (oh, ow))):
-        cols[:, :, :, t] = view
-    return cols.reshape(n * oh * ow, -1)
 
 
 def col2im_add(cols, out_padded, kernel, stride):

@@ -2,14 +2,12 @@
 counted by their kernels (count_ops), ``torch.nn`` products and batch norms analytically."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
 
 from ..opcount import OpCounts, count_ops
-from ..summary import LayerSummary, ModelSummary, _paper_accounting
+from ..model_summary import LayerSummary, ModelSummary, paper_accounting
 from .nn import BinarizedLinear, BinaryConv2d, BinaryLinear, TernaryLinear
 
 _FIELDS = ("multiplications", "additions", "shifts", "popcounts", "bitwise", "weight_bytes")
@@ -116,5 +114,4 @@ def _training_step(model, summary, input_shape, batch, g) -> None:
     weights = sum(m.weight.numel() for m in model.modules()
                   if isinstance(m, (nn.Linear, nn.Conv2d, BinaryLinear, TernaryLinear, BinarizedLinear, BinaryConv2d)))
     units = sum(m.num_features for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)))
-    _paper_accounting(summary, weights, units, batch)
-    _ = math  # noqa: F841
+    paper_accounting(summary, weights, units, batch)

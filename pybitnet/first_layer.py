@@ -1,0 +1,104 @@
+"""First-layer products for real inputs: the float path (real x times packed
+±1 weights, additions only), and for 8-bit pixels the exact integer ``x . w``
+either by subset-sum tables in 16-bit lanes (:func:`pixel_matmul`, additions
+only) or by the BNN paper's bit-plane trick, ``x . w = sum_n 2^n (x^n . w)``
+over the bit planes x^n of the pixels: eight binary dot products and shifts,
+no multiplications."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _bitops
+from ._arrays import as_array, refuse_broadcast
+from .gemm import xnor_gemm
+from .opcount import OpCounts, record
+from .weight_matmul import binary_weight_matmul
+
+
+def weight_row_sums(w_bits: np.ndarray, k: int) -> np.ndarray:
+    """sum_c w[j, c] of packed ±1 rows: k - 2 * (number of -1 entries), int64."""
+    neg = np.unpackbits(np.ascontiguousarray(w_bits).view(np.uint8), axis=1).sum(axis=1, dtype=np.int64)
+    return k - 2 * neg
+
+
+def pack_bit_planes(x: np.ndarray) -> np.ndarray:
+    """uint8 rows (M, k) -> packed ±1 bit planes (8 * M, words): rows
+    ``n * M + i`` hold plane n of row i as +1 where bit n of the pixel is set and
+    -1 where not (bit contract: the packed bit is the complement, padding zero)."""
+    m, k = x.shape
+    words = -(-k // 64)
+    out = np.zeros((8, m, words * 8), np.uint8)
+    for n in range(8):
+        plane_clear = ((x >> n) & 1) == 0  # -1 entries
+        out[n, :, : -(-k // 8)] = np.packbits(plane_clear, axis=1, bitorder="little")
+    return out.reshape(8 * m, words * 8).view(np.uint64)
+
+
+def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
+    """Exact ``x @ W.T`` for uint8 `x` (M, k) and packed ±1 weights W (N, k), int32.
+
+    With p_n = 2 * x^n - 1 (±1 bit planes), ``x^n . w = (p_n . w + sum(w)) / 2``,
+    so ``x . w = (sum_n (p_n . w) << n + 255 * sum(w)) >> 1``: one XNOR GEMM
+    over the 8 M plane rows, then shifts and additions in int32 (|x . w| <=
+    255 k, so k < 2**22 cannot overflow).
+    """
+    x = as_array(x, "x")
+    refuse_broadcast(x, "x")
+    x = np.ascontiguousarray(x)
+    if x.dtype != np.uint8:
+        raise TypeError(f"x must have dtype uint8, got {x.dtype}")
+    if x.ndim != 2 or x.shape[1] != k:
+        raise ValueError(f"x must have shape (M, {k}), got {x.shape}")
+    if k >= 1 << 22:
+        raise ValueError(f"k must be < 2**22 for int32 sums, got {k}")
+    m = x.shape[0]
+    if w_sums is None:
+        w_sums = weight_row_sums(w_bits, k)
+    dots = xnor_gemm(pack_bit_planes(x), w_bits, k).reshape(8, m, w_bits.shape[0])
+    s = dots[7] << 7
+    tmp = np.empty_like(s)
+    for n in range(7):
+        s += np.left_shift(dots[n], n, out=tmp)
+    w_sums = w_sums.astype(np.int32)
+    s += (w_sums << 8) - w_sums  # 255 * sum(w) as a shift and a subtraction
+    s >>= 1
+    record("bitplane_epilogue", lambda: OpCounts(additions=9 * s.size, shifts=8 * s.size))
+    return s
+
+
+def real_matmul(x: np.ndarray, w_bits: np.ndarray, k: int) -> np.ndarray:
+    """``x @ W.T`` for float32 `x` (M, k) and packed ±1 weights: additions only."""
+    return binary_weight_matmul(np.ascontiguousarray(x, dtype=np.float32), w_bits, k)
+
+
+def pixel_panels(w_bits: np.ndarray, k: int) -> np.ndarray:
+    """Packed ±1 weight rows (N, ceil(k/64)) -> the 16-bit panels of
+    :func:`pixel_matmul`: uint16 (ceil(N/32), ceil(k/16), 32), where
+    ``panels[r, q, l]`` holds bits ``16 q .. 16 q + 15`` of row ``32 r + l``
+    (bit 1 = -1; rows past N are zero). Same 1 bit per weight, regrouped so that
+    one 64-byte load serves 32 rows; built once per model."""
+    w_bits = np.ascontiguousarray(w_bits, dtype=np.uint64)
+    n, chunks = w_bits.shape[0], -(-k // 16)
+    u16 = w_bits.view("<u2")[:, :chunks]  # little-endian words: uint16 q holds columns 16 q ..
+    out = np.zeros((-(-n // 32) * 32, chunks), np.uint16)
+    out[:n] = u16
+    return np.ascontiguousarray(out.reshape(out.shape[0] // 32, 32, chunks).transpose(0, 2, 1))
+
+
+def pixel_matmul(x, panels: np.ndarray, n: int) -> np.ndarray:
+    """Exact ``x @ W.T`` (int32 (M, n)) for uint8 `x` (M, k) and ±1 weights W
+    given as :func:`pixel_panels`: additions only (per 4 pixels, a table of
+    their 16 subset sums; each weight row's 4 bits pick its entry, 32 rows per
+    AVX-512 lane permute)."""
+    x = as_array(x, "x")  # rows may be strided; the binding checks them (no copy)
+    y = _bitops.uint8_weight_matmul(x, as_array(panels, "panels"), n)
+    m, k = x.shape
+    record("uint8_weight_matmul", lambda: pixel_matmul_ops(m, k, n))
+    return y
+
+
+def pixel_matmul_ops(m: int, k: int, n: int) -> OpCounts:
+    """One addition per pixel-weight pair (a table entry added per 4 pairs,
+    plus the tables and sums: counted as m * n * k), no multiplications; weights
+    1 bit each."""
+    return OpCounts(additions=m * n * k, weight_bytes=n * -(-k // 16) * 2)
