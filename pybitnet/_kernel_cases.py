@@ -50,7 +50,7 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
             w = (bits(n, k),)
         return lambda isa: getattr(_bitops, op)(x, *w, k, isa=isa)
     if op == "uint8_weight_matmul":
-        from .inference.first_layer import pixel_panels
+        from .first_layer import pixel_panels
         x, panels = rng.integers(0, 256, (m, k), dtype=np.uint8), pixel_panels(bits(n, k), k)
         return lambda isa: _bitops.uint8_weight_matmul(x, panels, n, isa)
     if op in ("im2col_bits", "maxpool_bits"):  # m images of 6 x 7 pixels, k channels, 3x3 (pool: 2x2 / 2)
