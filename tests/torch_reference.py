@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -676,7 +677,7 @@ def train(s: Spec, data_root, out_dir, seed: int = 0, log=print) -> None:
         for L, i in zip(net.layers, range(len(net.layers))):
             for k in ("mean", "var", "inv_std"):
                 L[k] = torch.from_numpy(z[f"{k}{i}"])
-        net.state = {int(k[1:].split("_")[0]): None for k in z.files if k.startswith("m")}
+        net.state = {int(k[1:-2]): None for k in z.files if re.fullmatch(r"m\d+_0", k)}  # not mean<i>
         for k in list(net.state):
             net.state[k] = [torch.from_numpy(z[f"m{k}_0"]), torch.from_numpy(z[f"m{k}_1"])]
         net.t, epoch, best = meta["t"], meta["epoch"], meta["best"]
