@@ -13,6 +13,7 @@
 // workers off the caller's CPU (better median, 10 ms tails behind a spinner).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 
@@ -78,6 +79,9 @@ double now_ns();
 struct Cut {
   std::size_t row_align = 1, col_align = 1;
   bool rows_first = false;
+  // 0, or a cap on chunks per thread for kernels that redo setup per chunk
+  // (the AVX-512 table kernel rebuilds x's subset-sum tables for each one).
+  std::size_t max_chunks_per_thread = 0;
 };
 
 // Runs body(r0, r1, c0, c1) over a split of [0, rows) x [0, cols) for the op
@@ -90,12 +94,17 @@ void split_2d(int key, std::size_t rows, std::size_t cols, double work_ns, Cut c
   const SplitPlan plan = plan_split(key, work_ns);
   const double t0 = plan.size_class >= 0 ? now_ns() : 0.0;
   std::size_t chunks = plan.chunks;
+  if (chunks > 1 && cut.max_chunks_per_thread)
+    chunks = std::min(chunks, std::size_t(get_num_threads()) * cut.max_chunks_per_thread);
   const std::size_t row_tiles = (rows + cut.row_align - 1) / cut.row_align;
   const std::size_t col_tiles = (cols + cut.col_align - 1) / cut.col_align;
   const bool by_rows = cut.rows_first ? row_tiles >= chunks || row_tiles >= col_tiles
                                       : !(col_tiles >= chunks || col_tiles >= row_tiles);
   const std::size_t tiles = by_rows ? row_tiles : col_tiles;
-  if (tiles < chunks) chunks = tiles;
+  if (tiles < chunks) {  // fewer tiles than planned: still a multiple of the threads where there are enough
+    const std::size_t threads = std::size_t(get_num_threads());
+    chunks = tiles >= threads ? tiles / threads * threads : tiles;
+  }
   if (chunks <= 1) {
     body(std::size_t(0), rows, std::size_t(0), cols);
   } else {

@@ -30,7 +30,7 @@ constexpr double kNsPerShiftTerm = 0.03;
 // Splits the (k, n) output: by column blocks when n is wide enough, else by rows. body(k0, k1, n0, n1).
 template <class Body>
 void split_output(OpId op, std::size_t m, std::size_t k, std::size_t n, const Body& body) {
-  split_2d(int(op), k, n, double(m) * double(k) * double(n) * kNsPerShiftTerm, Cut{1, kColumnAlign, false}, body);
+  split_2d(int(op), k, n, double(m) * double(k) * double(n) * kNsPerShiftTerm, Cut{1, kColumnAlign, false, 1}, body);
 }
 
 // Round to nearest even (|v| < 2^31).
