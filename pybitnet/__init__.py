@@ -34,6 +34,7 @@ training: ``mpiexec -n N pybitnet train ...`` (``pybitnet.distributed``). See do
 Run time::
 
     pybitnet.isa(), pybitnet.available_isas(), pybitnet.cpu_features()
+    pybitnet.active_kernels(), pybitnet.variants(), pybitnet.kernel_calls()
     pybitnet.set_num_threads(n), pybitnet.get_num_threads()
 """
 import os as _os
@@ -66,7 +67,7 @@ from .sampling import binarize, ternarize
 from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matmul, shift_matmul_fixed_bound,
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
-                      kernel_calls, set_num_threads)
+                      kernel_calls, select_variant, set_num_threads, variants)
 from .summarize import summarize as summary
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "pack_ternary",
     "qbp_dense_step_ops",
     "quantize_pow2",
+    "select_variant",
     "set_num_threads",
     "shift_matmul",
     "shift_matmul_fixed_bound",
@@ -101,6 +103,7 @@ __all__ = [
     "ternary_weight_matmul",
     "ternary_weight_matmul_t",
     "unpack_signs",
+    "variants",
     "xnor_gemm",
     "xnor_gemm_threshold",
 ]

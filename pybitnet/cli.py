@@ -72,9 +72,10 @@ def _info(_args) -> int:
     print(f"OpenBLAS spin:  {pybitnet.runtime.openblas_spin_note()}")
     print(f"CPU features:   {' '.join(name for name, on in feats.items() if on)}")
     print(f"build flags:    {pybitnet.build_info()['flags']}")
-    print("active kernels:")
+    print("active kernels (the variant that runs, per shape class; m, n, k as in src/bitops/ops.inc):")
     for op, k in sorted(pybitnet.active_kernels().items()):
-        print(f"  {op:24s} {k['current']:7s} (available: {', '.join(k['available'])})")
+        for i, (when, name) in enumerate(k["variants"].items()):
+            print(f"  {op if i == 0 else '':28s} {name:40s} {when}")
     return 0
 
 

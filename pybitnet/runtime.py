@@ -23,19 +23,57 @@ def cpu_features() -> dict[str, bool]:
     return dict(_bitops.cpu_features())
 
 
-def active_kernels() -> dict[str, dict[str, object]]:
-    """Per kernel: the variant in use and the variants this CPU can run.
+def variants() -> list[dict[str, str]]:
+    """The registry of kernel variants of this build (src/bitops/variants.inc), one
+    dict per variant: ``op``, ``isa``, ``name`` and ``when``, the shape condition
+    (of the call's ``m``, ``n``, ``k``) under which it is the one to run.
 
-    >>> pybitnet.active_kernels()["xnor_gemm"]
-    {'current': 'avx512', 'available': ['avx512', 'avx2', 'scalar']}
+    A call runs the first variant of its op, from the active ISA down to scalar,
+    whose condition holds; every variant computes the op for every shape, and
+    ``isa=<variant name>`` on the private bindings forces one (tests, benchmarks).
+    """
+    return [dict(v) for v in _bitops.variants()]
+
+
+def active_kernels() -> dict[str, dict[str, object]]:
+    """Per kernel: the variant that runs for each shape class at the active ISA
+    (in the order they are tried), and the ISAs this CPU can run.
+
+    >>> pybitnet.active_kernels()["binary_weight_matmul_t"]["variants"]
+    {'m >= 16': 'binary_weight_matmul_t_lut__avx512', 'otherwise': 'binary_weight_matmul_t__avx512'}
+
+    An op with no variant of its own at the active ISA runs the next lower
+    ISA's (the variant's name says which). ``binary_conv2d_threshold`` is a
+    composite: its entry names the kernels its driver runs.
     """
     avail = available_isas()
-    return {op: {"current": isa(), "available": avail} for op in _bitops.op_names()}
+    return {op: {"variants": {when: name for when, name, _ in classes}, "available": avail}
+            for op, classes in _bitops.shape_classes().items()}
 
 
-def kernel_calls() -> dict[str, dict[str, int]]:
-    """How many times each kernel variant ran since import: ``{op: {isa: calls}}``."""
-    return {op: dict(per_isa) for op, per_isa in _bitops.kernel_calls().items()}
+def select_variant(op: str, m: int, n: int, k: int, isa: str = "") -> str:
+    """The variant a call of `op` of shape (m, n, k) runs at `isa` (default: the active one).
+
+    What m, n and k are is op-specific (src/bitops/ops.inc): e.g. for the weight
+    matmuls the rows of the activations, the weight rows and the columns.
+    """
+    return _bitops.select_variant(op, int(m), int(n), int(k), isa)
+
+
+def kernel_calls(by: str = "variant") -> dict[str, dict[str, int]]:
+    """How many times each kernel ran since import: ``{op: {variant: calls}}``, or
+    with ``by="isa"`` ``{op: {isa: calls}}`` (the ISA each variant was compiled for)."""
+    calls = {op: dict(per_variant) for op, per_variant in _bitops.kernel_calls().items()}
+    if by == "variant":
+        return calls
+    if by != "isa":
+        raise ValueError(f"by must be 'variant' or 'isa', got {by!r}")
+    isa_of = {v["name"]: v["isa"] for v in _bitops.variants()}
+    out = {op: {name: 0 for name in _bitops.isa_names()} for op in calls}
+    for op, per_variant in calls.items():
+        for name, n in per_variant.items():
+            out[op][isa_of[name]] += n
+    return out
 
 
 def get_num_threads() -> int:

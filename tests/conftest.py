@@ -7,7 +7,7 @@ import pytest
 
 import pybitnet
 
-ALL_ISAS = ["scalar", "avx2", "avx512"]
+ALL_ISAS = list(pybitnet._bitops.isa_names())  # src/bitops/isa_table.inc, lowest first
 
 # Tests read real data from ../shared/data unless PYBITNET_DATA says otherwise.
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

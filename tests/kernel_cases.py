@@ -168,6 +168,16 @@ def case_xnor_gemm(src):
     np.testing.assert_array_equal(pybitnet.xnor_gemm(ab, bb, k), want)
 
 
+def case_xnor_gemm_masked(src):
+    a, b, ab, bb, k = _gemm_operands(src)
+    keep = src.rng().random(a.shape) < 0.7
+    mask = place(src, pack_oracle(keep), strided_rows=True)
+    want = (a * keep).astype(np.int64) @ b.astype(np.int64).T  # a dropped unit counts 0
+    for isa in ISAS:
+        np.testing.assert_array_equal(_bitops.xnor_gemm_masked(ab, bb, k, mask, isa), want)
+    np.testing.assert_array_equal(pybitnet.xnor_gemm(ab, bb, k, mask=mask), want)
+
+
 def case_xnor_gemm_threshold(src):
     a, b, ab, bb, k = _gemm_operands(src)
     n = b.shape[0]
@@ -381,6 +391,7 @@ CASES = {
     "pack_signs": case_pack_signs,
     "xnor_gemm": case_xnor_gemm,
     "xnor_gemm_threshold": case_xnor_gemm_threshold,
+    "xnor_gemm_masked": case_xnor_gemm_masked,
     "binary_matmul": case_binary_matmul,
     "binary_weight_matmul": case_binary_weight_matmul,
     "ternary_weight_matmul": case_ternary_weight_matmul,
@@ -436,6 +447,7 @@ ABUSE = [
     ("pack_signs", lambda s: pybitnet.pack_signs(any_array(s), any_int(s) if s.boolean() else -1)),
     ("unpack_signs", lambda s: pybitnet.unpack_signs(any_array(s), any_int(s), dtype=s.choice([np.float32, np.int8]))),
     ("xnor_gemm", lambda s: pybitnet.xnor_gemm(any_array(s), any_array(s), any_int(s))),
+    ("xnor_gemm_masked", lambda s: pybitnet.xnor_gemm(any_array(s), any_array(s), any_int(s), mask=any_array(s))),
     ("xnor_gemm_threshold", lambda s: pybitnet.xnor_gemm_threshold(any_array(s), any_array(s), any_int(s),
                                                                    any_array(s), any_array(s))),
     ("binary_matmul", lambda s: pybitnet.binary_matmul(any_array(s), any_array(s))),

@@ -15,7 +15,7 @@ import json, numpy as np, pybitnet
 a = pybitnet.pack_signs(np.ones((4, 300), np.float32))
 pybitnet.xnor_gemm(a, a, 300)
 print(json.dumps({"isa": pybitnet.isa(), "available": pybitnet.available_isas(),
-                  "calls": pybitnet.kernel_calls()}))
+                  "calls": pybitnet.kernel_calls(by="isa")}))
 """
 
 
@@ -77,8 +77,23 @@ def test_fallback_ladder_ends_in_scalar(masked, best):
 def test_active_kernels_lists_every_op():
     kernels = pybitnet.active_kernels()
     assert {"pack_signs", "xnor_gemm"} <= set(kernels)
-    for info in kernels.values():
-        assert info["current"] == pybitnet.isa() and info["available"] == pybitnet.available_isas()
+    isa_of = {v["name"]: v["isa"] for v in pybitnet.variants()}
+    for op, info in kernels.items():
+        assert info["available"] == pybitnet.available_isas()
+        for name in info["variants"].values():  # each variant is the active ISA's or inherited from a lower one
+            for part in name.split(" + "):
+                assert pybitnet.available_isas().index(isa_of[part]) >= pybitnet.available_isas().index(pybitnet.isa())
+
+
+def test_kernel_calls_per_variant_and_per_isa():
+    a = pybitnet.pack_signs(np.ones((4, 300), np.float32))
+    before, before_isa = pybitnet.kernel_calls(), pybitnet.kernel_calls(by="isa")
+    pybitnet.xnor_gemm(a, a, 300)
+    ran = pybitnet.select_variant("xnor_gemm", 4, 4, 300)
+    assert pybitnet.kernel_calls()["xnor_gemm"][ran] == before["xnor_gemm"][ran] + 1
+    assert pybitnet.kernel_calls(by="isa")["xnor_gemm"][pybitnet.isa()] == before_isa["xnor_gemm"][pybitnet.isa()] + 1
+    with pytest.raises(ValueError, match="by must be"):
+        pybitnet.kernel_calls(by="op")
 
 
 def test_explicit_isa_unavailable_is_a_clear_error():
@@ -93,3 +108,18 @@ def test_cli_info():
     proc = subprocess.run([sys.executable, "-m", "pybitnet.cli", "info"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert f"active ISA:     {pybitnet.isa()}" in proc.stdout
+
+
+def test_isa_table_is_the_one_list():
+    """setup.py's compile flags and asv's ISA matrix come from src/bitops/isa_table.inc."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    table = (root / "src/bitops/isa_table.inc").read_text()
+    names = re.findall(r"^PBN_ISA\((\w+),", table, re.M)
+    assert names == pybitnet._bitops.isa_names()
+    asv = (root / "asv.conf.json").read_text()
+    matrix = json.loads(re.sub(r"(?m)^\s*//.*$", "", asv))["matrix"]["env_nobuild"]["PYBITNET_ISA"]
+    assert sorted(matrix) == sorted(names)
+    setup = (root / "setup.py").read_text()
+    assert "read_isa_table" in setup and "-mavx" not in setup  # flags only in the table

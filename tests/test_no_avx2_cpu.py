@@ -31,3 +31,14 @@ def test_kernels_on_a_cpu_without_avx2():
         env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-x86_64 not installed (apt-get install qemu-user)")
+def test_native_kernel_tests_on_a_cpu_without_avx2():
+    """Every variant this CPU can run (the scalar ones) against its reference, without Python."""
+    binary = ROOT / "build" / "native" / "test_kernels"
+    if not binary.exists():
+        pytest.skip("build/native/test_kernels not built (python setup.py build_native)")
+    run = subprocess.run([QEMU, "-cpu", "Nehalem", str(binary)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "0 failures" in run.stdout and "skip xnor_gemm__avx2" in run.stdout  # the AVX2 rows were not run

@@ -55,14 +55,17 @@ def kernel_code(functions, symbol):
     return [line.split("\t")[-1] for line in lines if "\t" in line], len(seen)
 
 
-@pytest.mark.parametrize("isa", ["avx2", "avx512"])
-@pytest.mark.parametrize("kernel", KERNELS)
-def test_simd_kernels_have_no_float_multiply(kernel, isa):
-    instructions, _ = kernel_code(kernel_disassembly(), f"pbn::{kernel}__{isa}(")
+# Every SIMD variant of the weight matmuls in the registry (src/bitops/variants.inc).
+SIMD_VARIANTS = [v["name"] for v in pybitnet.variants() if v["op"] in KERNELS and v["isa"] != "scalar"]
+
+
+@pytest.mark.parametrize("variant", SIMD_VARIANTS)
+def test_simd_kernels_have_no_float_multiply(variant):
+    instructions, _ = kernel_code(kernel_disassembly(), f"pbn::{variant}(")
     assert len(instructions) > 20
     assert any(re.search(r"v(add|sub)p[sd]", i) for i in instructions)
     bad = [i for i in instructions if FP_MULTIPLY.search(i)]
-    assert not bad, f"{kernel}__{isa} multiplies: {bad[:5]}"
+    assert not bad, f"{variant} multiplies: {bad[:5]}"
 
 
 def test_the_pattern_would_catch_a_multiply():
@@ -132,7 +135,9 @@ def test_instrumented_reference_agrees_with_kernels():
 
 
 def test_lut_transposed_kernel_is_reached_and_multiplication_free():
-    functions = kernel_disassembly()
-    code, _ = kernel_code(functions, "pbn::binary_weight_matmul_t__avx512")
-    assert any("vpermps" in line for line in code)  # the table-lookup path is part of the kernel
+    code, _ = kernel_code(kernel_disassembly(), "pbn::binary_weight_matmul_t_lut__avx512")
+    assert any("vpermps" in line for line in code)  # the table lookup
     assert not [line for line in code if FP_MULTIPLY.search(line)]
+    if "avx512" in pybitnet.available_isas():  # and the registry sends 16+ rows there
+        assert pybitnet.select_variant("binary_weight_matmul_t", 16, 64, 64, "avx512") == "binary_weight_matmul_t_lut__avx512"
+        assert pybitnet.select_variant("binary_weight_matmul_t", 15, 64, 64, "avx512") == "binary_weight_matmul_t__avx512"

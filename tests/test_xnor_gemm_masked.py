@@ -127,9 +127,9 @@ def test_public_api_and_kernel_calls(rng):
     w = rng.standard_normal((20, 300)).astype(np.float32)
     a_bits, mask = pybitnet.pack_ternary(t)
     w_bits = pybitnet.pack_signs(w)
-    before = pybitnet.kernel_calls()
+    before = pybitnet.kernel_calls(by="isa")
     got = pybitnet.xnor_gemm(a_bits, w_bits, 300, mask=mask)
-    after = pybitnet.kernel_calls()
+    after = pybitnet.kernel_calls(by="isa")
     np.testing.assert_array_equal(got, t.astype(np.int64) @ signs(w).T)
     assert sum(after["xnor_gemm_masked"].values()) == sum(before["xnor_gemm_masked"].values()) + 1
     assert after["xnor_gemm_masked"][pybitnet.isa()] == before["xnor_gemm_masked"][pybitnet.isa()] + 1

@@ -175,15 +175,9 @@ def _pixel_product(p: np.ndarray, stage: "PixelInput", uint8_path: str) -> np.nd
     layer = stage.layer
     if uint8_path == "bitplanes":
         return bitplane_matmul(p, layer.weight_bits, layer.in_features, stage.w_sums)
-    if _bitops.isa() != "avx512" and 2 * 255 * layer.in_features >= 2**24:
-        return bitplane_matmul(p, layer.weight_bits, layer.in_features, stage.w_sums)  # float sums inexact
-    if _bitops.isa() != "avx512":
-        # Without AVX-512 (no 16-bit lane permute) the pixels go through the float
-        # path's additions instead: every partial sum is an integer below
-        # 2 * 255 * k < 2**24, so p . w comes out exact there too.
-        return _weight_rows_product(p.astype(np.float32), layer.weight_bits, layer.in_features)
-    # Subset-sum tables of the pixels in 16-bit lanes (pixel_matmul): exact int32 p . w,
-    # the same as the bit planes', with additions only.
+    # Exact int32 p . w (the same as the bit planes') with additions only, by the variant
+    # the registry picks (AVX-512: subset-sum tables of the pixels in 16-bit lanes; AVX2:
+    # masked adds in 16-bit lanes; see pybitnet.active_kernels()).
     s = _bitops.uint8_weight_matmul(p, stage.panels, layer.out_features)
     record("uint8_weight_matmul", lambda: pixel_matmul_ops(p.shape[0], layer.in_features, layer.out_features))
     return s

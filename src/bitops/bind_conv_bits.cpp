@@ -1,18 +1,14 @@
-// Bindings of the packed-NHWC convolution helpers: im2col_bits, maxpool_bits
-// and the fused binary conv layer (im2col + xnor_gemm_threshold block by
-// block, so no full patch matrix is ever materialised).
+// Bindings of the packed-NHWC convolution helpers: im2col_bits, maxpool_bits,
+// the first conv layer and the fused binary conv layer: checks, then conv/driver.h.
 #include <climits>
 #include <vector>
 
 #include "bind_util.h"
-#include "scratch.h"
-#include "threads.h"
+#include "conv/driver.h"
 
 namespace pbn {
 
 namespace {
-
-constexpr std::size_t kBlockRows = 256;  // patch rows per fused block: a few dozen KB of scratch, L1/L2-resident
 
 constexpr std::int64_t kMaxDim = std::int64_t(1) << 30;
 
@@ -79,7 +75,7 @@ ConvShape conv_shape(const py::array& x, std::int64_t kh, std::int64_t kw, std::
 py::array_t<word_t> im2col_bits(const py::array& x_bits, const py::handle& kh, const py::handle& kw,
                                 const py::handle& sh, const py::handle& sw, const py::handle& ph, const py::handle& pw,
                                 const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Target target = resolve_target(isa_name);
   check_nhwc_bits(x_bits, "x_bits");
   const ConvShape s = conv_shape(x_bits, dim_arg(kh, "kernel height", 1), dim_arg(kw, "kernel width", 1),
                                  dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), dim_arg(ph, "padding", 0),
@@ -89,24 +85,17 @@ py::array_t<word_t> im2col_bits(const py::array& x_bits, const py::handle& kh, c
                                             "the patch row (kh x kw x words)");
   py::array_t<word_t> out = new_result<word_t>({rows, row_words}, "the patch matrix");
   if (rows == 0 || row_words == 0) return out;
-  im2col_bits_fn* kernel = im2col_bits_kernel(isa);
   const auto* x = static_cast<const word_t*>(x_bits.data());
   word_t* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    const std::size_t chunks = plan_chunks(double(rows) * double(row_words), 1 << 20);
-    parallel_for(chunks, [&](std::size_t p) {
-      const std::size_t r0 = rows * p / chunks, r1 = rows * (p + 1) / chunks;
-      if (r0 < r1) kernel(x, s, o + r0 * row_words, row_words, r0, r1);
-    });
-  }
+  py::gil_scoped_release release;
+  driver::im2col_bits(target, x, s, std::size_t(x_bits.shape(0)), o);
   return out;
 }
 
 py::array_t<word_t> maxpool_bits(const py::array& x_bits, const py::handle& kh, const py::handle& kw,
                                  const py::handle& sh, const py::handle& sw, const py::object& flip,
                                  const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Target target = resolve_target(isa_name);
   check_nhwc_bits(x_bits, "x_bits");
   const ConvShape s = conv_shape(x_bits, dim_arg(kh, "pool height", 1), dim_arg(kw, "pool width", 1),
                                  dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "pool");
@@ -124,47 +113,11 @@ py::array_t<word_t> maxpool_bits(const py::array& x_bits, const py::handle& kh, 
   const std::size_t n = std::size_t(x_bits.shape(0)), rows = pixels_of(n, s);
   py::array_t<word_t> out = new_result<word_t>({n, s.oh, s.ow, s.words}, "the pooled output");
   if (rows == 0 || s.words == 0) return out;
-  maxpool_bits_fn* kernel = maxpool_bits_kernel(isa);
   const auto* x = static_cast<const word_t*>(x_bits.data());
   const word_t* f = flips.empty() ? nullptr : flips.data();
   word_t* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    const std::size_t chunks = plan_chunks(double(rows) * double(s.words * s.kh * s.kw), 1 << 20);
-    parallel_for(chunks, [&](std::size_t p) {
-      const std::size_t r0 = rows * p / chunks, r1 = rows * (p + 1) / chunks;
-      if (r0 < r1) kernel(x, s, f, o, r0, r1);
-    });
-  }
-  return out;
-}
-
-// B rows (n, words) -> 8-column panels (xnor_gemm_threshold_panels' layout).
-std::vector<word_t> to_panels(const word_t* b, std::size_t ldb, std::size_t n, std::size_t words) {
-  std::vector<word_t> bp((n + 7) / 8 * words * 8, 0);
-  for (std::size_t j = 0; j < n; ++j)
-    for (std::size_t q = 0; q < words; ++q) bp[((j / 8) * words + q) * 8 + j % 8] = b[j * ldb + q];
-  return bp;
-}
-
-// The panel GEMM on plain rows (for tests: every ISA's variant against the reference).
-py::array_t<word_t> xnor_gemm_threshold_panels(const py::array& a_bits, const py::array& b_bits,
-                                               const py::handle& k_obj, const py::array& thresholds,
-                                               const py::array& flip, const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
-  const std::int64_t k = checked_k(k_obj, "k", INT32_MAX, "the dot products are int32 (k <= 2**31 - 1)");
-  const std::size_t lda = check_packed_rows(a_bits, "a_bits", k);
-  const std::size_t ldb = check_packed_rows(b_bits, "b_bits", k);
-  const std::size_t m = std::size_t(a_bits.shape(0)), n = std::size_t(b_bits.shape(0));
-  per_output<std::int32_t>(thresholds, "thresholds", "int32", n, "row of b_bits");
-  std::vector<word_t> flips = pack_flags(flip, "flip", n, "row of b_bits");
-  const std::size_t words = words_for(std::size_t(k)), out_words = words_for(n);
-  py::array_t<word_t> out({py::ssize_t(m), py::ssize_t(out_words)});
-  if (m == 0 || n == 0) return out;
-  const std::vector<word_t> bp = to_panels(static_cast<const word_t*>(b_bits.data()), ldb, n, words);
-  xnor_gemm_threshold_panels_kernel(isa)(static_cast<const word_t*>(a_bits.data()), lda, bp.data(),
-                                         out.mutable_data(), out_words, m, n, words, k,
-                                         static_cast<const std::int32_t*>(thresholds.data()), flips.data());
+  py::gil_scoped_release release;
+  driver::maxpool_bits(target, x, s, n, f, o);
   return out;
 }
 
@@ -174,7 +127,7 @@ py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::a
                                             const py::handle& channels, const py::array& thresholds,
                                             const py::object& flip, const py::handle& sh, const py::handle& sw,
                                             const py::handle& ph, const py::handle& pw, const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Target target = resolve_target(isa_name);
   check_nhwc_bits(x_bits, "x_bits");
   check_nhwc_bits(w_bits, "w_bits");
   const std::size_t c = std::size_t(dim_arg(channels, "channels", 1));
@@ -198,33 +151,8 @@ py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::a
   const auto* w = static_cast<const word_t*>(w_bits.data());
   const auto* t = static_cast<const std::int32_t*>(thresholds.data());
   word_t* o = out.mutable_data();
-  const std::size_t row_words = s.kh * s.kw * s.words, ld = aligned_ld(row_words);
-  // AVX-512 and the reference use the column-panel GEMM (no reduction, no K
-  // tail: the short conv rows' fast path); AVX2 has no vector popcount for it
-  // and keeps xnor_gemm_threshold.
-  const bool panels = isa != Isa::avx2;
-  std::vector<word_t> bp = panels ? to_panels(w, row_words, f, row_words) : std::vector<word_t>();
-  im2col_bits_fn* im2col = im2col_bits_kernel(isa);
-  xnor_gemm_threshold_fn* gemm = panels ? nullptr : xnor_gemm_threshold_kernel(isa);
-  xnor_gemm_threshold_panels_fn* gemm_panels = panels ? xnor_gemm_threshold_panels_kernel(isa) : nullptr;
-  {
-    py::gil_scoped_release release;
-    const std::size_t blocks = (rows + kBlockRows - 1) / kBlockRows;
-    const std::size_t chunks = min_sz(blocks, plan_chunks(double(rows) * double(f) * double(row_words), 1 << 20));
-    parallel_for(chunks, [&](std::size_t p) {
-      AlignedScratch patches(kBlockRows * ld);  // 64-byte aligned rows: the GEMM reads them in place
-      for (std::size_t b = blocks * p / chunks; b < blocks * (p + 1) / chunks; ++b) {
-        const std::size_t r0 = b * kBlockRows, r1 = min_sz(rows, r0 + kBlockRows);
-        im2col(x, s, patches.data, ld, r0, r1);
-        if (panels)
-          gemm_panels(patches.data, ld, bp.data(), o + r0 * out_words, out_words, r1 - r0, f, row_words, k, t,
-                      flips.data());
-        else
-          gemm(patches.data, ld, w, row_words, o + r0 * out_words, out_words, r1 - r0, f, row_words, k, t,
-               flips.data());
-      }
-    });
-  }
+  py::gil_scoped_release release;
+  driver::binary_conv2d_threshold(target, x, s, n, w, f, k, t, flips.data(), o);
   return out;
 }
 
@@ -233,7 +161,7 @@ py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_
                                          const py::handle& kw, const py::array& thresholds, const py::object& flip,
                                          const py::handle& sh, const py::handle& sw, const py::handle& ph,
                                          const py::handle& pw, const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Target target = resolve_target(isa_name);
   require_dtype<float>(x, "x", "float32");
   require_ndim(x, "x", 4);
   require_c_contiguous(x, "x");
@@ -247,7 +175,6 @@ py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_
                                     std::size_t(INT32_MAX));
   const std::size_t ldb = check_packed_rows(w_bits, "w_bits", std::int64_t(k));
   const std::size_t f = std::size_t(w_bits.shape(0));
-  if (f > 1024) throw py::value_error("at most 1024 filters, got " + std::to_string(f));
   require_finite(per_output<float>(thresholds, "thresholds", "float32", f, "filter"), f, "thresholds",
                  "a NaN threshold compares false with every sum", true);
   std::vector<word_t> flips = pack_flags(flip, "flip", f, "filter");
@@ -257,25 +184,13 @@ py::array_t<word_t> first_conv_threshold(const py::array& x, const py::array& w_
   if (rows == 0 || f == 0) return out;
   // NaN/Inf compare false with every threshold: a silent +1 (the CNN then predicted class 0).
   require_finite(static_cast<const float*>(x.data()), std::size_t(x.size()), "x", "the conv has no sign for it");
-  // The filters transposed: per tap a row of ldw words, bit f set where w[f, tap] = +1.
-  const std::size_t ldw = words_for(f);
-  std::vector<word_t> wpos(checked_mul(k, ldw, "the transposed filters"), 0);
-  const auto* wb = static_cast<const word_t*>(w_bits.data());
-  for (std::size_t j = 0; j < f; ++j)
-    for (std::size_t t = 0; t < k; ++t)
-      if (!((wb[j * ldb + t / 64] >> (t % 64)) & 1)) wpos[t * ldw + j / 64] |= word_t(1) << (j % 64);
-  first_conv_threshold_fn* kernel = first_conv_threshold_kernel(isa);
+  checked_mul(k, words_for(f), "the transposed filters");  // the driver's copy of the filters, per tap
   const auto* xp = static_cast<const float*>(x.data());
+  const auto* wb = static_cast<const word_t*>(w_bits.data());
   const auto* t = static_cast<const float*>(thresholds.data());
   word_t* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    const std::size_t chunks = plan_chunks(double(rows) * double(k) * double(f), double(1 << 22));
-    parallel_for(chunks, [&](std::size_t p) {
-      const std::size_t r0 = rows * p / chunks, r1 = rows * (p + 1) / chunks;
-      if (r0 < r1) kernel(xp, s, wpos.data(), ldw, f, t, flips.data(), o, r0, r1);
-    });
-  }
+  py::gil_scoped_release release;
+  driver::first_conv_threshold(target, xp, s, n, wb, ldb, f, t, flips.data(), o);
   return out;
 }
 
@@ -288,9 +203,6 @@ void bind_conv_bits(py::module_& m) {
   m.def("maxpool_bits", &maxpool_bits, py::arg("x_bits"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"),
         py::arg("flip") = py::none(), py::arg("isa") = "",
         R"pbdoc(Max-pooling of packed +-1 NHWC bits (see pybitnet.inference.conv.max_pool2d_bits).)pbdoc");
-  m.def("xnor_gemm_threshold_panels", &xnor_gemm_threshold_panels, py::arg("a_bits"), py::arg("b_bits"),
-        py::arg("k"), py::arg("thresholds"), py::arg("flip"), py::arg("isa") = "",
-        R"pbdoc(xnor_gemm_threshold through the column-panel kernel (single-threaded; for tests).)pbdoc");
   m.def("first_conv_threshold", &first_conv_threshold, py::arg("x"), py::arg("w_bits"), py::arg("kh"),
         py::arg("kw"), py::arg("thresholds"), py::arg("flip"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
         py::arg("pw"), py::arg("isa") = "",

@@ -1,6 +1,6 @@
 // Binding of the fused optimizer update (optimizer_step/optimizer_step_body.h).
 #include "bind_util.h"
-#include "threads.h"
+#include "optimizer_step/driver.h"
 
 namespace pbn {
 
@@ -26,7 +26,7 @@ float* float_buffer(const py::object& a, const char* name, std::size_t size, boo
 void optimizer_step(const std::string& kind, const py::object& w, const py::object& g, const py::object& m,
                     const py::object& v, float lr, float b1, float b2, float eps, float lr_scale,
                     const py::object& clip, const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Target target = resolve_target(isa_name);
   static const char* kinds[] = {"sgd", "momentum", "adam", "adamax", "shift_adamax"};
   int k = -1;
   for (int i = 0; i < 5; ++i)
@@ -40,13 +40,8 @@ void optimizer_step(const std::string& kind, const py::object& w, const py::obje
   const float* gp = float_buffer(g, "g", n, true);
   float* mp = float_buffer(m, "m", n, k >= 1);
   float* vp = float_buffer(v, "v", n, k >= 2);
-  optimizer_step_fn* kernel = optimizer_step_kernel(isa);
   py::gil_scoped_release release;
-  const std::size_t chunks = plan_chunks(double(n), 1 << 18);
-  parallel_for(chunks, [&](std::size_t t) {
-    const std::size_t i0 = n * t / chunks / 16 * 16, i1 = t + 1 == chunks ? n : n * (t + 1) / chunks / 16 * 16;
-    kernel(wp, gp, mp, vp, i0, i1, s);
-  });
+  driver::optimizer_step(target, wp, gp, mp, vp, n, s);
 }
 
 }  // namespace

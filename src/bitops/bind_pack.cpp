@@ -1,7 +1,6 @@
+// Binding of pack_signs: checks, then pack/driver.h.
 #include "bind_util.h"
-#include "threads.h"
-
-#include <atomic>
+#include "pack/driver.h"
 
 namespace pbn {
 
@@ -16,7 +15,7 @@ DType dtype_of(const py::array& x) {
 }
 
 py::array pack_signs(const py::array& x, const py::handle& axis_obj, const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Target target = resolve_target(isa_name);
   const DType dtype = dtype_of(x);
   const int ndim = int(x.ndim());
   if (ndim == 0) throw py::value_error("x must have at least 1 dimension, got a 0-d array");
@@ -43,25 +42,12 @@ py::array pack_signs(const py::array& x, const py::handle& axis_obj, const std::
     return out;
   }
 
-  pack_signs_fn* kernel = pack_signs_kernel(isa);
   const void* src = x.data();
   word_t* dst = out.mutable_data();
-  std::atomic<bool> nan{false};
+  bool nan;
   {
     py::gil_scoped_release release;
-    const std::size_t chunks = plan_chunks(double(outer) * double(k) * double(inner), 1 << 18);
-    if (outer >= chunks) {
-      parallel_for(chunks, [&](std::size_t c) {
-        const std::size_t o0 = outer * c / chunks, o1 = outer * (c + 1) / chunks;
-        if (kernel(src, dtype, outer, k, inner, dst, o0, o1, 0, inner)) nan = true;
-      });
-    } else {
-      const std::size_t step = (((inner + chunks - 1) / chunks) + 7) & ~std::size_t(7);  // whole cache lines
-      parallel_for(chunks, [&](std::size_t c) {
-        const std::size_t i0 = std::min(inner, c * step), i1 = std::min(inner, i0 + step);
-        if (i0 < i1 && kernel(src, dtype, outer, k, inner, dst, 0, outer, i0, i1)) nan = true;
-      });
-    }
+    nan = driver::pack_signs(target, src, dtype, outer, k, inner, dst);
   }
   if (nan) throw py::value_error("x contains NaN, which has no sign to pack");
   return out;

@@ -1,27 +1,12 @@
 // Bindings of the power-of-two quantizer and dequantizer (pow2/pow2_code.h
 // documents the int8 code).
-#include <atomic>
-
 #include "bind_util.h"
-#include "pow2/pow2_code.h"
-#include "threads.h"
+#include "shift/driver.h"
+#include "shift/pow2_code.h"
 
 namespace pbn {
 
 namespace {
-
-constexpr std::size_t kChunkAlign = 64;  // whole cache lines of codes per chunk
-
-// Runs body(i0, i1) over [0, n) in chunks worth a thread (~64K elements each).
-template <class Body>
-void split_flat(std::size_t n, const Body& body) {
-  const std::size_t chunks = plan_chunks(double(n), 1 << 16);
-  const std::size_t step = ((n + chunks - 1) / chunks + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
-  parallel_for(chunks, [&](std::size_t c) {
-    const std::size_t i0 = std::min(n, c * step), i1 = std::min(n, i0 + step);
-    if (i0 < i1) body(i0, i1);
-  });
-}
 
 int checked_exp(const py::object& v, const char* name, int dflt) {
   if (v.is_none()) return dflt;
@@ -37,7 +22,7 @@ int checked_exp(const py::object& v, const char* name, int dflt) {
 
 py::array quantize_pow2(const py::array& x, bool stochastic, const py::object& min_exp, const py::object& max_exp,
                         std::uint64_t seed, const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Target target = resolve_target(isa_name);
   require_dtype<float>(x, "x", "float32");
   require_c_contiguous(x, "x");
   const int lo = checked_exp(min_exp, "min_exp", kPow2MinExp), hi = checked_exp(max_exp, "max_exp", kPow2MaxExp);
@@ -47,33 +32,27 @@ py::array quantize_pow2(const py::array& x, bool stochastic, const py::object& m
   const std::size_t n = std::size_t(x.size());
   const auto* src = static_cast<const float*>(x.data());
   std::int8_t* dst = out.mutable_data();
-  quantize_pow2_fn* kernel = quantize_pow2_kernel(isa);
-  std::atomic<bool> nan{false};
+  bool nan;
   {
     py::gil_scoped_release release;
-    split_flat(n, [&](std::size_t i0, std::size_t i1) {
-      if (kernel(src, dst, i0, i1, stochastic, lo, hi, seed)) nan = true;
-    });
+    nan = driver::quantize_pow2(target, src, dst, n, stochastic, lo, hi, seed);
   }
   if (nan) throw py::value_error("x contains NaN, which has no power-of-two code");
   return out;
 }
 
 py::array dequantize_pow2(const py::array& codes, const std::string& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Target target = resolve_target(isa_name);
   require_dtype<std::int8_t>(codes, "codes", "int8 (from quantize_pow2)");
   require_c_contiguous(codes, "codes");
   py::array_t<float> out(std::vector<py::ssize_t>(codes.shape(), codes.shape() + codes.ndim()));
   const std::size_t n = std::size_t(codes.size());
   const auto* src = static_cast<const std::int8_t*>(codes.data());
   float* dst = out.mutable_data();
-  dequantize_pow2_fn* kernel = dequantize_pow2_kernel(isa);
-  std::atomic<bool> bad{false};
+  bool bad;
   {
     py::gil_scoped_release release;
-    split_flat(n, [&](std::size_t i0, std::size_t i1) {
-      if (kernel(src, dst, i0, i1)) bad = true;
-    });
+    bad = driver::dequantize_pow2(target, src, dst, n);
   }
   if (bad) throw py::value_error("codes contains -128, which is not a power-of-two code");
   return out;

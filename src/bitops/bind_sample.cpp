@@ -1,10 +1,8 @@
-// Bindings of the binarize / ternarize samplers (sample/sample_weights.h).
-#include <atomic>
+// Bindings of the binarize / ternarize samplers: checks, then sample/driver.h.
 #include <cmath>
 
 #include "bind_util.h"
-#include "sample/sample_weights.h"
-#include "threads.h"
+#include "sample/driver.h"
 
 namespace pbn {
 
@@ -32,17 +30,7 @@ Rows check_weights(const py::array& w, float scale) {
   return r;
 }
 
-template <class Fn>
-void run_rows(const Rows& r, const Fn& fn) {
-  std::atomic<bool> ok{true};
-  {
-    py::gil_scoped_release release;
-    const std::size_t chunks = plan_chunks(double(r.rows) * double(r.k), 1 << 20);
-    parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t r0 = r.rows * t / chunks, r1 = r.rows * (t + 1) / chunks;
-      if (r0 < r1 && !fn(r0, r1)) ok = false;
-    });
-  }
+void require_no_nan(bool ok) {
   if (!ok) throw py::value_error("w contains NaN, which cannot be binarized or ternarized");
 }
 
@@ -50,9 +38,14 @@ py::array_t<word_t> binarize(const py::array& w, bool stochastic, std::uint64_t 
   const Rows r = check_weights(w, scale);
   py::array_t<word_t> out(r.out_shape);
   word_t* o = out.mutable_data();
-  if (out.size()) run_rows(r, [&](std::size_t r0, std::size_t r1) {
-    return binarize_rows(r.data, r.ld, r.k, scale, stochastic, seed, o, r0, r1);
-  });
+  if (out.size()) {
+    bool ok;
+    {
+      py::gil_scoped_release release;
+      ok = driver::binarize(resolve_target(""), r.data, r.ld, r.rows, r.k, scale, stochastic, seed, o);
+    }
+    require_no_nan(ok);
+  }
   return out;
 }
 
@@ -61,9 +54,14 @@ py::tuple ternarize(const py::array& w, bool stochastic, std::uint64_t seed, flo
   py::array_t<word_t> sign(r.out_shape), nonzero(r.out_shape);
   word_t* s = sign.mutable_data();
   word_t* nz = nonzero.mutable_data();
-  if (sign.size()) run_rows(r, [&](std::size_t r0, std::size_t r1) {
-    return ternarize_rows(r.data, r.ld, r.k, scale, stochastic, seed, s, nz, r0, r1);
-  });
+  if (sign.size()) {
+    bool ok;
+    {
+      py::gil_scoped_release release;
+      ok = driver::ternarize(resolve_target(""), r.data, r.ld, r.rows, r.k, scale, stochastic, seed, s, nz);
+    }
+    require_no_nan(ok);
+  }
   return py::make_tuple(sign, nonzero);
 }
 

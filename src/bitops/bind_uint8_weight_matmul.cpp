@@ -2,7 +2,7 @@
 #include <climits>
 
 #include "bind_util.h"
-#include "threads.h"
+#include "weight_matmul/driver.h"
 
 namespace pbn {
 
@@ -10,7 +10,7 @@ namespace {
 
 py::array_t<std::int32_t> uint8_weight_matmul(const py::array& x, const py::array& panels, const py::handle& n_obj,
                                               const std::string& isa_name) {
-  uint8_weight_matmul_fn* kernel = uint8_weight_matmul_kernel(resolve_isa(isa_name));
+  const Target target = resolve_target(isa_name);
   require_dtype<std::uint8_t>(x, "x", "uint8");
   require_ndim(x, "x", 2);
   const std::size_t m = std::size_t(x.shape(0)), k = std::size_t(x.shape(1));
@@ -33,24 +33,8 @@ py::array_t<std::int32_t> uint8_weight_matmul(const py::array& x, const py::arra
   const auto* xp = static_cast<const std::uint8_t*>(x.data());
   const auto* pp = static_cast<const std::uint16_t*>(panels.data());
   std::int32_t* y = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    // ~16M pixel-weight pairs per thread is worth a wake-up; batch 1 stays inline.
-    const std::size_t chunks_t = plan_chunks(double(m) * double(n) * double(k), double(1 << 24));
-    if (blocks >= chunks_t || m < chunks_t) {
-      const std::size_t step = (blocks + chunks_t - 1) / chunks_t;  // row blocks per chunk
-      parallel_for(chunks_t, [&](std::size_t t) {
-        const std::size_t b0 = std::min(blocks, t * step), b1 = std::min(blocks, b0 + step);
-        const std::size_t j0 = b0 * 32, j1 = std::min(n, b1 * 32);
-        if (j0 < j1) kernel(xp, ldx, pp + b0 * chunks * 32, chunks, y + j0, n, m, j1 - j0, k);
-      });
-    } else {
-      parallel_for(chunks_t, [&](std::size_t t) {
-        const std::size_t i0 = m * t / chunks_t, i1 = m * (t + 1) / chunks_t;
-        if (i0 < i1) kernel(xp + i0 * ldx, ldx, pp, chunks, y + i0 * n, n, i1 - i0, n, k);
-      });
-    }
-  }
+  py::gil_scoped_release release;
+  driver::uint8_weight_matmul(target, xp, ldx, pp, chunks, y, n, m, n, k);
   return out;
 }
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatch.h"
+#include "registry.h"
 
 namespace pbn {
 namespace py = pybind11;
@@ -94,5 +94,18 @@ std::vector<word_t> pack_flags(const py::object& flags, const char* name, std::s
 
 // Packed rows (rows, words) uint64 with words == words_for(k) and zero padding.
 std::size_t check_packed_rows(const py::array& bits, const char* name, std::int64_t k);
+
+// The operands of an XNOR GEMM: a_bits (m rows) and b_bits (n rows) of k bits,
+// with k an int in [0, 2**31 - 1] (int32 dot products; `why` says so).
+struct PackedOperands {
+  const word_t* a;
+  std::size_t lda;
+  const word_t* b;
+  std::size_t ldb;
+  std::size_t m, n;
+  std::int64_t k;
+};
+PackedOperands check_packed_operands(const py::array& a_bits, const py::array& b_bits, const py::handle& k_obj,
+                                     const char* why);
 
 }  // namespace pbn

@@ -1,26 +1,16 @@
 // Bindings of the multiplication-free weight matmuls (binary and ternary
-// weights, forward and transposed), plus private instrumented references.
+// weights, forward and transposed), plus the private instrumented reference:
+// checks, then weight_matmul/driver.h.
 #include <climits>
 
 #include "bind_util.h"
-#include "threads.h"
+#include "weight_matmul/driver.h"
 
 namespace pbn {
 
 namespace {
 
-constexpr std::size_t kColumnAlign = 16;  // output columns per thread chunk: whole SIMD tiles
-constexpr std::size_t kRowAlign = 4;      // rows per panel of the forward kernels
-// ~16M lane-additions (~0.2 ms at 32 per cycle) per thread is worth a wake-up.
-constexpr double kMinAddsPerThread = double(1 << 24);
-
-struct Weights {
-  const word_t* s;
-  std::size_t lds;
-  const word_t* nz;  // nullptr for binary weights
-  std::size_t ldnz;
-  std::size_t n;
-};
+using Weights = driver::WeightBits;
 
 // Float32 matrix with contiguous rows; returns the row stride in elements.
 std::size_t check_f32_matrix(const py::array& a, const char* name) {
@@ -69,113 +59,67 @@ Weights check_ternary(const py::array& sign_bits, const py::array& nonzero_bits,
   return w;
 }
 
-// Forward: (m, k) @ W.T -> (m, n).
-template <class Kernel>
-py::array_t<float> forward(const py::array& x, const char* x_name, const Weights& w, std::int64_t k_,
-                           const Kernel& kernel, bool threads = true) {
-  const std::size_t ldx = check_f32_matrix(x, x_name);
-  const std::size_t k = std::size_t(k_);
-  if (std::size_t(x.shape(1)) != k)
-    throw py::value_error(std::string(x_name) + " has " + std::to_string(x.shape(1)) + " columns but k=" +
-                          std::to_string(k) + "; shape " + shape_str(x));
-  const std::size_t m = std::size_t(x.shape(0)), n = w.n;
-  py::array_t<float> out = new_result<float>({m, n}, "the result (rows of x x rows of the weights)");
-  if (m == 0 || n == 0) return out;
-  const float* xp = static_cast<const float*>(x.data());
-  float* y = out.mutable_data();
+// Forward: a (m, k) @ W.T -> (m, n); transposed: a (m, n) @ W -> (m, k) (into
+// `out` if given). With a tally, through the instrumented reference.
+py::array_t<float> product(bool transposed, const py::array& a, const char* a_name, const Weights& w,
+                           std::int64_t k_, const Target& target, const py::object& out_obj = py::none(),
+                           std::vector<const py::array*> inputs = {}, OpTally* tally = nullptr) {
+  const std::size_t lda = check_f32_matrix(a, a_name);
+  const std::size_t k = std::size_t(k_), m = std::size_t(a.shape(0));
+  const std::size_t cols_in = transposed ? w.n : k, cols_out = transposed ? k : w.n;
+  if (std::size_t(a.shape(1)) != cols_in)
+    throw py::value_error(std::string(a_name) + " has " + std::to_string(a.shape(1)) + " columns but " +
+                          (transposed ? "the weights have " + std::to_string(w.n) + " rows"
+                                      : "k=" + std::to_string(k)) +
+                          "; shape " + shape_str(a));
+  inputs.push_back(&a);
+  py::array_t<float> out = transposed ? output_f32(out_obj, m, cols_out, inputs)
+                                      : new_result<float>({m, cols_out}, "the result (rows of x x rows of the weights)");
+  if (m == 0 || cols_out == 0) return out;
+  const float* ap = static_cast<const float*>(a.data());
+  float* o = out.mutable_data();
   py::gil_scoped_release release;
-  const std::size_t chunks = threads ? plan_chunks(double(m) * double(n) * double(k), kMinAddsPerThread) : 1;
-  if (n >= chunks * kColumnAlign || m < chunks) {
-    const std::size_t step = ((n + chunks - 1) / chunks + kColumnAlign - 1) / kColumnAlign * kColumnAlign;
-    parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t j0 = std::min(n, t * step), j1 = std::min(n, j0 + step);
-      if (j0 < j1) kernel(xp, ldx, j0, y + j0, n, m, j1 - j0, k);
-    });
-  } else {
-    // Rows split at multiples of kRowAlign, so every row lands in the same kind
-    // of row panel as in a one-thread call: results do not depend on threads.
-    parallel_for(chunks, [&](std::size_t t) {
-      const std::size_t i0 = (m * t / chunks) / kRowAlign * kRowAlign;
-      const std::size_t i1 = t + 1 == chunks ? m : (m * (t + 1) / chunks) / kRowAlign * kRowAlign;
-      if (i0 < i1) kernel(xp + i0 * ldx, ldx, 0, y + i0 * n, n, i1 - i0, n, k);
-    });
-  }
-  return out;
-}
-
-// Transposed: (m, n) @ W -> (m, k).
-template <class Kernel>
-py::array_t<float> transposed(const py::array& g, const Weights& w, std::int64_t k_, const Kernel& kernel,
-                              const py::object& out_obj, std::vector<const py::array*> inputs, bool threads = true) {
-  const std::size_t ldg = check_f32_matrix(g, "g");
-  const std::size_t k = std::size_t(k_);
-  if (std::size_t(g.shape(1)) != w.n)
-    throw py::value_error("g has " + std::to_string(g.shape(1)) + " columns but the weights have " +
-                          std::to_string(w.n) + " rows; shape " + shape_str(g));
-  const std::size_t m = std::size_t(g.shape(0)), n = w.n;
-  inputs.push_back(&g);
-  py::array_t<float> out = output_f32(out_obj, m, k, inputs);
-  if (m == 0 || k == 0) return out;
-  const float* gp = static_cast<const float*>(g.data());
-  float* z = out.mutable_data();
-  py::gil_scoped_release release;
-  // Split K only (at whole words): kernels may pick their method by the number
-  // of rows, so every chunk gets all of them and results do not depend on threads.
-  const std::size_t chunks = threads ? std::min(plan_chunks(double(m) * double(n) * double(k), kMinAddsPerThread),
-                                                words_for(k))
-                                     : 1;
-  const std::size_t step = ((k + chunks - 1) / chunks + kWordBits - 1) / kWordBits * kWordBits;
-  parallel_for(chunks, [&](std::size_t t) {
-    const std::size_t c0 = std::min(k, t * step), c1 = std::min(k, c0 + step);
-    if (c0 < c1) kernel(gp, ldg, c0 / kWordBits, z + c0, k, m, n, c1 - c0);
-  });
+  if (tally)
+    driver::weight_matmul_counted(transposed, ap, lda, w, o, cols_out, m, k, tally);
+  else if (transposed)
+    driver::weight_matmul_t(target, ap, lda, w, o, cols_out, m, k);
+  else
+    driver::weight_matmul(target, ap, lda, w, o, cols_out, m, k);
   return out;
 }
 
 py::array_t<float> binary_weight_matmul(const py::array& x, const py::array& w_bits, const py::handle& k_obj,
                                         const std::string& isa_name) {
-  binary_weight_matmul_fn* kernel = binary_weight_matmul_kernel(resolve_isa(isa_name));
+  const Target target = resolve_target(isa_name);
   const std::int64_t k = check_k(k_obj);
   const Weights w = check_binary(w_bits, k);
-  return forward(x, "x", w, k, [&](const float* xp, std::size_t ldx, std::size_t j0, float* y, std::size_t ldy,
-                                   std::size_t m, std::size_t n, std::size_t kk) {
-    kernel(xp, ldx, w.s + j0 * w.lds, w.lds, y, ldy, m, n, kk);
-  });
+  return product(false, x, "x", w, k, target);
 }
 
 py::array_t<float> binary_weight_matmul_t(const py::array& g, const py::array& w_bits, const py::handle& k_obj,
                                           const std::string& isa_name, const py::object& out) {
-  binary_weight_matmul_t_fn* kernel = binary_weight_matmul_t_kernel(resolve_isa(isa_name));
+  const Target target = resolve_target(isa_name);
   const std::int64_t k = check_k(k_obj);
   const Weights w = check_binary(w_bits, k);
-  return transposed(g, w, k, [&](const float* gp, std::size_t ldg, std::size_t word0, float* z, std::size_t ldz,
-                                 std::size_t m, std::size_t n, std::size_t kk) {
-    kernel(gp, ldg, w.s + word0, w.lds, z, ldz, m, n, kk);
-  }, out, {&w_bits});
+  return product(true, g, "g", w, k, target, out, {&w_bits});
 }
 
 py::array_t<float> ternary_weight_matmul(const py::array& x, const py::array& sign_bits,
                                          const py::array& nonzero_bits, const py::handle& k_obj,
                                          const std::string& isa_name) {
-  ternary_weight_matmul_fn* kernel = ternary_weight_matmul_kernel(resolve_isa(isa_name));
+  const Target target = resolve_target(isa_name);
   const std::int64_t k = check_k(k_obj);
   const Weights w = check_ternary(sign_bits, nonzero_bits, k);
-  return forward(x, "x", w, k, [&](const float* xp, std::size_t ldx, std::size_t j0, float* y, std::size_t ldy,
-                                   std::size_t m, std::size_t n, std::size_t kk) {
-    kernel(xp, ldx, w.s + j0 * w.lds, w.lds, w.nz + j0 * w.ldnz, w.ldnz, y, ldy, m, n, kk);
-  });
+  return product(false, x, "x", w, k, target);
 }
 
 py::array_t<float> ternary_weight_matmul_t(const py::array& g, const py::array& sign_bits,
                                            const py::array& nonzero_bits, const py::handle& k_obj,
                                            const std::string& isa_name, const py::object& out) {
-  ternary_weight_matmul_t_fn* kernel = ternary_weight_matmul_t_kernel(resolve_isa(isa_name));
+  const Target target = resolve_target(isa_name);
   const std::int64_t k = check_k(k_obj);
   const Weights w = check_ternary(sign_bits, nonzero_bits, k);
-  return transposed(g, w, k, [&](const float* gp, std::size_t ldg, std::size_t word0, float* z, std::size_t ldz,
-                                 std::size_t m, std::size_t n, std::size_t kk) {
-    kernel(gp, ldg, w.s + word0, w.lds, w.nz + word0, w.ldnz, z, ldz, m, n, kk);
-  }, out, {&sign_bits, &nonzero_bits});
+  return product(true, g, "g", w, k, target, out, {&sign_bits, &nonzero_bits});
 }
 
 // Private: run the instrumented scalar reference of `op` (single-threaded) and
@@ -184,31 +128,12 @@ py::array_t<float> ternary_weight_matmul_t(const py::array& g, const py::array& 
 py::tuple counted_reference(const std::string& op, const py::array& a, const py::array& s, py::object nz,
                             const py::handle& k_obj) {
   const std::int64_t k = check_k(k_obj);
-  const bool ternary = !nz.is_none();
-  const Weights w = ternary ? check_ternary(s, nz.cast<py::array>(), k) : check_binary(s, k);
+  const Weights w = nz.is_none() ? check_binary(s, k) : check_ternary(s, nz.cast<py::array>(), k);
   OpTally tally;
   py::array_t<float> out;
-  if (op == "forward") {
-    out = forward(a, "x", w, k, [&](const float* xp, std::size_t ldx, std::size_t j0, float* y, std::size_t ldy,
-                                    std::size_t m, std::size_t n, std::size_t kk) {
-      if (ternary)
-        ternary_weight_matmul__counted(xp, ldx, w.s + j0 * w.lds, w.lds, w.nz + j0 * w.ldnz, w.ldnz, y, ldy, m, n,
-                                       kk, &tally);
-      else
-        binary_weight_matmul__counted(xp, ldx, w.s + j0 * w.lds, w.lds, y, ldy, m, n, kk, &tally);
-    }, false);
-  } else if (op == "transposed") {
-    out = transposed(a, w, k, [&](const float* gp, std::size_t ldg, std::size_t word0, float* z, std::size_t ldz,
-                                  std::size_t m, std::size_t n, std::size_t kk) {
-      if (ternary)
-        ternary_weight_matmul_t__counted(gp, ldg, w.s + word0, w.lds, w.nz + word0, w.ldnz, z, ldz, m, n, kk,
-                                         &tally);
-      else
-        binary_weight_matmul_t__counted(gp, ldg, w.s + word0, w.lds, z, ldz, m, n, kk, &tally);
-    }, py::none(), {}, false);
-  } else {
+  if (op != "forward" && op != "transposed")
     throw py::value_error("op must be 'forward' or 'transposed', got '" + op + "'");
-  }
+  out = product(op == "transposed", a, op == "forward" ? "x" : "g", w, k, Target{}, py::none(), {}, &tally);
   return py::make_tuple(out, tally.additions, tally.multiplications);
 }
 

@@ -80,29 +80,21 @@ std::vector<CpuFeature> detect() {
   return f;
 }
 
-// What each level needs at run time; must match the compile flags in setup.py.
-const std::vector<const char*>& required(Isa isa) {
-  static const std::vector<const char*> none{};
-  static const std::vector<const char*> avx2{"avx2", "popcnt", "bmi1", "bmi2"};
-  static const std::vector<const char*> avx512{"avx2",     "popcnt",   "bmi1",     "bmi2",           "avx512f",
-                                               "avx512dq", "avx512bw", "avx512vl", "avx512vpopcntdq"};
-  switch (isa) {
-    case Isa::avx2: return avx2;
-    case Isa::avx512: return avx512;
-    default: return none;
-  }
-}
+struct IsaRow {
+  const char* name;
+  const char* features;  // space-separated names of detect()'s table
+  const char* flags;     // compile flags ("" for the baseline build)
+};
+
+constexpr IsaRow kIsaTable[kNumIsas] = {
+#define PBN_ISA(name, features, flags) {#name, features, flags},
+#include "isa_table.inc"
+#undef PBN_ISA
+};
 
 }  // namespace
 
-const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-  }
-  return "?";
-}
+const char* isa_name(Isa isa) { return int(isa) >= 0 && int(isa) < kNumIsas ? kIsaTable[int(isa)].name : "?"; }
 
 bool parse_isa(const std::string& name, Isa* out) {
   for (int i = 0; i < kNumIsas; ++i) {
@@ -125,20 +117,27 @@ bool cpu_has(const char* feature) {
   return false;
 }
 
+std::vector<std::string> isa_required_features(Isa isa) {
+  std::vector<std::string> out;
+  std::stringstream ss(kIsaTable[int(isa)].features);
+  for (std::string name; ss >> name;) out.push_back(name);
+  return out;
+}
+
 bool isa_built(Isa isa) {
 #if PBN_X86
   (void)isa;
   return true;
 #else
-  return isa == Isa::scalar;
+  return kIsaTable[int(isa)].flags[0] == '\0';
 #endif
 }
 
 std::string isa_missing_features(Isa isa) {
   std::string missing;
   if (!isa_built(isa)) return "not compiled for this architecture";
-  for (const char* name : required(isa)) {
-    if (!cpu_has(name)) missing += (missing.empty() ? "" : ", ") + std::string(name);
+  for (const std::string& name : isa_required_features(isa)) {
+    if (!cpu_has(name.c_str())) missing += (missing.empty() ? "" : ", ") + name;
   }
   return missing;
 }

@@ -1,6 +1,7 @@
-// Kernel signatures and prototypes. Kernels do no validation (the bindings
-// do), take sizes in elements and row strides in elements, and work on a
-// sub-range so the driver can split work across threads.
+// Kernel signatures (one per op of ops.inc) and the prototypes of their
+// variants (variants.inc). Kernels do no validation (the bindings do), take
+// sizes and row strides in elements, and work on a sub-range so the family's
+// driver can split work across threads.
 #pragma once
 
 #include <cstddef>
@@ -78,10 +79,13 @@ using maxpool_bits_fn = void(const word_t* x, const ConvShape& s, const word_t* 
 // P[f] = sum of x over the taps where w[f, j] = +1 and S = sum of x over all
 // taps (float32, tap order), y[f] = (P[f] + P[f]) - S. Output bit f of pixel r
 // is 1 (-1) where (flip bit f ? y > t[f] : y < t[f]); out points at pixel 0,
-// words_for(n) words per pixel, padding bits zero. Pixels [r0, r1).
+// pixels ldo >= words_for(n) words apart, of which the first words_for(n) are
+// written (padding bits zero). Pixels [r0, r1); n <= kFirstConvMaxFilters (the
+// driver runs more filters in groups).
+constexpr std::size_t kFirstConvMaxFilters = 1024;
 using first_conv_threshold_fn = void(const float* x, const ConvShape& s, const word_t* wpos, std::size_t ldw,
                                      std::size_t n, const float* thresholds, const word_t* flips, word_t* out,
-                                     std::size_t r0, std::size_t r1);
+                                     std::size_t ldo, std::size_t r0, std::size_t r1);
 
 // uint8 activations (pixels) times +-1 weights, exactly, in int32, additions
 // only: y[i, j] = sum_c x[i, c] * w[j, c] for i < m, j < n over k columns.
@@ -114,23 +118,17 @@ using ternary_weight_matmul_t_fn = void(const float* g, std::size_t ldg, const w
                                         const word_t* nz, std::size_t ldnz, float* z, std::size_t ldz, std::size_t m,
                                         std::size_t n, std::size_t k);
 
-// Instrumented scalar references (same arithmetic as <op>__scalar) that add
-// every floating-point addition/subtraction and multiplication they do to
-// `tally`; tests hold the analytic counts of pybitnet.opcount against them.
+// The instrumented reference of the four weight matmuls (the same arithmetic
+// as their scalar variants; nz null for binary weights): adds every
+// floating-point addition/subtraction and multiplication it does to `tally`;
+// tests hold the analytic counts of pybitnet.opcount against it.
 struct OpTally {
   std::uint64_t additions = 0;
   std::uint64_t multiplications = 0;
 };
-void binary_weight_matmul__counted(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y,
-                                   std::size_t ldy, std::size_t m, std::size_t n, std::size_t k, OpTally* tally);
-void binary_weight_matmul_t__counted(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, float* z,
-                                     std::size_t ldz, std::size_t m, std::size_t n, std::size_t k, OpTally* tally);
-void ternary_weight_matmul__counted(const float* x, std::size_t ldx, const word_t* s, std::size_t lds,
-                                    const word_t* nz, std::size_t ldnz, float* y, std::size_t ldy, std::size_t m,
-                                    std::size_t n, std::size_t k, OpTally* tally);
-void ternary_weight_matmul_t__counted(const float* g, std::size_t ldg, const word_t* s, std::size_t lds,
-                                      const word_t* nz, std::size_t ldnz, float* z, std::size_t ldz, std::size_t m,
-                                      std::size_t n, std::size_t k, OpTally* tally);
+void weight_matmul__counted(bool transposed, const float* a, std::size_t lda, const word_t* s, std::size_t lds,
+                            const word_t* nz, std::size_t ldnz, float* out, std::size_t ldo, std::size_t m,
+                            std::size_t n, std::size_t k, OpTally* tally);
 
 // Power-of-two codes (pow2/pow2_code.h has the encoding). Both work on the flat
 // range [i0, i1); element i's random bit depends only on (seed, i).
@@ -168,12 +166,23 @@ struct OptimStep {
 using optimizer_step_fn = void(float* w, const float* g, float* m, float* v, std::size_t i0, std::size_t i1,
                                const OptimStep& s);
 
+// Binarization / ternarization samplers (sample/sample_weights.h has the
+// rules): w is (rows, k) float32 with row stride ldw; out rows are words_for(k)
+// words. Fills rows [r0, r1); returns false if a NaN was seen. Randomness is
+// counter-based (a pure function of seed and element index).
+using binarize_fn = bool(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
+                         std::uint64_t seed, word_t* out, std::size_t r0, std::size_t r1);
+using ternarize_fn = bool(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
+                          std::uint64_t seed, word_t* sign, word_t* nonzero, std::size_t r0, std::size_t r1);
+
+// The variants, from the registry. (On other architectures the x86 ones are
+// weak and absent; registry.cpp leaves their rows out.)
 #if defined(__x86_64__) || defined(_M_X64)
-#define PBN_OP(op) op##_fn op##__scalar, op##__avx2, op##__avx512;
+#define PBN_VARIANT(op, isa, name, when) op##_fn name;
 #else
-#define PBN_OP(op) op##_fn op##__scalar;
+#define PBN_VARIANT(op, isa, name, when) __attribute__((weak)) op##_fn name;
 #endif
-#include "ops.inc"
-#undef PBN_OP
+#include "variants.inc"
+#undef PBN_VARIANT
 
 }  // namespace pbn

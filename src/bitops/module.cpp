@@ -1,9 +1,12 @@
-// pybitnet._bitops: the private compiled module. Thin on purpose: argument
-// checks, GIL release and a call through the dispatch table live in the
-// bind_*.cpp files; the public, documented API is pure Python (pybitnet/).
+// pybitnet._bitops: the private compiled module. Thin on purpose: the
+// bind_*.cpp files check the arguments, release the GIL and call the families'
+// drivers (<family>/driver.h), which pick the variant and split the work; this
+// file adds the run-time facts and the registry's introspection. The public,
+// documented API is pure Python (pybitnet/).
 #include <pybind11/stl.h>
 
 #include "bind_util.h"
+#include "conv/driver.h"
 #include "threads.h"
 
 #ifndef PYBITNET_VERSION
@@ -45,18 +48,50 @@ PYBIND11_MODULE(_bitops, m) {
     for (const auto& f : pbn::cpu_features()) d[f.name] = f.present;
     return d;
   }, "CPU features detected by CPUID and XGETBV.");
+  m.def("isa_names", [] {
+    std::vector<std::string> out;
+    for (int i = 0; i < kNumIsas; ++i) out.push_back(isa_name(Isa(i)));
+    return out;
+  }, "Every ISA level this build knows (isa_table.inc), lowest first.");
   m.def("op_names", &op_names);
+  m.def("variants", [] {
+    py::list out;
+    for (const Variant& v : pbn::variants())
+      out.append(py::dict(py::arg("op") = op_name(v.op), py::arg("isa") = isa_name(v.isa), py::arg("name") = v.name,
+                          py::arg("when") = v.when));
+    return out;
+  }, "The registry (variants.inc): every kernel variant of this build with its op, ISA and shape condition.");
+  m.def("select_variant", [](const std::string& op, std::size_t m_, std::size_t n, std::size_t k,
+                             const std::string& isa) {
+    for (int i = 0; i < kNumOps; ++i)
+      if (op == op_name(OpId(i))) return std::string(peek(OpId(i), resolve_target(isa), {m_, n, k}).name);
+    throw py::value_error("unknown op '" + op + "'");
+  }, py::arg("op"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("isa") = "",
+        "The variant a call of `op` with shape (m, n, k) runs (see ops.inc for what m, n, k are).");
+  m.def("shape_classes", [](const std::string& isa) {
+    const Isa target = resolve_target(isa).isa;
+    py::dict out;
+    for (int i = 0; i < kNumOps; ++i) {
+      py::list classes;
+      for (const auto& [when, v] : pbn::shape_classes(OpId(i), target))
+        classes.append(py::make_tuple(when, v->name, isa_name(v->isa)));
+      out[op_name(OpId(i))] = classes;
+    }
+    py::list conv;  // a composite op: what its driver runs (conv/driver.h)
+    conv.append(py::make_tuple("any shape", driver::binary_conv2d_plan(target), isa_name(target)));
+    out["binary_conv2d_threshold"] = conv;
+    return out;
+  }, py::arg("isa") = "",
+        "Per op, the variants that run at this ISA: (shape condition, variant, its ISA), in the order tried.");
   m.def("kernel_calls", [] {
     py::dict d;
-    const auto names = op_names();
+    for (const auto& op : op_names()) d[py::str(op)] = py::dict();
     const auto counts = call_counts();
-    for (std::size_t op = 0; op < names.size(); ++op) {
-      py::dict per_isa;
-      for (int i = 0; i < kNumIsas; ++i) per_isa[isa_name(Isa(i))] = counts[op][i];
-      d[py::str(names[op])] = per_isa;
-    }
+    const auto& rows = pbn::variants();
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      d[py::str(op_name(rows[i].op))][py::str(rows[i].name)] = counts[i];
     return d;
-  }, "Kernel calls per op and ISA since import.");
+  }, "Kernel calls per op and variant since import.");
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", [](const py::handle& n_obj) {
     if (!PyLong_Check(n_obj.ptr()) || PyBool_Check(n_obj.ptr()))

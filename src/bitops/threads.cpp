@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -26,17 +27,19 @@ class Pool {
  public:
   explicit Pool(int n) : num_threads_(n) {}
 
-  int num_threads() const { return num_threads_; }
+  int num_threads() const { return num_threads_.load(std::memory_order_relaxed); }
 
+  // Workers already started stay (idle) when n goes down, so switching the
+  // count back and forth costs no thread starts; those past n - 1 sit jobs out.
   void set_num_threads(int n) {
     std::lock_guard<std::mutex> run(run_mutex_);
-    stop_workers();
+    std::lock_guard<std::mutex> lk(m_);
     num_threads_ = n;
   }
 
   void run(std::size_t n, const std::function<void(std::size_t)>& fn) {
     std::unique_lock<std::mutex> run(run_mutex_, std::try_to_lock);
-    if (n <= 1 || num_threads_ <= 1 || !run.owns_lock()) {
+    if (n <= 1 || num_threads() <= 1 || !run.owns_lock()) {
       for (std::size_t i = 0; i < n; ++i) fn(i);
       return;
     }
@@ -65,14 +68,13 @@ class Pool {
     for (std::size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i);
   }
 
-  void worker() {
+  void worker(int index) {
     std::uint64_t seen = 0;
     std::unique_lock<std::mutex> lk(m_);
     for (;;) {
-      work_cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
+      work_cv_.wait(lk, [&] { return generation_ != seen; });
       seen = generation_;
-      if (!open_) continue;
+      if (!open_ || index >= num_threads() - 1) continue;
       ++in_job_;
       const auto* fn = fn_;
       const std::size_t n = n_;
@@ -84,24 +86,13 @@ class Pool {
   }
 
   void start_workers() {
-    while (int(workers_.size()) < num_threads_ - 1) workers_.push_back(new std::thread([this] { worker(); }));
+    while (int(workers_.size()) < num_threads() - 1) {
+      const int index = int(workers_.size());
+      workers_.push_back(new std::thread([this, index] { worker(index); }));
+    }
   }
 
-  void stop_workers() {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
-    }
-    work_cv_.notify_all();
-    for (auto* t : workers_) {
-      t->join();
-      delete t;
-    }
-    workers_.clear();
-    stop_ = false;
-  }
-
-  int num_threads_;
+  std::atomic<int> num_threads_;
   std::mutex run_mutex_;  // one job at a time
   std::mutex m_;
   std::condition_variable work_cv_, done_cv_;
@@ -112,7 +103,6 @@ class Pool {
   std::uint64_t generation_ = 0;
   int in_job_ = 0;
   bool open_ = false;
-  bool stop_ = false;
 };
 
 Pool* g_pool = nullptr;
@@ -136,6 +126,51 @@ Pool& pool() {
 
 }  // namespace
 
+namespace {
+
+constexpr int kSizeClasses = 24;  // factors of 2 above kMinParallelNs
+constexpr unsigned kSamples = 6;  // recent calls kept per way of running
+
+// Wall ns per estimated ns of the recent calls of one op and size class run
+// one way (inline or split); compared by their medians, which a call slowed by
+// another process taking the core now and then does not move.
+struct Samples {
+  std::atomic<float> v[kSamples] = {};
+  std::atomic<unsigned> n{0};
+  unsigned count() const { return std::min(n.load(std::memory_order_relaxed), kSamples); }
+  void add(float x) { v[n.fetch_add(1, std::memory_order_relaxed) % kSamples].store(x, std::memory_order_relaxed); }
+  float median() const {
+    float s[kSamples];
+    const unsigned c = count();
+    for (unsigned i = 0; i < c; ++i) s[i] = v[i].load(std::memory_order_relaxed);
+    std::sort(s, s + c);
+    return c % 2 ? s[c / 2] : 0.5f * (s[c / 2 - 1] + s[c / 2]);
+  }
+};
+
+struct SplitStats {
+  Samples inline_runs, split_runs;
+  std::atomic<unsigned> calls{0};
+  std::atomic<unsigned> explore_every{kExploreEvery};  // doubles (to kExploreMax) while tries confirm the choice
+  std::atomic<bool> warm{false};  // the first split call (workers starting) is not a sample
+
+  // Split, by what the medians say (or to measure a way not measured enough yet).
+  bool split_pays() const {
+    if (split_runs.count() < 3) return true;
+    if (inline_runs.count() < 3) return false;
+    return split_runs.median() <= inline_runs.median();
+  }
+};
+SplitStats g_split[kMaxSplitKeys][kSizeClasses];
+
+int size_class(double work_ns) {
+  int c = 0;
+  for (double w = work_ns; w >= 2 * kMinParallelNs && c + 1 < kSizeClasses; w /= 2) ++c;
+  return c;
+}
+
+}  // namespace
+
 int default_num_threads() {
   if (int n = env_threads("PYBITNET_NUM_THREADS")) return n;
   if (int n = env_threads("OMP_NUM_THREADS")) return n;
@@ -146,15 +181,56 @@ int default_num_threads() {
 
 int get_num_threads() { return pool().num_threads(); }
 
-void set_num_threads(int n) { pool().set_num_threads(std::max(1, n)); }
+void set_num_threads(int n) {
+  n = std::max(1, n);
+  if (n != pool().num_threads()) pool().set_num_threads(n);
+}
 
 void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn) { pool().run(n, fn); }
 
-std::size_t plan_chunks(double units, double min_units_per_thread) {
+double now_ns() {
+  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count());
+}
+
+SplitPlan plan_split(int key, double work_ns) {
+  SplitPlan plan;
+  if (work_ns < kMinParallelNs) return plan;
   const int threads = get_num_threads();
-  if (threads <= 1 || units < 2 * min_units_per_thread) return 1;
-  const double max_chunks = units / min_units_per_thread;
-  return std::size_t(std::max(1.0, std::min<double>(4.0 * threads, max_chunks)));
+  const bool measured = key >= 0 && key < kMaxSplitKeys;
+  if (measured) {
+    plan.key = key;
+    plan.size_class = size_class(work_ns);
+    plan.work_ns = work_ns;
+  }
+  if (threads <= 1) return plan;  // (timed all the same: inline runs are what splitting must beat)
+  bool split = true;
+  if (measured) {
+    SplitStats& st = g_split[key][plan.size_class];
+    split = plan.choice = st.split_pays();
+    const unsigned every = st.explore_every.load(std::memory_order_relaxed);
+    if (st.calls.fetch_add(1, std::memory_order_relaxed) % every == every - 1) {
+      split = !split;  // try the other way
+      plan.trial = true;
+    }
+  }
+  if (split) {  // a multiple of the threads: 5 equal chunks on 2 threads finish at 3/5 of the time, not 1/2
+    const auto c = std::size_t(std::max(2.0 * threads, std::min(8.0 * threads, work_ns / kChunkNs)));
+    plan.chunks = (c + threads - 1) / threads * threads;
+  }
+  return plan;
+}
+
+void record_split(const SplitPlan& plan, bool split, double wall_ns) {
+  SplitStats& st = g_split[plan.key][plan.size_class];
+  if (split && !st.warm.exchange(true, std::memory_order_relaxed)) return;
+  (split ? st.split_runs : st.inline_runs).add(float(wall_ns / plan.work_ns));
+  if (plan.trial) {  // a try that confirms the choice makes the next one rarer; one that overturns it, sooner
+    const unsigned every = st.explore_every.load(std::memory_order_relaxed);
+    st.explore_every.store(st.split_pays() == plan.choice ? std::min(2 * every, kExploreMax) : kExploreEvery,
+                           std::memory_order_relaxed);
+  }
 }
 
 }  // namespace pbn

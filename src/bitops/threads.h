@@ -13,6 +13,7 @@
 // workers off the caller's CPU (better median, 10 ms tails behind a spinner).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 
@@ -32,8 +33,99 @@ constexpr int kMaxThreads = 1024;
 // threads at once: a call that finds the pool busy runs inline.
 void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 
-// Chunks to split `units` of work into so that each is worth waking a thread
-// for: 1 (run inline) below `min_units_per_thread * 2`, otherwise a few per thread.
-std::size_t plan_chunks(double units, double min_units_per_thread);
+// The cost model, the one place that decides threads. A driver estimates the
+// single-thread time of its call (its units of work times its family's
+// nanoseconds per unit, measured on the fastest ISA) and hands it, with the op
+// it runs (`key`: an OpId), to split_2d / split_1d:
+// - below kMinParallelNs the call runs inline on the caller: waking a worker
+//   costs ~10 us, so batch-1 inference never wakes one;
+// - above, whether two threads pay is measured, not assumed: per op and size
+//   class (a factor of 2 in estimated time) the pool keeps the wall time per
+//   estimated ns of the last calls it ran inline and of those it split, and
+//   splits only while splitting measured faster (medians), trying the other way
+//   every kExploreEvery-th call, then, while the tries confirm the choice, half
+//   as often each time, down to every kExploreMax-th (a try that overturns it
+//   starts over): the chosen way's median is what the caller sees. On an idle machine splitting wins and stays; on one
+//   whose cores are taken by other processes, a woken worker may get its core
+//   milliseconds late, or lose it mid-chunk while the caller waits, and the
+//   pool falls back to one thread: two threads are never slower than one for
+//   long (the issue behind this: a 2-core machine shared with training runs).
+// - a split call gets about kChunkNs of work per chunk, at least 2 and at most
+//   8 chunks per thread: a worker that starts late still finds work, and the
+//   caller drains what no worker has taken (it never waits for a chunk nobody
+//   has started).
+constexpr double kMinParallelNs = 150e3;
+constexpr double kChunkNs = 400e3;
+constexpr int kMaxSplitKeys = 64;    // keys (ops) the measurements are kept for
+constexpr unsigned kExploreEvery = 4;
+constexpr unsigned kExploreMax = 16;
+
+// How a call is run: `chunks` (1: inline) and what to record its time under.
+struct SplitPlan {
+  std::size_t chunks = 1;
+  int key = -1, size_class = -1;  // -1: not measured (small calls)
+  double work_ns = 0;
+  bool choice = false, trial = false;  // what the measurements chose; a try of the other way
+};
+SplitPlan plan_split(int key, double work_ns);
+// Records the wall time of a call planned so, run split or inline.
+void record_split(const SplitPlan& plan, bool split, double wall_ns);
+double now_ns();
+
+// How a 2-D output may be cut: chunk boundaries fall on multiples of these (the
+// kernels' tile sizes, or what keeps results independent of the split), and
+// `rows_first` says which dimension to cut when both could be (the one whose
+// chunks repeat the least per-chunk setup).
+struct Cut {
+  std::size_t row_align = 1, col_align = 1;
+  bool rows_first = false;
+  // 0, or a cap on chunks per thread for kernels that redo setup per chunk
+  // (the AVX-512 table kernel rebuilds x's subset-sum tables for each one).
+  std::size_t max_chunks_per_thread = 0;
+};
+
+// Runs body(r0, r1, c0, c1) over a split of [0, rows) x [0, cols) for the op
+// `key`: along the preferred dimension when it has a tile per chunk, else along
+// the other, else in as many chunks as the larger has tiles; inline when the
+// plan says so.
+template <class Body>
+void split_2d(int key, std::size_t rows, std::size_t cols, double work_ns, Cut cut, const Body& body) {
+  if (rows == 0 || cols == 0) return;
+  const SplitPlan plan = plan_split(key, work_ns);
+  const double t0 = plan.size_class >= 0 ? now_ns() : 0.0;
+  std::size_t chunks = plan.chunks;
+  if (chunks > 1 && cut.max_chunks_per_thread)
+    chunks = std::min(chunks, std::size_t(get_num_threads()) * cut.max_chunks_per_thread);
+  const std::size_t row_tiles = (rows + cut.row_align - 1) / cut.row_align;
+  const std::size_t col_tiles = (cols + cut.col_align - 1) / cut.col_align;
+  const bool by_rows = cut.rows_first ? row_tiles >= chunks || row_tiles >= col_tiles
+                                      : !(col_tiles >= chunks || col_tiles >= row_tiles);
+  const std::size_t tiles = by_rows ? row_tiles : col_tiles;
+  if (tiles < chunks) {  // fewer tiles than planned: still a multiple of the threads where there are enough
+    const std::size_t threads = std::size_t(get_num_threads());
+    chunks = tiles >= threads ? tiles / threads * threads : tiles;
+  }
+  if (chunks <= 1) {
+    body(std::size_t(0), rows, std::size_t(0), cols);
+  } else {
+    const std::size_t align = by_rows ? cut.row_align : cut.col_align, len = by_rows ? rows : cols;
+    const std::size_t step = (tiles + chunks - 1) / chunks * align;
+    parallel_for((len + step - 1) / step, [&](std::size_t t) {
+      const std::size_t a = t * step, b = a + step < len ? a + step : len;
+      if (by_rows)
+        body(a, b, std::size_t(0), cols);
+      else
+        body(std::size_t(0), rows, a, b);
+    });
+  }
+  if (plan.size_class >= 0) record_split(plan, chunks > 1, now_ns() - t0);
+}
+
+// Runs body(i0, i1) over a split of [0, n) at multiples of `align`.
+template <class Body>
+void split_1d(int key, std::size_t n, double work_ns, std::size_t align, const Body& body) {
+  split_2d(key, n, std::size_t(1), work_ns, Cut{align, 1, true},
+           [&](std::size_t i0, std::size_t i1, std::size_t, std::size_t) { body(i0, i1); });
+}
 
 }  // namespace pbn

@@ -1,13 +1,22 @@
-// The A operand of the blocked driver and the micro-kernels (included inside
-// an ISA file's anonymous namespace, before the tile): a policy type, so the
-// masked GEMM reuses the tiles and the driver and the unmasked code is
-// unchanged (kMasked is a compile-time constant; `bias` is k).
+// The A operand of the blocked loop nest (blocked.h) and the micro-kernels
+// (tile_*.h): a policy type, so the masked GEMM reuses the tiles and the loop
+// nest and the unmasked code is unchanged (kMasked is a compile-time constant;
+// `bias` is k). Internal to each file that includes it (anonymous namespace).
 //
 // SignRows: packed +-1 rows; dot = k - 2 * popcount(a ^ b).
 // MaskedRows: ternary rows as sign bits plus a keep mask with its popcount per
 // row; dot = popcount(m) - 2 * popcount((a ^ b) & m). The mask travels with
 // its rows through row offsets and aligned copies (two planes per row, which
 // is also why an L1 block holds half the rows).
+#pragma once
+
+#include <cstdint>
+
+#include "../bits.h"
+#include "../scratch.h"
+
+namespace pbn {
+namespace {
 
 struct SignRows {
   static constexpr bool kMasked = false;
@@ -51,3 +60,6 @@ static inline const std::int64_t* row_popcounts(const word_t* mask, std::size_t 
   }
   return kept;
 }
+
+}  // namespace
+}  // namespace pbn

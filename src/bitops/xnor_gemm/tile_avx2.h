@@ -1,7 +1,6 @@
-// The AVX2 micro-kernel shared by xnor_gemm, xnor_gemm_masked and
-// xnor_gemm_threshold (included inside an anonymous namespace of an __avx2
-// file; the tile hands each int64 dot product to the sink's put(i, j, dot);
-// cache blocking: blocked_driver.h; the A operand: a_rows.h): no vector
+// The AVX2 micro-kernel of the xnor_gemm family (xnor_gemm, xnor_gemm_masked,
+// xnor_gemm_threshold; the tile hands each int64 dot product to the sink's
+// put(i, j, dot); cache blocking: blocked.h; the A operand: a_rows.h): no vector
 // popcount, so each byte is counted with two 16-entry table lookups (vpshufb on
 // the low and high nibbles): 8 ops per 256 bit-MACs, which bounds this path
 // near 96 bit-MACs/cycle on a core with three vector ports. Byte counts (at
@@ -9,10 +8,15 @@
 // 64-bit lanes. MR x NR = 1 x 4 measured best (88 bit-MACs/cycle; 2x4 spilled).
 // The masked operand folds the keep mask into the two nibble masks of the
 // lookup (once per A row and step), so it adds no op per column.
+#pragma once
+
+#include <immintrin.h>
+
 #include "a_rows.h"
 
-constexpr int kMR = 1;
-constexpr int kNR = 4;
+namespace pbn {
+namespace {
+
 constexpr std::size_t kMaxByteSteps = 31;  // 31 * 8 = 248 < 256
 
 struct Popcnt8 {
@@ -27,12 +31,20 @@ struct Popcnt8 {
   }
 };
 
-inline __m256i load(const word_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+PBN_INLINE __m256i load(const word_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
-// A by value: by reference, GCC reloaded its pointer after the sink's stores
-// (measured 2% on xnor_gemm_threshold); the AVX-512 tile measured the other way.
+struct Avx2Tile {
+  static constexpr int kMR = 1;
+  static constexpr int kNR = 4;
+
+  // A by value: by reference, GCC reloaded its pointer after the sink's stores
+  // (measured 2% on xnor_gemm_threshold); the AVX-512 tile measured the other way.
+  template <int MR, int NR, class A, class Sink>
+  static void run(const A a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words, std::int64_t k);
+};
+
 template <int MR, int NR, class A, class Sink>
-void tile(const A a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words, std::int64_t k) {
+void Avx2Tile::run(const A a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words, std::int64_t k) {
   const Popcnt8 popcnt8;
   const __m256i zero = _mm256_setzero_si256();
   __m256i acc[MR][NR];
@@ -88,3 +100,6 @@ void tile(const A a, const word_t* b, std::size_t ldb, const Sink& out, std::siz
     }
   }
 }
+
+}  // namespace
+}  // namespace pbn

@@ -1,7 +1,7 @@
-// The AVX-512 VPOPCNTDQ micro-kernel shared by xnor_gemm, xnor_gemm_masked and
-// xnor_gemm_threshold (included inside an anonymous namespace of an __avx512
-// file; the tile hands each row of 8 int64 dot products to the sink's put<NR>;
-// cache blocking: blocked_driver.h; the A operand: a_rows.h): an MR x 8 tile of
+// The AVX-512 VPOPCNTDQ micro-kernel of the xnor_gemm family (xnor_gemm,
+// xnor_gemm_masked, xnor_gemm_threshold; the tile hands each row of 8 int64 dot
+// products to the sink's put<NR>; cache blocking: blocked.h; the A operand:
+// a_rows.h): an MR x 8 tile of
 // outputs accumulates popcount(a ^ b) in 64-bit lanes over 512 bits of K per
 // step (xor, vpopcntq, add: three ops per 512 bit-MACs). The masked operand
 // uses one vpternlogq for (a ^ b) & m instead of the xor, so it issues the same
@@ -11,10 +11,16 @@
 // padding words read as zero, and zero XOR zero adds nothing. Each row of 8
 // accumulators is reduced with a transposing add tree into one vector of 8
 // sums (21 ops instead of 8 separate horizontal reductions).
+#pragma once
+
+#include <immintrin.h>
+
 #include "a_rows.h"
 
-constexpr int kMR = 2;
-constexpr int kNR = 8;
+namespace pbn {
+namespace {
+
+constexpr int kTileNR = 8;
 
 PBN_INLINE __m512i reduce8(const __m512i v[8]) {
   __m512i t[4];
@@ -34,7 +40,7 @@ PBN_INLINE __m512i reduce8(const __m512i v[8]) {
 // Every loop over the tile is fully unrolled so the accumulators stay in
 // registers (GCC spills an array it cannot scalarize).
 template <int MR, int NR, bool kTail, class A>
-PBN_INLINE void step(__m512i (&acc)[MR][kNR], const A& a, std::size_t w, const word_t* b, std::size_t ldb,
+PBN_INLINE void step(__m512i (&acc)[MR][kTileNR], const A& a, std::size_t w, const word_t* b, std::size_t ldb,
                      __mmask8 mask) {
   __m512i va[MR];
   [[maybe_unused]] __m512i vm[MR];
@@ -60,13 +66,22 @@ PBN_INLINE void step(__m512i (&acc)[MR][kNR], const A& a, std::size_t w, const w
   }
 }
 
+struct Avx512Tile {
+  static constexpr int kMR = 2;
+  static constexpr int kNR = kTileNR;
+
+  template <int MR, int NR, class A, class Sink>
+  static void run(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words, std::int64_t k);
+};
+
 template <int MR, int NR, class A, class Sink>
-void tile(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words, std::int64_t k) {
-  __m512i acc[MR][kNR];
+void Avx512Tile::run(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::size_t words,
+                     std::int64_t k) {
+  __m512i acc[MR][kTileNR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < kNR; ++j) acc[i][j] = _mm512_setzero_si512();
+    for (int j = 0; j < kTileNR; ++j) acc[i][j] = _mm512_setzero_si512();
   // The masked tail first: with it after the loop, GCC copied all 16
   // accumulators every iteration to keep them for the tail.
   const std::size_t full = words & ~std::size_t(7);
@@ -78,3 +93,6 @@ void tile(const A& a, const word_t* b, std::size_t ldb, const Sink& out, std::si
     out.template put<NR>(i, _mm512_sub_epi64(kk, _mm512_slli_epi64(reduce8(acc[i]), 1)));
   }
 }
+
+}  // namespace
+}  // namespace pbn

@@ -1,0 +1,72 @@
+// The samplers (their rules: driver.h): one portable implementation each.
+#include "../kernels.h"
+
+namespace pbn {
+namespace {
+
+inline std::uint64_t splitmix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A uniform draw in [0, 1) with 24 bits, for element `index`.
+inline float uniform24(std::uint64_t seed, std::uint64_t index) {
+  const std::uint64_t z = seed + (index + 1) * 0x9E3779B97F4A7C15ull;
+  return float(splitmix64(z) >> 40) * (1.0f / 16777216.0f);  // exact: 24-bit integer times 2**-24
+}
+
+inline float clip01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
+
+}  // namespace
+
+bool binarize__scalar(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
+                   std::uint64_t seed, word_t* out, std::size_t r0, std::size_t r1) {
+  const std::size_t words = words_for(k);
+  bool nan = false;
+  for (std::size_t r = r0; r < r1; ++r) {
+    for (std::size_t q = 0; q < words; ++q) {
+      word_t bits = 0;
+      for (std::size_t b = 0; b < kWordBits && q * kWordBits + b < k; ++b) {
+        const std::size_t c = q * kWordBits + b;
+        const float v = w[r * ldw + c];
+        nan |= v != v;
+        bool neg;
+        if (stochastic) {
+          const float p_plus = clip01((v / scale + 1.0f) * 0.5f);
+          neg = !(uniform24(seed, std::uint64_t(r) * k + c) < p_plus);
+        } else {
+          neg = v < 0.0f;
+        }
+        bits |= word_t(neg) << b;
+      }
+      out[r * words + q] = bits;
+    }
+  }
+  return !nan;
+}
+
+bool ternarize__scalar(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
+                    std::uint64_t seed, word_t* sign, word_t* nonzero, std::size_t r0, std::size_t r1) {
+  const std::size_t words = words_for(k);
+  bool nan = false;
+  for (std::size_t r = r0; r < r1; ++r) {
+    for (std::size_t q = 0; q < words; ++q) {
+      word_t s_bits = 0, nz_bits = 0;
+      for (std::size_t b = 0; b < kWordBits && q * kWordBits + b < k; ++b) {
+        const std::size_t c = q * kWordBits + b;
+        const float v = w[r * ldw + c];
+        nan |= v != v;
+        const float mag = (v < 0.0f ? -v : v) / scale;
+        const bool nz = stochastic ? uniform24(seed, std::uint64_t(r) * k + c) < clip01(mag) : mag > 0.5f;
+        nz_bits |= word_t(nz) << b;
+        s_bits |= word_t(nz && v < 0.0f) << b;
+      }
+      sign[r * words + q] = s_bits;
+      nonzero[r * words + q] = nz_bits;
+    }
+  }
+  return !nan;
+}
+
+}  // namespace pbn

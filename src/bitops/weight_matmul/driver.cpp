@@ -1,0 +1,88 @@
+#include "driver.h"
+
+#include "../threads.h"
+
+namespace pbn {
+namespace driver {
+
+namespace {
+
+// Forward: output columns per chunk in whole 16-row blocks of the table kernel;
+// rows at multiples of 4, so every row lands in the same kind of row panel as
+// in a one-thread call (the table kernel's 1-row panel sums in another order):
+// results do not depend on threads.
+constexpr Cut kForwardCut{4, 16, false};
+// The binary forward's table kernel rebuilds x's subset-sum tables in every
+// chunk: one chunk per thread (16 chunks ran 11% slower than 2 at 100x4096x4096).
+constexpr Cut kBinaryForwardCut{4, 16, false, 1};
+// Transposed: rows first (whole 8-row passes of the table kernel), each chunk
+// then builds its tables for its own rows only; output columns at whole words
+// (the kernels take the weights from the word holding column 0).
+constexpr Cut kTransposedCut{8, kWordBits, true};
+// The binary table kernel's chunks each stream all of W: one per thread
+// (13 chunks: 3.9 ms at 100x4096x4096 on 2 threads, 1 per thread: 3.7 ms).
+constexpr Cut kBinaryTransposedCut{8, kWordBits, true, 1};
+// Cost model (threads.h): ns per multiply-free (row, weight row, column) term
+// on one core, fastest ISA (Zen 5, AVX-512): binary ~0.005 (100 x 4096 x 4096:
+// forward 10 ms, transposed 6.6 ms), ternary ~0.016 (masked adds: 26 ms),
+// uint8 pixels ~0.0017 (128 pairs per permute + add).
+constexpr double kNsPerBinaryTerm = 0.005;
+constexpr double kNsPerTernaryTerm = 0.016;
+constexpr double kNsPerPixelTerm = 0.0017;
+
+}  // namespace
+
+void weight_matmul(const Target& t, const float* x, std::size_t ldx, const WeightBits& w, float* y, std::size_t ldy,
+                   std::size_t m, std::size_t k) {
+  const Shape shape{m, w.n, k};
+  const double ns = double(m) * double(w.n) * double(k) * (w.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm);
+  if (w.nz) {
+    ternary_weight_matmul_fn* kernel = pbn::kernel<OpId::ternary_weight_matmul>(t, shape);
+    split_2d(int(OpId::ternary_weight_matmul), m, w.n, ns, kForwardCut, [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+      kernel(x + i0 * ldx, ldx, w.s + j0 * w.lds, w.lds, w.nz + j0 * w.ldnz, w.ldnz, y + i0 * ldy + j0, ldy, i1 - i0,
+             j1 - j0, k);
+    });
+  } else {
+    binary_weight_matmul_fn* kernel = pbn::kernel<OpId::binary_weight_matmul>(t, shape);
+    split_2d(int(OpId::binary_weight_matmul), m, w.n, ns, kBinaryForwardCut, [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+      kernel(x + i0 * ldx, ldx, w.s + j0 * w.lds, w.lds, y + i0 * ldy + j0, ldy, i1 - i0, j1 - j0, k);
+    });
+  }
+}
+
+void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
+                     std::size_t ldz, std::size_t m, std::size_t k) {
+  const Shape shape{m, w.n, k};
+  const double ns = double(m) * double(w.n) * double(k) * (w.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm);
+  if (w.nz) {
+    ternary_weight_matmul_t_fn* kernel = pbn::kernel<OpId::ternary_weight_matmul_t>(t, shape);
+    split_2d(int(OpId::ternary_weight_matmul_t), m, k, ns, kTransposedCut, [&](std::size_t i0, std::size_t i1, std::size_t c0, std::size_t c1) {
+      const std::size_t q = c0 / kWordBits;
+      kernel(g + i0 * ldg, ldg, w.s + q, w.lds, w.nz + q, w.ldnz, z + i0 * ldz + c0, ldz, i1 - i0, w.n, c1 - c0);
+    });
+  } else {
+    binary_weight_matmul_t_fn* kernel = pbn::kernel<OpId::binary_weight_matmul_t>(t, shape);
+    split_2d(int(OpId::binary_weight_matmul_t), m, k, ns, kBinaryTransposedCut, [&](std::size_t i0, std::size_t i1, std::size_t c0, std::size_t c1) {
+      kernel(g + i0 * ldg, ldg, w.s + c0 / kWordBits, w.lds, z + i0 * ldz + c0, ldz, i1 - i0, w.n, c1 - c0);
+    });
+  }
+}
+
+void weight_matmul_counted(bool transposed, const float* a, std::size_t lda, const WeightBits& w, float* out,
+                           std::size_t ldo, std::size_t m, std::size_t k, OpTally* tally) {
+  weight_matmul__counted(transposed, a, lda, w.s, w.lds, w.nz, w.ldnz, out, ldo, m, w.n, k, tally);
+}
+
+void uint8_weight_matmul(const Target& t, const std::uint8_t* x, std::size_t ldx, const std::uint16_t* panels,
+                         std::size_t chunks, std::int32_t* y, std::size_t ldy, std::size_t m, std::size_t n,
+                         std::size_t k) {
+  uint8_weight_matmul_fn* kernel = pbn::kernel<OpId::uint8_weight_matmul>(t, {m, n, k});
+  // Output columns in whole 32-row panel blocks.
+  split_2d(int(OpId::uint8_weight_matmul), m, n, double(m) * double(n) * double(k) * kNsPerPixelTerm, Cut{1, 32, false},
+           [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+             kernel(x + i0 * ldx, ldx, panels + j0 * chunks, chunks, y + i0 * ldy + j0, ldy, i1 - i0, j1 - j0, k);
+           });
+}
+
+}  // namespace driver
+}  // namespace pbn

@@ -1,0 +1,40 @@
+// The weight-matmul family's driver (pybind-free): real activations times
+// packed +-1 or -1/0/+1 weights, forward and transposed, and uint8 pixels times
+// +-1 weights. Picks the variant (registry.h: e.g. the table-lookup transposed
+// kernel for 16+ rows), splits the work over threads (threads.h), calls the
+// kernel. Arguments as in kernels.h.
+#pragma once
+
+#include "../registry.h"
+
+namespace pbn {
+namespace driver {
+
+// Packed weights W: n rows of k, sign bits s (stride lds words) and, for
+// ternary weights, nonzero bits nz (stride ldnz); nz == nullptr: +-1 weights.
+struct WeightBits {
+  const word_t* s;
+  std::size_t lds;
+  const word_t* nz;
+  std::size_t ldnz;
+  std::size_t n;
+};
+
+// y (m x n, stride ldy) = x (m x k) @ W.T
+void weight_matmul(const Target& t, const float* x, std::size_t ldx, const WeightBits& w, float* y, std::size_t ldy,
+                   std::size_t m, std::size_t k);
+// z (m x k, stride ldz) = g (m x n) @ W
+void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
+                     std::size_t ldz, std::size_t m, std::size_t k);
+// Either, through the instrumented reference (one thread), counting its operations.
+void weight_matmul_counted(bool transposed, const float* a, std::size_t lda, const WeightBits& w, float* out,
+                           std::size_t ldo, std::size_t m, std::size_t k, OpTally* tally);
+
+// Exact int32 y (m x n, stride ldy) = x (uint8, m x k) @ W.T, W in the 16-bit
+// panels of kernels.h (chunks = ceil(k / 16)).
+void uint8_weight_matmul(const Target& t, const std::uint8_t* x, std::size_t ldx, const std::uint16_t* panels,
+                         std::size_t chunks, std::int32_t* y, std::size_t ldy, std::size_t m, std::size_t n,
+                         std::size_t k);
+
+}  // namespace driver
+}  // namespace pbn

@@ -1,0 +1,42 @@
+// The xnor_gemm family's driver: picks the variant (registry.h), splits the
+// output over threads (threads.h) and calls the kernel. No Python here: the
+// bindings (bind_xnor_gemm*.cpp) check the arrays and call these; the native
+// tests and benchmarks call them directly. Arguments are as in kernels.h, with
+// k the logical row length in bits (rows hold words_for(k) words).
+#pragma once
+
+#include <vector>
+
+#include "../registry.h"
+
+namespace pbn {
+namespace driver {
+
+// c (m x n, row stride ldc) = k - 2 * popcount(a_i ^ b_j).
+void xnor_gemm(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
+               std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k);
+
+// Ternary A (sign bits a, keep mask): c = popcount(mask_i) - 2 * popcount((a_i ^ b_j) & mask_i).
+void xnor_gemm_masked(const Target& t, const word_t* a, std::size_t lda, const word_t* mask, std::size_t ldm,
+                      const word_t* b, std::size_t ldb, std::int32_t* c, std::size_t ldc, std::size_t m, std::size_t n,
+                      std::int64_t k);
+
+// The fused binary layer: packed sign bits of the thresholded dot products
+// (c: m rows of words_for(n) words, stride ldc); flips holds words_for(n) words.
+void xnor_gemm_threshold(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
+                         word_t* c, std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k,
+                         const std::int32_t* thresholds, const word_t* flips);
+
+// The same through the column-panel kernel, from plain B rows.
+void xnor_gemm_threshold_panels(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
+                                word_t* c, std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k,
+                                const std::int32_t* thresholds, const word_t* flips);
+
+// B rows (n, words) -> 8-column panels (xnor_gemm_threshold_panels' layout).
+std::vector<word_t> to_panels(const word_t* b, std::size_t ldb, std::size_t n, std::size_t words);
+
+// Single-thread time of an (m, n, words) XNOR GEMM, for the cost model.
+double xnor_gemm_ns(std::size_t m, std::size_t n, std::size_t words);
+
+}  // namespace driver
+}  // namespace pbn

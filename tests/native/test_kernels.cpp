@@ -1,0 +1,530 @@
+// The native kernel tests: every variant of the registry (src/bitops/variants.inc)
+// against its op's scalar reference, on edge shapes and strided rows, and the
+// drivers (thread splits included) against the reference, with no Python, so
+// the sanitizers run natively (scripts/sanitize.sh). Build and run:
+//
+//   python setup.py build_native && build/native/test_kernels [substring of a variant name]
+//
+// A variant whose ISA this CPU lacks is skipped (reported). Exit status 1 on
+// any failure. Integer and bit outputs must be identical to the reference; the
+// float weight matmuls within the float32 summation bound of tests/test_weight_matmul.py.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "conv/driver.h"
+#include "pack/driver.h"
+#include "registry.h"
+#include "shift/driver.h"
+#include "shift/pow2_code.h"
+#include "threads.h"
+#include "weight_matmul/driver.h"
+#include "xnor_gemm/driver.h"
+
+namespace pbn {
+namespace {
+
+int g_failures = 0, g_checks = 0;
+
+void fail(const std::string& what) {
+  ++g_failures;
+  std::printf("FAIL %s\n", what.c_str());
+}
+
+struct Rng {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  float normal() {  // rough, enough for test data
+    float t = 0;
+    for (int i = 0; i < 4; ++i) t += float(next() >> 40) / 16777216.0f - 0.5f;
+    return t * 1.7f;
+  }
+};
+
+// Packed rows (rows, ld words) of random bits with zero padding past k.
+std::vector<word_t> random_bits(Rng& rng, std::size_t rows, std::size_t k, std::size_t ld) {
+  std::vector<word_t> b(rows * ld + 1, 0);
+  const std::size_t words = words_for(k);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t q = 0; q < words; ++q)
+      b[r * ld + q] = rng.next() & (q + 1 == words ? last_word_mask(k) : ~word_t(0));
+  return b;
+}
+
+std::vector<float> random_floats(Rng& rng, std::size_t n) {
+  std::vector<float> v(n + 1);
+  for (auto& x : v) x = rng.normal();
+  return v;
+}
+
+template <class T>
+bool same(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+std::string shape_name(const Variant& v, std::size_t m, std::size_t n, std::size_t k) {
+  return std::string(v.name) + " m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k);
+}
+
+const Variant& reference_of(OpId op) { return peek(op, Target{Isa::scalar, -1}, Shape{}); }
+
+template <class Fn>
+Fn* fn_of(const Variant& v) {
+  return reinterpret_cast<Fn*>(v.fn);
+}
+
+// ---- per-op checks: run variant v and the reference on one shape -----------
+
+const std::size_t kM[] = {0, 1, 2, 3, 5, 17};
+const std::size_t kN[] = {0, 1, 3, 8, 9, 65};
+const std::size_t kK[] = {0, 1, 63, 64, 65, 300, 1000};
+
+void check_xnor(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (std::size_t m : kM)
+    for (std::size_t n : kN)
+      for (std::size_t k : kK) {
+        if ((m * 7 + n * 3 + k) % 3) continue;  // a third of the cross product
+        const std::size_t words = words_for(k), lda = words + 1, ldb = words + 3;
+        auto a = random_bits(rng, m, k, lda), mask = random_bits(rng, m, k, lda), b = random_bits(rng, n, k, ldb);
+        ++g_checks;
+        if (v.op == OpId::xnor_gemm || v.op == OpId::xnor_gemm_masked) {
+          std::vector<std::int32_t> c(m * (n + 2), 7), r(m * (n + 2), 7);
+          if (v.op == OpId::xnor_gemm) {
+            fn_of<xnor_gemm_fn>(v)(a.data(), lda, b.data(), ldb, c.data(), n + 2, m, n, words, std::int64_t(k));
+            fn_of<xnor_gemm_fn>(ref)(a.data(), lda, b.data(), ldb, r.data(), n + 2, m, n, words, std::int64_t(k));
+          } else {
+            fn_of<xnor_gemm_masked_fn>(v)(a.data(), lda, mask.data(), lda, b.data(), ldb, c.data(), n + 2, m, n, words);
+            fn_of<xnor_gemm_masked_fn>(ref)(a.data(), lda, mask.data(), lda, b.data(), ldb, r.data(), n + 2, m, n,
+                                            words);
+          }
+          if (!same(c, r)) fail(shape_name(v, m, n, k));
+        } else {  // threshold and panels: packed sign bits out
+          std::vector<std::int32_t> t(n + 1);
+          for (auto& x : t) x = std::int32_t(rng.next() % (2 * k + 3)) - std::int32_t(k) - 1;
+          auto flips = random_bits(rng, 1, n, words_for(n));
+          const std::size_t ldc = words_for(n) + 1;
+          std::vector<word_t> c(m * ldc, 0), r(m * ldc, 0);
+          fn_of<xnor_gemm_threshold_fn>(reference_of(OpId::xnor_gemm_threshold))(
+              a.data(), lda, b.data(), ldb, r.data(), ldc, m, n, words, std::int64_t(k), t.data(), flips.data());
+          if (v.op == OpId::xnor_gemm_threshold) {
+            fn_of<xnor_gemm_threshold_fn>(v)(a.data(), lda, b.data(), ldb, c.data(), ldc, m, n, words,
+                                             std::int64_t(k), t.data(), flips.data());
+          } else {
+            const auto bp = driver::to_panels(b.data(), ldb, n, words);
+            fn_of<xnor_gemm_threshold_panels_fn>(v)(a.data(), lda, bp.data(), c.data(), ldc, m, n, words,
+                                                    std::int64_t(k), t.data(), flips.data());
+          }
+          if (!same(c, r)) fail(shape_name(v, m, n, k));
+        }
+      }
+}
+
+// |y - ref| <= (3 K + 2) 2^-24 sum |terms| (tests/test_weight_matmul.py).
+bool close(const std::vector<float>& y, const std::vector<float>& r, const std::vector<float>& bound) {
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    if (std::isnan(r[i]) != std::isnan(y[i])) return false;
+    if (!std::isnan(r[i]) && !(std::fabs(double(y[i]) - double(r[i])) <= double(bound[i]) + 1e-30)) return false;
+  }
+  return true;
+}
+
+void check_weight_matmul(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  const bool ternary = v.op == OpId::ternary_weight_matmul || v.op == OpId::ternary_weight_matmul_t;
+  const bool transposed = v.op == OpId::binary_weight_matmul_t || v.op == OpId::ternary_weight_matmul_t;
+  for (std::size_t m : {std::size_t(0), std::size_t(1), std::size_t(3), std::size_t(5), std::size_t(17)})
+    for (std::size_t n : kN)
+      for (std::size_t k : kK) {
+        if ((m + n * 5 + k) % 2) continue;
+        const std::size_t words = words_for(k), lds = words + 1;
+        auto s = random_bits(rng, n, k, lds), nz = random_bits(rng, n, k, lds);
+        for (std::size_t i = 0; i < s.size(); ++i) s[i] &= nz[i];  // sign bits only where nonzero
+        const std::size_t rows_in = m, cols_in = transposed ? n : k, cols_out = transposed ? k : n;
+        const std::size_t lda = cols_in + 2, ldo = cols_out + 1;
+        auto a = random_floats(rng, rows_in * lda);
+        std::vector<float> y(m * ldo, 0.0f), r(m * ldo, 0.0f), bound(m * ldo, 0.0f);
+        for (std::size_t i = 0; i < m; ++i) {
+          double sum = 0;
+          for (std::size_t c = 0; c < cols_in; ++c) sum += std::fabs(a[i * lda + c]);
+          for (std::size_t o = 0; o < cols_out; ++o)
+            bound[i * ldo + o] = float((3.0 * double(cols_in) + 2.0) * std::ldexp(1.0, -24) * sum);
+        }
+        ++g_checks;
+        if (ternary) {
+          using Fn = ternary_weight_matmul_fn;
+          fn_of<Fn>(v)(a.data(), lda, s.data(), lds, nz.data(), lds, y.data(), ldo, m, n, k);
+          fn_of<Fn>(ref)(a.data(), lda, s.data(), lds, nz.data(), lds, r.data(), ldo, m, n, k);
+        } else {
+          using Fn = binary_weight_matmul_fn;
+          fn_of<Fn>(v)(a.data(), lda, s.data(), lds, y.data(), ldo, m, n, k);
+          fn_of<Fn>(ref)(a.data(), lda, s.data(), lds, r.data(), ldo, m, n, k);
+        }
+        if (!close(y, r, bound)) fail(shape_name(v, m, n, k));
+      }
+}
+
+void check_uint8(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (std::size_t m : {std::size_t(0), std::size_t(1), std::size_t(2), std::size_t(3), std::size_t(7)})
+    for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(64)})
+      for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(17),
+                            std::size_t(300)}) {
+        const std::size_t chunks = (k + 15) / 16, blocks = (n + 31) / 32, ldx = k + 3;
+        std::vector<std::uint8_t> x(m * ldx + 1);
+        for (auto& p : x) p = std::uint8_t(rng.next());
+        std::vector<std::uint16_t> panels(blocks * chunks * 32 + 1);
+        for (auto& p : panels) p = std::uint16_t(rng.next());
+        for (std::size_t b = 0; b < blocks; ++b)  // bits past k and rows past n are zero (pixel_panels)
+          for (std::size_t q = 0; q < chunks; ++q)
+            for (std::size_t l = 0; l < 32; ++l) {
+              std::uint16_t& p = panels[(b * chunks + q) * 32 + l];
+              if (b * 32 + l >= n) p = 0;
+              if (16 * q + 16 > k) p &= std::uint16_t((1u << (k - 16 * q)) - 1);
+            }
+        std::vector<std::int32_t> y(m * n, 1), r(m * n, 2);
+        ++g_checks;
+        fn_of<uint8_weight_matmul_fn>(v)(x.data(), ldx, panels.data(), chunks, y.data(), n, m, n, k);
+        fn_of<uint8_weight_matmul_fn>(ref)(x.data(), ldx, panels.data(), chunks, r.data(), n, m, n, k);
+        if (!same(y, r)) fail(shape_name(v, m, n, k));
+      }
+}
+
+void check_pack(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (DType dt : {DType::f32, DType::f64, DType::i8, DType::i16})
+    for (std::size_t outer : {std::size_t(1), std::size_t(3)})
+      for (std::size_t k : {std::size_t(1), std::size_t(63), std::size_t(64), std::size_t(130)})
+        for (std::size_t inner : {std::size_t(1), std::size_t(5)}) {
+          const std::size_t count = outer * k * inner, words = words_for(k);
+          std::vector<unsigned char> x(count * 8 + 64);
+          for (std::size_t i = 0; i < count; ++i) {
+            const float f = rng.normal();
+            switch (dt) {
+              case DType::f32: reinterpret_cast<float*>(x.data())[i] = f; break;
+              case DType::f64: reinterpret_cast<double*>(x.data())[i] = f; break;
+              case DType::i8: reinterpret_cast<std::int8_t*>(x.data())[i] = std::int8_t(f * 40); break;
+              case DType::i16: reinterpret_cast<std::int16_t*>(x.data())[i] = std::int16_t(f * 9000); break;
+            }
+          }
+          std::vector<word_t> out(outer * words * inner, 5), want(outer * words * inner, 6);
+          ++g_checks;
+          const bool nan = fn_of<pack_signs_fn>(v)(x.data(), dt, outer, k, inner, out.data(), 0, outer, 0, inner);
+          fn_of<pack_signs_fn>(ref)(x.data(), dt, outer, k, inner, want.data(), 0, outer, 0, inner);
+          if (nan || !same(out, want)) fail(shape_name(v, outer, inner, k) + " dtype " + std::to_string(int(dt)));
+        }
+}
+
+ConvShape conv(std::size_t h, std::size_t w, std::size_t words, std::size_t kh, std::size_t s, std::size_t p) {
+  ConvShape c{h, w, words, kh, kh, s, s, p, p, 0, 0};
+  c.oh = (h + 2 * p - kh) / s + 1;
+  c.ow = (w + 2 * p - kh) / s + 1;
+  return c;
+}
+
+void check_conv(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (std::size_t words : {std::size_t(1), std::size_t(2)})
+    for (std::size_t kh : {std::size_t(1), std::size_t(2), std::size_t(3)})
+      for (std::size_t stride : {std::size_t(1), std::size_t(2)}) {
+        const std::size_t pad = v.op == OpId::maxpool_bits ? 0 : kh / 2, images = 2;
+        const ConvShape s = conv(5, 6, words, kh, stride, pad);
+        const std::size_t rows = images * s.oh * s.ow;
+        ++g_checks;
+        if (v.op == OpId::im2col_bits) {
+          auto x = random_bits(rng, images * s.h * s.w, words * 64, words);
+          const std::size_t ldo = kh * kh * words + 1;
+          std::vector<word_t> out(rows * ldo, 3), want(rows * ldo, 3);
+          fn_of<im2col_bits_fn>(v)(x.data(), s, out.data(), ldo, 0, rows);
+          fn_of<im2col_bits_fn>(ref)(x.data(), s, want.data(), ldo, 0, rows);
+          if (!same(out, want)) fail(shape_name(v, rows, 0, kh));
+        } else if (v.op == OpId::maxpool_bits) {
+          auto x = random_bits(rng, images * s.h * s.w, words * 64, words);
+          auto flips = random_bits(rng, 1, words * 64, words);
+          std::vector<word_t> out(rows * words, 3), want(rows * words, 4);
+          fn_of<maxpool_bits_fn>(v)(x.data(), s, flips.data(), out.data(), 0, rows);
+          fn_of<maxpool_bits_fn>(ref)(x.data(), s, flips.data(), want.data(), 0, rows);
+          if (!same(out, want)) fail(shape_name(v, rows, 0, kh));
+        } else {  // first_conv_threshold: s.words is channels here
+          const std::size_t c = 3 * words, f = 70 * words;
+          const ConvShape fs = conv(5, 6, c, kh, stride, pad);
+          const std::size_t taps = kh * kh * c, ldw = words_for(f), frows = images * fs.oh * fs.ow;
+          auto x = random_floats(rng, images * fs.h * fs.w * c);
+          auto wpos = random_bits(rng, taps, f, ldw);
+          auto flips = random_bits(rng, 1, f, ldw);
+          std::vector<float> t = random_floats(rng, f);
+          const std::size_t ldo = ldw + 1;
+          std::vector<word_t> out(frows * ldo, 0), want(frows * ldo, 0);
+          fn_of<first_conv_threshold_fn>(v)(x.data(), fs, wpos.data(), ldw, f, t.data(), flips.data(), out.data(),
+                                            ldo, 0, frows);
+          fn_of<first_conv_threshold_fn>(ref)(x.data(), fs, wpos.data(), ldw, f, t.data(), flips.data(), want.data(),
+                                              ldo, 0, frows);
+          if (!same(out, want)) fail(shape_name(v, frows, f, taps));
+        }
+      }
+}
+
+void check_pow2(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(1000)}) {
+    std::vector<float> x = random_floats(rng, n);
+    if (n > 3) x[1] = 0.0f, x[2] = 1e-40f, x[3] = INFINITY;  // zero, denormal, Inf
+    for (int mode = 0; mode < 2; ++mode) {
+      ++g_checks;
+      if (v.op == OpId::quantize_pow2) {
+        std::vector<std::int8_t> c(n + 1, 1), r(n + 1, 1);
+        fn_of<quantize_pow2_fn>(v)(x.data(), c.data(), 0, n, mode == 0, -20, 20, 42);
+        fn_of<quantize_pow2_fn>(ref)(x.data(), r.data(), 0, n, mode == 0, -20, 20, 42);
+        if (!same(c, r)) fail(shape_name(v, 0, 0, n) + (mode ? " deterministic" : " stochastic"));
+      } else {
+        std::vector<std::int8_t> codes(n + 1);
+        for (auto& c : codes) c = std::int8_t(rng.next() % 255 - 127);
+        std::vector<float> o(n + 1, 1), r(n + 1, 1);
+        fn_of<dequantize_pow2_fn>(v)(codes.data(), o.data(), 0, n);
+        fn_of<dequantize_pow2_fn>(ref)(codes.data(), r.data(), 0, n);
+        if (!same(o, r)) fail(shape_name(v, 0, 0, n));
+      }
+    }
+  }
+}
+
+void check_shift(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (std::size_t m : {std::size_t(1), std::size_t(3), std::size_t(40)})
+    for (std::size_t k : {std::size_t(1), std::size_t(5), std::size_t(9)})
+      for (std::size_t n : {std::size_t(1), std::size_t(17), std::size_t(70), std::size_t(130)}) {
+        const std::size_t ldc = k + 2, ldg = n + 3, ldo = n + 1;
+        std::vector<std::int8_t> codes(m * ldc + 1);
+        for (auto& c : codes) {  // 0 or +-2^e, e in -9..10
+          const int d = int(rng.next() % 41) - 20;
+          c = std::int8_t(d == 0 ? 0 : d > 0 ? 54 + d : -54 + d);
+        }
+        std::vector<float> g = random_floats(rng, m * ldg);
+        std::vector<float> o(k * ldo, 1), r(k * ldo, 1);
+        ++g_checks;
+        if (v.op == OpId::shift_matmul) {
+          if (m > 2) g[ldg + 1] = 1e-41f, g[2] = INFINITY;  // exact fallback lanes
+          fn_of<shift_matmul_fn>(v)(codes.data(), ldc, g.data(), ldg, o.data(), ldo, m, 0, k, 0, n);
+          fn_of<shift_matmul_fn>(ref)(codes.data(), ldc, g.data(), ldg, r.data(), ldo, m, 0, k, 0, n);
+        } else {
+          std::vector<std::int32_t> q(m * ldg);
+          for (auto& x : q) x = std::int32_t(rng.next() % 2000001) - 1000000;
+          fn_of<shift_matmul_fixed_fn>(v)(codes.data(), ldc, q.data(), ldg, o.data(), ldo, m, 0, k, 0, n, 12);
+          fn_of<shift_matmul_fixed_fn>(ref)(codes.data(), ldc, q.data(), ldg, r.data(), ldo, m, 0, k, 0, n, 12);
+        }
+        if (!same(o, r)) fail(shape_name(v, m, n, k));
+      }
+}
+
+void check_optimizer(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (int kind = 0; kind < 5; ++kind)
+    for (std::size_t n : {std::size_t(1), std::size_t(17), std::size_t(1000)}) {
+      const OptimStep s{OptimKind(kind), 0.01f, 0.9f, 0.999f, 1e-8f, 1.0f, 1.0f, kind % 2};
+      auto w = random_floats(rng, n), g = random_floats(rng, n), m = random_floats(rng, n), vv = random_floats(rng, n);
+      for (auto& x : vv) x = std::fabs(x);
+      auto w2 = w, m2 = m, v2 = vv;
+      ++g_checks;
+      fn_of<optimizer_step_fn>(v)(w.data(), g.data(), m.data(), vv.data(), 0, n, s);
+      fn_of<optimizer_step_fn>(ref)(w2.data(), g.data(), m2.data(), v2.data(), 0, n, s);
+      if (!same(w, w2) || !same(m, m2) || !same(vv, v2)) fail(shape_name(v, 0, 0, n) + " kind " + std::to_string(kind));
+    }
+}
+
+void check_sampler(const Variant& v, Rng& rng) {
+  // One implementation each: check the counter-based draws do not depend on the row split.
+  const std::size_t rows = 7, k = 130, words = words_for(k);
+  auto w = random_floats(rng, rows * k);
+  std::vector<word_t> a(rows * words), b(rows * words), c(rows * words), d(rows * words);
+  ++g_checks;
+  if (v.op == OpId::binarize) {
+    fn_of<binarize_fn>(v)(w.data(), k, k, 1.0f, true, 9, a.data(), 0, rows);
+    fn_of<binarize_fn>(v)(w.data(), k, k, 1.0f, true, 9, b.data(), 0, 3);
+    fn_of<binarize_fn>(v)(w.data(), k, k, 1.0f, true, 9, b.data(), 3, rows);
+    if (!same(a, b)) fail(v.name);
+  } else {
+    fn_of<ternarize_fn>(v)(w.data(), k, k, 1.0f, true, 9, a.data(), c.data(), 0, rows);
+    fn_of<ternarize_fn>(v)(w.data(), k, k, 1.0f, true, 9, b.data(), d.data(), 0, 4);
+    fn_of<ternarize_fn>(v)(w.data(), k, k, 1.0f, true, 9, b.data(), d.data(), 4, rows);
+    if (!same(a, b) || !same(c, d)) fail(v.name);
+  }
+}
+
+void check_variant(const Variant& v, Rng& rng) {
+  switch (v.op) {
+    case OpId::pack_signs: return check_pack(v, rng);
+    case OpId::xnor_gemm:
+    case OpId::xnor_gemm_masked:
+    case OpId::xnor_gemm_threshold:
+    case OpId::xnor_gemm_threshold_panels: return check_xnor(v, rng);
+    case OpId::im2col_bits:
+    case OpId::maxpool_bits:
+    case OpId::first_conv_threshold: return check_conv(v, rng);
+    case OpId::binary_weight_matmul:
+    case OpId::binary_weight_matmul_t:
+    case OpId::ternary_weight_matmul:
+    case OpId::ternary_weight_matmul_t: return check_weight_matmul(v, rng);
+    case OpId::uint8_weight_matmul: return check_uint8(v, rng);
+    case OpId::quantize_pow2:
+    case OpId::dequantize_pow2: return check_pow2(v, rng);
+    case OpId::shift_matmul:
+    case OpId::shift_matmul_fixed: return check_shift(v, rng);
+    case OpId::optimizer_step: return check_optimizer(v, rng);
+    case OpId::binarize:
+    case OpId::ternarize: return check_sampler(v, rng);
+    case OpId::count_: break;
+  }
+  fail(std::string("no check for ") + v.name);
+}
+
+// ---- the registry itself ------------------------------------------------------
+
+void check_registry() {
+  std::vector<std::string> known;
+  for (const auto& f : cpu_features()) known.push_back(f.name);
+  for (int i = 0; i < kNumIsas; ++i)
+    for (const std::string& feat : isa_required_features(Isa(i))) {
+      bool found = false;
+      for (const auto& k : known) found |= k == feat;
+      if (!found) fail(std::string("isa_table.inc: ") + isa_name(Isa(i)) + " needs unknown feature " + feat);
+    }
+  for (int op = 0; op < kNumOps; ++op) {
+    bool reference = false;
+    for (const Variant& v : variants())
+      reference |= v.op == OpId(op) && v.isa == Isa::scalar && std::strcmp(v.when, "true") == 0;
+    if (!reference) fail(std::string("variants.inc: no unconditional scalar row for ") + op_name(OpId(op)));
+  }
+  const auto& rows = variants();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (!rows[i].fn) fail(std::string("variants.inc: no function for ") + rows[i].name);
+    for (std::size_t j = 0; j < i; ++j)
+      if (std::strcmp(rows[i].name, rows[j].name) == 0) fail(std::string("variants.inc: twice ") + rows[i].name);
+  }
+  ++g_checks;
+}
+
+// ---- the drivers, threads included, against the reference -----------------------
+
+void check_drivers(Rng& rng) {
+  const Isa best = available_isas().front();
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    const Target t{best, -1}, ref{Isa::scalar, -1};
+    {  // xnor_gemm, big enough to split
+      const std::size_t m = 70, n = 300, k = 4000, words = words_for(k);
+      auto a = random_bits(rng, m, k, words), b = random_bits(rng, n, k, words);
+      std::vector<std::int32_t> c(m * n), r(m * n);
+      driver::xnor_gemm(t, a.data(), words, b.data(), words, c.data(), n, m, n, std::int64_t(k));
+      driver::xnor_gemm(ref, a.data(), words, b.data(), words, r.data(), n, m, n, std::int64_t(k));
+      ++g_checks;
+      if (!same(c, r)) fail("driver xnor_gemm threads " + std::to_string(threads));
+    }
+    for (bool transposed : {false, true}) {  // weight matmuls: identical for any thread count
+      const std::size_t m = 37, n = 500, k = 700;
+      auto s = random_bits(rng, n, k, words_for(k));
+      const driver::WeightBits w{s.data(), words_for(k), nullptr, 0, n};
+      const std::size_t cols_in = transposed ? n : k, cols_out = transposed ? k : n;
+      auto a = random_floats(rng, m * cols_in);
+      std::vector<float> y(m * cols_out), one(m * cols_out);
+      const Target single = t;
+      if (transposed) {
+        driver::weight_matmul_t(t, a.data(), cols_in, w, y.data(), cols_out, m, k);
+        set_num_threads(1);
+        driver::weight_matmul_t(single, a.data(), cols_in, w, one.data(), cols_out, m, k);
+      } else {
+        driver::weight_matmul(t, a.data(), cols_in, w, y.data(), cols_out, m, k);
+        set_num_threads(1);
+        driver::weight_matmul(single, a.data(), cols_in, w, one.data(), cols_out, m, k);
+      }
+      set_num_threads(threads);
+      ++g_checks;
+      if (!same(y, one)) fail(std::string("driver weight_matmul") + (transposed ? "_t" : "") + " threads " +
+                              std::to_string(threads));
+    }
+    {  // shift_matmul float and fixed
+      const std::size_t m = 50, k = 300, n = 200;
+      std::vector<std::int8_t> codes(m * k);
+      for (auto& c : codes) c = std::int8_t(int(rng.next() % 21) + 54) * ((rng.next() & 1) ? 1 : -1);
+      auto g = random_floats(rng, m * n);
+      std::vector<float> o(k * n), r(k * n);
+      driver::shift_matmul(t, codes.data(), k, g.data(), n, o.data(), n, m, k, n);
+      driver::shift_matmul(ref, codes.data(), k, g.data(), n, r.data(), n, m, k, n);
+      ++g_checks;
+      if (!same(o, r)) fail("driver shift_matmul threads " + std::to_string(threads));
+      driver::shift_matmul_fixed(t, codes.data(), k, g.data(), n, o.data(), n, m, k, n);
+      driver::shift_matmul_fixed(ref, codes.data(), k, g.data(), n, r.data(), n, m, k, n);
+      ++g_checks;
+      if (!same(o, r)) fail("driver shift_matmul_fixed threads " + std::to_string(threads));
+    }
+    {  // the fused binary conv (im2col + panels or row GEMM) and the first conv over 1024 filters
+      const ConvShape s = conv(9, 9, 2, 3, 1, 1);
+      const std::size_t images = 3, f = 130, rows = images * s.oh * s.ow, row_words = 9 * s.words;
+      auto x = random_bits(rng, images * s.h * s.w, 128, 2), w = random_bits(rng, f, 128 * 9, row_words);
+      std::vector<std::int32_t> th(f);
+      for (auto& v : th) v = std::int32_t(rng.next() % 200) - 100;
+      auto flips = random_bits(rng, 1, f, words_for(f));
+      std::vector<word_t> o(rows * words_for(f)), r(rows * words_for(f));
+      driver::binary_conv2d_threshold(t, x.data(), s, images, w.data(), f, 128 * 9, th.data(), flips.data(), o.data());
+      driver::binary_conv2d_threshold(ref, x.data(), s, images, w.data(), f, 128 * 9, th.data(), flips.data(),
+                                      r.data());
+      ++g_checks;
+      if (!same(o, r)) fail("driver binary_conv2d_threshold threads " + std::to_string(threads));
+
+      const ConvShape fs = conv(6, 5, 3, 3, 1, 1);
+      const std::size_t ff = 1100, taps = 27, frows = 2 * fs.oh * fs.ow;
+      auto fx = random_floats(rng, 2 * fs.h * fs.w * 3);
+      auto fw = random_bits(rng, ff, taps, 1);
+      auto ft = random_floats(rng, ff);
+      auto ffl = random_bits(rng, 1, ff, words_for(ff));
+      std::vector<word_t> fo(frows * words_for(ff)), fr(frows * words_for(ff));
+      driver::first_conv_threshold(t, fx.data(), fs, 2, fw.data(), 1, ff, ft.data(), ffl.data(), fo.data());
+      driver::first_conv_threshold(ref, fx.data(), fs, 2, fw.data(), 1, ff, ft.data(), ffl.data(), fr.data());
+      ++g_checks;
+      if (!same(fo, fr)) fail("driver first_conv_threshold (1100 filters) threads " + std::to_string(threads));
+    }
+    {  // pack_signs along the last and a middle axis
+      const std::size_t outer = 33, k = 700, inner = 1;
+      auto x = random_floats(rng, outer * k);
+      std::vector<word_t> o(outer * words_for(k)), r(outer * words_for(k));
+      driver::pack_signs(t, x.data(), DType::f32, outer, k, inner, o.data());
+      driver::pack_signs(ref, x.data(), DType::f32, outer, k, inner, r.data());
+      ++g_checks;
+      if (!same(o, r)) fail("driver pack_signs threads " + std::to_string(threads));
+    }
+  }
+  set_num_threads(default_num_threads());
+}
+
+}  // namespace
+}  // namespace pbn
+
+int main(int argc, char** argv) {
+  using namespace pbn;
+  init_dispatch();
+  const std::string only = argc > 1 ? argv[1] : "";
+  Rng rng{12345};
+  check_registry();
+  int ran = 0, skipped = 0;
+  for (const Variant& v : variants()) {
+    if (!only.empty() && std::string(v.name).find(only) == std::string::npos) continue;
+    if (!isa_supported(v.isa)) {
+      std::printf("skip %s (this CPU lacks %s: %s)\n", v.name, isa_name(v.isa), isa_missing_features(v.isa).c_str());
+      ++skipped;
+      continue;
+    }
+    const int before = g_failures;
+    check_variant(v, rng);
+    std::printf("%s %-42s (%s, when %s)\n", g_failures == before ? "ok  " : "FAIL", v.name, op_name(v.op), v.when);
+    ++ran;
+  }
+  if (only.empty()) check_drivers(rng);
+  std::printf("%d variants tested, %d skipped, %d checks, %d failures\n", ran, skipped, g_checks, g_failures);
+  return g_failures ? 1 : 0;
+}
