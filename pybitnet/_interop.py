@@ -23,7 +23,7 @@ import numpy as np
 
 CONVENTION = """
     Arrays and tensors: array arguments may be numpy arrays, PyTorch CPU tensors or other DLPack /
-    ``__array__`` producers, read in place (never copied silently). If any argument is a
+    ``__array__`` producers, read in place (pybitnet itself never copies them). If any argument is a
     ``torch.Tensor`` the results are torch tensors on the result's memory (packed words as
     ``torch.int64``, like ``torch.ops.pybitnet``), else numpy arrays. Packed-bit arguments may be
     uint64 or int64 (the same 64 bits, reinterpreted in place). See docs/FRAMEWORKS.md,
