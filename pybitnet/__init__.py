@@ -2,7 +2,11 @@
 
 Binary (XNOR-popcount) and multiplication-free kernels with run-time ISA
 dispatch (scalar / AVX2 / AVX-512), exposed on numpy arrays and DLPack
-producers (e.g. PyTorch CPU tensors) without copies.
+producers (e.g. PyTorch CPU tensors) without copies. One convention for all
+array functions (``pybitnet._interop``): tensors in -> tensors out (numpy
+otherwise); packed bits may be uint64 or int64 words (the same bits; tensors
+get int64 back, as ``torch.ops.pybitnet`` returns); non-contiguous inputs are
+refused with a hint for their framework, never copied.
 
 Kernel core::
 
@@ -48,10 +52,12 @@ if "numpy" not in _sys.modules and _os.environ.get("PYBITNET_OPENBLAS_SPIN") != 
     # PYBITNET_OPENBLAS_SPIN=keep. See docs/KERNELS.md, "Threads".
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-# PyTorch's OpenMP workers spin after every parallel region by default, holding the cores
-# pybitnet's pool needs: a BNN training step through pybitnet.torch ran ~70x slower on 2
-# cores. Passive waiting fixes it; libgomp reads this once, when torch is imported, so it
-# applies only if pybitnet is imported first. Opt out with PYBITNET_OMP_SPIN=keep.
+# PyTorch's OpenMP workers spin after every parallel region by default and can hold the cores
+# pybitnet's pool needs: on a 2-core AMD EPYC VM shared with other CPU-bound jobs, a BNN training
+# step through pybitnet.torch was 5-12x slower (medians; single runs up to 70x) with torch imported
+# first; a user elsewhere saw no slowdown (scripts/import_order_check.py measures a machine).
+# Passive waiting avoids it; libgomp reads this once, when torch is imported, so it applies only
+# if pybitnet is imported first. Opt out with PYBITNET_OMP_SPIN=keep.
 _OMP_PASSIVE = "torch" not in _sys.modules and _os.environ.get("PYBITNET_OMP_SPIN") != "keep"
 if _OMP_PASSIVE:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -8,9 +8,11 @@ def as_array(x, name: str) -> np.ndarray:
     """Return `x` as a numpy array sharing its memory.
 
     numpy arrays pass through; DLPack producers (PyTorch CPU tensors, JAX and
-    CuPy host arrays, ...) are wrapped with ``np.from_dlpack`` (zero-copy).
-    Anything else is rejected rather than converted, so no large input is
-    copied behind the user's back.
+    CuPy host arrays, ...) are wrapped with ``np.from_dlpack`` (zero-copy);
+    other objects with ``__array__`` are viewed with ``np.asarray`` (no copy
+    unless their ``__array__`` makes one). Anything else (lists, scalars) is
+    rejected rather than converted, so no large input is copied behind the
+    user's back.
     """
     if isinstance(x, np.ndarray):
         return x
@@ -19,7 +21,22 @@ def as_array(x, name: str) -> np.ndarray:
             return np.from_dlpack(x)
         except (TypeError, BufferError, RuntimeError) as e:
             raise TypeError(f"{name}: cannot view this {type(x).__name__} through DLPack on the CPU: {e}") from e
-    raise TypeError(f"{name} must be a numpy array or a DLPack-compatible CPU tensor, got {type(x).__name__}")
+    if hasattr(x, "__array__"):
+        return np.asarray(x)
+    raise TypeError(f"{name} must be a numpy array or a DLPack-compatible CPU tensor (or have __array__), "
+                    f"got {type(x).__name__}")
+
+
+def as_bits(x, name: str) -> np.ndarray:
+    """:func:`as_array` for packed bits: uint64 words, or int64 words (what ``torch.ops.pybitnet``
+    returns) reinterpreted as uint64 in place (``.view(np.uint64)``: the same 64 bits, no copy).
+    Other dtypes raise ``TypeError`` naming `name`."""
+    a = as_array(x, name)
+    if a.dtype == np.int64:
+        return a.view(np.uint64)
+    if a.dtype != np.uint64:
+        raise TypeError(f"{name} must have dtype uint64 or int64 (packed words), got {a.dtype}")
+    return a
 
 
 def refuse_broadcast(x: np.ndarray, name: str) -> None:

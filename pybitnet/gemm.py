@@ -4,24 +4,26 @@ from __future__ import annotations
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array
+from ._arrays import as_array, as_bits
+from ._interop import tensors_in_tensors_out
 from .opcount import OpCounts, record
 from .packing import _SIGN_DTYPES, pack_signs
 
 
+@tensors_in_tensors_out
 def xnor_gemm(a_bits, b_bits, k: int, mask=None) -> np.ndarray:
     """``sign(A) @ sign(B).T`` from packed rows, exactly, as int32; with `mask`,
     ``T @ sign(B).T`` for a ternary A.
 
     Parameters
     ----------
-    a_bits : uint64 array (M, W)
+    a_bits : uint64 or int64 array (M, W)
         Rows of A packed by :func:`pack_signs` (``W = ceil(k / 64)``).
-    b_bits : uint64 array (N, W)
+    b_bits : uint64 or int64 array (N, W)
         Rows of B packed the same way (B is N x K: the weights of N outputs).
     k : int
         The logical length K of the rows (``0 <= k < 2**31``).
-    mask : uint64 array (M, W), optional
+    mask : uint64 or int64 array (M, W), optional
         Keep mask of A (bit set = element kept/nonzero), e.g. dropout before a
         binarized layer: then row i of A is the ternary ``t_i = sign(a_i)``
         where kept and 0 where dropped, and sign bits outside the mask are
@@ -39,13 +41,13 @@ def xnor_gemm(a_bits, b_bits, k: int, mask=None) -> np.ndarray:
     Rows must be contiguous (row slices of a packed array are fine); the
     padding bits past `k` must be zero, and are checked.
     """
-    a_bits = as_array(a_bits, "a_bits")
-    b_bits = as_array(b_bits, "b_bits")
+    a_bits = as_bits(a_bits, "a_bits")
+    b_bits = as_bits(b_bits, "b_bits")
     if mask is None:
         c = _bitops.xnor_gemm(a_bits, b_bits, k)
         record("xnor_gemm", lambda: xnor_gemm_ops(c.shape[0], k, c.shape[1]))
         return c
-    c = _bitops.xnor_gemm_masked(a_bits, b_bits, k, as_array(mask, "mask"))
+    c = _bitops.xnor_gemm_masked(a_bits, b_bits, k, as_bits(mask, "mask"))
     record("xnor_gemm_masked", lambda: xnor_gemm_masked_ops(c.shape[0], k, c.shape[1]))
     return c
 
@@ -73,6 +75,7 @@ def xnor_gemm_masked_ops(m: int, k: int, n: int) -> OpCounts:
     return c
 
 
+@tensors_in_tensors_out
 def xnor_gemm_threshold(a_bits, b_bits, k: int, thresholds, flip) -> np.ndarray:
     """A fused binary layer: packed input signs to packed output signs.
 
@@ -85,9 +88,9 @@ def xnor_gemm_threshold(a_bits, b_bits, k: int, thresholds, flip) -> np.ndarray:
 
     Parameters
     ----------
-    a_bits : uint64 array (M, W)
+    a_bits : uint64 or int64 array (M, W)
         Packed input rows (``W = ceil(k / 64)``).
-    b_bits : uint64 array (N, W)
+    b_bits : uint64 or int64 array (N, W)
         Packed weight rows of the N output channels.
     k : int
         The logical row length K.
@@ -97,12 +100,14 @@ def xnor_gemm_threshold(a_bits, b_bits, k: int, thresholds, flip) -> np.ndarray:
 
     Returns
     -------
-    uint64 array (M, ceil(N / 64)): the output signs under the bit contract
-    (bit 1 = -1, padding bits past N zero), ready as the next layer's a_bits.
+    uint64 array (M, ceil(N / 64)) (an int64 tensor for tensor inputs): the output
+    signs under the bit contract (bit 1 = -1, padding bits past N zero), ready as
+    the next layer's a_bits.
     """
-    c = _bitops.xnor_gemm_threshold(as_array(a_bits, "a_bits"), as_array(b_bits, "b_bits"), k,
+    a_bits, b_bits = as_bits(a_bits, "a_bits"), as_bits(b_bits, "b_bits")
+    c = _bitops.xnor_gemm_threshold(a_bits, b_bits, k,
                                     as_array(thresholds, "thresholds"), as_array(flip, "flip"))
-    m, n = c.shape[0], np.shape(b_bits)[0]
+    m, n = c.shape[0], b_bits.shape[0]
     record("xnor_gemm_threshold", lambda: xnor_gemm_threshold_ops(m, k, n))
     return c
 
@@ -116,6 +121,7 @@ def xnor_gemm_threshold_ops(m: int, k: int, n: int) -> OpCounts:
     return c
 
 
+@tensors_in_tensors_out
 def binary_matmul(a, b) -> np.ndarray:
     """``sign(a) @ sign(b)`` as int32 for real `a` (M, K) and `b` (K, N).
 

@@ -12,11 +12,13 @@ import operator
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array, refuse_broadcast
+from ._arrays import as_array, as_bits, refuse_broadcast
+from ._interop import tensors_in_tensors_out
 
 _SIGN_DTYPES = (np.float32, np.float64, np.int8, np.int16)
 
 
+@tensors_in_tensors_out
 def pack_signs(x, axis: int = -1) -> np.ndarray:
     """Pack the signs of `x` along `axis` into ``uint64`` words.
 
@@ -29,7 +31,8 @@ def pack_signs(x, axis: int = -1) -> np.ndarray:
 
     Returns
     -------
-    ndarray of uint64, the shape of `x` with ``shape[axis] = ceil(K / 64)``.
+    ndarray of uint64, the shape of `x` with ``shape[axis] = ceil(K / 64)`` (for a
+    tensor `x`, a torch.int64 tensor of the same words).
 
     Examples
     --------
@@ -43,16 +46,15 @@ def pack_signs(x, axis: int = -1) -> np.ndarray:
     return _bitops.pack_signs(as_array(x, "x"), axis)
 
 
+@tensors_in_tensors_out
 def unpack_signs(bits, k: int, axis: int = -1, dtype=np.float32) -> np.ndarray:
     """Inverse of :func:`pack_signs`: words to an array of +1/-1 of `dtype`.
 
-    `bits` (uint64) holds ``ceil(k / 64)`` words along `axis`; the result has
+    `bits` (uint64, or int64 as ``torch.ops.pybitnet.pack_signs`` returns) holds ``ceil(k / 64)`` words along `axis`; the result has
     length `k` there. Padding bits must be zero, as ``pack_signs`` leaves them.
     `dtype` must hold -1: a float or signed integer type (``TypeError`` otherwise).
     """
-    bits = as_array(bits, "bits")
-    if bits.dtype != np.uint64:
-        raise TypeError(f"bits must have dtype uint64 (from pack_signs), got {bits.dtype}")
+    bits = as_bits(bits, "bits")
     if bits.ndim == 0:
         raise ValueError("bits must have at least 1 dimension, got a 0-d array")
     refuse_broadcast(bits, "bits")

@@ -19,12 +19,14 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_array
+from ._interop import tensors_in_tensors_out
 from .opcount import OpCounts, float_gemm_ops, record
 
 MIN_EXP = _bitops.POW2_MIN_EXP  # -63
 MAX_EXP = _bitops.POW2_MAX_EXP  # 63
 
 
+@tensors_in_tensors_out
 def quantize_pow2(x, stochastic: bool = True, min_exp: Optional[int] = None, max_exp: Optional[int] = None,
                   seed: Optional[int] = None) -> np.ndarray:
     """Quantize float32 `x` to signed powers of two, as int8 codes.
@@ -65,12 +67,14 @@ def quantize_pow2(x, stochastic: bool = True, min_exp: Optional[int] = None, max
     return _bitops.quantize_pow2(as_array(x, "x"), bool(stochastic), min_exp, max_exp, seed)
 
 
+@tensors_in_tensors_out
 def dequantize_pow2(codes) -> np.ndarray:
     """The float32 values of power-of-two codes (exact): 0 -> 0, ``c`` ->
     ``sign(c) * 2**(abs(c) - 64)``. Code -128 raises ``ValueError``."""
     return _bitops.dequantize_pow2(as_array(codes, "codes"))
 
 
+@tensors_in_tensors_out
 def shift_matmul(codes, g, method: str = "float") -> np.ndarray:
     """``dequantize_pow2(codes).T @ g`` with shifts and adds, no multiplications.
 
@@ -110,6 +114,7 @@ def shift_matmul(codes, g, method: str = "float") -> np.ndarray:
     return out
 
 
+@tensors_in_tensors_out
 def shift_matmul_fixed_bound(codes, g) -> np.ndarray:
     """The documented error bound of ``shift_matmul(codes, g, method="fixed")``
     per output, shape (K, N), as float64."""

@@ -18,8 +18,10 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_array
+from ._interop import tensors_in_tensors_out
 
 
+@tensors_in_tensors_out
 def binarize(w, stochastic: bool = False, seed: int | None = None, scale: float = 1.0) -> np.ndarray:
     """Packed signs of `w` (float32, rows along the last axis) for :func:`binary_weight_matmul`.
 
@@ -32,6 +34,7 @@ def binarize(w, stochastic: bool = False, seed: int | None = None, scale: float 
     return _bitops.binarize(as_array(w, "w"), bool(stochastic), _seed(seed), _scale(scale))
 
 
+@tensors_in_tensors_out
 def ternarize(w, stochastic: bool = True, seed: int | None = None, scale: float = 1.0):
     """Ternarize `w` (float32) into ``(sign_bits, nonzero_bits)`` for :func:`ternary_weight_matmul`.
 

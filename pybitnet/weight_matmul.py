@@ -6,20 +6,22 @@ change. These kernels do additions and subtractions only; the weights stay
 packed (1 bit, or 2 bits for ternary, per weight) in both passes.
 
 Packed weights follow the bit contract of :func:`pybitnet.pack_signs`: row ``j``
-of W (N x K) is ``ceil(K / 64)`` uint64 words, bit 1 = -1.
+of W (N x K) is ``ceil(K / 64)`` uint64 words (int64 accepted: the same bits), bit 1 = -1.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array, refuse_broadcast
+from ._arrays import as_array, as_bits, refuse_broadcast
+from ._interop import tensors_in_tensors_out
 from .opcount import OpCounts, record
 from .packing import _check_k, pack_signs
 
 _TERNARY_DTYPES = (np.float32, np.float64, np.int8, np.int16)
 
 
+@tensors_in_tensors_out
 def binary_weight_matmul(x, w_bits, k: int) -> np.ndarray:
     """``x @ sign(W).T`` for packed +-1 weights: the forward pass of a BinaryConnect layer.
 
@@ -27,7 +29,7 @@ def binary_weight_matmul(x, w_bits, k: int) -> np.ndarray:
     ----------
     x : float32 array (M, K)
         Activations, rows contiguous.
-    w_bits : uint64 array (N, ceil(K / 64))
+    w_bits : uint64 or int64 array (N, ceil(K / 64))
         Rows of W packed by :func:`pack_signs` or :func:`binarize` (bit 1 = -1).
     k : int
         K, the logical length of the weight rows.
@@ -42,23 +44,24 @@ def binary_weight_matmul(x, w_bits, k: int) -> np.ndarray:
     ``|y - y_exact| <= (3K + 2) * 2**-24 * sum_c |x[i, c]|`` (tested). NaN and Inf in
     `x` give the same NaN/Inf as the float product.
     """
-    y = _bitops.binary_weight_matmul(as_array(x, "x"), as_array(w_bits, "w_bits"), k)
+    y = _bitops.binary_weight_matmul(as_array(x, "x"), as_bits(w_bits, "w_bits"), k)
     record("binary_weight_matmul", lambda: binary_weight_matmul_ops(y.shape[0], k, y.shape[1]))
     return y
 
 
-def binary_weight_matmul_t(g, w_bits, k: int, out: np.ndarray | None = None) -> np.ndarray:
+@tensors_in_tensors_out
+def binary_weight_matmul_t(g, w_bits, k: int, out=None) -> np.ndarray:
     """``g @ sign(W)`` for packed +-1 weights: the backward pass to the layer input.
 
     Parameters
     ----------
     g : float32 array (M, N)
         Errors (gradients) at the layer output, rows contiguous.
-    w_bits : uint64 array (N, ceil(K / 64))
+    w_bits : uint64 or int64 array (N, ceil(K / 64))
         The same packed rows of W as the forward pass (no transposed copy needed).
     k : int
         K, the logical length of the weight rows (the width of the result).
-    out : float32 array (M, K), optional
+    out : float32 array or tensor (M, K), optional
         Where to write the result (C-contiguous, not overlapping the inputs):
         reusing a buffer saves the page faults of a fresh large array.
 
@@ -66,11 +69,12 @@ def binary_weight_matmul_t(g, w_bits, k: int, out: np.ndarray | None = None) -> 
     -------
     float32 array (M, K), computed with additions and subtractions only.
     """
-    z = _bitops.binary_weight_matmul_t(as_array(g, "g"), as_array(w_bits, "w_bits"), k, out=out)
+    z = _bitops.binary_weight_matmul_t(as_array(g, "g"), as_bits(w_bits, "w_bits"), k, out=_out(out))
     record("binary_weight_matmul_t", lambda: binary_weight_matmul_ops(z.shape[0], k, _rows(w_bits)))
     return z
 
 
+@tensors_in_tensors_out
 def pack_ternary(t) -> tuple[np.ndarray, np.ndarray]:
     """Pack a ternary array (values in {-1, 0, +1}) along its last axis.
 
@@ -100,26 +104,28 @@ def pack_ternary(t) -> tuple[np.ndarray, np.ndarray]:
     return sign_bits, nonzero_bits
 
 
+@tensors_in_tensors_out
 def ternary_weight_matmul(x, sign_bits, nonzero_bits, k: int) -> np.ndarray:
     """``x @ T.T`` for ternary weights T (N, K) packed by :func:`pack_ternary` or :func:`ternarize`.
 
     Zero weights are skipped: each nonzero weight costs one addition or
     subtraction per row of `x`, and nothing is multiplied. Returns float32 (M, N).
     """
-    y = _bitops.ternary_weight_matmul(as_array(x, "x"), as_array(sign_bits, "sign_bits"),
-                                      as_array(nonzero_bits, "nonzero_bits"), k)
+    y = _bitops.ternary_weight_matmul(as_array(x, "x"), as_bits(sign_bits, "sign_bits"),
+                                      as_bits(nonzero_bits, "nonzero_bits"), k)
     record("ternary_weight_matmul", lambda: ternary_weight_matmul_ops(y.shape[0], k, nonzero_bits))
     return y
 
 
-def ternary_weight_matmul_t(g, sign_bits, nonzero_bits, k: int, out: np.ndarray | None = None) -> np.ndarray:
+@tensors_in_tensors_out
+def ternary_weight_matmul_t(g, sign_bits, nonzero_bits, k: int, out=None) -> np.ndarray:
     """``g @ T`` for ternary weights T (N, K): the backward pass to the layer input.
 
     Same packed weights as :func:`ternary_weight_matmul`. Returns float32 (M, K),
     written into `out` if given (as in :func:`binary_weight_matmul_t`).
     """
-    z = _bitops.ternary_weight_matmul_t(as_array(g, "g"), as_array(sign_bits, "sign_bits"),
-                                        as_array(nonzero_bits, "nonzero_bits"), k, out=out)
+    z = _bitops.ternary_weight_matmul_t(as_array(g, "g"), as_bits(sign_bits, "sign_bits"),
+                                        as_bits(nonzero_bits, "nonzero_bits"), k, out=_out(out))
     record("ternary_weight_matmul_t", lambda: ternary_weight_matmul_ops(z.shape[0], k, nonzero_bits))
     return z
 
@@ -136,9 +142,14 @@ def ternary_weight_matmul_ops(m: int, k: int, nonzero_bits) -> OpCounts:
     """Counts of :func:`ternary_weight_matmul` (and ``_t``): one addition or
     subtraction per nonzero weight per row of the batch (``m * nnz``), no
     multiplications; two bit planes of weights read."""
-    nz = as_array(nonzero_bits, "nonzero_bits")
+    nz = as_bits(nonzero_bits, "nonzero_bits")
     nnz = int(np.bitwise_count(nz).sum(dtype=np.int64))
     return OpCounts(additions=m * nnz, weight_bytes=16 * nz.size)
+
+
+def _out(out):
+    """`out` as the binding takes it: None, or a numpy view of the caller's array or tensor."""
+    return None if out is None else as_array(out, "out")
 
 
 def _rows(w_bits) -> int:

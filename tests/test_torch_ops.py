@@ -86,6 +86,7 @@ def _opcheck_cases(gen):
     _, s, nz = _ternary(gen, 6, k)
     codes = torch.from_numpy(pybitnet.quantize_pow2(x.numpy(), seed=0))
     gx = torch.randn(5, 6, generator=gen)
+    keep = pbt.pack_signs(-(torch.rand(5, k, generator=gen) < 0.7).float())  # mask bits: set = kept
     rg = lambda t: t.clone().requires_grad_(True)  # noqa: E731
     return {
         "sign": (rg(x),),
@@ -93,6 +94,9 @@ def _opcheck_cases(gen):
         "binarize": (w, True, 7),
         "ternarize": (w, False, 7),
         "xnor_gemm": (pbt.pack_signs(x), wb, k),
+        "xnor_gemm_masked": (pbt.pack_signs(x), wb, k, keep),
+        "xnor_gemm_threshold": (pbt.pack_signs(x), wb, k, torch.tensor([-3, 0, 2, 5, -70, 70], dtype=torch.int32),
+                                torch.tensor([False, True, False, True, False, True])),
         "binary_weight_matmul": (rg(x), wb, k),
         "binary_weight_matmul_t": (rg(g), wb, k),
         "ternary_weight_matmul": (rg(x), s, nz, k),

@@ -102,8 +102,8 @@ class TestBadInput:
     a = pybitnet.pack_signs(np.ones((4, 100), np.float32))
 
     def test_dtype(self):
-        with pytest.raises(TypeError, match="a_bits must have dtype uint64"):
-            pybitnet.xnor_gemm(self.a.astype(np.int64), self.a, 100)
+        with pytest.raises(TypeError, match="a_bits must have dtype uint64 or int64"):
+            pybitnet.xnor_gemm(self.a.astype(np.int32), self.a, 100)
         with pytest.raises(TypeError, match="b_bits must have dtype uint64"):
             pybitnet.xnor_gemm(self.a, self.a.view(np.float64), 100)
 

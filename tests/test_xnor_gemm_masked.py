@@ -173,7 +173,7 @@ class TestBadInput:
 
     def test_dtype(self):
         with pytest.raises(TypeError, match="mask must have dtype uint64"):
-            pybitnet.xnor_gemm(self.a, self.a, 100, mask=self.a.astype(np.int64))
+            pybitnet.xnor_gemm(self.a, self.a, 100, mask=self.a.astype(np.int32))
         with pytest.raises(TypeError, match="mask must have dtype uint64"):
             pybitnet.xnor_gemm(self.a, self.a, 100, mask=self.a.view(np.float64))
 

@@ -10,7 +10,11 @@ the differentiable ones an autograd formula.
 
 Packed bits are ``torch.int64`` tensors holding the uint64 words of the bit
 contract (:func:`pybitnet.pack_signs`): PyTorch's uint64 support is partial, and
-the kernels reinterpret the words in place, so nothing is copied.
+the kernels reinterpret the words in place, so nothing is copied. The operators
+also take ``torch.uint64`` words (``torch.from_numpy`` of a raw kernel's uint64
+array), and the raw kernels (``pybitnet.xnor_gemm`` ...) take these int64 tensors
+and return tensors when given tensors: the two APIs' packed bits are the same
+(docs/FRAMEWORKS.md, "Mixing the two APIs").
 
 Operators (all CPU)::
 
@@ -19,6 +23,8 @@ Operators (all CPU)::
     binarize(w, stochastic, seed)             # packed +-1 weights (BinaryConnect)
     ternarize(w, stochastic, seed)            # (sign_bits, nonzero_bits)
     xnor_gemm(a_bits, b_bits, k)              # sign(A) @ sign(B).T, int32
+    xnor_gemm_masked(a_bits, b_bits, k, mask) # T @ sign(B).T for ternary T = sign(A) where mask, else 0; int32
+    xnor_gemm_threshold(a_bits, b_bits, k, thresholds, flip)  # fused layer: packed signs -> packed signs
     binary_weight_matmul(x, w_bits, k)        # x @ sign(W).T     grad x: binary_weight_matmul_t
     binary_weight_matmul_t(g, w_bits, k)      # g @ sign(W)       grad g: binary_weight_matmul
     ternary_weight_matmul(x, s, nz, k)        # x @ T.T           grad x: ternary_weight_matmul_t
@@ -29,8 +35,10 @@ Operators (all CPU)::
     binarized_linear(x, weight)               # BNN layer by XNOR-popcount: sign(x) @ sign(W).T, STE
 
 Inputs that are not contiguous are made contiguous (``Tensor.contiguous()``,
-which copies only then): autograd hands operators expanded or transposed
-gradients, and refusing them would break ordinary training loops.
+which copies only then), as torch's own operators accept any layout: autograd
+hands operators expanded or transposed gradients, and refusing them would break
+ordinary training loops. (The raw kernels never copy: they refuse such a tensor
+and name it, suggesting ``.contiguous()``.)
 """
 from .ops import *  # noqa: F401,F403  (registers torch.ops.pybitnet.*)
 from .ops import OPS

@@ -17,22 +17,30 @@ _LIB = "pybitnet"
 
 if os.environ.get("OMP_WAIT_POLICY") is None and os.environ.get("PYBITNET_OMP_SPIN") != "keep" \
         and torch.get_num_threads() > 1:
-    warnings.warn("torch was imported before pybitnet, so torch's OpenMP threads spin between calls and slow "
-                  "pybitnet's kernels (up to ~70x seen on 2 cores): import pybitnet before torch, or set "
-                  "OMP_WAIT_POLICY=PASSIVE (PYBITNET_OMP_SPIN=keep silences this)", RuntimeWarning, stacklevel=2)
+    warnings.warn("torch was imported before pybitnet, so torch's OpenMP threads spin between calls and can slow "
+                  "pybitnet's kernels (a BNN training step 5-12x slower, medians, on a 2-core machine shared with "
+                  "other jobs; not seen everywhere: scripts/import_order_check.py measures yours): import pybitnet "
+                  "before torch, or set OMP_WAIT_POLICY=PASSIVE (PYBITNET_OMP_SPIN=keep silences this)",
+                  RuntimeWarning, stacklevel=2)
 
 
 # -- zero-copy views between torch and numpy ---------------------------------------------------
 def _np(t: torch.Tensor, name: str) -> np.ndarray:
-    """A numpy view of CPU tensor `t` (copied only if not contiguous)."""
+    """A numpy view of CPU tensor `t`; a non-contiguous `t` is copied first (``Tensor.contiguous()``),
+    as torch's own operators accept any layout (autograd hands operators expanded gradients)."""
     if t.device.type != "cpu":
         raise ValueError(f"{name} must be a CPU tensor, got device {t.device}")
     return t.detach().contiguous().numpy()
 
 
+# Packed words: torch.int64 (what the operators return), or torch.uint64 (a tensor made from the raw
+# kernels' uint64 arrays with torch.from_numpy): the same 64 bits, read in place.
+_BITS_DTYPES = (torch.int64, torch.uint64)
+
+
 def _bits_np(t: torch.Tensor, name: str) -> np.ndarray:
-    if t.dtype != torch.int64:
-        raise TypeError(f"{name} must hold packed bits as torch.int64, got {t.dtype}")
+    if t.dtype not in _BITS_DTYPES:
+        raise TypeError(f"{name} must hold packed bits as torch.int64 (or torch.uint64), got {t.dtype}")
     return _np(t, name).view(np.uint64)
 
 
@@ -40,10 +48,14 @@ def _from_bits(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a.view(np.int64))
 
 
-def _f32(t: torch.Tensor, name: str) -> np.ndarray:
-    if t.dtype != torch.float32:
-        raise TypeError(f"{name} must be torch.float32, got {t.dtype}")
+def _typed(t: torch.Tensor, name: str, dtype: torch.dtype) -> np.ndarray:
+    if t.dtype != dtype:
+        raise TypeError(f"{name} must be {dtype}, got {t.dtype}")
     return _np(t, name)
+
+
+def _f32(t: torch.Tensor, name: str) -> np.ndarray:
+    return _typed(t, name, torch.float32)
 
 
 def _words(k: int) -> int:
@@ -120,6 +132,34 @@ def xnor_gemm(a_bits: torch.Tensor, b_bits: torch.Tensor, k: int) -> torch.Tenso
 @xnor_gemm.register_fake
 def _(a_bits, b_bits, k):
     return a_bits.new_empty((a_bits.shape[0], b_bits.shape[0]), dtype=torch.int32)
+
+
+@torch.library.custom_op(f"{_LIB}::xnor_gemm_masked", mutates_args=())
+def xnor_gemm_masked(a_bits: torch.Tensor, b_bits: torch.Tensor, k: int, mask: torch.Tensor) -> torch.Tensor:
+    """``T @ sign(B).T`` for a ternary A (sign bits `a_bits`, keep bits `mask`; int32, M x N):
+    :func:`pybitnet.xnor_gemm` with ``mask=``."""
+    return torch.from_numpy(_gemm.xnor_gemm(_bits_np(a_bits, "a_bits"), _bits_np(b_bits, "b_bits"), k,
+                                            mask=_bits_np(mask, "mask")))
+
+
+@xnor_gemm_masked.register_fake
+def _(a_bits, b_bits, k, mask):
+    return a_bits.new_empty((a_bits.shape[0], b_bits.shape[0]), dtype=torch.int32)
+
+
+@torch.library.custom_op(f"{_LIB}::xnor_gemm_threshold", mutates_args=())
+def xnor_gemm_threshold(a_bits: torch.Tensor, b_bits: torch.Tensor, k: int, thresholds: torch.Tensor,
+                        flip: torch.Tensor) -> torch.Tensor:
+    """A fused binary layer (:func:`pybitnet.xnor_gemm_threshold`): packed input signs to packed
+    output signs, int64 words (M x ceil(N/64)); `thresholds` torch.int32 (N,), `flip` torch.bool (N,)."""
+    return _from_bits(_gemm.xnor_gemm_threshold(_bits_np(a_bits, "a_bits"), _bits_np(b_bits, "b_bits"), k,
+                                                _typed(thresholds, "thresholds", torch.int32),
+                                                _typed(flip, "flip", torch.bool)))
+
+
+@xnor_gemm_threshold.register_fake
+def _(a_bits, b_bits, k, thresholds, flip):
+    return a_bits.new_empty((a_bits.shape[0], _words(b_bits.shape[0])), dtype=torch.int64)
 
 
 @torch.library.custom_op(f"{_LIB}::binary_weight_matmul", mutates_args=())
@@ -308,7 +348,8 @@ def _binarized_linear_backward(ctx, grad):
 
 binarized_linear.register_autograd(_binarized_linear_backward, setup_context=_save_binarized)
 
-OPS = ("sign", "pack_signs", "binarize", "ternarize", "xnor_gemm", "binary_weight_matmul", "binary_weight_matmul_t",
+OPS = ("sign", "pack_signs", "binarize", "ternarize", "xnor_gemm", "xnor_gemm_masked", "xnor_gemm_threshold",
+       "binary_weight_matmul", "binary_weight_matmul_t",
        "ternary_weight_matmul", "ternary_weight_matmul_t", "shift_matmul", "binary_linear", "ternary_linear",
        "binarized_linear")
 
