@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -42,10 +42,19 @@ class TrainingProfile:
     torch_optimizer: str = ""  # what the PyTorch step updates with, e.g. "Adam(fused=True)"
     steps_per_epoch: int = 0
     layers: Dict[str, float] = field(default_factory=dict)  # "i: Layer fwd/bwd" -> seconds per step
+    per_step: List[Dict[str, float]] = field(default_factory=list)  # each timed step's stage -> seconds
 
     @property
     def step_seconds(self) -> float:
         return sum(self.seconds.values())
+
+    @property
+    def median_seconds(self) -> Dict[str, float]:
+        """Stage -> the median over the timed steps (a step slowed by other jobs weighs less than
+        in the means of `seconds`)."""
+        if not self.per_step:
+            return dict(self.seconds)
+        return {s: float(np.median([step[s] for step in self.per_step])) for s in STAGES}
 
 
 def _stage(module, direction: str) -> str:
@@ -122,11 +131,13 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
 
             originals.append((m, direction))
             setattr(m, direction, timed)
+    per_step: List[Dict[str, float]] = []
     try:
         for step in range(steps + 1):
             if step == 1:  # the first step warms the caches and the allocator
                 seconds.clear()
                 per_layer.clear()
+            before_step = {k: seconds[k] for k in STAGES}
             t0 = time.perf_counter()
             opt.zero_grad()
             t1 = time.perf_counter()
@@ -140,6 +151,8 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
             t5 = time.perf_counter()
             seconds["loss"] += t3 - t2
             seconds["optimizer"] += (t1 - t0) + (t5 - t4)
+            if step > 0:
+                per_step.append({k: seconds[k] - before_step[k] for k in STAGES})
             if torch_step is not None:  # interleaved: the same load for both
                 with torch_step.threads(get_num_threads()):
                     t6 = time.perf_counter()
@@ -154,7 +167,7 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     return TrainingProfile(method, dataset, r.batch_size, threads or before, steps,
                            {s: seconds[s] / steps for s in STAGES}, torch_s,
                            torch_step.optimizer if torch_step is not None else "", n_train // r.batch_size,
-                           {k: v / steps for k, v in per_layer.items()})
+                           {k: v / steps for k, v in per_layer.items()}, per_step)
 
 
 def torch_float_model(r, shape):
