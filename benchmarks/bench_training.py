@@ -1,15 +1,19 @@
 """asv: one training step (forward, loss, backward, update) per method on a
 minibatch of the MNIST MLP and of the CIFAR-10 CNN, beside the float model (at the environment's ISA
 and threads, see common.py), with the step's counted
-operations (kernel products; the float baseline's GEMMs are counted too)."""
+operations (kernel products; the float baseline's GEMMs are counted too); N steps of every
+recipe as ``pybitnet train`` runs it on MNIST (RecipeTrainingSteps); and the BNN recipes' steps
+beside the same nets in PyTorch float32 on the same threads (TrainingVsTorch, issue 16's table:
+``python -m benchmarks.speed_table``)."""
 import numpy as np
 
 import pybitnet
-from pybitnet import recipes
+from pybitnet import profiling, recipes
 
-from .common import use_threads
+from .bnn_inference import interleaved_medians
+from .common import ISA, NUM_THREADS, use_threads
 
-METHODS = ["float", "bc-stoch", "bc-qbp", "tc-qbp", "bnn", "bnn-shift"]
+METHODS = list(recipes.METHODS)  # every method of recipes.METHOD_TABLE
 
 
 def make_step(method, hidden, batch, *, dataset="mnist", **overrides):
@@ -95,3 +99,65 @@ class TrainingStepOps:
     for _name in list(locals()):
         if _name.startswith("track_"):
             locals()[_name].unit = "ops per step"
+
+
+class RecipeTrainingSteps:
+    """STEPS training steps of each method's own MNIST recipe (its widths, batch, optimizer,
+    dropout: what ``pybitnet train --method M`` runs) on random MNIST-shaped data; x
+    (epoch steps / STEPS) for an epoch (500 steps for batch 100, 250 for batch 200)."""
+
+    STEPS = 5
+    params = [METHODS]
+    param_names = ["method"]
+    timeout = 900
+    number, repeat = 1, 3
+
+    def setup(self, method):
+        use_threads()
+        r = recipes.recipe(method)
+        if ISA == "scalar" and r.hidden > 1024:
+            raise NotImplementedError("the scalar reference takes minutes at this width")  # asv: skipped
+        self.step = profiling.training_step(r)
+        self.step()  # warm-up
+
+    def time_steps(self, method):
+        for _ in range(self.STEPS):
+            self.step()
+
+
+class TrainingVsTorch:
+    """One training step of the BNN recipe (MNIST: 784-4096x3-10, batch 100, Adam, dropout;
+    CIFAR-10: the papers' CNN, batch 50) beside the same net in PyTorch float32 with
+    Adam(fused=True) (pybitnet.profiling.torch_training_step) on the same threads.
+    Skipped without PyTorch. Issue 16's targets: >= 5x on MNIST, >= 3x on the CNN."""
+
+    params = [["mnist", "cifar10"]]
+    param_names = ["dataset"]
+    timeout = 900
+    number, repeat = 1, 5
+
+    def setup(self, dataset):
+        try:
+            import torch
+        except ImportError:
+            raise NotImplementedError("PyTorch is not installed") from None  # asv: skipped
+        if ISA == "scalar":
+            raise NotImplementedError("the scalar reference takes minutes per step here")  # asv: skipped
+        use_threads()
+        torch.set_num_threads(NUM_THREADS)
+        r = recipes.recipe("bnn", dataset=dataset)
+        self.ours, self.theirs = profiling.training_step(r), profiling.torch_training_step(r)
+        self.ours(), self.theirs()  # warm-up
+
+    def time_pybitnet_step(self, dataset):
+        self.ours()
+
+    def time_torch_float32_step(self, dataset):
+        self.theirs()
+
+    def track_speedup(self, dataset):
+        """PyTorch's step time / pybitnet's, the two timed in turns (3 rounds)."""
+        t_ours, t_theirs = interleaved_medians([self.ours, self.theirs], repeats=3, warmup=0)
+        return t_theirs / t_ours
+
+    track_speedup.unit = "x"

@@ -103,7 +103,7 @@ def _bench_training(args) -> int:
 
     if args.isa:
         raise ValueError("--isa is for the kernel table; a training step runs the active ISA (PYBITNET_ISA=...)")
-    overrides = {"hidden": args.hidden} if args.hidden else {}
+    overrides = {k: v for k, v in (("hidden", args.hidden), ("channels", args.channels)) if v}
     for threads in args.threads or sorted({1, pybitnet.get_num_threads()}):
         p = training_profile(args.method, args.dataset, steps=args.repeats or (3 if args.quick else 10),
                              threads=threads, **overrides)
@@ -284,10 +284,13 @@ def main(argv=None) -> int:
     b.add_argument("--repeats", type=_positive, help="timed calls per kernel and baseline (default 15, quick 5)")
     b.add_argument("--quiet", action="store_true")
     b.add_argument("--training", action="store_true",
-                   help="instead: time per stage of a training step (--method, --dataset) beside PyTorch float32")
+                   help="instead: time per stage of a training step (--method, --dataset: mnist gives the MLP, "
+                        "cifar10 the CNN) beside the same net in PyTorch float32")
     b.add_argument("--method", default="bnn", choices=recipes.METHODS, help="--training: the recipe")
     b.add_argument("--dataset", default="mnist", choices=recipes.DATASETS, help="--training: the data set")
     b.add_argument("--hidden", type=_positive, help="--training: override the recipe's hidden width")
+    b.add_argument("--channels", type=_positive,
+                   help="--training, CNN data sets: override the first conv block's width (CIFAR-10 128)")
     b.set_defaults(fn=_bench)
 
     t = sub.add_parser("train", help="train a paper's model (resumes from OUT/last.npz)")

@@ -5,7 +5,14 @@ and conv layers, packing included), batch norm, activations / pooling /
 dropout, the loss, the backward products (input and weight gradients) and the
 optimizer update — by wrapping every module's forward and backward with a
 clock, over a few real steps of random data, beside the same network in
-PyTorch float32 on the same thread count (when torch is installed).
+PyTorch float32 on the same thread count (when torch is installed): one
+PyTorch step after each pybitnet step, so machine load hits both alike.
+MNIST recipes give the MLP; ``dataset="cifar10"`` the BNN papers' CNN
+(128C3-128C3-MP2-256C3-256C3-MP2-512C3-512C3-MP2-1024FC-1024FC-10, batch 50),
+beside the same CNN in PyTorch.
+
+:func:`training_step` and :func:`torch_training_step` are the two steps alone
+(``benchmarks/speed_table.py`` and ``benchmarks/bench_training.py`` time them).
 
 >>> p = training_profile("bnn", steps=5)
 >>> print(format_profile(p))
@@ -15,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -32,12 +39,22 @@ class TrainingProfile:
     steps: int
     seconds: Dict[str, float]  # stage -> seconds per step
     torch_seconds: Optional[float] = None  # the same net in PyTorch float32, per step
+    torch_optimizer: str = ""  # what the PyTorch step updates with, e.g. "Adam(fused=True)"
     steps_per_epoch: int = 0
     layers: Dict[str, float] = field(default_factory=dict)  # "i: Layer fwd/bwd" -> seconds per step
+    per_step: List[Dict[str, float]] = field(default_factory=list)  # each timed step's stage -> seconds
 
     @property
     def step_seconds(self) -> float:
         return sum(self.seconds.values())
+
+    @property
+    def median_seconds(self) -> Dict[str, float]:
+        """Stage -> the median over the timed steps (a step slowed by other jobs weighs less than
+        in the means of `seconds`)."""
+        if not self.per_step:
+            return dict(self.seconds)
+        return {s: float(np.median([step[s] for step in self.per_step])) for s in STAGES}
 
 
 def _stage(module, direction: str) -> str:
@@ -50,6 +67,36 @@ def _stage(module, direction: str) -> str:
     return "activations, pooling, dropout"
 
 
+def input_shape(r) -> tuple:
+    """One example's shape for the recipe: (H, W, C) images for the CNN, (784,) rows for the MLP."""
+    return (32, 32, 3) if r.arch == "cnn" else (784,)
+
+
+def random_batch(r, seed: int = 0):
+    """(x, y): one minibatch of random inputs in [-1, 1] and labels, float32 NHWC or rows."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (r.batch_size,) + input_shape(r)).astype(np.float32)
+    return x, rng.integers(0, 10, r.batch_size)
+
+
+def training_step(r, seed: int = 0):
+    """A closure running one training step of the recipe's model (forward, loss, backward,
+    update: dropout and all, as ``pybitnet train`` does) on a fixed random minibatch."""
+    from . import recipes
+
+    x, y = random_batch(r, seed)
+    model = recipes.build_model(r, input_shape(r), 10)
+    opt, loss_fn = recipes.build_optimizer(r, model), recipes.build_loss(r)
+
+    def step():
+        opt.zero_grad()
+        _, grad = loss_fn(model.forward(x), y)
+        model.backward(grad)
+        opt.step()
+
+    return step
+
+
 def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, threads: Optional[int] = None,
                      torch_baseline: bool = True, seed: int = 0, **overrides) -> TrainingProfile:
     """Time `steps` training steps (after one warm-up step) of `method`'s recipe on random data."""
@@ -57,15 +104,15 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     from .runtime import get_num_threads, set_num_threads
 
     r = recipes.recipe(method, dataset=dataset, **overrides)
-    shape = (32, 32, 3) if r.arch == "cnn" else (784,)
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, (r.batch_size,) + shape).astype(np.float32)
-    y = rng.integers(0, 10, r.batch_size)
+    shape = input_shape(r)
+    x, y = random_batch(r, seed)
     model = recipes.build_model(r, shape, 10)
     opt, loss_fn = recipes.build_optimizer(r, model), recipes.build_loss(r)
     before = get_num_threads()
     if threads:
         set_num_threads(threads)
+    torch_step = torch_training_step(r, seed) if torch_baseline else None
+    torch_times = []
     seconds: Dict[str, float] = defaultdict(float)
     per_layer: Dict[str, float] = defaultdict(float)
     originals = []
@@ -84,11 +131,13 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
 
             originals.append((m, direction))
             setattr(m, direction, timed)
+    per_step: List[Dict[str, float]] = []
     try:
         for step in range(steps + 1):
             if step == 1:  # the first step warms the caches and the allocator
                 seconds.clear()
                 per_layer.clear()
+            before_step = {k: seconds[k] for k in STAGES}
             t0 = time.perf_counter()
             opt.zero_grad()
             t1 = time.perf_counter()
@@ -102,25 +151,38 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
             t5 = time.perf_counter()
             seconds["loss"] += t3 - t2
             seconds["optimizer"] += (t1 - t0) + (t5 - t4)
-        torch_s = _torch_step_seconds(r, shape, steps, get_num_threads()) if torch_baseline else None
+            if step > 0:
+                per_step.append({k: seconds[k] - before_step[k] for k in STAGES})
+            if torch_step is not None:  # interleaved: the same load for both
+                with torch_step.threads(get_num_threads()):
+                    t6 = time.perf_counter()
+                    torch_step()
+                    torch_times.append(time.perf_counter() - t6)
+        torch_s = sum(torch_times[1:]) / steps if torch_step is not None else None
     finally:
         for m, direction in originals:
             delattr(m, direction)  # back to the class's method
         set_num_threads(before)
     n_train = 45000 if r.arch == "cnn" else 50000
     return TrainingProfile(method, dataset, r.batch_size, threads or before, steps,
-                           {s: seconds[s] / steps for s in STAGES}, torch_s, n_train // r.batch_size,
-                           {k: v / steps for k, v in per_layer.items()})
+                           {s: seconds[s] / steps for s in STAGES}, torch_s,
+                           torch_step.optimizer if torch_step is not None else "", n_train // r.batch_size,
+                           {k: v / steps for k, v in per_layer.items()}, per_step)
 
 
 def torch_float_model(r, shape):
     """The recipe's network in PyTorch float32 (float weights, BN, hardtanh for the BNN's sign,
-    ReLU otherwise): the float baseline a binary step is compared with."""
+    ReLU otherwise, the recipe's dropout): the float baseline a binary step is compared with.
+    CNN: conv 3x3 pad 1, max pooling after every second conv, BN after pooling, as the recipe."""
     import torch
     from torch import nn
 
-    act = nn.Hardtanh if r.method.startswith("bnn") else nn.ReLU
-    layers = []
+    hardtanh = r.method.startswith("bnn")
+
+    def act():
+        return [nn.Hardtanh() if hardtanh else nn.ReLU()] + ([nn.Dropout(r.hidden_dropout)] if r.hidden_dropout else [])
+
+    layers = [nn.Dropout(r.input_dropout)] if r.input_dropout else []
     if r.arch == "cnn":
         c_in, hw = shape[2], shape[0]
         widths = [r.channels, r.channels, 2 * r.channels, 2 * r.channels, 4 * r.channels, 4 * r.channels]
@@ -129,7 +191,7 @@ def torch_float_model(r, shape):
             if i % 2 == 1:
                 layers.append(nn.MaxPool2d(2))
                 hw //= 2
-            layers += [nn.BatchNorm2d(c, eps=1e-4), act()]
+            layers += [nn.BatchNorm2d(c, eps=1e-4)] + act()
             c_in = c
         layers.append(nn.Flatten())
         sizes = [hw * hw * c_in] + [r.hidden] * r.depth + [10]
@@ -138,40 +200,75 @@ def torch_float_model(r, shape):
     for j, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers += [nn.Linear(a, b), nn.BatchNorm1d(b, eps=1e-4)]
         if j < len(sizes) - 2:
-            layers.append(act())
+            layers += act()
     return torch.nn.Sequential(*layers)
 
 
-def _torch_step_seconds(r, shape, steps: int, threads: int) -> Optional[float]:
-    try:
+class _TorchStep:
+    """One training step of the recipe's net in PyTorch float32 on a fixed random minibatch
+    (the squared hinge loss, the recipe's optimizer); ``update()`` is the optimizer step alone.
+    Adam is PyTorch's fused CPU kernel when `fused` and this torch has it (on one thread of a
+    2-core EPYC it updated the 3x4096 MLP's 36.8 M weights in 18 ms, the default for-loop
+    implementation in 183 ms): the strongest float baseline, unless asked otherwise."""
+
+    def __init__(self, r, seed: int = 0, fused: bool = True):
         import torch
+
+        self.torch = torch
+        torch.manual_seed(seed)
+        self.model = torch_float_model(r, input_shape(r))
+        params = list(self.model.parameters())
+        self.optimizer = "SGD"
+        if r.optimizer == "sgd":
+            self.opt = torch.optim.SGD(params, lr=r.lr)
+        else:  # adam, and the Adam family's AdaMax variants: Adam stands in for them
+            self.opt, self.optimizer = None, "Adam"
+            if fused:
+                try:
+                    self.opt, self.optimizer = torch.optim.Adam(params, lr=r.lr, fused=True), "Adam(fused=True)"
+                except (RuntimeError, TypeError, ValueError):  # an older torch: no fused CPU Adam
+                    pass
+            self.opt = self.opt or torch.optim.Adam(params, lr=r.lr)
+        x, y = random_batch(r, seed)
+        self.x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy() if r.arch == "cnn" else x)  # NCHW for torch
+        y = torch.from_numpy(y)
+        self.t = -torch.ones(r.batch_size, 10)
+        self.t[torch.arange(r.batch_size), y] = 1
+
+    def __call__(self):
+        self.opt.zero_grad()
+        loss = self.torch.clamp(1 - self.t * self.model(self.x), min=0).square().mean()
+        loss.backward()
+        self.opt.step()
+
+    def update(self):
+        self.opt.step()
+
+    def threads(self, n: int):
+        """A context manager: torch on `n` threads inside, the previous count after."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def scope():
+            previous = self.torch.get_num_threads()
+            self.torch.set_num_threads(n)
+            try:
+                yield
+            finally:
+                self.torch.set_num_threads(previous)
+
+        return scope()
+
+
+def torch_training_step(r, seed: int = 0, fused: bool = True):
+    """One training step of :func:`torch_float_model` (callable; ``.update()`` times the optimizer
+    alone, ``.threads(n)`` scopes torch's thread count, ``.optimizer`` names it; `fused`: Adam's
+    fused CPU kernel where torch has it), or None when torch is not installed."""
+    try:
+        import torch  # noqa: F401
     except ImportError:
         return None
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        model = torch_float_model(r, shape)
-        opt = (torch.optim.SGD(model.parameters(), lr=r.lr) if r.optimizer == "sgd"
-               else torch.optim.Adam(model.parameters(), lr=r.lr))
-        torch_shape = (shape[2], shape[0], shape[1]) if r.arch == "cnn" else shape
-        x = torch.rand((r.batch_size,) + tuple(torch_shape)) * 2 - 1
-        y = torch.randint(0, 10, (r.batch_size,))
-        t = -torch.ones(r.batch_size, 10)
-        t[torch.arange(r.batch_size), y] = 1
-
-        def step():
-            opt.zero_grad()
-            loss = torch.clamp(1 - t * model(x), min=0).square().mean()
-            loss.backward()
-            opt.step()
-
-        step()
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        return (time.perf_counter() - t0) / steps
-    finally:
-        torch.set_num_threads(previous)
+    return _TorchStep(r, seed, fused)
 
 
 def format_profile(p: TrainingProfile, layers: bool = False) -> str:
@@ -182,7 +279,8 @@ def format_profile(p: TrainingProfile, layers: bool = False) -> str:
     for s in STAGES:
         lines.append(f"  {s:32s} {1e3 * p.seconds[s]:9.2f} ms  {100 * p.seconds[s] / total:5.1f} %")
     if p.torch_seconds is not None:
-        lines.append(f"  PyTorch float32, same net and threads: {1e3 * p.torch_seconds:.1f} ms per step "
+        lines.append(f"  PyTorch float32 ({p.torch_optimizer}), same net and threads, steps interleaved: "
+                     f"{1e3 * p.torch_seconds:.1f} ms per step "
                      f"-> pybitnet is {p.torch_seconds / total:.2f}x as fast")
     if layers:
         for k, v in sorted(p.layers.items(), key=lambda kv: -kv[1])[:12]:

@@ -59,3 +59,33 @@ def test_bench_training_profiles_the_stages(capsys):
                      "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "backward products" in out and "ms per step" in out
+
+
+def test_bench_training_cnn_beside_the_same_cnn_in_torch(capsys):
+    """The CIFAR-10 BNN CNN's step beside PyTorch's: same layers (6 convs, 3 pools, 3 dense), the
+    recipe's dropout, the steps interleaved; tiny widths."""
+    torch = pytest.importorskip("torch")
+    from pybitnet import cli, recipes
+    from pybitnet.profiling import torch_float_model, torch_training_step, training_profile
+
+    r = recipes.recipe("bnn", dataset="cifar10")
+    net = torch_float_model(r, (32, 32, 3))
+    convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size, c.padding) for c in convs] == [
+        (3, 128, (3, 3), (1, 1)), (128, 128, (3, 3), (1, 1)), (128, 256, (3, 3), (1, 1)),
+        (256, 256, (3, 3), (1, 1)), (256, 512, (3, 3), (1, 1)), (512, 512, (3, 3), (1, 1))]
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in net) == 3
+    assert [(m.in_features, m.out_features) for m in net if isinstance(m, torch.nn.Linear)] == [
+        (8192, 1024), (1024, 1024), (1024, 10)]
+    mlp = torch_float_model(recipes.recipe("bnn"), (784,))  # input dropout 0.2, hidden 0.5, as the recipe
+    assert [m.p for m in mlp if isinstance(m, torch.nn.Dropout)] == [0.2, 0.5, 0.5, 0.5]
+    step = torch_training_step(recipes.recipe("bnn", dataset="cifar10", channels=4, hidden=16))
+    step()
+    assert step.optimizer.startswith("Adam")
+
+    p = training_profile("bnn", "cifar10", steps=1, threads=1, channels=4, hidden=16)
+    assert p.torch_seconds > 0 and p.steps_per_epoch == 900 and p.torch_optimizer.startswith("Adam")
+    assert cli.main(["bench", "--training", "--dataset", "cifar10", "--channels", "4", "--hidden", "16",
+                     "--threads", "1", "--repeats", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "PyTorch float32 (Adam" in out and "cifar10" in out
