@@ -1,6 +1,7 @@
 """BNN training speed: an MNIST epoch (50,000 images, batch 100) of the 3x4096 BNN
 with pybitnet's kernels, beside the same network in float32 (pybitnet's float
-layers on numpy, and PyTorch when installed), on the same thread count.
+layers on numpy, and PyTorch when installed: pybitnet.profiling's float baseline, fused
+Adam), on the same thread count.
 
     python -m benchmarks.training_epoch [--threads 1 2] [--batches 20]
 
@@ -28,29 +29,15 @@ def seconds_per_epoch(step, batches):
     return (time.perf_counter() - t0) / batches * STEPS_PER_EPOCH
 
 
-def torch_step(hidden, batch, threads):
-    try:
-        import torch
-    except ImportError:
+def torch_step(hidden, threads):
+    """The bnn recipe's MLP in PyTorch float32 (dropout, squared hinge, fused Adam):
+    pybitnet.profiling's baseline, the one `pybitnet bench --training` and the speed table use."""
+    from pybitnet.profiling import torch_training_step
+
+    step = torch_training_step(recipes.recipe("bnn", hidden=hidden, batch_size=100))
+    if step is None:
         return None
-    torch.set_num_threads(threads)
-    layers, sizes = [], [784, hidden, hidden, hidden, 10]
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers += [torch.nn.Linear(a, b), torch.nn.BatchNorm1d(b, eps=1e-4)]
-        if i < 3:
-            layers.append(torch.nn.Hardtanh())
-    model = torch.nn.Sequential(*layers)
-    opt = torch.optim.Adam(model.parameters(), lr=0.003)
-    x = torch.rand(batch, 784) * 2 - 1
-    t = -torch.ones(batch, 10)
-    t[torch.arange(batch), torch.randint(0, 10, (batch,))] = 1
-
-    def step():
-        opt.zero_grad()
-        loss = torch.clamp(1 - t * model(x), min=0).pow(2).mean()
-        loss.backward()
-        opt.step()
-
+    step.torch.set_num_threads(threads)
     return step
 
 
@@ -70,7 +57,7 @@ def main(argv=None):
         bnn = seconds_per_epoch(make_step("bnn", args.hidden, 100), args.batches)
         # The same network and optimizer (Adam) in float32: pybitnet's float layers on numpy.
         flt = seconds_per_epoch(make_step("float", args.hidden, 100, optimizer="adam", lr=0.003), args.batches)
-        ts = torch_step(args.hidden, 100, threads)
+        ts = torch_step(args.hidden, threads)
         tor = seconds_per_epoch(ts, args.batches) if ts else None
         best_float = min(v for v in (flt, tor) if v)
         print(f"| {threads} | {bnn:.1f} | {flt:.1f} | {f'{tor:.1f}' if tor else 'not installed'} "
