@@ -10,8 +10,6 @@ Each figure times `--batches` steps (after a warm-up) and scales to 500 steps.
 import argparse
 import time
 
-import numpy as np
-
 import pybitnet
 from pybitnet import recipes
 
