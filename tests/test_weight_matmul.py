@@ -190,6 +190,20 @@ def test_nonfinite_transposed_propagates_like_float_product(isa, kind, m):
     assert_matches_float_product(z, g, w.T)
 
 
+@pytest.mark.parametrize("k", [784, 1100, 4096])
+def test_forward_rows_do_not_depend_on_the_batch(isa, k):
+    """A row's float sums are the same bits alone (batch 1, the last row of M % 4 == 1) as in
+    any panel: the packed engine's first layer reproduces training at every batch size."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((9, k), dtype=np.float32)
+    bits = pybitnet.pack_signs(rng.standard_normal((300, k), dtype=np.float32))
+    full = _bitops.binary_weight_matmul(x, bits, k, isa=isa)
+    for m in range(1, 9):
+        np.testing.assert_array_equal(_bitops.binary_weight_matmul(x[:m], bits, k, isa=isa), full[:m])
+    for i in range(9):
+        np.testing.assert_array_equal(_bitops.binary_weight_matmul(x[i:i + 1], bits, k, isa=isa), full[i:i + 1])
+
+
 def test_threads_give_identical_results(isa):
     rng = np.random.default_rng(8)
     m, n, k = 64, 600, 1100  # above the threading threshold

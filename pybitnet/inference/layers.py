@@ -127,31 +127,23 @@ class MaxPool:
 # ------------------------------------------------------------------------------------------------
 
 _PAD_ROWS = 8  # batches up to this size pad the first layer's input to whole words (below)
-_PANEL_ROWS = 4  # rows per panel of binary_weight_matmul's forward kernels (see _weight_rows_product)
 
 
 def _weight_rows_product(x: np.ndarray, w_bits: np.ndarray, k: int) -> np.ndarray:
     """``x @ sign(W).T`` (float32 (M, N)) for float32 rows `x`: the trained layer's
-    product, bit for bit.
+    product, bit for bit (training calls :func:`~pybitnet.binary_weight_matmul` on the same
+    rows, and every kernel sums a row in one order whatever its batch or panel).
 
-    Training computes this with :func:`~pybitnet.binary_weight_matmul` on the same rows,
-    so the float sums agree exactly provided every row is summed in the same order.
-    The AVX-512 kernel sums a row in one order inside panels of 2 to 4 rows and in
-    another (4 add chains) when a row is alone in a panel, i.e. the last row of a call
-    with M % 4 == 1; such a call gets one zero row more. (Training on batches of
-    M % 4 == 1 rows sums its own last row the other way: see docs/INFERENCE.md.)
-    Small batches also get zero columns up to whole words: zeros add nothing, and with
+    Small batches get zero columns up to whole words: zeros add nothing, and with
     k % 64 == 0 the binding skips its scan of every weight row's padding bits (checked
     when the model was built): 4096 cache misses, ~8 us at batch 1.
     """
     m = x.shape[0]
-    words = w_bits.shape[1]
-    pad_cols = k % 64 and m <= _PAD_ROWS
-    if pad_cols or m % _PANEL_ROWS == 1:
-        kp = words * 64 if pad_cols else k
-        padded = np.zeros((m + (m % _PANEL_ROWS == 1), kp), np.float32)
-        padded[:m, :k] = x
-        y = _bitops.binary_weight_matmul(padded, w_bits, kp)[:m]
+    if k % 64 and m <= _PAD_ROWS:
+        kp = w_bits.shape[1] * 64
+        padded = np.zeros((m, kp), np.float32)
+        padded[:, :k] = x
+        y = _bitops.binary_weight_matmul(padded, w_bits, kp)
     else:
         y = _bitops.binary_weight_matmul(x, w_bits, k)
     record("binary_weight_matmul", lambda: binary_weight_matmul_ops(m, k, w_bits.shape[0]))

@@ -88,7 +88,9 @@ void lut_block(const float* tables, const word_t* s, std::size_t lds, std::size_
   for (int i = 0; i < 16; ++i)
     r[i] = (std::size_t(i) < rows) ? _mm512_maskz_loadu_epi32(dmask, s + i * lds + w0) : _mm512_setzero_si512();
   transpose16(r);
-  constexpr int kChains = MR == 1 ? 4 : 2;  // independent adds in flight per row
+  // Two add chains per row whatever the panel's rows: every row of every call sums in one
+  // order, so a lone row (batch 1, the last of M % 4 == 1) gives the bits of a row in a panel.
+  constexpr int kChains = 2;
   __m512 acc[MR][kChains];
 #pragma GCC unroll 4
   for (int i = 0; i < MR; ++i)
@@ -136,8 +138,17 @@ void panel_lut(const float* x, std::size_t ldx, const word_t* s, std::size_t lds
   for (std::size_t c0 = 0; c0 < k; c0 += kBlockK) {
     const std::size_t cols = min_sz(k - c0, kBlockK);
     for (int i = 0; i < MR; ++i) build_tables(x + i * ldx + c0, cols, tables[i]);
-    for (std::size_t j = 0; j < n; j += 16)
-      lut_block<MR>(tables[0], s + j * lds, lds, c0 / kWordBits, cols, min_sz(n - j, 16), y + j, ldy);
+    const std::size_t w0 = c0 / kWordBits, bytes = (cols + 7) / 8;
+    for (std::size_t j = 0; j < n; j += 16) {
+      // The next 16 rows' bits: rows lds words apart defeat the hardware prefetcher
+      // (batch 1 from cold weights ran at ~8 GB/s).
+      for (std::size_t r = j + 16; r < min_sz(n, j + 32); ++r) {
+        const char* p = reinterpret_cast<const char*>(s + r * lds + w0);
+        for (std::size_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+        _mm_prefetch(p + bytes - 1, _MM_HINT_T0);
+      }
+      lut_block<MR>(tables[0], s + j * lds, lds, w0, cols, min_sz(n - j, 16), y + j, ldy);
+    }
   }
   float sums[MR];
   row_sums<Avx512, MR>(x, ldx, k, sums);
