@@ -55,7 +55,8 @@ if "numpy" not in _sys.modules and _os.environ.get("PYBITNET_OPENBLAS_SPIN") != 
 # PyTorch's OpenMP workers spin after every parallel region by default and can hold the cores
 # pybitnet's pool needs: on a 2-core AMD EPYC VM shared with other CPU-bound jobs, a BNN training
 # step through pybitnet.torch was 5-12x slower (medians; single runs up to 70x) with torch imported
-# first; a user elsewhere saw no slowdown (scripts/import_order_check.py measures a machine).
+# first. Idle, it is the other way round: torch first was 1.7x faster at width 512, equal at 2048
+# (docs/FRAMEWORKS.md; scripts/import_order_check.py measures a machine).
 # Passive waiting avoids it; libgomp reads this once, when torch is imported, so it applies only
 # if pybitnet is imported first. Opt out with PYBITNET_OMP_SPIN=keep.
 _OMP_PASSIVE = "torch" not in _sys.modules and _os.environ.get("PYBITNET_OMP_SPIN") != "keep"

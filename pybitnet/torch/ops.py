@@ -18,9 +18,10 @@ _LIB = "pybitnet"
 if os.environ.get("OMP_WAIT_POLICY") is None and os.environ.get("PYBITNET_OMP_SPIN") != "keep" \
         and torch.get_num_threads() > 1:
     warnings.warn("torch was imported before pybitnet, so torch's OpenMP threads spin between calls and can slow "
-                  "pybitnet's kernels (a BNN training step 5-12x slower, medians, on a 2-core machine shared with "
-                  "other jobs; not seen everywhere: scripts/import_order_check.py measures yours): import pybitnet "
-                  "before torch, or set OMP_WAIT_POLICY=PASSIVE (PYBITNET_OMP_SPIN=keep silences this)",
+                  "pybitnet's kernels when other processes compete for the cores (a BNN training step 5-12x slower, "
+                  "medians, on a shared 2-core machine; on an idle one it was not slower: "
+                  "scripts/import_order_check.py measures yours): import pybitnet before torch, or set "
+                  "OMP_WAIT_POLICY=PASSIVE (PYBITNET_OMP_SPIN=keep silences this)",
                   RuntimeWarning, stacklevel=2)
 
 
