@@ -18,8 +18,15 @@ from __future__ import annotations
 import functools
 import re
 import sys
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: importing pybitnet never imports torch
+    import torch
+
+# What a raw kernel returns: numpy arrays, or torch tensors when any argument was one (CONVENTION).
+ArrayOut = Union[np.ndarray, "torch.Tensor"]
 
 CONVENTION = """
     Arrays and tensors: array arguments may be numpy arrays, PyTorch CPU tensors or other DLPack /

@@ -5,13 +5,13 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_array, as_bits
-from ._interop import tensors_in_tensors_out
+from ._interop import ArrayOut, tensors_in_tensors_out
 from .opcount import OpCounts, record
 from .packing import _SIGN_DTYPES, pack_signs
 
 
 @tensors_in_tensors_out
-def xnor_gemm(a_bits, b_bits, k: int, mask=None) -> np.ndarray:
+def xnor_gemm(a_bits, b_bits, k: int, mask=None) -> ArrayOut:
     """``sign(A) @ sign(B).T`` from packed rows, exactly, as int32; with `mask`,
     ``T @ sign(B).T`` for a ternary A.
 
@@ -76,7 +76,7 @@ def xnor_gemm_masked_ops(m: int, k: int, n: int) -> OpCounts:
 
 
 @tensors_in_tensors_out
-def xnor_gemm_threshold(a_bits, b_bits, k: int, thresholds, flip) -> np.ndarray:
+def xnor_gemm_threshold(a_bits, b_bits, k: int, thresholds, flip) -> ArrayOut:
     """A fused binary layer: packed input signs to packed output signs.
 
     The XNOR GEMM dot products ``d = sign(A) @ sign(B).T`` are compared inside
@@ -122,7 +122,7 @@ def xnor_gemm_threshold_ops(m: int, k: int, n: int) -> OpCounts:
 
 
 @tensors_in_tensors_out
-def binary_matmul(a, b) -> np.ndarray:
+def binary_matmul(a, b) -> ArrayOut:
     """``sign(a) @ sign(b)`` as int32 for real `a` (M, K) and `b` (K, N).
 
     Signs follow :func:`pack_signs` (0 counts as +1). This packs both operands

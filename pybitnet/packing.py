@@ -13,13 +13,13 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_array, as_bits, refuse_broadcast
-from ._interop import tensors_in_tensors_out
+from ._interop import ArrayOut, tensors_in_tensors_out
 
 _SIGN_DTYPES = (np.float32, np.float64, np.int8, np.int16)
 
 
 @tensors_in_tensors_out
-def pack_signs(x, axis: int = -1) -> np.ndarray:
+def pack_signs(x, axis: int = -1) -> ArrayOut:
     """Pack the signs of `x` along `axis` into ``uint64`` words.
 
     Parameters
@@ -47,7 +47,7 @@ def pack_signs(x, axis: int = -1) -> np.ndarray:
 
 
 @tensors_in_tensors_out
-def unpack_signs(bits, k: int, axis: int = -1, dtype=np.float32) -> np.ndarray:
+def unpack_signs(bits, k: int, axis: int = -1, dtype=np.float32) -> ArrayOut:
     """Inverse of :func:`pack_signs`: words to an array of +1/-1 of `dtype`.
 
     `bits` (uint64, or int64 as ``torch.ops.pybitnet.pack_signs`` returns) holds ``ceil(k / 64)`` words along `axis`; the result has

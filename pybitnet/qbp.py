@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_array
-from ._interop import tensors_in_tensors_out
+from ._interop import ArrayOut, tensors_in_tensors_out
 from .opcount import OpCounts, float_gemm_ops, record
 
 MIN_EXP = _bitops.POW2_MIN_EXP  # -63
@@ -28,7 +28,7 @@ MAX_EXP = _bitops.POW2_MAX_EXP  # 63
 
 @tensors_in_tensors_out
 def quantize_pow2(x, stochastic: bool = True, min_exp: Optional[int] = None, max_exp: Optional[int] = None,
-                  seed: Optional[int] = None) -> np.ndarray:
+                  seed: Optional[int] = None) -> ArrayOut:
     """Quantize float32 `x` to signed powers of two, as int8 codes.
 
     With ``k = floor(log2|x|)`` and ``f = |x| / 2**k - 1`` (read from the
@@ -68,14 +68,14 @@ def quantize_pow2(x, stochastic: bool = True, min_exp: Optional[int] = None, max
 
 
 @tensors_in_tensors_out
-def dequantize_pow2(codes) -> np.ndarray:
+def dequantize_pow2(codes) -> ArrayOut:
     """The float32 values of power-of-two codes (exact): 0 -> 0, ``c`` ->
     ``sign(c) * 2**(abs(c) - 64)``. Code -128 raises ``ValueError``."""
     return _bitops.dequantize_pow2(as_array(codes, "codes"))
 
 
 @tensors_in_tensors_out
-def shift_matmul(codes, g, method: str = "float") -> np.ndarray:
+def shift_matmul(codes, g, method: str = "float") -> ArrayOut:
     """``dequantize_pow2(codes).T @ g`` with shifts and adds, no multiplications.
 
     The weight gradient of a dense layer whose input was quantized to `codes`.
@@ -115,7 +115,7 @@ def shift_matmul(codes, g, method: str = "float") -> np.ndarray:
 
 
 @tensors_in_tensors_out
-def shift_matmul_fixed_bound(codes, g) -> np.ndarray:
+def shift_matmul_fixed_bound(codes, g) -> ArrayOut:
     """The documented error bound of ``shift_matmul(codes, g, method="fixed")``
     per output, shape (K, N), as float64."""
     codes = as_array(codes, "codes")

@@ -18,11 +18,11 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_array
-from ._interop import tensors_in_tensors_out
+from ._interop import ArrayOut, tensors_in_tensors_out
 
 
 @tensors_in_tensors_out
-def binarize(w, stochastic: bool = False, seed: int | None = None, scale: float = 1.0) -> np.ndarray:
+def binarize(w, stochastic: bool = False, seed: int | None = None, scale: float = 1.0) -> ArrayOut:
     """Packed signs of `w` (float32, rows along the last axis) for :func:`binary_weight_matmul`.
 
     Deterministic: -1 where ``w < 0`` (0 -> +1). Stochastic: +1 with probability

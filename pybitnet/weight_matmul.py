@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_array, as_bits, refuse_broadcast
-from ._interop import tensors_in_tensors_out
+from ._interop import ArrayOut, tensors_in_tensors_out
 from .opcount import OpCounts, record
 from .packing import _check_k, pack_signs
 
@@ -22,7 +22,7 @@ _TERNARY_DTYPES = (np.float32, np.float64, np.int8, np.int16)
 
 
 @tensors_in_tensors_out
-def binary_weight_matmul(x, w_bits, k: int) -> np.ndarray:
+def binary_weight_matmul(x, w_bits, k: int) -> ArrayOut:
     """``x @ sign(W).T`` for packed +-1 weights: the forward pass of a BinaryConnect layer.
 
     Parameters
@@ -50,7 +50,7 @@ def binary_weight_matmul(x, w_bits, k: int) -> np.ndarray:
 
 
 @tensors_in_tensors_out
-def binary_weight_matmul_t(g, w_bits, k: int, out=None) -> np.ndarray:
+def binary_weight_matmul_t(g, w_bits, k: int, out=None) -> ArrayOut:
     """``g @ sign(W)`` for packed +-1 weights: the backward pass to the layer input.
 
     Parameters
@@ -75,7 +75,7 @@ def binary_weight_matmul_t(g, w_bits, k: int, out=None) -> np.ndarray:
 
 
 @tensors_in_tensors_out
-def pack_ternary(t) -> tuple[np.ndarray, np.ndarray]:
+def pack_ternary(t) -> tuple[ArrayOut, ArrayOut]:
     """Pack a ternary array (values in {-1, 0, +1}) along its last axis.
 
     Returns
@@ -105,7 +105,7 @@ def pack_ternary(t) -> tuple[np.ndarray, np.ndarray]:
 
 
 @tensors_in_tensors_out
-def ternary_weight_matmul(x, sign_bits, nonzero_bits, k: int) -> np.ndarray:
+def ternary_weight_matmul(x, sign_bits, nonzero_bits, k: int) -> ArrayOut:
     """``x @ T.T`` for ternary weights T (N, K) packed by :func:`pack_ternary` or :func:`ternarize`.
 
     Zero weights are skipped: each nonzero weight costs one addition or
@@ -118,7 +118,7 @@ def ternary_weight_matmul(x, sign_bits, nonzero_bits, k: int) -> np.ndarray:
 
 
 @tensors_in_tensors_out
-def ternary_weight_matmul_t(g, sign_bits, nonzero_bits, k: int, out=None) -> np.ndarray:
+def ternary_weight_matmul_t(g, sign_bits, nonzero_bits, k: int, out=None) -> ArrayOut:
     """``g @ T`` for ternary weights T (N, K): the backward pass to the layer input.
 
     Same packed weights as :func:`ternary_weight_matmul`. Returns float32 (M, K),
