@@ -204,6 +204,7 @@ SplitPlan plan_split(int key, double work_ns) {
     plan.size_class = size_class(work_ns);
     plan.work_ns = work_ns;
   }
+  plan.threads = std::size_t(threads);
   if (threads <= 1) return plan;  // (timed all the same: inline runs are what splitting must beat)
   bool split = true;
   if (measured) {
@@ -217,7 +218,7 @@ SplitPlan plan_split(int key, double work_ns) {
   }
   if (split) {  // a multiple of the threads: 5 equal chunks on 2 threads finish at 3/5 of the time, not 1/2
     const auto c = std::size_t(std::max(2.0 * threads, std::min(8.0 * threads, work_ns / kChunkNs)));
-    plan.chunks = (c + threads - 1) / threads * threads;
+    plan.chunks = (c + plan.threads - 1) / plan.threads * plan.threads;
   }
   return plan;
 }

@@ -63,6 +63,7 @@ constexpr unsigned kExploreMax = 16;
 // How a call is run: `chunks` (1: inline) and what to record its time under.
 struct SplitPlan {
   std::size_t chunks = 1;
+  std::size_t threads = 1;  // the pool's count when planned (chunks are a multiple of it)
   int key = -1, size_class = -1;  // -1: not measured (small calls)
   double work_ns = 0;
   bool choice = false, trial = false;  // what the measurements chose; a try of the other way
@@ -95,16 +96,14 @@ void split_2d(int key, std::size_t rows, std::size_t cols, double work_ns, Cut c
   const double t0 = plan.size_class >= 0 ? now_ns() : 0.0;
   std::size_t chunks = plan.chunks;
   if (chunks > 1 && cut.max_chunks_per_thread)
-    chunks = std::min(chunks, std::size_t(get_num_threads()) * cut.max_chunks_per_thread);
+    chunks = std::min(chunks, plan.threads * cut.max_chunks_per_thread);
   const std::size_t row_tiles = (rows + cut.row_align - 1) / cut.row_align;
   const std::size_t col_tiles = (cols + cut.col_align - 1) / cut.col_align;
   const bool by_rows = cut.rows_first ? row_tiles >= chunks || row_tiles >= col_tiles
                                       : !(col_tiles >= chunks || col_tiles >= row_tiles);
   const std::size_t tiles = by_rows ? row_tiles : col_tiles;
-  if (tiles < chunks) {  // fewer tiles than planned: still a multiple of the threads where there are enough
-    const std::size_t threads = std::size_t(get_num_threads());
-    chunks = tiles >= threads ? tiles / threads * threads : tiles;
-  }
+  if (tiles < chunks)  // fewer tiles than planned: still a multiple of the threads where there are enough
+    chunks = tiles >= plan.threads ? tiles / plan.threads * plan.threads : tiles;
   if (chunks <= 1) {
     body(std::size_t(0), rows, std::size_t(0), cols);
   } else {
