@@ -42,8 +42,9 @@ def test_measure_interleaves_and_takes_medians(monkeypatch):
         def __init__(self):
             self.calls = []
 
-        def time(self, model, batch, threads, repeats):
+        def time(self, model, batch, threads, repeats, between="warm"):
             self.calls.append((model, batch))
+            assert between == "warm"
             return {"median_ms": float(len(self.calls)), "lce_ops": {"LceBconv2d": 3}, "ops": {}}
 
     lce = FakeLce()
@@ -54,3 +55,11 @@ def test_measure_interleaves_and_takes_medians(monkeypatch):
     assert results["cnn", 1]["lce"] == 4.0
     assert "float32" in results["mlp", 1] and "float32" not in results["cnn", 1]
     json.dumps({str(k): v for k, v in results.items()})
+
+
+def test_between_modes_run_before_each_call(monkeypatch):
+    seen = []
+    monkeypatch.setitem(compare.BETWEEN, "sleep5", lambda: seen.append("pause"))
+    ms = compare.median_ms(lambda: seen.append("call"), repeats=3, warmup=1, between="sleep5")
+    assert ms >= 0 and seen == ["call"] + ["pause", "call"] * 3
+    assert set(compare.BETWEEN) == {"warm", "sleep5", "cold"}

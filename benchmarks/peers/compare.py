@@ -1,6 +1,12 @@
 """pybitnet vs Larq Compute Engine (LCE), side by side in one run.
 
     python -m benchmarks.peers.compare --lce-python /work/venv-lce/bin/python [--rounds 5] [--threads 1]
+        [--between warm|sleep5|cold]
+
+``--between`` says what precedes each timed call, on both sides: nothing (``warm``, back to
+back), 5 ms asleep (``sleep5``, a server between requests) or reading a 128 MiB buffer
+(``cold``: the weights come from DRAM). The ISA of pybitnet's side is the usual
+``PYBITNET_ISA`` (e.g. ``PYBITNET_ISA=avx2`` for a CPU without AVX-512).
 
 Runs in the project's own environment (no TensorFlow import here): LCE runs in
 a subprocess (``lce_bench.py --serve``) under the Python of a separate venv
@@ -22,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pybitnet  # before numpy (see pybitnet/__init__.py)
 import numpy as np
@@ -35,8 +42,33 @@ LCE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lce_bench
 GOAL = 5.0  # pybitnet should be at least this many times faster than LCE
 
 
-def median_ms(fn, repeats, warmup=2):
-    return 1e3 * median_time(fn, repeats, warmup)
+_EVICT = None
+
+
+def evict_caches():
+    """Read 128 MiB (as lce_bench.evict_caches): the next call finds its weights in DRAM."""
+    global _EVICT
+    if _EVICT is None:
+        _EVICT = np.ones(32 << 20, np.float32)
+    float(_EVICT.sum())
+
+
+BETWEEN = {"warm": None, "sleep5": lambda: time.sleep(0.005), "cold": evict_caches}
+
+
+def median_ms(fn, repeats, warmup=2, between="warm"):
+    pause = BETWEEN[between]
+    if pause is None:
+        return 1e3 * median_time(fn, repeats, warmup)
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        pause()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * float(np.median(times))
 
 
 class LceServer:
@@ -55,8 +87,8 @@ class LceServer:
         raise RuntimeError(f"LCE subprocess ended without an answer (exit code {self.proc.wait()}); "
                            f"run {LCE_SCRIPT} by hand to see its error")
 
-    def time(self, model, batch, threads, repeats):
-        self.proc.stdin.write(f"{model} {batch} {threads} {repeats}\n")
+    def time(self, model, batch, threads, repeats, between="warm"):
+        self.proc.stdin.write(f"{model} {batch} {threads} {repeats} {between}\n")
         self.proc.stdin.flush()
         return self._answer()
 
@@ -92,18 +124,18 @@ def repeats_for(model, batch):
     return 3 if (model, batch) == ("cnn", 100) else 20
 
 
-def measure(lce, cases, threads, rounds):
+def measure(lce, cases, threads, rounds, between="warm"):
     """Median over rounds of each round's medians, LCE and pybitnet in turns."""
     results = {}
     for _ in range(rounds):
         for (model, batch), ours in cases.items():
             n = repeats_for(model, batch)
-            row = lce.time(model, batch, threads, n)
+            row = lce.time(model, batch, threads, n, between)
             use_threads(threads)
             r = results.setdefault((model, batch), {"lce": [], "ops": row["lce_ops"], "all_ops": row["ops"]})
             r["lce"].append(row["median_ms"])
             for name, fn in (ours or {}).items():
-                r.setdefault(name, []).append(median_ms(fn, n))
+                r.setdefault(name, []).append(median_ms(fn, n, between=between))
     return {key: {k: (float(np.median(v)) if isinstance(v, list) else v) for k, v in r.items()}
             for key, r in results.items()}
 
@@ -122,6 +154,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--models", default="mlp,cnn")
     p.add_argument("--batches", default="100,1")
+    p.add_argument("--between", choices=sorted(BETWEEN), default="warm",
+                   help="before each timed call, both sides: nothing, 5 ms asleep, or a 128 MiB read")
     args = p.parse_args(argv)
     models, batches = args.models.split(","), [int(b) for b in args.batches.split(",")]
 
@@ -133,14 +167,14 @@ def main(argv=None):
     lce = LceServer(args.lce_python, args.lce_xnnpack)
     load_before = os.getloadavg()[0]
     try:
-        results = measure(lce, cases, args.threads, args.rounds)
+        results = measure(lce, cases, args.threads, args.rounds, args.between)
     finally:
         lce.close()
     load_after = os.getloadavg()[0]
 
     print(f"pybitnet (ISA {pybitnet.isa()}) vs LCE {lce.info.get('lce_version')} "
           f"(use_indirect_bgemm=True, use_xnnpack={args.lce_xnnpack}), {args.threads} thread(s), "
-          f"median ms over {args.rounds} interleaved rounds; load average {load_before:.1f} -> {load_after:.1f}")
+          f"calls {args.between}, median ms over {args.rounds} interleaved rounds; load average {load_before:.1f} -> {load_after:.1f}")
     print()
     print("| model | batch | LCE | pybitnet float32 in | LCE / pybitnet | pybitnet uint8 in | LCE / pybitnet "
           "| pybitnet uint8 bit planes | LCE / pybitnet |")

@@ -11,8 +11,12 @@ prints one JSON line per (model, batch, threads): median ms over `--repeats`
 timed calls after `--warmup` calls, and the converted model's op counts
 (`lce_ops`: the Lce* custom ops, proof that the binary layers became binary
 kernels; `ops`: every op). `--serve` instead reads lines "model batch threads
-repeats" on stdin and answers each with one JSON line, so that a driver
+repeats [between]" on stdin and answers each with one JSON line, so that a driver
 (compare.py) can interleave LCE's and pybitnet's timings in one run.
+
+`between` says what happens before each timed call: `warm` (nothing: back to
+back), `sleep5` (5 ms asleep, as a server between requests) or `cold` (read a
+128 MiB buffer first, evicting the weights from every cache level).
 """
 import argparse
 import collections
@@ -131,22 +135,39 @@ class Bench:
                 use_xnnpack=self.xnnpack)
         return self.interpreters[name, batch, threads]
 
-    def time(self, name, batch, threads, repeats, warmup=2):
+    def time(self, name, batch, threads, repeats, warmup=2, between="warm"):
         _, shape, ops = self.model(name, batch)
         interp = self.interpreter(name, batch, threads).interpreter  # the wrapper: one call = one batch
         x = np.random.default_rng(1).uniform(-1, 1, shape).astype(np.float32)
         for _ in range(warmup):
             out = interp.predict([x])
         times = []
+        pause = BETWEEN[between]
         for _ in range(repeats):
+            pause()
             t = time.perf_counter()
             interp.predict([x])
             times.append(time.perf_counter() - t)
         lce_ops = {k: v for k, v in ops.items() if k.startswith("Lce")}
         return dict(peer="lce", lce_version=lce.__version__, xnnpack=self.xnnpack, model=name, batch=batch,
-                    threads=threads,
+                    threads=threads, between=between,
                     median_ms=1e3 * float(np.median(times)), min_ms=1e3 * min(times), repeats=repeats,
                     output_shape=list(out[0].shape), lce_ops=lce_ops, ops=ops)
+
+
+_EVICT = None
+
+
+def evict_caches():
+    """Read 128 MiB, more than any L3 here, so the next call finds its weights in DRAM."""
+    global _EVICT
+    if _EVICT is None:
+        _EVICT = np.ones(32 << 20, np.float32)
+    float(_EVICT.sum())
+
+
+# What runs before each timed call (the same three modes as compare.py's --between).
+BETWEEN = {"warm": lambda: None, "sleep5": lambda: time.sleep(0.005), "cold": evict_caches}
 
 
 def default_repeats(name, batch):
@@ -169,8 +190,9 @@ def main(argv=None):
         for line in sys.stdin:
             if not line.strip():
                 continue
-            name, batch, threads, repeats = line.split()
-            print(json.dumps(bench.time(name, int(batch), int(threads), int(repeats))), flush=True)
+            name, batch, threads, repeats, *between = line.split()
+            print(json.dumps(bench.time(name, int(batch), int(threads), int(repeats),
+                                        between=between[0] if between else "warm")), flush=True)
         return
     for name in args.models.split(","):
         for batch in map(int, args.batches.split(",")):

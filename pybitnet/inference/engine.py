@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .._arrays import as_array, refuse_broadcast
+from .._hugepages import place_together
 from ..packing import pack_signs
 from .layers import Affine, Layer, PackedConv, PackedDense, PixelInput, RealConv, RealDense, Threshold
 
@@ -46,6 +47,10 @@ class Model:
         The map from uint8 pixels to the model's input, ``x = p * scale + offset``
         (e.g. 2/255 and -1 for the BNN recipe's [-1, 1] inputs); needed for uint8
         inputs (MLP only).
+
+    The model copies every layer's ``weight_bits`` into one block (2 MiB-aligned, on huge
+    pages where the OS has them, so that a batch-1 call streams them faster) and points the
+    layers at the copies: changing the arrays you passed in afterwards changes nothing.
 
     Raises ValueError naming the first layer that does not fit.
     """
@@ -72,6 +77,10 @@ class Model:
                 layer.check()
             except ValueError as e:
                 raise ValueError(f"layer {n} ({type(layer).__name__}): {e}") from None
+        # One 2 MiB-aligned block on huge pages for all the weights: a batch-1 call streams
+        # them from DRAM without a TLB miss per 4 KiB (pybitnet/_hugepages.py).
+        for layer, bits in zip(layers, place_together([layer.weight_bits for layer in layers])):
+            layer.weight_bits = bits
         self.layers: List[Layer] = layers
         self.input_shape = self._input_shape(first, input_shape)
         self._check_chain()

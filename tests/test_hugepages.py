@@ -1,0 +1,49 @@
+"""pybitnet/_hugepages.py: the 2 MiB-aligned block a packed model keeps its weights in."""
+import mmap
+
+import numpy as np
+import pytest
+
+import pybitnet
+from pybitnet import _hugepages
+from pybitnet.inference import Model
+from pybitnet.inference.layers import Affine, FloatThreshold, PackedDense, RealDense
+
+
+def test_small_blocks_are_ordinary_memory():
+    a = _hugepages.empty_bytes(1000)
+    assert a.dtype == np.uint8 and a.shape == (1000,) and a.flags.writeable
+
+
+@pytest.mark.skipif(not hasattr(mmap, "MADV_HUGEPAGE"), reason="no madvise(MADV_HUGEPAGE) on this OS")
+def test_large_blocks_start_on_a_huge_page():
+    a = _hugepages.empty_bytes(3 << 20)
+    assert a.shape == (3 << 20,) and a.ctypes.data % _hugepages.HUGE_PAGE == 0
+    a[:] = 7  # writable to the last byte
+    assert int(a[-1]) == 7
+
+
+def test_place_together_copies_values_shapes_and_dtypes():
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 2**63, (4096, 64), dtype=np.uint64), np.arange(5, dtype=np.uint64),
+              np.zeros((0, 3), np.uint64), rng.integers(0, 2**63, (3, 7, 1), dtype=np.uint64)]
+    placed = _hugepages.place_together(arrays)
+    for a, p in zip(arrays, placed):
+        assert p.dtype == a.dtype and p.shape == a.shape and p.flags.c_contiguous
+        np.testing.assert_array_equal(p, a)
+        assert p.ctypes.data % 64 == 0 or p.size == 0
+    placed[1][0] = 99  # copies, not views of the inputs
+    assert arrays[1][0] == 0
+
+
+def test_model_keeps_copies_of_the_weights():
+    rng = np.random.default_rng(1)
+    w0 = pybitnet.pack_signs(rng.standard_normal((64, 100)).astype(np.float32))
+    w1 = pybitnet.pack_signs(rng.standard_normal((10, 64)).astype(np.float32))
+    first = RealDense(w0, 100, FloatThreshold(np.zeros(64, np.float32), np.ones(64, np.float32)))
+    last = PackedDense(w1, 64, Affine(np.ones(10, np.float32), np.zeros(10, np.float32)))
+    model = Model([first, last])
+    x = rng.standard_normal((3, 100)).astype(np.float32)
+    before = model.logits(x)
+    w0[...] = 0  # the caller's array, no longer the model's
+    np.testing.assert_array_equal(model.logits(x), before)
