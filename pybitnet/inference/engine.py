@@ -24,7 +24,8 @@ import numpy as np
 from .._arrays import as_array, refuse_broadcast
 from .._hugepages import place_together
 from ..packing import pack_signs
-from .layers import Affine, Layer, PackedConv, PackedDense, PixelInput, RealConv, RealDense, Threshold
+from .layers import (Affine, Layer, PackedConv, PackedDense, PixelInput, RealConv, RealDense, Threshold,
+                     _native_mlp, _record_native_mlp)
 
 _UINT8_PATHS = ("adds", "bitplanes")
 _FIRST_CONV = ("exact", "fused")
@@ -50,7 +51,10 @@ class Model:
 
     The model copies every layer's ``weight_bits`` into one block (2 MiB-aligned, on huge
     pages where the OS has them, so that a batch-1 call streams them faster) and points the
-    layers at the copies: changing the arrays you passed in afterwards changes nothing.
+    layers at the copies: changing the arrays you passed in afterwards changes nothing. An
+    MLP also builds a native copy of the whole net (``_bitops.PackedMlp``) that runs float32
+    rows in one C++ call, bit for bit the layer-by-layer path; treat a built model as
+    immutable.
 
     Raises ValueError naming the first layer that does not fit.
     """
@@ -86,6 +90,8 @@ class Model:
         self._check_chain()
         self.input_scale, self.input_offset = input_scale, input_offset
         self._pixels = None
+        # MLPs: float32 rows take one native call (bit for bit the layer-by-layer path).
+        self._native = _native_mlp(first, dense) if isinstance(first, RealDense) else None
         if (input_scale is None) != (input_offset is None):
             raise ValueError(f"input_scale and input_offset go together, got {input_scale} and {input_offset}")
         if input_scale is not None:
@@ -225,6 +231,13 @@ class Model:
             layer), whose sums round differently, so a pixel whose sum sits within
             rounding of its threshold can flip.
         """
+        native = self._native
+        if (native is not None and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 2
+                and x.flags.c_contiguous and x.shape[1] == native.in_features and uint8_path == "adds"
+                and first_conv == "exact"):
+            out = native.logits(x)  # checks x for NaN/Inf as _input does, with the same message
+            _record_native_mlp(self.layers[0], self.dense, x.shape[0])
+            return out
         bits = self.features(x, uint8_path=uint8_path, first_conv=first_conv)
         for layer in self.dense:
             bits = layer.forward(bits)

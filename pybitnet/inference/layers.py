@@ -34,7 +34,7 @@ from ..conv_bits import (binary_conv2d_threshold, conv_output_size, first_conv2d
                          max_pool2d_bits)
 from ..first_layer import bitplane_matmul, pixel_matmul_ops, pixel_panels, weight_row_sums
 from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
-from ..opcount import record
+from ..opcount import counting, record
 from ..packing import pack_signs
 from ..weight_matmul import binary_weight_matmul_ops
 
@@ -187,6 +187,26 @@ def _dense_dot(bits: np.ndarray, layer: "PackedDense") -> np.ndarray:
     dot = _bitops.xnor_gemm(bits, layer.weight_bits, layer.in_features)
     record("xnor_gemm", lambda: xnor_gemm_ops(bits.shape[0], layer.in_features, layer.out_features))
     return dot
+
+
+def _native_mlp(first: "RealDense", dense) -> "_bitops.PackedMlp":
+    """The whole MLP as one native object (src/bitops/inference/packed_mlp.h): the same
+    kernels and float operations as the layers' forward passes, in one call, so a batch-1
+    call with cold caches skips ~10 numpy operations' worth of interpreter work."""
+    hidden = [(d.weight_bits, d.in_features, d.epilogue.t, d.epilogue.flip) for d in dense[:-1]]
+    last = dense[-1]
+    return _bitops.PackedMlp(first.weight_bits, first.in_features, first.epilogue.t, first.epilogue.s, hidden,
+                             last.weight_bits, last.in_features, last.epilogue.scale, last.epilogue.shift)
+
+
+def _record_native_mlp(first: "RealDense", dense, m: int) -> None:
+    """The op counts of :func:`_native_mlp`'s call, as the layer-by-layer path records them."""
+    if not counting():
+        return
+    record("binary_weight_matmul", binary_weight_matmul_ops(m, first.in_features, first.out_features))
+    for d in dense[:-1]:
+        record("xnor_gemm_threshold", xnor_gemm_threshold_ops(m, d.in_features, d.out_features))
+    record("xnor_gemm", xnor_gemm_ops(m, dense[-1].in_features, dense[-1].out_features))
 
 
 def _conv_threshold(bits: np.ndarray, layer: "PackedConv") -> np.ndarray:

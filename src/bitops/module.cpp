@@ -27,6 +27,7 @@ void bind_uint8_weight_matmul(py::module_& m);
 void bind_sample(py::module_& m);
 void bind_pow2(py::module_& m);
 void bind_shift_matmul(py::module_& m);
+void bind_packed_mlp(py::module_& m);
 }  // namespace pbn
 
 PYBIND11_MODULE(_bitops, m) {
@@ -119,4 +120,5 @@ PYBIND11_MODULE(_bitops, m) {
   bind_sample(m);
   bind_pow2(m);
   bind_shift_matmul(m);
+  bind_packed_mlp(m);
 }

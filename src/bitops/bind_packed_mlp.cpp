@@ -1,0 +1,126 @@
+// Binding of the one-call MLP forward pass (inference/packed_mlp.h): every
+// array is checked once, when the object is built; logits() checks only x,
+// releases the GIL and runs the whole net.
+#include <climits>
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include <pybind11/stl.h>
+
+#include "bind_util.h"
+#include "inference/packed_mlp.h"
+
+namespace pbn {
+
+namespace {
+
+// Rows of k bits, C-contiguous, zero padding; returns the row count.
+std::size_t weight_rows(const py::array& w, const std::string& name, std::int64_t k) {
+  check_packed_rows(w, name.c_str(), k);
+  require_c_contiguous(w, name.c_str());
+  return std::size_t(w.shape(0));
+}
+
+template <class T>
+std::vector<T> per_row(const py::array& a, const std::string& name, const char* dtype, std::size_t n) {
+  const T* p = per_output<T>(a, name.c_str(), dtype, n, "weight row");
+  return std::vector<T>(p, p + n);
+}
+
+void require_chain(std::size_t features, std::int64_t k, const std::string& layer) {
+  if (std::size_t(k) != features)
+    throw py::value_error(layer + " takes k=" + std::to_string(k) + " inputs but the layer before gives " +
+                          std::to_string(features));
+}
+
+std::unique_ptr<PackedMlp> build(const py::array& w0, const py::handle& k0_obj, const py::array& t0,
+                                 const py::array& s0, const std::vector<py::tuple>& hidden, const py::array& w_last,
+                                 const py::handle& k_last_obj, const py::array& scale, const py::array& shift) {
+  const char* why = "the dot products are int32 (k <= 2**31 - 1)";
+  PackedMlp::FirstLayer first;
+  first.k = std::size_t(checked_k(k0_obj, "k0", INT32_MAX, why));
+  first.n = weight_rows(w0, "w0", std::int64_t(first.k));
+  first.w = static_cast<const word_t*>(w0.data());
+  first.t = per_row<float>(t0, "t0", "float32", first.n);
+  first.s = per_row<float>(s0, "s0", "float32", first.n);
+  require_finite(first.t.data(), first.n, "t0", "a threshold", true);
+  require_finite(first.s.data(), first.n, "s0", "a threshold's sign", true);
+  std::size_t features = first.n;
+  std::vector<PackedMlp::HiddenLayer> layers;
+  for (std::size_t i = 0; i < hidden.size(); ++i) {
+    const std::string at = "hidden[" + std::to_string(i) + "]";
+    if (hidden[i].size() != 4)
+      throw py::value_error(at + " must be a tuple (w_bits, k, thresholds, flip), got " +
+                            std::to_string(hidden[i].size()) + " items");
+    for (int j : {0, 2, 3})
+      if (!py::isinstance<py::array>(hidden[i][j]))
+        throw py::type_error(at + " item " + std::to_string(j) + " must be a numpy array");
+    PackedMlp::HiddenLayer h;
+    const auto w = py::reinterpret_borrow<py::array>(hidden[i][0]);
+    h.k = std::size_t(checked_k(hidden[i][1], (at + " k").c_str(), INT32_MAX, why));
+    require_chain(features, std::int64_t(h.k), at);
+    h.n = weight_rows(w, at + " w_bits", std::int64_t(h.k));
+    h.w = static_cast<const word_t*>(w.data());
+    h.thresholds = per_row<std::int32_t>(py::reinterpret_borrow<py::array>(hidden[i][2]), at + " thresholds", "int32",
+                                         h.n);
+    h.flips = pack_flags(hidden[i][3], (at + " flip").c_str(), h.n, "weight row");
+    features = h.n;
+    layers.push_back(std::move(h));
+  }
+  PackedMlp::LastLayer last;
+  last.k = std::size_t(checked_k(k_last_obj, "k_last", INT32_MAX, why));
+  require_chain(features, std::int64_t(last.k), "the last layer");
+  last.n = weight_rows(w_last, "w_last", std::int64_t(last.k));
+  last.w = static_cast<const word_t*>(w_last.data());
+  last.scale = per_row<float>(scale, "scale", "float32", last.n);
+  last.shift = per_row<float>(shift, "shift", "float32", last.n);
+  require_finite(last.scale.data(), last.n, "scale", "an affine epilogue");
+  require_finite(last.shift.data(), last.n, "shift", "an affine epilogue");
+  if (first.n == 0 || last.n == 0) throw py::value_error("every layer needs at least one output");
+  return std::make_unique<PackedMlp>(std::move(first), std::move(layers), std::move(last));
+}
+
+py::array_t<float> logits(const PackedMlp& net, const py::array& x, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  require_dtype<float>(x, "x", "float32");
+  require_ndim(x, "x", 2);
+  if (std::size_t(x.shape(1)) != net.in_features())
+    throw py::value_error("x must have shape (M, " + std::to_string(net.in_features()) + "), got " + shape_str(x));
+  const std::size_t m = std::size_t(x.shape(0));
+  py::array_t<float> out = new_result<float>({m, net.out_features()}, "the logits (rows of x x classes)");
+  if (m == 0) return out;
+  const std::size_t ldx = row_stride(x, "x");
+  const auto* xp = static_cast<const float*>(x.data());
+  for (std::size_t i = 0; i < m; ++i)  // NaN compares false with every threshold
+    for (std::size_t j = 0; j < net.in_features(); ++j)
+      if (!std::isfinite(xp[i * ldx + j]))
+        throw py::value_error("x contains NaN or Inf: the model has no prediction for it");
+  float* o = out.mutable_data();
+  bool ok;
+  {
+    py::gil_scoped_release release;
+    ok = net.logits(target, xp, ldx, m, o);
+  }
+  if (!ok)
+    throw py::value_error("the first layer's (x @ sign(W).T - t) * s is NaN (an overflow of x times a zero or "
+                          "infinite threshold scale): the model has no prediction for it");
+  return out;
+}
+
+}  // namespace
+
+void bind_packed_mlp(py::module_& m) {
+  py::class_<PackedMlp>(m, "PackedMlp", R"pbdoc(A packed BNN MLP run in one native call (pybitnet.inference uses it
+for float32 inputs; see src/bitops/inference/packed_mlp.h). Copies the weights.)pbdoc")
+      .def(py::init(&build), py::arg("w0"), py::arg("k0"), py::arg("t0"), py::arg("s0"), py::arg("hidden"),
+           py::arg("w_last"), py::arg("k_last"), py::arg("scale"), py::arg("shift"))
+      .def("logits", &logits, py::arg("x"), py::arg("isa") = "",
+           "float32 logits (M, classes) of float32 rows x (M, in_features), bit for bit the Python path's.")
+      .def_property_readonly("in_features", &PackedMlp::in_features)
+      .def_property_readonly("out_features", &PackedMlp::out_features)
+      .def_property_readonly("weight_bytes", &PackedMlp::weight_bytes)
+      .def_property_readonly("on_huge_pages", &PackedMlp::on_huge_pages);
+}
+
+}  // namespace pbn

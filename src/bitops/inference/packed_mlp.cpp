@@ -1,0 +1,87 @@
+#include "packed_mlp.h"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "../pack/driver.h"
+#include "../weight_matmul/driver.h"
+#include "../xnor_gemm/driver.h"
+
+namespace pbn {
+
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t(2) << 20;
+constexpr std::size_t kMinHugeBytes = std::size_t(1) << 20;  // smaller: not worth a huge page
+
+std::size_t layer_bytes(std::size_t n, std::size_t k) { return (n * words_for(k) * sizeof(word_t) + 63) / 64 * 64; }
+
+}  // namespace
+
+PackedMlp::PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLayer last)
+    : first_(std::move(first)), hidden_(std::move(hidden)), last_(std::move(last)) {
+  bytes_ = layer_bytes(first_.n, first_.k) + layer_bytes(last_.n, last_.k);
+  for (const auto& h : hidden_) bytes_ += layer_bytes(h.n, h.k);
+  const bool big = bytes_ >= kMinHugeBytes;
+  const std::size_t align = big ? kHugePage : 64;
+  block_ = std::aligned_alloc(align, (bytes_ + align - 1) / align * align);
+  if (!block_) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  // Before the first touch, so the pages are huge from the start (ignored where THP is off).
+  if (big) huge_ = madvise(block_, (bytes_ + align - 1) / align * align, MADV_HUGEPAGE) == 0;
+#endif
+  char* p = static_cast<char*>(block_);
+  auto place = [&p](const word_t*& w, std::size_t n, std::size_t k) {
+    const std::size_t bytes = n * words_for(k) * sizeof(word_t);
+    if (bytes) std::memcpy(p, w, bytes);
+    w = reinterpret_cast<const word_t*>(p);
+    p += layer_bytes(n, k);
+  };
+  place(first_.w, first_.n, first_.k);
+  for (auto& h : hidden_) place(h.w, h.n, h.k);
+  place(last_.w, last_.n, last_.k);
+}
+
+PackedMlp::~PackedMlp() { std::free(block_); }
+
+bool PackedMlp::logits(const Target& t, const float* x, std::size_t ldx, std::size_t m, float* out) const {
+  if (m == 0) return true;
+  // First layer: the trained layer's float sums, then pack_signs((y - t) * s).
+  std::vector<float> y(m * first_.n);
+  driver::weight_matmul(t, x, ldx, driver::WeightBits{first_.w, words_for(first_.k), nullptr, 0, first_.n}, y.data(),
+                        first_.n, m, first_.k);
+  for (std::size_t i = 0; i < m; ++i) {
+    float* row = y.data() + i * first_.n;
+    for (std::size_t j = 0; j < first_.n; ++j) {
+      row[j] -= first_.t[j];  // two rounded float32 operations, as numpy's y -= t; y *= s
+      row[j] *= first_.s[j];
+    }
+  }
+  std::vector<word_t> bits(m * words_for(first_.n));
+  if (driver::pack_signs(t, y.data(), DType::f32, m, first_.n, 1, bits.data())) return false;
+  std::size_t features = first_.n;
+  // Hidden layers: the fused XNOR GEMM + threshold, packed signs in and out.
+  std::vector<word_t> next;
+  for (const auto& h : hidden_) {
+    next.assign(m * words_for(h.n), 0);
+    driver::xnor_gemm_threshold(t, bits.data(), words_for(features), h.w, words_for(h.k), next.data(),
+                                words_for(h.n), m, h.n, std::int64_t(h.k), h.thresholds.data(), h.flips.data());
+    bits.swap(next);
+    features = h.n;
+  }
+  // Last layer: int32 dot products, then numpy's int32 * float32 + float32 (in float64) -> float32.
+  std::vector<std::int32_t> dot(m * last_.n);
+  driver::xnor_gemm(t, bits.data(), words_for(features), last_.w, words_for(last_.k), dot.data(), last_.n, m, last_.n,
+                    std::int64_t(last_.k));
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < last_.n; ++j) {
+      const double v = double(dot[i * last_.n + j]) * double(last_.scale[j]);
+      out[i * last_.n + j] = float(v + double(last_.shift[j]));
+    }
+  return true;
+}
+
+}  // namespace pbn

@@ -1,0 +1,69 @@
+// A packed BNN MLP run in one native call (pybind-free; bind_packed_mlp.cpp
+// checks the arrays once, when the model is built). What a Python forward pass
+// does in ~10 numpy operations and 5 kernel calls (~115 us of interpreter and
+// numpy work when the caches are cold, more than the weights' own streaming),
+// this does in one: the same drivers, the same float operations in the same
+// order, so the logits are bit for bit the Python path's
+// (pybitnet/inference/layers.py):
+//   first layer  y = x @ sign(W0).T (weight_matmul), bits = pack_signs((y - t) * s)
+//   hidden       bits = xnor_gemm_threshold(bits, W, k, thresholds, flips)
+//   last         logits = float32(double(xnor_gemm(bits, W, k)) * scale + shift)
+// The weights are copied into one 2 MiB-aligned block advised for huge pages
+// (see pybitnet/_hugepages.py for why), so the object is immutable and owns
+// everything it reads: thread-safe, and the caller's arrays may change.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../registry.h"
+
+namespace pbn {
+
+class PackedMlp {
+ public:
+  struct FirstLayer {  // real inputs -> packed signs
+    const word_t* w;    // n rows of k bits
+    std::size_t n, k;
+    std::vector<float> t, s;
+  };
+  struct HiddenLayer {  // packed signs -> packed signs
+    const word_t* w;
+    std::size_t n, k;
+    std::vector<std::int32_t> thresholds;
+    std::vector<word_t> flips;  // words_for(n)
+  };
+  struct LastLayer {  // packed signs -> float32 logits
+    const word_t* w;
+    std::size_t n, k;
+    std::vector<float> scale, shift;
+  };
+
+  // The layers' `w` point at the caller's rows (zero padding, words_for(k) per
+  // row, contiguous); they are copied here.
+  PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLayer last);
+  ~PackedMlp();
+  PackedMlp(const PackedMlp&) = delete;
+  PackedMlp& operator=(const PackedMlp&) = delete;
+
+  std::size_t in_features() const { return first_.k; }
+  std::size_t out_features() const { return last_.n; }
+  std::size_t weight_bytes() const { return bytes_; }
+  bool on_huge_pages() const { return huge_; }
+
+  // out (m x out_features, contiguous) from x (m x in_features, row stride ldx).
+  // Returns false (out unspecified) if a first-layer value (y - t) * s is NaN,
+  // where pack_signs would refuse it.
+  bool logits(const Target& t, const float* x, std::size_t ldx, std::size_t m, float* out) const;
+
+ private:
+  FirstLayer first_;
+  std::vector<HiddenLayer> hidden_;
+  LastLayer last_;
+  void* block_ = nullptr;
+  std::size_t bytes_ = 0;
+  bool huge_ = false;
+};
+
+}  // namespace pbn

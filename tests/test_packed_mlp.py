@@ -1,0 +1,152 @@
+"""The one-call MLP forward pass (_bitops.PackedMlp, used by pybitnet.inference for float32
+rows): bit for bit the layer-by-layer Python path, on every ISA, with clear errors."""
+import threading
+
+import numpy as np
+import pytest
+
+import pybitnet
+from pybitnet import _bitops
+from pybitnet.inference import Model
+from pybitnet.inference.layers import Affine, FloatThreshold, PackedDense, RealDense, Threshold
+
+
+def random_mlp(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    k0, n0 = sizes[0], sizes[1]
+    w0 = pybitnet.pack_signs(rng.standard_normal((n0, k0)).astype(np.float32))
+    s0 = np.where(rng.random(n0) < 0.3, -1, 1).astype(np.float32) * rng.uniform(0.5, 2, n0).astype(np.float32)
+    layers = [RealDense(w0, k0, FloatThreshold(rng.normal(0, 3, n0).astype(np.float32), s0))]
+    for k, n in zip(sizes[1:-2], sizes[2:-1]):
+        w = pybitnet.pack_signs(rng.standard_normal((n, k)).astype(np.float32))
+        t = rng.integers(-k // 4, k // 4 + 1, n).astype(np.int32)
+        layers.append(PackedDense(w, k, Threshold(t, rng.random(n) < 0.3)))
+    k, n = sizes[-2], sizes[-1]
+    w = pybitnet.pack_signs(rng.standard_normal((n, k)).astype(np.float32))
+    layers.append(PackedDense(w, k, Affine(rng.uniform(-1, 1, n).astype(np.float32),
+                                           rng.normal(0, 5, n).astype(np.float32))))
+    return Model(layers)
+
+
+def layer_by_layer(model, x):
+    bits = model.features(x)
+    for layer in model.dense:
+        bits = layer.forward(bits)
+    return bits
+
+
+@pytest.mark.parametrize("sizes", [(784, 256, 256, 10), (100, 64, 10), (64, 130, 70, 3), (5, 1, 1),
+                                   (784, 4096, 4096, 4096, 10)])
+@pytest.mark.parametrize("batch", [1, 3, 9, 100])
+def test_native_equals_layer_by_layer(sizes, batch):
+    model = random_mlp(sizes, seed=batch)
+    assert model._native is not None
+    x = np.random.default_rng(batch).normal(0, 2, (batch, sizes[0])).astype(np.float32)
+    got = model.logits(x)
+    assert got.dtype == np.float32 and got.shape == (batch, sizes[-1])
+    np.testing.assert_array_equal(got, layer_by_layer(model, x))
+
+
+@pytest.mark.parametrize("isa", pybitnet.available_isas())
+def test_every_isa_gives_the_same_bits(isa):
+    model = random_mlp((300, 200, 130, 7), seed=3)
+    x = np.random.default_rng(4).normal(0, 2, (17, 300)).astype(np.float32)
+    np.testing.assert_array_equal(model._native.logits(x, isa), model._native.logits(x, "scalar"))
+    np.testing.assert_array_equal(model._native.logits(x, isa), layer_by_layer(model, x))
+
+
+def test_row_slices_and_fallbacks_agree():
+    model = random_mlp((100, 64, 10), seed=5)
+    x = np.random.default_rng(5).normal(0, 2, (8, 100)).astype(np.float32)
+    want = model.logits(x)
+    np.testing.assert_array_equal(model.logits(x.astype(np.float64)), want)  # the Python path converts
+    np.testing.assert_array_equal(model.logits(np.asfortranarray(x)), want)
+    np.testing.assert_array_equal(model._native.logits(x[::2]), want[::2])  # strided rows, contiguous columns
+    assert model.logits(x[:0]).shape == (0, 10)
+
+
+def test_nan_and_inf_inputs_are_refused_with_the_python_message():
+    model = random_mlp((100, 64, 10))
+    for bad in (np.nan, np.inf):
+        x = np.zeros((2, 100), np.float32)
+        x[1, 7] = bad
+        with pytest.raises(ValueError, match="x contains NaN or Inf"):
+            model.logits(x)
+        with pytest.raises(ValueError, match="x contains NaN or Inf"):
+            model._native.logits(x)
+
+
+def test_bad_x_names_it():
+    native = random_mlp((100, 64, 10))._native
+    with pytest.raises(TypeError, match="x must have dtype float32"):
+        native.logits(np.zeros((1, 100)))
+    with pytest.raises(ValueError, match=r"x must have shape \(M, 100\)"):
+        native.logits(np.zeros((1, 99), np.float32))
+    with pytest.raises(ValueError, match="x"):
+        native.logits(np.zeros((1, 100), np.float32)[:, ::-1])
+    with pytest.raises(ValueError, match="x"):
+        native.logits(np.zeros(100, np.float32))
+
+
+def test_construction_checks_every_array():
+    rng = np.random.default_rng(0)
+    w0 = pybitnet.pack_signs(rng.standard_normal((64, 100)).astype(np.float32))
+    t0 = s0 = np.ones(64, np.float32)
+    w1 = pybitnet.pack_signs(rng.standard_normal((10, 64)).astype(np.float32))
+    ones10 = np.ones(10, np.float32)
+    _bitops.PackedMlp(w0, 100, t0, s0, [], w1, 64, ones10, ones10)  # fine
+    with pytest.raises(ValueError, match="the last layer takes k=65"):
+        _bitops.PackedMlp(w0, 100, t0, s0, [], pybitnet.pack_signs(np.ones((10, 65), np.float32)), 65, ones10, ones10)
+    bad = w0.copy()
+    bad[3, -1] |= np.uint64(1) << np.uint64(63)  # a padding bit past k=100
+    with pytest.raises(ValueError, match="w0 row 3 has nonzero padding bits"):
+        _bitops.PackedMlp(bad, 100, t0, s0, [], w1, 64, ones10, ones10)
+    with pytest.raises(TypeError, match="t0 must have dtype float32"):
+        _bitops.PackedMlp(w0, 100, t0.astype(np.float64), s0, [], w1, 64, ones10, ones10)
+    with pytest.raises(ValueError, match="scale contains NaN"):
+        _bitops.PackedMlp(w0, 100, t0, s0, [], w1, 64, np.full(10, np.nan, np.float32), ones10)
+    with pytest.raises(ValueError, match=r"hidden\[0\] must be a tuple"):
+        _bitops.PackedMlp(w0, 100, t0, s0, [(w1,)], w1, 64, ones10, ones10)
+    with pytest.raises(ValueError, match="w0"):
+        _bitops.PackedMlp(np.asfortranarray(np.zeros((64, 2), np.uint64)), 100, t0, s0, [], w1, 64, ones10, ones10)
+    with pytest.raises(ValueError, match="k0"):
+        _bitops.PackedMlp(w0, -1, t0, s0, [], w1, 64, ones10, ones10)
+
+
+def test_the_model_owns_copies():
+    model = random_mlp((100, 64, 10), seed=6)
+    x = np.random.default_rng(6).normal(0, 2, (4, 100)).astype(np.float32)
+    want = model.logits(x)
+    for layer in model.layers:
+        layer.weight_bits[...] = 0  # the engine's arrays: the native object has its own
+    np.testing.assert_array_equal(model._native.logits(x), want)
+
+
+def test_op_counts_match_the_layer_path():
+    model = random_mlp((784, 256, 256, 10), seed=7)
+    x = np.random.default_rng(7).normal(0, 2, (5, 784)).astype(np.float32)
+    with pybitnet.count_ops() as fast:
+        model.logits(x)
+    with pybitnet.count_ops() as slow:
+        layer_by_layer(model, x)
+    assert fast.as_dict() == slow.as_dict()
+    assert {k: v.as_dict() for k, v in fast.by_kernel.items()} == {k: v.as_dict() for k, v in slow.by_kernel.items()}
+
+
+def test_threads_share_one_model():
+    model = random_mlp((784, 512, 512, 10), seed=8)
+    xs = [np.random.default_rng(i).normal(0, 2, (3, 784)).astype(np.float32) for i in range(4)]
+    want = [model.logits(x) for x in xs]
+    got = [None] * 4
+
+    def run(i):
+        for _ in range(20):
+            got[i] = model.logits(xs[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
