@@ -386,6 +386,36 @@ def case_pixel_matmul(src):
         np.testing.assert_array_equal(first_layer.bitplane_matmul(x, wb, k), want)
 
 
+def case_packed_mlp(src):
+    """_bitops.PackedMlp (the inference engine's one-call MLP) against a numpy oracle of
+    its layers: exact integer dot products, the first layer's float threshold from the
+    same float32 sums (binary_weight_matmul's, checked by its own case)."""
+    sizes = [src.size(150)] + [src.size(90) + 1 for _ in range(src.integer(1, 3))] + [src.size(12) + 1]
+    sizes[0] = max(sizes[0], 1)
+    r = src.rng()
+    w = [pm1(src, (n, k)) for k, n in zip(sizes[:-1], sizes[1:])]
+    wb = [place(src, pybitnet.pack_signs(x), strided_rows=False) for x in w]
+    t0 = r.normal(0, 3, sizes[1]).astype(np.float32)
+    s0 = (np.where(r.random(sizes[1]) < 0.3, -1, 1) * r.uniform(0.5, 2, sizes[1])).astype(np.float32)
+    hidden = []
+    for i in range(1, len(w) - 1):
+        k, n = sizes[i], sizes[i + 1]
+        hidden.append((wb[i], k, r.integers(-k - 1, k + 2, n).astype(np.int32), r.random(n) < 0.4))
+    scale = r.uniform(-1, 1, sizes[-1]).astype(np.float32)
+    shift = r.normal(0, 5, sizes[-1]).astype(np.float32)
+    net = _bitops.PackedMlp(wb[0], sizes[0], t0, s0, hidden, wb[-1], sizes[-2], scale, shift)
+    x = place(src, src.floats((src.size(9), sizes[0]), 4.0), strided_rows=True)
+    y = _bitops.binary_weight_matmul(np.ascontiguousarray(x), wb[0], sizes[0])
+    y = (y - t0) * s0
+    a = np.where(y < 0, -1, 1).astype(np.int64)
+    for (wbits, k, t, flip), wi in zip(hidden, w[1:-1]):
+        dot = a @ wi.astype(np.int64).T
+        a = np.where(np.where(flip, dot > t, dot < t), -1, 1).astype(np.int64)
+    want = ((a @ w[-1].astype(np.int64).T) * scale.astype(np.float64) + shift).astype(np.float32)
+    for isa in ISAS:
+        np.testing.assert_array_equal(net.logits(x, isa), want)
+
+
 # The one list: op name -> case. Adding an op to the property suite and the fuzzer is one line here.
 CASES = {
     "pack_signs": case_pack_signs,
@@ -401,6 +431,7 @@ CASES = {
     "conv_bits": case_conv_bits,
     "first_conv": case_first_conv,
     "pixel_matmul": case_pixel_matmul,
+    "packed_mlp": case_packed_mlp,
 }
 
 
@@ -478,6 +509,11 @@ ABUSE = [
                                                                      padding=any_arg(s))),
     ("pixel_matmul", lambda s: first_layer.pixel_matmul(any_array(s), any_array(s), any_int(s))),
     ("set_num_threads", lambda s: pybitnet.set_num_threads(any_arg(s))),
+    ("PackedMlp", lambda s: _bitops.PackedMlp(any_array(s), any_int(s), any_array(s), any_array(s),
+                                              s.choice([[], [(any_array(s), any_int(s), any_array(s), any_array(s))],
+                                                        [(any_array(s),)], [any_arg(s)]]),
+                                              any_array(s), any_int(s), any_array(s), any_array(s))
+     .logits(any_array(s))),
 ]
 
 
