@@ -150,3 +150,13 @@ def test_threads_share_one_model():
         t.join()
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_deepcopy_rebuilds_the_native_half():
+    import copy
+
+    model = random_mlp((100, 64, 10), seed=9)
+    x = np.random.default_rng(9).normal(0, 2, (3, 100)).astype(np.float32)
+    twin = copy.deepcopy(model)
+    assert twin._native is not None and twin._native is not model._native
+    np.testing.assert_array_equal(twin.logits(x), model.logits(x))

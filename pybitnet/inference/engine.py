@@ -102,6 +102,17 @@ class Model:
             if isinstance(first, RealDense):
                 self._pixels = PixelInput(first, float(input_scale), float(input_offset))
 
+    # copy.deepcopy (and pickle, for those who use it) rebuild the native half, which holds raw memory
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_native"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        first = self.layers[0]
+        self._native = _native_mlp(first, self.dense) if isinstance(first, RealDense) else None
+
     # -- structure ---------------------------------------------------------------------------------
     @staticmethod
     def _input_shape(first, input_shape):
