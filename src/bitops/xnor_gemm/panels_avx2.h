@@ -17,17 +17,15 @@
 #include <immintrin.h>
 
 #include "../bits.h"
-#include "../tail.h"
+#include "panel_loops.h"
 
 namespace pbn {
 namespace {
 
-constexpr int kPanelMR2 = 2;  // A rows per tile: they share the epilogue's threshold loads
-constexpr int kPanelNP2 = 2;  // panels (8 columns, two 256-bit vectors each) per tile
 constexpr std::size_t kMaxByteWords = 31;  // byte counts of at most 8 per word: 31 * 8 = 248 < 256
 
 // int32 dot products, c[i, j] (xnor_gemm).
-struct Panel2Int32Sink {
+struct Avx2PanelInt32Sink {
   std::int32_t* c;
   std::size_t ldc, n;
   template <int MR>
@@ -44,7 +42,7 @@ struct Panel2Int32Sink {
 };
 
 // The fused binary layer's sign bits: byte j / 8 of each row (rows zeroed first).
-struct Panel2BitsSink {
+struct Avx2PanelBitsSink {
   std::uint8_t* c;
   std::size_t ldc_bytes, n;
   const std::int32_t* thresholds;
@@ -73,80 +71,63 @@ struct Panel2BitsSink {
   }
 };
 
-template <int MR, int NP, class Sink>
-PBN_INLINE void panel_tile2(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::size_t row,
-                            std::size_t col, std::int64_t k, const Sink& out) {
-  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1,
-                                       2, 2, 3, 2, 3, 3, 4);
-  const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-  alignas(32) std::int64_t ones[MR][2 * NP][4] = {};
-  for (std::size_t q0 = 0; q0 < words; q0 += kMaxByteWords) {
-    const std::size_t q1 = q0 + kMaxByteWords < words ? q0 + kMaxByteWords : words;
-    __m256i bytes[MR][2 * NP];
+struct Avx2PanelTile {
+  static constexpr int kMR = 2;  // A rows per tile: they share the epilogue's threshold loads
+  static constexpr int kNP = 2;  // panels (8 columns, two 256-bit vectors each) per tile
+
+  template <int MR, int NP, class Sink>
+  static PBN_INLINE void run(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::size_t row,
+                             std::size_t col, std::int64_t k, const Sink& out) {
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1,
+                                         2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    alignas(32) std::int64_t ones[MR][2 * NP][4] = {};
+    for (std::size_t q0 = 0; q0 < words; q0 += kMaxByteWords) {
+      const std::size_t q1 = q0 + kMaxByteWords < words ? q0 + kMaxByteWords : words;
+      __m256i bytes[MR][2 * NP];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
+      for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int v = 0; v < 2 * NP; ++v) bytes[i][v] = zero;
-    for (std::size_t q = q0; q < q1; ++q) {
-      __m256i aq[MR];
+        for (int v = 0; v < 2 * NP; ++v) bytes[i][v] = zero;
+      for (std::size_t q = q0; q < q1; ++q) {
+        __m256i aq[MR];
 #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) aq[i] = _mm256_set1_epi64x(static_cast<long long>(a[i * lda + q]));
+        for (int i = 0; i < MR; ++i) aq[i] = _mm256_set1_epi64x(static_cast<long long>(a[i * lda + q]));
 #pragma GCC unroll 8
-      for (int v = 0; v < 2 * NP; ++v) {
-        const __m256i b =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + ((v / 2) * words + q) * 8 + 4 * (v % 2)));
+        for (int v = 0; v < 2 * NP; ++v) {
+          const __m256i b =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + ((v / 2) * words + q) * 8 + 4 * (v % 2)));
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) {
-          const __m256i x = _mm256_xor_si256(aq[i], b);
-          const __m256i lo = _mm256_and_si256(x, low), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
-          bytes[i][v] = _mm256_add_epi8(bytes[i][v],
-                                        _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi)));
+          for (int i = 0; i < MR; ++i) {
+            const __m256i x = _mm256_xor_si256(aq[i], b);
+            const __m256i lo = _mm256_and_si256(x, low), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
+            bytes[i][v] = _mm256_add_epi8(bytes[i][v],
+                                          _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi)));
+          }
         }
       }
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; ++v) {
+          __m256i* o = reinterpret_cast<__m256i*>(ones[i][v]);
+          _mm256_store_si256(o, _mm256_add_epi64(_mm256_load_si256(o), _mm256_sad_epu8(bytes[i][v], zero)));
+        }
     }
+    const __m256i kk = _mm256_set1_epi64x(k);  // dot = k - 2 * ones
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
+    for (int p = 0; p < NP; ++p) {
+      __m256i dot[MR][2];
 #pragma GCC unroll 8
-      for (int v = 0; v < 2 * NP; ++v) {
-        __m256i* o = reinterpret_cast<__m256i*>(ones[i][v]);
-        _mm256_store_si256(o, _mm256_add_epi64(_mm256_load_si256(o), _mm256_sad_epu8(bytes[i][v], zero)));
-      }
-  }
-  const __m256i kk = _mm256_set1_epi64x(k);  // dot = k - 2 * ones
-#pragma GCC unroll 8
-  for (int p = 0; p < NP; ++p) {
-    __m256i dot[MR][2];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
+      for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h)
-        dot[i][h] = _mm256_sub_epi64(
-            kk, _mm256_slli_epi64(_mm256_load_si256(reinterpret_cast<const __m256i*>(ones[i][2 * p + h])), 1));
-    out.template put<MR>(row, col + 8 * std::size_t(p), dot);
+        for (int h = 0; h < 2; ++h)
+          dot[i][h] = _mm256_sub_epi64(
+              kk, _mm256_slli_epi64(_mm256_load_si256(reinterpret_cast<const __m256i*>(ones[i][2 * p + h])), 1));
+      out.template put<MR>(row, col + 8 * std::size_t(p), dot);
+    }
   }
-}
-
-template <int NP, class Sink>
-void panel_column2(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::size_t col,
-                   std::size_t m, std::int64_t k, const Sink& out) {
-  std::size_t i = 0;
-  for (; i + kPanelMR2 <= m; i += kPanelMR2) panel_tile2<kPanelMR2, NP>(a + i * lda, lda, bp, words, i, col, k, out);
-  for (; i < m; ++i) panel_tile2<1, NP>(a + i * lda, lda, bp, words, i, col, k, out);
-}
-
-// Every output of rows [0, m) x columns [0, n) through `out`.
-template <class Sink>
-void panels_gemm2(const word_t* a, std::size_t lda, const word_t* bp, std::size_t m, std::size_t n,
-                  std::size_t words, std::int64_t k, const Sink& out) {
-  const std::size_t panels = (n + 7) / 8;
-  std::size_t p = 0;
-  // One group of kPanelNP2 panels (16 columns, words * 128 bytes) stays in L1 while the A rows stream past.
-  for (; p + kPanelNP2 <= panels; p += kPanelNP2)
-    panel_column2<kPanelNP2>(a, lda, bp + p * words * 8, words, p * 8, m, k, out);
-  with_count<kPanelNP2 - 1>(panels - p, [&](auto np) {
-    panel_column2<decltype(np)::value>(a, lda, bp + p * words * 8, words, p * 8, m, k, out);
-  });
-}
+};
 
 }  // namespace
 }  // namespace pbn

@@ -8,21 +8,19 @@
 // layout as kernels.h's xnor_gemm_threshold_panels_fn: bp[(p * words + q) * 8
 // + l] = word q of column 8p + l, zero words past n.
 //
-// Users: xnor_gemm_threshold_panels__avx512 (B already in panels, the conv
-// driver) and the *_repanel__avx512 variants, which copy their B rows into
-// panels first (xnor_gemm_repanel__avx512.cpp).
+// The loops around the tile: panel_loops.h. Users: xnor_gemm_threshold_panels__avx512
+// (B already in panels, the conv driver) and the *_repanel__avx512 variants, which
+// copy their B rows into panels first (xnor_gemm_repanel__avx512.cpp).
 #pragma once
 
 #include <immintrin.h>
 
 #include "../bits.h"
-#include "../tail.h"
+#include "panel_loops.h"
 
 namespace pbn {
 namespace {
 
-constexpr int kPanelMR = 6;  // A rows per tile (6 x 4 panels: 24 accumulators; 5% over 4 x 4, measured)
-constexpr int kPanelNP = 4;  // panels (8 columns each) per tile
 
 // int32 dot products, c[i, j] (xnor_gemm).
 struct PanelInt32Sink {
@@ -59,57 +57,40 @@ struct PanelBitsSink {
   }
 };
 
-template <int MR, int NP, class Sink>
-PBN_INLINE void panel_tile(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::size_t row,
-                           std::size_t col, std::int64_t k, const Sink& out) {
-  __m512i acc[MR][NP];
+struct Avx512PanelTile {
+  static constexpr int kMR = 6;  // A rows per tile (6 x 4 panels: 24 accumulators; 5% over 4 x 4, measured)
+  static constexpr int kNP = 4;  // panels (8 columns each) per tile
+
+  template <int MR, int NP, class Sink>
+  static PBN_INLINE void run(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::size_t row,
+                             std::size_t col, std::int64_t k, const Sink& out) {
+    __m512i acc[MR][NP];
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int p = 0; p < NP; ++p) acc[i][p] = _mm512_setzero_si512();
-  for (std::size_t q = 0; q < words; ++q) {
-    __m512i b[NP];
+      for (int p = 0; p < NP; ++p) acc[i][p] = _mm512_setzero_si512();
+    for (std::size_t q = 0; q < words; ++q) {
+      __m512i b[NP];
 #pragma GCC unroll 8
-    for (int p = 0; p < NP; ++p) b[p] = _mm512_loadu_si512(bp + (std::size_t(p) * words + q) * 8);
+      for (int p = 0; p < NP; ++p) b[p] = _mm512_loadu_si512(bp + (std::size_t(p) * words + q) * 8);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m512i ai = _mm512_set1_epi64(static_cast<long long>(a[i * lda + q]));
+      for (int i = 0; i < MR; ++i) {
+        const __m512i ai = _mm512_set1_epi64(static_cast<long long>(a[i * lda + q]));
 #pragma GCC unroll 8
-      for (int p = 0; p < NP; ++p)
-        acc[i][p] = _mm512_add_epi64(acc[i][p], _mm512_popcnt_epi64(_mm512_xor_si512(ai, b[p])));
+        for (int p = 0; p < NP; ++p)
+          acc[i][p] = _mm512_add_epi64(acc[i][p], _mm512_popcnt_epi64(_mm512_xor_si512(ai, b[p])));
+      }
+    }
+    const __m512i kk = _mm512_set1_epi64(k);
+#pragma GCC unroll 8
+    for (int p = 0; p < NP; ++p) {
+      __m512i dot[MR];
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) dot[i] = _mm512_sub_epi64(kk, _mm512_slli_epi64(acc[i][p], 1));
+      out.template put<MR>(row, col + 8 * std::size_t(p), dot);
     }
   }
-  const __m512i kk = _mm512_set1_epi64(k);
-#pragma GCC unroll 8
-  for (int p = 0; p < NP; ++p) {
-    __m512i dot[MR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) dot[i] = _mm512_sub_epi64(kk, _mm512_slli_epi64(acc[i][p], 1));
-    out.template put<MR>(row, col + 8 * std::size_t(p), dot);
-  }
-}
-
-template <int NP, class Sink>
-void panel_column(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::size_t col,
-                  std::size_t m, std::int64_t k, const Sink& out) {
-  std::size_t i = 0;
-  for (; i + kPanelMR <= m; i += kPanelMR) panel_tile<kPanelMR, NP>(a + i * lda, lda, bp, words, i, col, k, out);
-  for (; i < m; ++i) panel_tile<1, NP>(a + i * lda, lda, bp, words, i, col, k, out);
-}
-
-// Every output of rows [0, m) x columns [0, n) through `out`.
-template <class Sink>
-void panels_gemm(const word_t* a, std::size_t lda, const word_t* bp, std::size_t m, std::size_t n, std::size_t words,
-                 std::int64_t k, const Sink& out) {
-  const std::size_t panels = (n + 7) / 8;
-  std::size_t p = 0;
-  // One group of kPanelNP panels (32 columns, words * 256 bytes) stays in L1 while the A rows stream past.
-  for (; p + kPanelNP <= panels; p += kPanelNP)
-    panel_column<kPanelNP>(a, lda, bp + p * words * 8, words, p * 8, m, k, out);
-  with_count<kPanelNP - 1>(panels - p, [&](auto np) {
-    panel_column<decltype(np)::value>(a, lda, bp + p * words * 8, words, p * 8, m, k, out);
-  });
-}
+};
 
 }  // namespace
 }  // namespace pbn

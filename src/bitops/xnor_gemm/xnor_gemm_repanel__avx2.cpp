@@ -12,7 +12,7 @@ void xnor_gemm_repanel__avx2(const word_t* a, std::size_t lda, const word_t* b, 
                              std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
   const word_t* bp = to_panels(b, ldb, n, words, copy_block8);
   if (!bp) return xnor_gemm__avx2(a, lda, b, ldb, c, ldc, m, n, words, k);  // no memory for panels
-  panels_gemm2(a, lda, bp, m, n, words, k, Panel2Int32Sink{c, ldc, n});
+  panels_gemm<Avx2PanelTile>(a, lda, bp, m, n, words, k, Avx2PanelInt32Sink{c, ldc, n});
 }
 
 void xnor_gemm_threshold_repanel__avx2(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,

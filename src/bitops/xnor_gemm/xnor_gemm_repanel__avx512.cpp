@@ -47,7 +47,7 @@ void xnor_gemm_repanel__avx512(const word_t* a, std::size_t lda, const word_t* b
                                std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
   const word_t* bp = to_panels(b, ldb, n, words, transpose8);
   if (!bp) return xnor_gemm__avx512(a, lda, b, ldb, c, ldc, m, n, words, k);  // no memory for panels
-  panels_gemm(a, lda, bp, m, n, words, k, PanelInt32Sink{c, ldc, n});
+  panels_gemm<Avx512PanelTile>(a, lda, bp, m, n, words, k, PanelInt32Sink{c, ldc, n});
 }
 
 void xnor_gemm_threshold_repanel__avx512(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,

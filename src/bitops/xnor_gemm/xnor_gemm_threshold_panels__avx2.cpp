@@ -11,9 +11,9 @@ void xnor_gemm_threshold_panels__avx2(const word_t* a, std::size_t lda, const wo
   const std::size_t out_words = words_for(n);
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t w = 0; w < out_words; ++w) c[i * ldc + w] = 0;  // bytes past n stay zero
-  const Panel2BitsSink out{reinterpret_cast<std::uint8_t*>(c), ldc * sizeof(word_t), n, thresholds,
+  const Avx2PanelBitsSink out{reinterpret_cast<std::uint8_t*>(c), ldc * sizeof(word_t), n, thresholds,
                            reinterpret_cast<const std::uint8_t*>(flips)};
-  panels_gemm2(a, lda, bp, m, n, words, k, out);
+  panels_gemm<Avx2PanelTile>(a, lda, bp, m, n, words, k, out);
 }
 
 }  // namespace pbn

@@ -15,7 +15,7 @@ void xnor_gemm_threshold_panels__avx512(const word_t* a, std::size_t lda, const 
     for (std::size_t w = 0; w < out_words; ++w) c[i * ldc + w] = 0;  // bytes past n stay zero
   const PanelBitsSink out{reinterpret_cast<std::uint8_t*>(c), ldc * sizeof(word_t), n, thresholds,
                           reinterpret_cast<const std::uint8_t*>(flips)};
-  panels_gemm(a, lda, bp, m, n, words, k, out);
+  panels_gemm<Avx512PanelTile>(a, lda, bp, m, n, words, k, out);
 }
 
 }  // namespace pbn
