@@ -2,7 +2,8 @@
 // alignment, and a 32- or 64-byte load that straddles cache lines costs a
 // second access: copying a reused block of rows into 64-byte-aligned scratch
 // is cheaper than splitting every load (measured: 25% on the AVX-512 GEMM).
-// Static functions and no templates: safe to include in any ISA's file.
+// Static functions, and the per-thread buffer in an anonymous namespace: safe to
+// include in any ISA's file.
 #pragma once
 
 #include <cstdint>
@@ -35,5 +36,27 @@ struct AlignedScratch {
   AlignedScratch& operator=(const AlignedScratch&) = delete;
   word_t* data;
 };
+
+namespace {  // internal: each ISA file gets its own copy (and its own per-thread buffer)
+
+// Per-thread storage kept between calls, grown when a call needs more: a fresh
+// MB-sized allocation per call is an mmap whose page faults (serialized on the
+// process's memory map) cost as much as the work and stop a kernel from scaling
+// over threads. Users: the shift-add tables, the xnor_gemm panels.
+struct ThreadBuffer {
+  void* p = nullptr;
+  std::size_t bytes = 0;
+  ~ThreadBuffer() { std::free(p); }
+  void* get(std::size_t n) {
+    if (n > bytes) {
+      std::free(p);
+      p = std::aligned_alloc(64, (n + 63) / 64 * 64);  // C11: size a multiple of the alignment
+      bytes = p ? n : 0;
+    }
+    return p;
+  }
+};
+
+}  // namespace
 
 }  // namespace pbn

@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "../kernels.h"
+#include "../scratch.h"
 #include "pow2_code.h"
 
 namespace pbn {
@@ -28,23 +29,7 @@ namespace {
 
 constexpr std::size_t kTableBytes = 1024 * 1024;
 
-// Per-thread table storage, kept between calls: a fresh 1 MB allocation per
-// call is an mmap whose page faults (serialized on the process's memory map)
-// cost as much as the sums and stopped the kernel from scaling over threads.
-struct TableBuffer {
-  void* p = nullptr;
-  std::size_t bytes = 0;
-  ~TableBuffer() { std::free(p); }
-  void* get(std::size_t n) {
-    if (n > bytes) {
-      std::free(p);
-      p = std::aligned_alloc(64, (n + 63) / 64 * 64);  // C11: size a multiple of the alignment
-      bytes = p ? n : 0;
-    }
-    return p;
-  }
-};
-thread_local TableBuffer t_table;
+thread_local ThreadBuffer t_table;  // the table, per thread (scratch.h)
 
 template <class P, int KB>
 PBN_INLINE void sum_rows(const std::int8_t* codes, std::size_t ldc, std::size_t rows, const typename P::Elem* table,

@@ -99,3 +99,11 @@ bool narrow_binary_weight_matmul(const float* x, std::size_t ldx, const word_t* 
 
 }  // namespace
 }  // namespace pbn
+
+// A variant `name` of binary_weight_matmul for short rows on S, `fallback` if the sign
+// table cannot be allocated.
+#define PBN_NARROW_FORWARD_VARIANT(name, S, fallback)                                                           \
+  void name(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,        \
+            std::size_t m, std::size_t n, std::size_t k) {                                                       \
+    if (!narrow_binary_weight_matmul<S>(x, ldx, s, lds, y, ldy, m, n, k)) fallback(x, ldx, s, lds, y, ldy, m, n, k); \
+  }

@@ -1,6 +1,7 @@
 #include "driver.h"
 
 #include "../threads.h"
+#include "repanel.h"
 
 namespace pbn {
 namespace driver {
@@ -55,9 +56,8 @@ void xnor_gemm_threshold(const Target& t, const word_t* a, std::size_t lda, cons
 }
 
 std::vector<word_t> to_panels(const word_t* b, std::size_t ldb, std::size_t n, std::size_t words) {
-  std::vector<word_t> bp((n + 7) / 8 * words * 8, 0);
-  for (std::size_t j = 0; j < n; ++j)
-    for (std::size_t q = 0; q < words; ++q) bp[((j / 8) * words + q) * 8 + j % 8] = b[j * ldb + q];
+  std::vector<word_t> bp((n + 7) / 8 * words * 8);
+  fill_panels(b, ldb, n, words, bp.data(), copy_block8);
   return bp;
 }
 

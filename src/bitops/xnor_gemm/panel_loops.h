@@ -3,11 +3,13 @@
 // of 8 columns per call of Tile::run<MR, NP>(a, lda, bp, words, row, col, k,
 // sink), which hands each panel's 8 dot products of its rows to the sink. One
 // group of kNP panels (words * 64 bytes each) stays in L1 while the A rows
-// stream past. Internal to each ISA file that includes it.
+// stream past. Internal to each ISA file that includes it, which defines its
+// variants with PBN_PANEL_VARIANTS (below).
 #pragma once
 
 #include "../bits.h"
 #include "../tail.h"
+#include "repanel.h"
 
 namespace pbn {
 namespace {
@@ -36,3 +38,34 @@ void panels_gemm(const word_t* a, std::size_t lda, const word_t* bp, std::size_t
 
 }  // namespace
 }  // namespace pbn
+
+// The panel variants of an ISA, over its Tile and sinks: the fused layer on B already in
+// panels (the conv driver), and xnor_gemm / xnor_gemm_threshold that copy their B rows into
+// this thread's panels first with `block8` (the *_repanel variants), falling back to the row
+// kernels if the panels cannot be allocated.
+#define PBN_PANEL_VARIANTS(isa, Tile, Int32Sink, BitsSink, block8)                                                 \
+  void xnor_gemm_threshold_panels__##isa(const word_t* a, std::size_t lda, const word_t* bp, word_t* c,            \
+                                         std::size_t ldc, std::size_t m, std::size_t n, std::size_t words,        \
+                                         std::int64_t k, const std::int32_t* thresholds, const word_t* flips) {   \
+    const std::size_t out_words = words_for(n);                                                                    \
+    for (std::size_t i = 0; i < m; ++i)                                                                            \
+      for (std::size_t w = 0; w < out_words; ++w) c[i * ldc + w] = 0; /* bytes past n stay zero */                 \
+    const BitsSink out{reinterpret_cast<std::uint8_t*>(c), ldc * sizeof(word_t), n, thresholds,                    \
+                       reinterpret_cast<const std::uint8_t*>(flips)};                                              \
+    panels_gemm<Tile>(a, lda, bp, m, n, words, k, out);                                                            \
+  }                                                                                                                \
+  void xnor_gemm_repanel__##isa(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,                \
+                                std::int32_t* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, \
+                                std::int64_t k) {                                                                  \
+    const word_t* bp = to_panels(b, ldb, n, words, block8);                                                        \
+    if (!bp) return xnor_gemm__##isa(a, lda, b, ldb, c, ldc, m, n, words, k);                                      \
+    panels_gemm<Tile>(a, lda, bp, m, n, words, k, Int32Sink{c, ldc, n});                                           \
+  }                                                                                                                \
+  void xnor_gemm_threshold_repanel__##isa(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,      \
+                                          word_t* c, std::size_t ldc, std::size_t m, std::size_t n,               \
+                                          std::size_t words, std::int64_t k, const std::int32_t* thresholds,       \
+                                          const word_t* flips) {                                                   \
+    const word_t* bp = to_panels(b, ldb, n, words, block8);                                                        \
+    if (!bp) return xnor_gemm_threshold__##isa(a, lda, b, ldb, c, ldc, m, n, words, k, thresholds, flips);         \
+    xnor_gemm_threshold_panels__##isa(a, lda, bp, c, ldc, m, n, words, k, thresholds, flips);                      \
+  }

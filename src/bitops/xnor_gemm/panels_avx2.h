@@ -12,6 +12,8 @@
 // Tile: 2 A rows x 2 panels (16 columns, 8 byte accumulators), 15 ymm
 // registers; 2 x 2 measured within 3% of 1 x 4, 3 x 1, 4 x 1 and 2 x 3
 // standalone (Zen 5: 135 bit-MACs/cycle at 18 words), and the fastest in the conv.
+// The loops around the tile and the variants built on it: panel_loops.h
+// (xnor_gemm_panels__avx2.cpp).
 #pragma once
 
 #include <immintrin.h>

@@ -8,9 +8,8 @@
 // layout as kernels.h's xnor_gemm_threshold_panels_fn: bp[(p * words + q) * 8
 // + l] = word q of column 8p + l, zero words past n.
 //
-// The loops around the tile: panel_loops.h. Users: xnor_gemm_threshold_panels__avx512
-// (B already in panels, the conv driver) and the *_repanel__avx512 variants, which
-// copy their B rows into panels first (xnor_gemm_repanel__avx512.cpp).
+// The loops around the tile and the variants built on it: panel_loops.h
+// (xnor_gemm_panels__avx512.cpp).
 #pragma once
 
 #include <immintrin.h>
@@ -21,9 +20,8 @@
 namespace pbn {
 namespace {
 
-
 // int32 dot products, c[i, j] (xnor_gemm).
-struct PanelInt32Sink {
+struct Avx512PanelInt32Sink {
   std::int32_t* c;
   std::size_t ldc, n;
   // Rows [i, i + MR) of the 8 columns from j.
@@ -37,7 +35,7 @@ struct PanelInt32Sink {
 };
 
 // The fused binary layer's sign bits: byte j / 8 of each row (rows zeroed first).
-struct PanelBitsSink {
+struct Avx512PanelBitsSink {
   std::uint8_t* c;
   std::size_t ldc_bytes, n;
   const std::int32_t* thresholds;

@@ -1,13 +1,14 @@
-// xnor_gemm and the fused binary layer on AVX-512 VPOPCNTDQ for many rows of
-// A: B's rows are copied into column panels (per thread, kept between calls)
-// and the panel kernel of panels_avx512.h runs, with no horizontal reduction.
-// The copy reads B once (~0.07 ms for 4096 x 4096 bits on a Zen 5 core) and
-// pays from ~64 rows of A: 256 x 4096 x 4096 ran 1.85 -> 1.58 ms plus the copy.
+// The column-panel variants of the xnor_gemm family on AVX-512 VPOPCNTDQ
+// (panels_avx512.h's tile in panel_loops.h's loops): the fused layer on B
+// already in panels (the conv driver), and, for many rows of A, xnor_gemm and
+// xnor_gemm_threshold that copy B into panels first (B's rows, 8x8 blocks
+// transposed in registers) and then need no horizontal reduction: 256 x 4096 x
+// 4096 ran 1.85 -> 1.58 ms plus the ~0.04 ms copy on a Zen 5 core, paying from
+// ~64 rows of A.
 #include <immintrin.h>
 
 #include "../kernels.h"
 #include "panels_avx512.h"
-#include "repanel.h"
 
 namespace pbn {
 namespace {
@@ -43,19 +44,6 @@ PBN_INLINE void transpose8(const word_t* src, std::size_t ldb, word_t* dst) {
 
 }  // namespace
 
-void xnor_gemm_repanel__avx512(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
-                               std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
-  const word_t* bp = to_panels(b, ldb, n, words, transpose8);
-  if (!bp) return xnor_gemm__avx512(a, lda, b, ldb, c, ldc, m, n, words, k);  // no memory for panels
-  panels_gemm<Avx512PanelTile>(a, lda, bp, m, n, words, k, PanelInt32Sink{c, ldc, n});
-}
-
-void xnor_gemm_threshold_repanel__avx512(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
-                                         word_t* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t words,
-                                         std::int64_t k, const std::int32_t* thresholds, const word_t* flips) {
-  const word_t* bp = to_panels(b, ldb, n, words, transpose8);
-  if (!bp) return xnor_gemm_threshold__avx512(a, lda, b, ldb, c, ldc, m, n, words, k, thresholds, flips);
-  xnor_gemm_threshold_panels__avx512(a, lda, bp, c, ldc, m, n, words, k, thresholds, flips);
-}
+PBN_PANEL_VARIANTS(avx512, Avx512PanelTile, Avx512PanelInt32Sink, Avx512PanelBitsSink, transpose8)
 
 }  // namespace pbn
