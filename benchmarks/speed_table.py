@@ -381,21 +381,16 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
                  f"of every core used and L3); median of {plan.cold_rounds}.")
     for n in plan.threads:
         use_threads(n)
-        (t,) = interleaved([(lambda: _bitops.pack_signs(flush, -1, isa), lambda: _bitops.xnor_gemm(a1, b, k, isa))],
-                           plan.cold_rounds, warmup=2)
-        gbs = b.nbytes / t / 1e9
         limit = (f"one core reads the same {b.nbytes / 2**20:.1f} MiB cold at {cold_floor[1]:.1f} GB/s "
                  f"({cold_floor[0]:.3f} ms, read_bandwidth cold)") if cold_floor else f"not measured: {bw_note}"
-        rows.append(Row(f"5. xnor_gemm 1x{k}x{k}, weights cold, {n} thread(s)",
-                        f"{gbs:.1f} GB/s ({1e3 * t:.3f} ms)", ">= 25 GB/s of packed weights",
-                        (gbs >= 25) if plan.judged else None, limit))
-        # The same weights placed as a packed model holds them (pybitnet/_hugepages.py).
-        (t,) = interleaved([(lambda: _bitops.pack_signs(flush, -1, isa),
-                             lambda: _bitops.xnor_gemm(a1, b_huge, k, isa))], plan.cold_rounds, warmup=2)
-        gbs = b.nbytes / t / 1e9
-        rows.append(Row(f"5. the same, weights on 2 MiB huge pages (as a packed model holds them), {n} thread(s)",
-                        f"{gbs:.1f} GB/s ({1e3 * t:.3f} ms)", ">= 25 GB/s of packed weights",
-                        (gbs >= 25) if plan.judged else None, limit))
+        # As pack_signs returns them, then placed as a packed model holds them (pybitnet/_hugepages.py).
+        for what, bb in ((f"5. xnor_gemm 1x{k}x{k}, weights cold", b),
+                         ("5. the same, weights on 2 MiB huge pages (as a packed model holds them)", b_huge)):
+            (t,) = interleaved([(lambda: _bitops.pack_signs(flush, -1, isa),
+                                 lambda: _bitops.xnor_gemm(a1, bb, k, isa))], plan.cold_rounds, warmup=2)
+            gbs = b.nbytes / t / 1e9
+            rows.append(Row(f"{what}, {n} thread(s)", f"{gbs:.1f} GB/s ({1e3 * t:.3f} ms)",
+                            ">= 25 GB/s of packed weights", (gbs >= 25) if plan.judged else None, limit))
     m = plan.gemm_m
     a = pybitnet.pack_signs(bench.random_pm((m, k), 1))
     macs = m * k * k

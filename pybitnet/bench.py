@@ -52,12 +52,16 @@ class Result:
         return "x".join(map(str, self.shape))
 
 
-def median_time(fn: Callable[[], object], repeats: int = 15, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in seconds."""
+def median_time(fn: Callable[[], object], repeats: int = 15, warmup: int = 2,
+                before: Optional[Callable[[], object]] = None) -> float:
+    """Median wall time of ``fn()`` in seconds; ``before()``, if given, runs untimed before
+    each timed call (e.g. a sleep, or a read that evicts the caches)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
+        if before is not None:
+            before()
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)

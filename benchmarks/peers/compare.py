@@ -57,18 +57,7 @@ BETWEEN = {"warm": None, "sleep5": lambda: time.sleep(0.005), "cold": evict_cach
 
 
 def median_ms(fn, repeats, warmup=2, between="warm"):
-    pause = BETWEEN[between]
-    if pause is None:
-        return 1e3 * median_time(fn, repeats, warmup)
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        pause()
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times))
+    return 1e3 * median_time(fn, repeats, warmup, before=BETWEEN[between])
 
 
 class LceServer:

@@ -90,8 +90,7 @@ class Model:
         self._check_chain()
         self.input_scale, self.input_offset = input_scale, input_offset
         self._pixels = None
-        # MLPs: float32 rows take one native call (bit for bit the layer-by-layer path).
-        self._native = _native_mlp(first, dense) if isinstance(first, RealDense) else None
+        self._build_native()
         if (input_scale is None) != (input_offset is None):
             raise ValueError(f"input_scale and input_offset go together, got {input_scale} and {input_offset}")
         if input_scale is not None:
@@ -110,6 +109,10 @@ class Model:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._build_native()
+
+    def _build_native(self) -> None:
+        """MLPs: float32 rows take one native call (bit for bit the layer-by-layer path)."""
         first = self.layers[0]
         self._native = _native_mlp(first, self.dense) if isinstance(first, RealDense) else None
 
