@@ -134,10 +134,12 @@ def test_instrumented_reference_agrees_with_kernels():
     np.testing.assert_array_equal(out, _bitops.binary_weight_matmul(x, bits, 100, isa="scalar"))
 
 
-def test_lut_transposed_kernel_is_reached_and_multiplication_free():
-    code, _ = kernel_code(kernel_disassembly(), "pbn::binary_weight_matmul_t_lut__avx512")
-    assert any("vpermps" in line for line in code)  # the table lookup
+@pytest.mark.parametrize("kind, lookup", [("binary", "vpermps"), ("ternary", "vpermt2ps")])
+def test_lut_transposed_kernel_is_reached_and_multiplication_free(kind, lookup):
+    op = f"{kind}_weight_matmul_t"
+    code, _ = kernel_code(kernel_disassembly(), f"pbn::{op}_lut__avx512")
+    assert any(lookup in line for line in code)  # the table lookup
     assert not [line for line in code if FP_MULTIPLY.search(line)]
     if "avx512" in pybitnet.available_isas():  # and the registry sends 16+ rows there
-        assert pybitnet.select_variant("binary_weight_matmul_t", 16, 64, 64, "avx512") == "binary_weight_matmul_t_lut__avx512"
-        assert pybitnet.select_variant("binary_weight_matmul_t", 15, 64, 64, "avx512") == "binary_weight_matmul_t__avx512"
+        assert pybitnet.select_variant(op, 16, 64, 64, "avx512") == f"{op}_lut__avx512"
+        assert pybitnet.select_variant(op, 15, 64, 64, "avx512") == f"{op}__avx512"

@@ -63,7 +63,7 @@ def pack_input(x) -> PackedInput:
         if not np.all(kept | (a == 0)):
             raise ValueError("binary input: x must hold ±s and 0 only (±1 activations, maybe after dropout), "
                              f"got magnitudes other than 0 and {s:g}")
-        nonzero = pybitnet.pack_signs(np.where(kept, np.float32(-1), np.float32(1)))
+        nonzero = pybitnet.pack_signs(np.negative(a, out=a))  # -|x| < 0 where kept (np.where: 50x slower)
     if s == 0:  # everything dropped
         s = 1.0
     return PackedInput(pybitnet.pack_signs(x), nonzero, s, x.shape[-1])
@@ -109,13 +109,11 @@ def weight_grad(g, x, *, qbp: bool, seed: int, x_bits: Optional[PackedInput] = N
     g = np.ascontiguousarray(g, dtype=np.float32)
     if x_bits is not None:
         gt = transposed(g)
+        if x_bits.scale != 1.0:  # on g, not on dW: 100x smaller, and each term g*s rounds as in x.T @ g
+            gt *= np.float32(x_bits.scale)
         if x_bits.nonzero is None:
-            dw = pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out)
-        else:
-            dw = pybitnet.ternary_weight_matmul_t(gt, x_bits.signs, x_bits.nonzero, x_bits.k, out=out)
-        if x_bits.scale != 1.0:
-            dw *= np.float32(x_bits.scale)
-        return dw
+            return pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out)
+        return pybitnet.ternary_weight_matmul_t(gt, x_bits.signs, x_bits.nonzero, x_bits.k, out=out)
     if qbp:
         codes = pybitnet.quantize_pow2(np.ascontiguousarray(x, dtype=np.float32), stochastic=True, seed=seed)
         dw = np.ascontiguousarray(pybitnet.shift_matmul(codes, g).T)

@@ -8,8 +8,8 @@ namespace pbn {
 namespace driver {
 
 namespace {
-// Cost model (threads.h): 4096 x 4096 float32 (64 MiB read) packs in ~9 ms on one loaded core.
-constexpr double kNsPerElement = 0.5;
+// Cost model (threads.h): 4096 x 4096 float32 (64 MiB read) packs in ~3 ms on one core (read ceiling ~2).
+constexpr double kNsPerElement = 0.18;
 }  // namespace
 
 bool pack_signs(const Target& t, const void* x, DType dtype, std::size_t outer, std::size_t k, std::size_t inner,

@@ -25,9 +25,11 @@ constexpr Cut kBinaryTransposedCut{8, kWordBits, true, 1};
 // Cost model (threads.h): ns per multiply-free (row, weight row, column) term
 // on one core, fastest ISA (Zen 5, AVX-512): binary ~0.005 (100 x 4096 x 4096:
 // forward 10 ms, transposed 6.6 ms), ternary ~0.016 (masked adds: 26 ms),
+// ternary transposed from 16 rows ~0.0057 (the 27-entry tables: 9.5 ms),
 // uint8 pixels ~0.0017 (128 pairs per permute + add).
 constexpr double kNsPerBinaryTerm = 0.005;
 constexpr double kNsPerTernaryTerm = 0.016;
+constexpr double kNsPerTernaryTableTerm = 0.0057;
 constexpr double kNsPerPixelTerm = 0.0017;
 
 }  // namespace
@@ -53,7 +55,8 @@ void weight_matmul(const Target& t, const float* x, std::size_t ldx, const Weigh
 void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
                      std::size_t ldz, std::size_t m, std::size_t k) {
   const Shape shape{m, w.n, k};
-  const double ns = double(m) * double(w.n) * double(k) * (w.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm);
+  const double per_term = !w.nz ? kNsPerBinaryTerm : m >= 16 ? kNsPerTernaryTableTerm : kNsPerTernaryTerm;
+  const double ns = double(m) * double(w.n) * double(k) * per_term;
   if (w.nz) {
     ternary_weight_matmul_t_fn* kernel = pbn::kernel<OpId::ternary_weight_matmul_t>(t, shape);
     split_2d(int(OpId::ternary_weight_matmul_t), m, k, ns, kTransposedCut, [&](std::size_t i0, std::size_t i1, std::size_t c0, std::size_t c1) {

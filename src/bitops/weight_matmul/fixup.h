@@ -28,10 +28,17 @@ inline bool is_finite_f32(float v) {
 
 inline bool bit_at(const word_t* row, std::size_t c) { return (row[c / kWordBits] >> (c % kWordBits)) & 1; }
 
+// The largest exponent field of the row, so the loop vectorizes (a bool `&=` did not: this scan
+// was 60% of binary_weight_matmul_t at 4096x4x4096).
 inline bool row_finite(const float* v, std::size_t len) {
-  bool ok = true;
-  for (std::size_t q = 0; q < len; ++q) ok &= is_finite_f32(v[q]);
-  return ok;
+  std::uint32_t top = 0;
+  for (std::size_t q = 0; q < len; ++q) {
+    std::uint32_t u;
+    std::memcpy(&u, v + q, sizeof u);
+    u &= 0x7f800000u;
+    top = u > top ? u : top;
+  }
+  return top != 0x7f800000u;
 }
 
 // y[i, j] = sum_c +-x[i, c] over rows i < m whose outputs are not all finite.
@@ -48,15 +55,20 @@ inline void fix_nonfinite_forward(const float* x, std::size_t ldx, const word_t*
   }
 }
 
-// z[i, c] = sum_j +-g[i, j] over rows i < m whose outputs are not all finite.
+// z[i, c] = sum_j +-g[i, j] over rows i < m whose outputs are not all finite; with `nz`
+// (ternary weights) the terms of zero weights are skipped.
 inline void fix_nonfinite_transposed(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, float* z,
-                                     std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
+                                     std::size_t ldz, std::size_t m, std::size_t n, std::size_t k,
+                                     const word_t* nz = nullptr, std::size_t ldnz = 0) {
   for (std::size_t i = 0; i < m; ++i) {
     if (row_finite(z + i * ldz, k)) continue;
     for (std::size_t c = 0; c < k; ++c) z[i * ldz + c] = 0.0f;
     for (std::size_t j = 0; j < n; ++j) {
       const float v = g[i * ldg + j];
-      for (std::size_t c = 0; c < k; ++c) z[i * ldz + c] = bit_at(s + j * lds, c) ? z[i * ldz + c] - v : z[i * ldz + c] + v;
+      for (std::size_t c = 0; c < k; ++c) {
+        if (nz && !bit_at(nz + j * ldnz, c)) continue;
+        z[i * ldz + c] = bit_at(s + j * lds, c) ? z[i * ldz + c] - v : z[i * ldz + c] + v;
+      }
     }
   }
 }
