@@ -9,7 +9,8 @@
 // once per call from the packed bits (vpmovm2b-style masked byte moves).
 //
 // Blocking: kRows rows of g share each index load; their tables for a block
-// of kGroups groups stay in L1 while the columns are swept in 16-wide blocks.
+// of kGroups groups stay in L1 while the columns are swept in 16-wide blocks;
+// indices are built per block of groups, which every row then sweeps.
 // Non-finite rows are redone in exact order (fixup.h).
 #include <immintrin.h>
 
@@ -24,17 +25,18 @@ namespace {
 constexpr std::size_t kRows = 8;     // rows of g per pass (accumulators)
 constexpr std::size_t kGroups = 64;  // groups of 4 W-rows per table block: 8 x 64 x 64 B = 32 KiB
 
-// idx[g * ld + c] = the 4 sign bits of W rows 4g..4g+3 at column c (row 4g in bit 0).
-void build_indices(const word_t* s, std::size_t lds, std::size_t n, std::size_t k, std::uint8_t* idx,
-                   std::size_t ld) {
-  const std::size_t groups = (n + 3) / 4, words = words_for(k);
-  for (std::size_t g = 0; g < groups; ++g) {
+// idx[(g - g0) * ld + c] = the 4 sign bits of W rows 4g..4g+3 at column c (row 4g in bit 0), for
+// groups [g0, g1).
+void build_indices(const word_t* s, std::size_t lds, std::size_t n, std::size_t k, std::size_t g0, std::size_t g1,
+                   std::uint8_t* idx, std::size_t ld) {
+  const std::size_t words = words_for(k);
+  for (std::size_t g = g0; g < g1; ++g) {
     for (std::size_t w = 0; w < words; ++w) {
       __m512i bytes = _mm512_setzero_si512();
       for (std::size_t r = 0; r < 4 && 4 * g + r < n; ++r)
         bytes = _mm512_or_si512(bytes, _mm512_maskz_mov_epi8(__mmask64(s[(4 * g + r) * lds + w]),
                                                              _mm512_set1_epi8(char(1 << r))));
-      _mm512_storeu_si512(idx + g * ld + w * 64, bytes);
+      _mm512_storeu_si512(idx + (g - g0) * ld + w * 64, bytes);
     }
   }
 }
@@ -87,25 +89,25 @@ void binary_weight_matmul_t_lut__avx512(const float* g, std::size_t ldg, const w
                                         std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
   const std::size_t groups = (n + 3) / 4;
   const std::size_t ld = (k + 63) / 64 * 64 + 16;  // whole words, plus slack for the last 16-wide load
-  AlignedScratch idx_buf((groups * ld + 64) / 8 + 1), tab_buf(kRows * kGroups * 16 / 2);
+  AlignedScratch idx_buf((kGroups * ld + 64) / 8 + 1), tab_buf(kRows * kGroups * 16 / 2);
   auto* idx = reinterpret_cast<std::uint8_t*>(idx_buf.data);
   auto* tab = reinterpret_cast<float*>(tab_buf.data);
-  build_indices(s, lds, n, k, idx, ld);
   if (groups == 0) {
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t c = 0; c < k; ++c) z[i * ldz + c] = 0.0f;
     return;
   }
-  for (std::size_t i = 0; i < m; i += kRows) {
-    const std::size_t rows = min_sz(kRows, m - i);
-    for (std::size_t g0 = 0; g0 < groups; g0 += kGroups) {
-      const std::size_t g1 = min_sz(groups, g0 + kGroups);
+  // Groups outer: one block of indices (in L2) serves every row of g (see the ternary kernel).
+  for (std::size_t g0 = 0; g0 < groups; g0 += kGroups) {
+    const std::size_t g1 = min_sz(groups, g0 + kGroups);
+    build_indices(s, lds, n, k, g0, g1, idx, ld);
+    for (std::size_t i = 0; i < m; i += kRows) {
+      const std::size_t rows = min_sz(kRows, m - i);
       build_tables(g, ldg, n, i, rows, g0, g1, tab);
-      const std::uint8_t* ix = idx + g0 * ld;
       float* zi = z + i * ldz;
-      with_count<kRows>(rows, [&](auto r) { sweep<decltype(r)::value>(tab, ix, ld, g1 - g0, k, zi, ldz, g0 == 0); });
+      with_count<kRows>(rows, [&](auto r) { sweep<decltype(r)::value>(tab, idx, ld, g1 - g0, k, zi, ldz, g0 == 0); });
+      if (g1 == groups) fix_nonfinite_transposed(g + i * ldg, ldg, s, lds, zi, ldz, rows, n, k);  // while in cache
     }
-    fix_nonfinite_transposed(g + i * ldg, ldg, s, lds, z + i * ldz, ldz, rows, n, k);  // while in cache
   }
 }
 

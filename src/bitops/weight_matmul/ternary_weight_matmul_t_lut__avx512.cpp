@@ -10,7 +10,8 @@
 // lookup+add where the masked-add kernel spends one masked add per term.
 //
 // Blocking: kRows rows of g by kCols 16-wide column blocks of accumulators;
-// the index loads are shared by the rows and the table loads by the columns.
+// the index loads are shared by the rows and the table loads by the columns;
+// indices are built per block of kGroups groups, which every row then sweeps.
 // Non-finite rows are redone in exact order, then 0 * Inf becomes NaN (fixup.h).
 #include <immintrin.h>
 
@@ -27,12 +28,12 @@ constexpr std::size_t kCols = 4;     // 16-wide column blocks per pass (kRows x 
 constexpr std::size_t kGroups = 64;  // groups of 3 W-rows per table block: 4 x 64 x 128 B = 32 KiB
 constexpr std::size_t kEntries = 32;  // 27 used
 
-// idx[g * ld + c] = sum_r 3^r d_r, d_r = 0, 1, 2 for weight -1, 0, +1 of row 3g + r at column c.
-// Rows past n have d = 1 (a zero weight).
+// idx[(g - g0) * ld + c] = sum_r 3^r d_r, d_r = 0, 1, 2 for weight -1, 0, +1 of row 3g + r at
+// column c, for groups [g0, g1). Rows past n have d = 1 (a zero weight).
 void build_indices(const word_t* s, std::size_t lds, const word_t* nz, std::size_t ldnz, std::size_t n,
-                   std::size_t k, std::uint8_t* idx, std::size_t ld) {
-  const std::size_t groups = (n + 2) / 3, words = words_for(k);
-  for (std::size_t g = 0; g < groups; ++g)
+                   std::size_t k, std::size_t g0, std::size_t g1, std::uint8_t* idx, std::size_t ld) {
+  const std::size_t words = words_for(k);
+  for (std::size_t g = g0; g < g1; ++g)
     for (std::size_t w = 0; w < words; ++w) {
       __m512i bytes = _mm512_set1_epi8(1 + 3 + 9);
       for (std::size_t r = 0, p = 1; r < 3 && 3 * g + r < n; ++r, p *= 3) {
@@ -41,7 +42,7 @@ void build_indices(const word_t* s, std::size_t lds, const word_t* nz, std::size
         bytes = _mm512_mask_add_epi8(bytes, __mmask64(pos), bytes, step);
         bytes = _mm512_mask_sub_epi8(bytes, __mmask64(neg), bytes, step);
       }
-      _mm512_storeu_si512(idx + g * ld + w * 64, bytes);
+      _mm512_storeu_si512(idx + (g - g0) * ld + w * 64, bytes);
     }
 }
 
@@ -129,27 +130,29 @@ void ternary_weight_matmul_t_lut__avx512(const float* g, std::size_t ldg, const 
   const std::size_t groups = (n + 2) / 3;
   // Whole words, rounded up to the kCols x 16 columns of a pass (+16 slack for the last load).
   const std::size_t ld = (k + 63) / 64 * 64 + 16 * kCols;
-  AlignedScratch idx_buf((groups * ld + 64) / 8 + 1), tab_buf(kRows * kGroups * kEntries / 2);
+  AlignedScratch idx_buf((kGroups * ld + 64) / 8 + 1), tab_buf(kRows * kGroups * kEntries / 2);
   auto* idx = reinterpret_cast<std::uint8_t*>(idx_buf.data);
   auto* tab = reinterpret_cast<float*>(tab_buf.data);
-  build_indices(s, lds, nz, ldnz, n, k, idx, ld);
   if (groups == 0) {
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t c = 0; c < k; ++c) z[i * ldz + c] = 0.0f;
     return;
   }
-  for (std::size_t i = 0; i < m; i += kRows) {
-    const std::size_t rows = min_sz(kRows, m - i);
-    for (std::size_t g0 = 0; g0 < groups; g0 += kGroups) {
-      const std::size_t g1 = min_sz(groups, g0 + kGroups);
+  // Groups outer: one block of indices (kGroups x ld bytes, in L2) serves every row of g; z is
+  // revisited once per block (a conv weight gradient has n = N*OH*OW: thousands of groups).
+  for (std::size_t g0 = 0; g0 < groups; g0 += kGroups) {
+    const std::size_t g1 = min_sz(groups, g0 + kGroups);
+    build_indices(s, lds, nz, ldnz, n, k, g0, g1, idx, ld);
+    for (std::size_t i = 0; i < m; i += kRows) {
+      const std::size_t rows = min_sz(kRows, m - i);
       build_tables(g, ldg, n, i, rows, g0, g1, tab);
-      const std::uint8_t* ix = idx + g0 * ld;
       float* zi = z + i * ldz;
-      with_count<kRows>(rows, [&](auto r) { sweep<decltype(r)::value>(tab, ix, ld, g1 - g0, k, zi, ldz, g0 == 0); });
+      with_count<kRows>(rows, [&](auto r) { sweep<decltype(r)::value>(tab, idx, ld, g1 - g0, k, zi, ldz, g0 == 0); });
+      if (g1 == groups) {  // while in cache: rows with a non-finite output in exact order, then 0 * Inf = NaN
+        fix_nonfinite_transposed(g + i * ldg, ldg, s, lds, zi, ldz, rows, n, k, nz, ldnz);
+        fix_zero_weights_transposed(g + i * ldg, ldg, nz, ldnz, zi, ldz, rows, n, k);
+      }
     }
-    // While in cache: rows with a non-finite output in exact order, then 0 * Inf = NaN.
-    fix_nonfinite_transposed(g + i * ldg, ldg, s, lds, z + i * ldz, ldz, rows, n, k, nz, ldnz);
-    fix_zero_weights_transposed(g + i * ldg, ldg, nz, ldnz, z + i * ldz, ldz, rows, n, k);
   }
 }
 
