@@ -144,20 +144,25 @@ def im2col_bits(x_bits, kernel_size, *, stride=1, padding=0) -> np.ndarray:
     return _bitops.im2col_bits(x_bits, kh, kw, sh, sw, ph, pw)
 
 
-def _padding_correction(w_bits, channels, h, w, stride, padding):
-    """(OH * OW, F) int32: sum over the padded taps of sum_c w[f, tap, c]."""
-    f, kh, kw, _ = w_bits.shape
-    (sh, sw), (ph, pw) = stride, padding
+def padded_taps(h: int, w: int, kernel, stride, padding) -> np.ndarray:
+    """(OH, OW, KH, KW) bool: which taps of each output position fall in the padding."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    neg = np.unpackbits(np.ascontiguousarray(w_bits).view(np.uint8), axis=-1).sum(axis=-1, dtype=np.int64)
-    tap_sums = channels - 2 * neg  # (F, kh, kw)
     ys = np.arange(oh)[:, None] * sh - ph + np.arange(kh)[None, :]  # (oh, kh) input rows
     xs = np.arange(ow)[:, None] * sw - pw + np.arange(kw)[None, :]
     pad_y = (ys < 0) | (ys >= h)
     pad_x = (xs < 0) | (xs >= w)
-    padded = pad_y[:, None, :, None] | pad_x[None, :, None, :]  # (oh, ow, kh, kw)
+    return pad_y[:, None, :, None] | pad_x[None, :, None, :]
+
+
+def _padding_correction(w_bits, channels, h, w, stride, padding):
+    """(OH * OW, F) int32: sum over the padded taps of sum_c w[f, tap, c]."""
+    f, kh, kw, _ = w_bits.shape
+    neg = np.unpackbits(np.ascontiguousarray(w_bits).view(np.uint8), axis=-1).sum(axis=-1, dtype=np.int64)
+    tap_sums = channels - 2 * neg  # (F, kh, kw)
+    padded = padded_taps(h, w, (kh, kw), stride, padding)
     corr = np.einsum("abij,fij->abf", padded.astype(np.int64), tap_sums)
-    return corr.reshape(oh * ow, f).astype(np.int32)
+    return corr.reshape(-1, f).astype(np.int32)
 
 
 def binary_conv2d(x_bits, w_bits, channels: int, *, stride=1, padding=0, pad_value: str = "zero") -> np.ndarray:

@@ -127,6 +127,37 @@ def test_binarized_conv_binary_input(shape, pad_value):
     check_layer(layer, x, binary_w(layer), 1.0 if pad_value == "one" else 0.0, rng)
 
 
+@pytest.mark.parametrize("holes", [False, True])
+@pytest.mark.parametrize("geometry", [(3, 1, 1), (3, 2, 1), (5, 1, 2), (3, 1, 0)])
+def test_zero_padded_weight_gradient_takes_padding_as_plus_one_minus_its_taps(geometry, holes):
+    """Without dropout holes, a zero-padded conv's weight gradient is the binary product (padding
+    as +1) minus the padded taps' sums of g; it must equal the masked (ternary) product's, and the
+    float conv gradient. With holes the ternary product runs (no pad_taps)."""
+    k, s, p = geometry
+    rng = np.random.default_rng(8)
+    layer = nn.BinarizedConv2D(64, 5, k, stride=s, padding=p, pad_value="zero", seed=2)
+    x = pm1(rng, (3, 7, 6, 64)) * np.float32(2.0)
+    if holes:
+        x[rng.random(x.shape) < 0.3] = 0
+    rows, bits = layer._input_rows(x)
+    assert rows is None and (bits.pad_taps is None) == holes
+    y = layer.forward(x)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    layer.zero_grad()
+    layer.backward(g)
+    gt = np.ascontiguousarray(g.reshape(-1, 5).T) * np.float32(2.0)
+    masked = pybitnet.ternary_weight_matmul_t(gt, bits.signs, bits.nonzero, bits.k).reshape(layer.weight.shape)
+    np.testing.assert_allclose(layer.weight.grad, masked, rtol=1e-5, atol=1e-4)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (p, p), (p, p), (0, 0)))
+    oh, ow = y.shape[1:3]
+    ref = np.zeros(layer.weight.shape)
+    for i in range(k):
+        for j in range(k):
+            patch = xp[:, i:i + s * oh:s, j:j + s * ow:s, :]
+            ref[:, i, j, :] = np.einsum("nyxf,nyxc->fc", g.astype(np.float64), patch)
+    np.testing.assert_allclose(layer.weight.grad, ref, rtol=1e-5, atol=1e-4)
+
+
 def test_binary_conv_qbp_runs_and_matches_forward():
     rng = np.random.default_rng(4)
     layer = nn.BinaryConv2D(3, 4, 3, qbp=True, seed=1)

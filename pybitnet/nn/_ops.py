@@ -47,6 +47,9 @@ class PackedInput:
     nonzero: Optional[np.ndarray]
     scale: float
     k: int
+    # (OH * OW, KH * KW) bool, for a zero-padded conv input without dropout holes: the nonzero mask
+    # is then the padding alone (padded taps are 0 in `nonzero` and +1 in `signs`)
+    pad_taps: Optional[np.ndarray] = None
 
 
 def pack_input(x) -> PackedInput:
@@ -100,6 +103,19 @@ def transposed(a, block: int = 512):
     return out
 
 
+def _minus_padded_taps(dw, gt, pad_taps):
+    """dW of a zero-padded conv from the product that took the padding as +1: subtract, per filter and
+    tap, the sum of g over the output positions whose tap is padded (the same for every channel).
+    Additions only; about 1/(4 C) of the product's work."""
+    f, p = gt.shape[0], pad_taps.shape[0]
+    g_pos = gt.reshape(f, -1, p).sum(axis=1)  # (F, OH * OW): summed over the images
+    taps = pad_taps.shape[1]
+    per_tap = dw.reshape(f, taps, -1)
+    for t in np.flatnonzero(pad_taps.any(axis=0)):
+        per_tap[:, t] -= g_pos[:, pad_taps[:, t]].sum(axis=1)[:, None]
+    return dw
+
+
 def weight_grad(g, x, *, qbp: bool, seed: int, x_bits: Optional[PackedInput] = None, out=None):
     """dC/dW_b = g.T @ x, without multiplications where the input allows:
     a packed ±s input (BNN, `x_bits`) -> additions/subtractions (g.T @ X is
@@ -111,6 +127,9 @@ def weight_grad(g, x, *, qbp: bool, seed: int, x_bits: Optional[PackedInput] = N
         gt = transposed(g)
         if x_bits.scale != 1.0:  # on g, not on dW: 100x smaller, and each term g*s rounds as in x.T @ g
             gt *= np.float32(x_bits.scale)
+        if x_bits.pad_taps is not None:
+            return _minus_padded_taps(pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out), gt,
+                                      x_bits.pad_taps)
         if x_bits.nonzero is None:
             return pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out)
         return pybitnet.ternary_weight_matmul_t(gt, x_bits.signs, x_bits.nonzero, x_bits.k, out=out)

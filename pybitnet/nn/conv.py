@@ -25,7 +25,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 import pybitnet
-from ..conv_bits import conv_output_size, im2col, im2col_bits, pair as _pair, tap_views as _taps
+from ..conv_bits import conv_output_size, im2col, im2col_bits, padded_taps, pair as _pair, tap_views as _taps
 from . import _ops as K
 from .dense import _Affine, _bnn, _display_name, _LayerFactory, _quantized
 from .module import Module
@@ -129,7 +129,11 @@ class Conv2D(_Affine):
                 kept = np.where(x != 0, np.float32(-1), np.float32(1)) if holes else -np.ones_like(x)
                 mask = im2col_bits(pybitnet.pack_signs(kept, axis=-1), self.kernel_size, **geometry)
                 scale = float(np.abs(x).max()) if x.size else 1.0
-                return None, K.PackedInput(bits, mask, scale or 1.0, bits.shape[1] * 64)
+                # without holes the mask is the padding alone: the weight gradient may take it as +1 and
+                # subtract the padded taps' sums (a binary table product, 5/3 the terms per lookup)
+                pad = None if holes else padded_taps(x.shape[1], x.shape[2], self.kernel_size, self.stride,
+                                                     self.padding).reshape(-1, self.kernel_size[0] * self.kernel_size[1])
+                return None, K.PackedInput(bits, mask, scale or 1.0, bits.shape[1] * 64, pad)
         # C % 64 != 0, or +1 padding with dropout zeros: float patches packed as ±s/0 rows (+1 padding: a kept +s)
         pad = (float(np.abs(x).max()) or 1.0) if (self.pad_value == "one" and x.size) else 0.0
         rows = im2col(x, self.kernel_size, stride=self.stride, padding=self.padding, pad_value=pad)
