@@ -64,7 +64,7 @@ def test_zero_and_negative_zero_are_plus_one(isa):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("where", [0, 63, 64, 99])
+@pytest.mark.parametrize("where", [0, 9, 17, 33, 40, 56, 63, 64, 99])  # every vector of a whole word
 def test_nan_raises(isa, dtype, where):
     x = np.ones(100, dtype)
     x[where] = np.nan
