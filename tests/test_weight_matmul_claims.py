@@ -134,12 +134,13 @@ def test_instrumented_reference_agrees_with_kernels():
     np.testing.assert_array_equal(out, _bitops.binary_weight_matmul(x, bits, 100, isa="scalar"))
 
 
+@pytest.mark.parametrize("isa, lookup", [("avx512", r"vperm[it]2ps"), ("avx2", r"vpermps")])
 @pytest.mark.parametrize("kind", ["binary", "ternary"])
-def test_lut_transposed_kernel_is_reached_and_multiplication_free(kind):
+def test_lut_transposed_kernel_is_reached_and_multiplication_free(kind, isa, lookup):
     op = f"{kind}_weight_matmul_t"
-    code, _ = kernel_code(kernel_disassembly(), f"pbn::{op}_lut__avx512")
-    assert any(re.search(r"vperm[it]2ps", line) for line in code)  # the two-register table lookup
+    code, _ = kernel_code(kernel_disassembly(), f"pbn::{op}_lut__{isa}")
+    assert any(re.search(lookup, line) for line in code)  # the table lookup
     assert not [line for line in code if FP_MULTIPLY.search(line)]
-    if "avx512" in pybitnet.available_isas():  # and the registry sends 16+ rows there
-        assert pybitnet.select_variant(op, 16, 64, 64, "avx512") == f"{op}_lut__avx512"
-        assert pybitnet.select_variant(op, 15, 64, 64, "avx512") == f"{op}__avx512"
+    if isa in pybitnet.available_isas():  # and the registry sends 16+ rows there
+        assert pybitnet.select_variant(op, 16, 64, 64, isa) == f"{op}_lut__{isa}"
+        assert pybitnet.select_variant(op, 15, 64, 64, isa) == f"{op}__{isa}"

@@ -1,25 +1,18 @@
-// The transposed weight matmul by table lookup on AVX-512, z = g @ W (W binary
-// or ternary), with no multiplication: written once, included by
-// binary_weight_matmul_t_lut__avx512.cpp and ternary_weight_matmul_t_lut__avx512.cpp
-// (internal linkage: each gets its own copy, compiled with its own flags).
+// The transposed weight matmul by table lookup, z = g @ W (W binary or ternary),
+// with no multiplication: the loop nest, written once over an ISA's table policy
+// `T` (table_t_avx512.h: 32-entry vpermt2ps tables; table_t_avx2.h: 8-entry
+// vpermps tables). W's rows are taken T::kGroupRows at a time; for each row of
+// g, T builds the table of the signed sums those rows can need, and W's digits
+// at a column are the index of the sum that column takes (one lookup + one add
+// per group and vector of columns, where a masked add covers one row).
 //
-// W's rows are taken `Digits::kRows` at a time (5 binary digits or 3 ternary
-// ones: 32 or 27 combinations), and for each row i of g the signed sums
-// ±g[i,j0] ±g[i,j1] ... (a zero ternary digit's term skipped, as the scalar
-// reference skips it) fill a 32-float table in two zmm registers, built by
-// merge-masked adds in the reference's order. W's digits at a column are the
-// index of the sum that column needs: one vpermt2ps + one add covers
-// kRows weight rows x 16 columns, where a masked add covers one.
-//
-// Blocking: groups outer, their indices built per block of kGroups (in L2)
-// for every row of g; 4 rows of g x 4 16-wide column blocks of accumulators
-// per pass (the index loads shared by the rows, the table loads by the
-// columns), the rows' tables for the block (32 KiB) in L1. Rows with a
-// non-finite output are redone in exact order, then 0 * Inf becomes NaN
-// (fixup.h).
+// Groups are the outer loop: their indices are built per block of T::kGroups
+// (in L2) and serve every row of g, so a conv weight gradient (n = N*OH*OW:
+// thousands of groups) streams them once and revisits z once per block; T::kRows
+// rows of g per pass, their tables for the block in L1. Rows with a non-finite
+// output are redone in exact order, then 0 * Inf becomes NaN (fixup.h).
+// Included by each ISA's *_lut__<isa>.cpp (internal linkage, that file's flags).
 #pragma once
-
-#include <immintrin.h>
 
 #include "../kernels.h"
 #include "../scratch.h"
@@ -29,139 +22,14 @@
 namespace pbn {
 namespace {
 
-constexpr std::size_t kRows = 4;      // rows of g per pass
-constexpr std::size_t kCols = 4;      // 16-wide column blocks per pass (kRows x kCols accumulators)
-constexpr std::size_t kGroups = 64;   // groups of W rows per block: 4 rows x 64 x 128 B = 32 KiB of tables
-constexpr std::size_t kEntries = 32;  // one vpermt2ps table
-
-// Binary weights, 5 rows per group: digit 1 where the weight is -1; index = sum_r 2^r d_r.
-struct BinaryDigits {
-  static constexpr std::size_t kRows = 5;
-  static constexpr int digit(int e, int r) { return (e >> r) & 1; }
-  static constexpr bool used(int, int) { return true; }
-  static constexpr bool minus(int e, int r) { return digit(e, r) == 1; }
-  static constexpr int place(int r) { return 1 << r; }
-  static constexpr int kStartIndex = 0;  // every digit starts at +1 (0); rows past n add g = 0
-  static constexpr int kPos = 0;
-  static constexpr int kNeg = 1;
-};
-
-// Ternary weights, 3 rows per group: digit 0, 1, 2 for -1, 0, +1; index = sum_r 3^r d_r.
-struct TernaryDigits {
-  static constexpr std::size_t kRows = 3;
-  static constexpr int place(int r) { return r == 0 ? 1 : r == 1 ? 3 : 9; }
-  static constexpr int digit(int e, int r) { return (e / place(r)) % 3; }
-  static constexpr bool used(int e, int r) { return digit(e, r) != 1; }
-  static constexpr bool minus(int e, int r) { return digit(e, r) == 0; }
-  static constexpr int kStartIndex = 1 + 3 + 9;  // every digit starts at 0 (1): also the rows past n
-  static constexpr int kPos = 1;
-  static constexpr int kNeg = -1;
-};
-
-template <class D>
-constexpr __mmask16 lanes(int half, int r, bool minus) {
-  unsigned m = 0;
-  for (int lane = 0; lane < 16; ++lane) {
-    const int e = 16 * half + lane;
-    if (minus ? D::minus(e, r) : D::used(e, r)) m |= 1u << lane;
-  }
-  return __mmask16(m);
-}
-
-// idx[(g - g0) * ld + c] = W's digits of rows kRows*g + r at column c, for groups [g0, g1).
-// `nz` is null for binary weights.
-template <class D>
-void build_indices(const word_t* s, std::size_t lds, const word_t* nz, std::size_t ldnz, std::size_t n,
-                   std::size_t k, std::size_t g0, std::size_t g1, std::uint8_t* idx, std::size_t ld) {
-  const std::size_t words = words_for(k);
-  for (std::size_t g = g0; g < g1; ++g)
-    for (std::size_t w = 0; w < words; ++w) {
-      __m512i bytes = _mm512_set1_epi8(char(D::kStartIndex));
-      for (std::size_t r = 0; r < D::kRows && D::kRows * g + r < n; ++r) {
-        const std::size_t row = D::kRows * g + r;
-        const word_t neg = s[row * lds + w];
-        const int p = D::place(int(r));
-        bytes = _mm512_mask_add_epi8(bytes, __mmask64(neg), bytes, _mm512_set1_epi8(char(D::kNeg * p)));
-        if (nz) {
-          const word_t pos = nz[row * ldnz + w] & ~neg;
-          bytes = _mm512_mask_add_epi8(bytes, __mmask64(pos), bytes, _mm512_set1_epi8(char(D::kPos * p)));
-        }
-      }
-      _mm512_storeu_si512(idx + (g - g0) * ld + w * 64, bytes);
-    }
-}
-
-// Tables of rows [i, i + rows) for groups [g0, g1): tab[(r * kGroups + (g - g0)) * 32 + e].
-template <class D>
-void build_tables(const float* g, std::size_t ldg, std::size_t n, std::size_t i, std::size_t rows, std::size_t g0,
-                  std::size_t g1, float* tab) {
-  const __m512i sign = _mm512_set1_epi32(int(0x80000000u));
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* row = g + (i + r) * ldg;
-    for (std::size_t grp = g0; grp < g1; ++grp) {
-      float* t = tab + (r * kGroups + (grp - g0)) * kEntries;
-      __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-#pragma GCC unroll 5
-      for (int b = 0; b < int(D::kRows); ++b) {
-        const std::size_t j = D::kRows * grp + std::size_t(b);
-        const __m512i v = _mm512_castps_si512(_mm512_set1_ps(j < n ? row[j] : 0.0f));  // rows past n add 0
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; ++h) {
-          const __m512 term = _mm512_castsi512_ps(_mm512_mask_xor_epi32(v, lanes<D>(h, b, true), v, sign));
-          acc[h] = _mm512_mask_add_ps(acc[h], lanes<D>(h, b, false), acc[h], term);
-        }
-      }
-      _mm512_store_ps(t, acc[0]);
-      _mm512_store_ps(t + 16, acc[1]);
-    }
-  }
-}
-
-inline __mmask16 cols_mask(std::size_t k, std::size_t c) {
-  return c >= k ? __mmask16(0) : k - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (k - c)) - 1);
-}
-
-template <std::size_t R>
-void sweep(const float* tab, const std::uint8_t* idx, std::size_t ld, std::size_t groups, std::size_t k, float* z,
-           std::size_t ldz, bool first) {
-  for (std::size_t c = 0; c < k; c += 16 * kCols) {
-    __mmask16 m[kCols];
-    for (std::size_t q = 0; q < kCols; ++q) m[q] = cols_mask(k, c + 16 * q);
-    __m512 acc[R][kCols];
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-      for (std::size_t q = 0; q < kCols; ++q)
-        acc[r][q] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[q], z + r * ldz + c + 16 * q);
-    for (std::size_t grp = 0; grp < groups; ++grp) {
-      __m512i ix[kCols];
-#pragma GCC unroll 4
-      for (std::size_t q = 0; q < kCols; ++q)  // idx rows hold whole words plus slack: always readable
-        ix[q] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + grp * ld + c + 16 * q)));
-#pragma GCC unroll 16
-      for (std::size_t r = 0; r < R; ++r) {
-        const float* t = tab + (r * kGroups + grp) * kEntries;
-        const __m512 lo = _mm512_load_ps(t), hi = _mm512_load_ps(t + 16);
-#pragma GCC unroll 4
-        for (std::size_t q = 0; q < kCols; ++q)
-          acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_permutex2var_ps(lo, ix[q], hi));
-      }
-    }
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-      for (std::size_t q = 0; q < kCols; ++q) _mm512_mask_storeu_ps(z + r * ldz + c + 16 * q, m[q], acc[r][q]);
-  }
-}
-
 // The whole op (ternary_weight_matmul_t_fn's arguments; `nz` null for binary weights).
-template <class D>
+template <class T>
 void table_matmul_t(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, const word_t* nz,
                     std::size_t ldnz, float* z, std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
-  const std::size_t groups = (n + D::kRows - 1) / D::kRows;
-  // Whole words, rounded up to the kCols x 16 columns of a pass.
-  const std::size_t ld = (k + 63) / 64 * 64 + 16 * kCols;
-  AlignedScratch idx_buf((kGroups * ld + 64) / 8 + 1), tab_buf(kRows * kGroups * kEntries / 2);
+  const std::size_t groups = (n + T::kGroupRows - 1) / T::kGroupRows;
+  // idx rows: whole words, plus a pass's columns of slack for the last vector loads.
+  const std::size_t ld = (k + 63) / 64 * 64 + T::kPassCols;
+  AlignedScratch idx_buf((T::kGroups * ld + 64) / 8 + 1), tab_buf(T::kRows * T::kGroups * T::kTableFloats / 2);
   auto* idx = reinterpret_cast<std::uint8_t*>(idx_buf.data);
   auto* tab = reinterpret_cast<float*>(tab_buf.data);
   if (groups == 0) {
@@ -169,15 +37,16 @@ void table_matmul_t(const float* g, std::size_t ldg, const word_t* s, std::size_
       for (std::size_t c = 0; c < k; ++c) z[i * ldz + c] = 0.0f;
     return;
   }
-  // z is revisited once per block of groups (a conv weight gradient has n = N*OH*OW: thousands).
-  for (std::size_t g0 = 0; g0 < groups; g0 += kGroups) {
-    const std::size_t g1 = min_sz(groups, g0 + kGroups);
-    build_indices<D>(s, lds, nz, ldnz, n, k, g0, g1, idx, ld);
-    for (std::size_t i = 0; i < m; i += kRows) {
-      const std::size_t rows = min_sz(kRows, m - i);
-      build_tables<D>(g, ldg, n, i, rows, g0, g1, tab);
+  for (std::size_t g0 = 0; g0 < groups; g0 += T::kGroups) {
+    const std::size_t g1 = min_sz(groups, g0 + T::kGroups);
+    T::build_indices(s, lds, nz, ldnz, n, k, g0, g1, idx, ld);
+    for (std::size_t i = 0; i < m; i += T::kRows) {
+      const std::size_t rows = min_sz(T::kRows, m - i);
+      T::build_tables(g, ldg, n, i, rows, g0, g1, tab);
       float* zi = z + i * ldz;
-      with_count<kRows>(rows, [&](auto r) { sweep<decltype(r)::value>(tab, idx, ld, g1 - g0, k, zi, ldz, g0 == 0); });
+      with_count<T::kRows>(rows, [&](auto r) {
+        T::template sweep<decltype(r)::value>(tab, idx, ld, g1 - g0, k, zi, ldz, g0 == 0);
+      });
       if (g1 == groups) {  // while in cache
         fix_nonfinite_transposed(g + i * ldg, ldg, s, lds, zi, ldz, rows, n, k, nz, ldnz);
         if (nz) fix_zero_weights_transposed(g + i * ldg, ldg, nz, ldnz, zi, ldz, rows, n, k);

@@ -1,0 +1,15 @@
+// ternary_weight_matmul_t on AVX2 for 16+ rows of g (variants.inc): the weight
+// gradient of a BNN layer whose input went through dropout, by table lookup: three
+// rows of W per 8-entry subset-sum table, looked up for the +1 and the -1 digits
+// (table_t_avx2.h).
+#include "table_t_avx2.h"
+
+namespace pbn {
+
+void ternary_weight_matmul_t_lut__avx2(const float* g, std::size_t ldg, const word_t* s, std::size_t lds,
+                                       const word_t* nz, std::size_t ldnz, float* z, std::size_t ldz, std::size_t m,
+                                       std::size_t n, std::size_t k) {
+  table_matmul_t<Avx2Tables<true>>(g, ldg, s, lds, nz, ldnz, z, ldz, m, n, k);
+}
+
+}  // namespace pbn
