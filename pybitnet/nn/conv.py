@@ -19,6 +19,7 @@ the rows ternary: the padded taps are masked out of the XNOR-popcount
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional, Tuple, Union
 
@@ -41,6 +42,16 @@ def _geometry(x_shape, kernel, stride, padding) -> Tuple[int, int]:
     if oh < 1 or ow < 1:
         raise ValueError(f"kernel {kh}x{kw} does not fit the padded {h}x{w} input")
     return oh, ow
+
+
+@functools.lru_cache(maxsize=16)
+def _padding_mask(shape, kernel, stride, padding) -> np.ndarray:
+    """The packed nonzero mask of im2col rows whose only zeros are the padding (read-only, cached:
+    a zero-padded BNN conv asks for the same one every step)."""
+    ones = np.full(shape, -1.0, np.float32)  # sign bit set = kept
+    mask = im2col_bits(pybitnet.pack_signs(ones, axis=-1), kernel, stride=stride, padding=padding)
+    mask.flags.writeable = False
+    return mask
 
 
 def col2im_add(cols, out_padded, kernel, stride):
@@ -126,9 +137,12 @@ class Conv2D(_Affine):
                 # the XNOR-popcount, exactly; im2col_bits pads both the signs and the mask with zero words
                 geometry = dict(stride=self.stride, padding=self.padding)
                 bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, **geometry)
-                kept = np.where(x != 0, np.float32(-1), np.float32(1)) if holes else -np.ones_like(x)
-                mask = im2col_bits(pybitnet.pack_signs(kept, axis=-1), self.kernel_size, **geometry)
-                scale = float(np.abs(x).max()) if x.size else 1.0
+                if holes:
+                    kept = np.where(x != 0, np.float32(-1), np.float32(1))
+                    mask = im2col_bits(pybitnet.pack_signs(kept, axis=-1), self.kernel_size, **geometry)
+                else:  # the padding alone: the same mask for every batch of this shape
+                    mask = _padding_mask(x.shape, self.kernel_size, self.stride, self.padding)
+                scale = max(float(x.max()), -float(x.min())) if x.size else 1.0
                 # without holes the mask is the padding alone: the weight gradient may take it as +1 and
                 # subtract the padded taps' sums (a binary table product, 5/3 the terms per lookup)
                 pad = None if holes else padded_taps(x.shape[1], x.shape[2], self.kernel_size, self.stride,
