@@ -40,7 +40,7 @@ def active_kernels() -> dict[str, dict[str, object]]:
     (in the order they are tried), and the ISAs this CPU can run.
 
     >>> pybitnet.active_kernels()["binary_weight_matmul_t"]["variants"]
-    {'m >= 16': 'binary_weight_matmul_t_lut__avx512', 'otherwise': 'binary_weight_matmul_t__avx512'}
+    {'m >= 16 && k >= 128': 'binary_weight_matmul_t_lut__avx512', 'otherwise': 'binary_weight_matmul_t__avx512'}
 
     An op with no variant of its own at the active ISA runs the next lower
     ISA's (the variant's name says which). ``binary_conv2d_threshold`` is a

@@ -84,7 +84,7 @@ def test_active_kernels_name_the_variant_per_shape_class():
             assert pybitnet.select_variant(op, 100, 100, 100) in names
     if "avx512" == pybitnet.isa():
         assert kernels["binary_weight_matmul_t"]["variants"] == {
-            "m >= 16": "binary_weight_matmul_t_lut__avx512", "otherwise": "binary_weight_matmul_t__avx512"}
+            "m >= 16 && k >= 128": "binary_weight_matmul_t_lut__avx512", "otherwise": "binary_weight_matmul_t__avx512"}
         assert kernels["maxpool_bits"]["variants"] == {"any shape": "maxpool_bits__scalar"}  # inherited
 
 

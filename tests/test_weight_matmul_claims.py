@@ -142,5 +142,6 @@ def test_lut_transposed_kernel_is_reached_and_multiplication_free(kind, isa, loo
     assert any(re.search(lookup, line) for line in code)  # the table lookup
     assert not [line for line in code if FP_MULTIPLY.search(line)]
     if isa in pybitnet.available_isas():  # and the registry sends 16+ rows there
-        assert pybitnet.select_variant(op, 16, 64, 64, isa) == f"{op}_lut__{isa}"
-        assert pybitnet.select_variant(op, 15, 64, 64, isa) == f"{op}__{isa}"
+        assert pybitnet.select_variant(op, 16, 64, 128, isa) == f"{op}_lut__{isa}"
+        assert pybitnet.select_variant(op, 15, 64, 128, isa) == f"{op}__{isa}"
+        assert pybitnet.select_variant(op, 16, 64, 127, isa) == f"{op}__{isa}"

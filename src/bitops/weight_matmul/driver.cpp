@@ -55,7 +55,7 @@ void weight_matmul(const Target& t, const float* x, std::size_t ldx, const Weigh
 void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
                      std::size_t ldz, std::size_t m, std::size_t k) {
   const Shape shape{m, w.n, k};
-  const double per_term = !w.nz ? kNsPerBinaryTerm : m >= 16 ? kNsPerTernaryTableTerm : kNsPerTernaryTerm;
+  const double per_term = !w.nz ? kNsPerBinaryTerm : (m >= 16 && k >= 128) ? kNsPerTernaryTableTerm : kNsPerTernaryTerm;
   const double ns = double(m) * double(w.n) * double(k) * per_term;
   if (w.nz) {
     ternary_weight_matmul_t_fn* kernel = pbn::kernel<OpId::ternary_weight_matmul_t>(t, shape);
