@@ -86,13 +86,25 @@ STEPS = 2  # the second step sees the optimizer state (Adam moments, shift-AdaMa
 def test_one_step_matches_the_reference(method, mnist_batches):
     """Each step from identical weights and batch: same loss, gradients, parameters after the update
     and BN running statistics. The reference keeps its own optimizer state across the steps."""
+    check_steps(method, HIDDEN, mnist_batches)
+
+
+@needs_mnist
+@pytest.mark.parametrize("method", ["bnn", "bnn-shift", "tc"])
+def test_one_step_through_the_table_kernels(method, mnist_batches):
+    """The same at 128 hidden units, where the backward products take the table kernels
+    (variants.inc: m >= 16 && k >= 128): binary and ternary, the dropout weight gradient."""
+    check_steps(method, 128, mnist_batches)
+
+
+def check_steps(method, hidden, mnist_batches):
     torch.set_num_threads(1)
-    r = recipes.recipe(method, hidden=HIDDEN)
+    r = recipes.recipe(method, hidden=hidden)
     x_all, y_all = mnist_batches[r.preprocess]
     model = recipes.build_model(r, x_all.shape[1], 10)
     opt = recipes.build_optimizer(r, model)
     loss_fn = recipes.build_loss(r)
-    net = ref.Net(ref.spec(method, hidden=HIDDEN))
+    net = ref.Net(ref.spec(method, hidden=hidden))
     per = len(net.names)
     names = [f"{i // per}.{net.names[i % per]}" for i in range(len(model.parameters()))]
     assert [p.shape for p in model.parameters()] == [tuple(p.shape) for p in net.parameters()]
