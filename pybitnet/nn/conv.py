@@ -45,13 +45,15 @@ def _geometry(x_shape, kernel, stride, padding) -> Tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=16)
-def _padding_mask(shape, kernel, stride, padding) -> np.ndarray:
-    """The packed nonzero mask of im2col rows whose only zeros are the padding (read-only, cached:
-    a zero-padded BNN conv asks for the same one every step)."""
+def _zero_padding(shape, kernel, stride, padding) -> Tuple[np.ndarray, np.ndarray]:
+    """For im2col rows of an NHWC input whose only zeros are the padding (read-only, cached: a
+    zero-padded BNN conv asks for the same ones every step): the packed nonzero mask, and the
+    (OH * OW, KH * KW) bool padded taps of each output position."""
     ones = np.full(shape, -1.0, np.float32)  # sign bit set = kept
     mask = im2col_bits(pybitnet.pack_signs(ones, axis=-1), kernel, stride=stride, padding=padding)
-    mask.flags.writeable = False
-    return mask
+    taps = padded_taps(shape[1], shape[2], kernel, stride, padding).reshape(-1, kernel[0] * kernel[1])
+    mask.flags.writeable = taps.flags.writeable = False
+    return mask, taps
 
 
 def col2im_add(cols, out_padded, kernel, stride):
@@ -140,13 +142,11 @@ class Conv2D(_Affine):
                 if holes:
                     kept = np.where(x != 0, np.float32(-1), np.float32(1))
                     mask = im2col_bits(pybitnet.pack_signs(kept, axis=-1), self.kernel_size, **geometry)
-                else:  # the padding alone: the same mask for every batch of this shape
-                    mask = _padding_mask(x.shape, self.kernel_size, self.stride, self.padding)
+                    pad = None
+                else:  # the mask is the padding alone: the weight gradient may take it as +1 and subtract
+                    # the padded taps' sums (a binary table product, 5/3 the terms per lookup)
+                    mask, pad = _zero_padding(x.shape, self.kernel_size, self.stride, self.padding)
                 scale = max(float(x.max()), -float(x.min())) if x.size else 1.0
-                # without holes the mask is the padding alone: the weight gradient may take it as +1 and
-                # subtract the padded taps' sums (a binary table product, 5/3 the terms per lookup)
-                pad = None if holes else padded_taps(x.shape[1], x.shape[2], self.kernel_size, self.stride,
-                                                     self.padding).reshape(-1, self.kernel_size[0] * self.kernel_size[1])
                 return None, K.PackedInput(bits, mask, scale or 1.0, bits.shape[1] * 64, pad)
         # C % 64 != 0, or +1 padding with dropout zeros: float patches packed as ±s/0 rows (+1 padding: a kept +s)
         pad = (float(np.abs(x).max()) or 1.0) if (self.pad_value == "one" and x.size) else 0.0

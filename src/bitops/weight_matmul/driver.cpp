@@ -25,7 +25,7 @@ constexpr Cut kBinaryTransposedCut{8, kWordBits, true, 1};
 // Cost model (threads.h): ns per multiply-free (row, weight row, column) term
 // on one core, fastest ISA (Zen 5, AVX-512): binary ~0.005 (100 x 4096 x 4096:
 // forward 10 ms, transposed 6.6 ms), ternary ~0.016 (masked adds: 26 ms),
-// ternary transposed from 16 rows ~0.0057 (the 27-entry tables: 9.5 ms),
+// ternary transposed by tables (variants.inc: m >= 16 && k >= 128) ~0.0057 (9.5 ms),
 // uint8 pixels ~0.0017 (128 pairs per permute + add).
 constexpr double kNsPerBinaryTerm = 0.005;
 constexpr double kNsPerTernaryTerm = 0.016;

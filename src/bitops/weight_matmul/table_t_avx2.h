@@ -50,7 +50,8 @@ struct Avx2Tables {
             const int up = kTernary ? 4 : 0;  // the -1 bits' place
             bytes = _mm256_or_si256(bytes, _mm256_and_si256(part(neg), _mm256_set1_epi8(char(1 << (r + up)))));
             if constexpr (kTernary)
-              bytes = _mm256_or_si256(bytes, _mm256_and_si256(part(nz[row * ldnz + w] & ~neg), _mm256_set1_epi8(char(1 << r))));
+              bytes = _mm256_or_si256(bytes, _mm256_and_si256(part(nz[row * ldnz + w] & ~neg),
+                                                              _mm256_set1_epi8(char(1 << r))));
           }
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + (g - g0) * ld + w * 64 + 32 * half), bytes);
         }

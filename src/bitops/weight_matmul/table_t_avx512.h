@@ -13,18 +13,10 @@
 
 #include <immintrin.h>
 
-#include "../kernels.h"
-#include "../scratch.h"
-#include "../tail.h"
 #include "table_t.h"
 
 namespace pbn {
 namespace {
-
-constexpr std::size_t kRows = 4;      // rows of g per pass
-constexpr std::size_t kCols = 4;      // 16-wide column blocks per pass (kRows x kCols accumulators)
-constexpr std::size_t kGroups = 64;   // groups of W rows per block: 4 rows x 64 x 128 B = 32 KiB of tables
-constexpr std::size_t kEntries = 32;  // one vpermt2ps table
 
 // Binary weights, 5 rows per group: digit 1 where the weight is -1; index = sum_r 2^r d_r.
 struct BinaryDigits {
@@ -50,119 +42,107 @@ struct TernaryDigits {
   static constexpr int kNeg = -1;
 };
 
-template <class D>
-constexpr __mmask16 lanes(int half, int r, bool minus) {
-  unsigned m = 0;
-  for (int lane = 0; lane < 16; ++lane) {
-    const int e = 16 * half + lane;
-    if (minus ? D::minus(e, r) : D::used(e, r)) m |= 1u << lane;
-  }
-  return __mmask16(m);
-}
-
-// idx[(g - g0) * ld + c] = W's digits of rows kRows*g + r at column c, for groups [g0, g1).
-// `nz` is null for binary weights.
-template <class D>
-void build_indices(const word_t* s, std::size_t lds, const word_t* nz, std::size_t ldnz, std::size_t n,
-                   std::size_t k, std::size_t g0, std::size_t g1, std::uint8_t* idx, std::size_t ld) {
-  const std::size_t words = words_for(k);
-  for (std::size_t g = g0; g < g1; ++g)
-    for (std::size_t w = 0; w < words; ++w) {
-      __m512i bytes = _mm512_set1_epi8(char(D::kStartIndex));
-      for (std::size_t r = 0; r < D::kRows && D::kRows * g + r < n; ++r) {
-        const std::size_t row = D::kRows * g + r;
-        const word_t neg = s[row * lds + w];
-        const int p = D::place(int(r));
-        bytes = _mm512_mask_add_epi8(bytes, __mmask64(neg), bytes, _mm512_set1_epi8(char(D::kNeg * p)));
-        if (nz) {
-          const word_t pos = nz[row * ldnz + w] & ~neg;
-          bytes = _mm512_mask_add_epi8(bytes, __mmask64(pos), bytes, _mm512_set1_epi8(char(D::kPos * p)));
-        }
-      }
-      _mm512_storeu_si512(idx + (g - g0) * ld + w * 64, bytes);
-    }
-}
-
-// Tables of rows [i, i + rows) for groups [g0, g1): tab[(r * kGroups + (g - g0)) * 32 + e].
-template <class D>
-void build_tables(const float* g, std::size_t ldg, std::size_t n, std::size_t i, std::size_t rows, std::size_t g0,
-                  std::size_t g1, float* tab) {
-  const __m512i sign = _mm512_set1_epi32(int(0x80000000u));
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* row = g + (i + r) * ldg;
-    for (std::size_t grp = g0; grp < g1; ++grp) {
-      float* t = tab + (r * kGroups + (grp - g0)) * kEntries;
-      __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-#pragma GCC unroll 5
-      for (int b = 0; b < int(D::kRows); ++b) {
-        const std::size_t j = D::kRows * grp + std::size_t(b);
-        const __m512i v = _mm512_castps_si512(_mm512_set1_ps(j < n ? row[j] : 0.0f));  // rows past n add 0
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; ++h) {
-          const __m512 term = _mm512_castsi512_ps(_mm512_mask_xor_epi32(v, lanes<D>(h, b, true), v, sign));
-          acc[h] = _mm512_mask_add_ps(acc[h], lanes<D>(h, b, false), acc[h], term);
-        }
-      }
-      _mm512_store_ps(t, acc[0]);
-      _mm512_store_ps(t + 16, acc[1]);
-    }
-  }
-}
-
-inline __mmask16 cols_mask(std::size_t k, std::size_t c) {
-  return c >= k ? __mmask16(0) : k - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (k - c)) - 1);
-}
-
-template <std::size_t R>
-void sweep(const float* tab, const std::uint8_t* idx, std::size_t ld, std::size_t groups, std::size_t k, float* z,
-           std::size_t ldz, bool first) {
-  for (std::size_t c = 0; c < k; c += 16 * kCols) {
-    __mmask16 m[kCols];
-    for (std::size_t q = 0; q < kCols; ++q) m[q] = cols_mask(k, c + 16 * q);
-    __m512 acc[R][kCols];
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-      for (std::size_t q = 0; q < kCols; ++q)
-        acc[r][q] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[q], z + r * ldz + c + 16 * q);
-    for (std::size_t grp = 0; grp < groups; ++grp) {
-      __m512i ix[kCols];
-#pragma GCC unroll 4
-      for (std::size_t q = 0; q < kCols; ++q)  // idx rows hold whole words plus slack: always readable
-        ix[q] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + grp * ld + c + 16 * q)));
-#pragma GCC unroll 16
-      for (std::size_t r = 0; r < R; ++r) {
-        const float* t = tab + (r * kGroups + grp) * kEntries;
-        const __m512 lo = _mm512_load_ps(t), hi = _mm512_load_ps(t + 16);
-#pragma GCC unroll 4
-        for (std::size_t q = 0; q < kCols; ++q)
-          acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_permutex2var_ps(lo, ix[q], hi));
-      }
-    }
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-      for (std::size_t q = 0; q < kCols; ++q) _mm512_mask_storeu_ps(z + r * ldz + c + 16 * q, m[q], acc[r][q]);
-  }
-}
-
 // The policy table_t.h's loop takes.
 template <class D>
 struct Avx512Tables {
-  static constexpr std::size_t kRows = pbn::kRows, kGroups = pbn::kGroups, kGroupRows = D::kRows;
-  static constexpr std::size_t kTableFloats = kEntries, kPassCols = 16 * kCols;
+  static constexpr std::size_t kRows = 4;          // rows of g per pass
+  static constexpr std::size_t kCols = 4;          // 16-wide column blocks per pass (kRows x kCols accumulators)
+  static constexpr std::size_t kGroups = 64;       // groups per block: 4 rows x 64 x 128 B = 32 KiB of tables
+  static constexpr std::size_t kGroupRows = D::kRows;
+  static constexpr std::size_t kTableFloats = 32;  // one vpermt2ps table
+  static constexpr std::size_t kPassCols = 16 * kCols;
+
+  static constexpr __mmask16 lanes(int half, int r, bool minus) {
+    unsigned m = 0;
+    for (int lane = 0; lane < 16; ++lane) {
+      const int e = 16 * half + lane;
+      if (minus ? D::minus(e, r) : D::used(e, r)) m |= 1u << lane;
+    }
+    return __mmask16(m);
+  }
+
+  // idx[(g - g0) * ld + c] = W's digits of rows kGroupRows*g + r at column c, for groups [g0, g1).
+  // `nz` is null for binary weights.
   static void build_indices(const word_t* s, std::size_t lds, const word_t* nz, std::size_t ldnz, std::size_t n,
                             std::size_t k, std::size_t g0, std::size_t g1, std::uint8_t* idx, std::size_t ld) {
-    pbn::build_indices<D>(s, lds, nz, ldnz, n, k, g0, g1, idx, ld);
+    const std::size_t words = words_for(k);
+    for (std::size_t g = g0; g < g1; ++g)
+      for (std::size_t w = 0; w < words; ++w) {
+        __m512i bytes = _mm512_set1_epi8(char(D::kStartIndex));
+        for (std::size_t r = 0; r < kGroupRows && kGroupRows * g + r < n; ++r) {
+          const std::size_t row = kGroupRows * g + r;
+          const word_t neg = s[row * lds + w];
+          const int p = D::place(int(r));
+          bytes = _mm512_mask_add_epi8(bytes, __mmask64(neg), bytes, _mm512_set1_epi8(char(D::kNeg * p)));
+          if (nz) {
+            const word_t pos = nz[row * ldnz + w] & ~neg;
+            bytes = _mm512_mask_add_epi8(bytes, __mmask64(pos), bytes, _mm512_set1_epi8(char(D::kPos * p)));
+          }
+        }
+        _mm512_storeu_si512(idx + (g - g0) * ld + w * 64, bytes);
+      }
   }
+
+  // Tables of rows [i, i + rows) for groups [g0, g1): tab[(r * kGroups + (g - g0)) * 32 + e].
   static void build_tables(const float* g, std::size_t ldg, std::size_t n, std::size_t i, std::size_t rows,
                            std::size_t g0, std::size_t g1, float* tab) {
-    pbn::build_tables<D>(g, ldg, n, i, rows, g0, g1, tab);
+    const __m512i sign = _mm512_set1_epi32(int(0x80000000u));
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* row = g + (i + r) * ldg;
+      for (std::size_t grp = g0; grp < g1; ++grp) {
+        float* t = tab + (r * kGroups + (grp - g0)) * kTableFloats;
+        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  #pragma GCC unroll 5
+        for (int b = 0; b < int(kGroupRows); ++b) {
+          const std::size_t j = kGroupRows * grp + std::size_t(b);
+          const __m512i v = _mm512_castps_si512(_mm512_set1_ps(j < n ? row[j] : 0.0f));  // rows past n add 0
+  #pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            const __m512 term = _mm512_castsi512_ps(_mm512_mask_xor_epi32(v, lanes(h, b, true), v, sign));
+            acc[h] = _mm512_mask_add_ps(acc[h], lanes(h, b, false), acc[h], term);
+          }
+        }
+        _mm512_store_ps(t, acc[0]);
+        _mm512_store_ps(t + 16, acc[1]);
+      }
+    }
   }
+
+  static __mmask16 cols_mask(std::size_t k, std::size_t c) {
+    return c >= k ? __mmask16(0) : k - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (k - c)) - 1);
+  }
+
   template <std::size_t R>
   static void sweep(const float* tab, const std::uint8_t* idx, std::size_t ld, std::size_t groups, std::size_t k,
                     float* z, std::size_t ldz, bool first) {
-    pbn::sweep<R>(tab, idx, ld, groups, k, z, ldz, first);
+    for (std::size_t c = 0; c < k; c += 16 * kCols) {
+      __mmask16 m[kCols];
+      for (std::size_t q = 0; q < kCols; ++q) m[q] = cols_mask(k, c + 16 * q);
+      __m512 acc[R][kCols];
+  #pragma GCC unroll 16
+      for (std::size_t r = 0; r < R; ++r)
+  #pragma GCC unroll 4
+        for (std::size_t q = 0; q < kCols; ++q)
+          acc[r][q] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[q], z + r * ldz + c + 16 * q);
+      for (std::size_t grp = 0; grp < groups; ++grp) {
+        __m512i ix[kCols];
+  #pragma GCC unroll 4
+        for (std::size_t q = 0; q < kCols; ++q)  // idx rows hold whole words plus slack: always readable
+          ix[q] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + grp * ld + c + 16 * q)));
+  #pragma GCC unroll 16
+        for (std::size_t r = 0; r < R; ++r) {
+          const float* t = tab + (r * kGroups + grp) * kTableFloats;
+          const __m512 lo = _mm512_load_ps(t), hi = _mm512_load_ps(t + 16);
+  #pragma GCC unroll 4
+          for (std::size_t q = 0; q < kCols; ++q)
+            acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_permutex2var_ps(lo, ix[q], hi));
+        }
+      }
+  #pragma GCC unroll 16
+      for (std::size_t r = 0; r < R; ++r)
+  #pragma GCC unroll 4
+        for (std::size_t q = 0; q < kCols; ++q) _mm512_mask_storeu_ps(z + r * ldz + c + 16 * q, m[q], acc[r][q]);
+    }
   }
 };
 
