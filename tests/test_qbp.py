@@ -347,17 +347,22 @@ def test_qbp_dense_step_ops():
 
 # ---------------------------------------------------------------- no multiply in the SIMD paths
 
-QBP_KERNELS = ["quantize_pow2", "dequantize_pow2", "shift_matmul", "shift_matmul_fixed"]
+QBP_OPS = ["quantize_pow2", "dequantize_pow2", "shift_matmul", "shift_matmul_fixed"]
+QBP_SIMD_VARIANTS = [v["name"] for v in pybitnet.variants() if v["op"] in QBP_OPS and v["isa"] != "scalar"]
 
 
-@pytest.mark.parametrize("simd", ["avx2", "avx512"])
-@pytest.mark.parametrize("kernel", QBP_KERNELS)
-def test_simd_kernels_have_no_float_multiply(kernel, simd):
+def test_every_qbp_op_has_simd_variants():
+    assert {v.rsplit("__", 1)[0] for v in QBP_SIMD_VARIANTS} >= set(QBP_OPS) - {"shift_matmul"}
+    assert "shift_matmul_expadd__avx512" in QBP_SIMD_VARIANTS and "shift_matmul__avx2" in QBP_SIMD_VARIANTS
+
+
+@pytest.mark.parametrize("variant", QBP_SIMD_VARIANTS)
+def test_simd_kernels_have_no_float_multiply(variant):
     """The disassembled SIMD kernels (and the internal helpers they call) hold
     no floating-point multiply, FMA or scale instruction (the quantizer's hash
     uses vpmulld, an integer multiply, which is allowed)."""
     claims = pytest.importorskip("test_weight_matmul_claims")
-    code, _ = claims.kernel_code(claims.kernel_disassembly(), f"pbn::{kernel}__{simd}(")
+    code, _ = claims.kernel_code(claims.kernel_disassembly(), f"pbn::{variant}(")
     bad = [line for line in code if claims.FP_MULTIPLY.search(line)]
     assert not bad, bad[:5]
     assert any(re.search(r"\bvadd|\bvpadd", line) for line in code)

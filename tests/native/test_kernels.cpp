@@ -297,8 +297,9 @@ void check_pow2(const Variant& v, Rng& rng) {
 
 void check_shift(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
-  for (std::size_t m : {std::size_t(1), std::size_t(3), std::size_t(40)})
-    for (std::size_t k : {std::size_t(1), std::size_t(5), std::size_t(9)})
+  // m = 300: more than one chunk of batch rows (partial sums parked in out); k = 13: 6 + 6 + 1 output rows
+  for (std::size_t m : {std::size_t(1), std::size_t(3), std::size_t(40), std::size_t(300)})
+    for (std::size_t k : {std::size_t(1), std::size_t(5), std::size_t(9), std::size_t(13)})
       for (std::size_t n : {std::size_t(1), std::size_t(17), std::size_t(70), std::size_t(130)}) {
         const std::size_t ldc = k + 2, ldg = n + 3, ldo = n + 1;
         std::vector<std::int8_t> codes(m * ldc + 1);
@@ -311,6 +312,11 @@ void check_shift(const Variant& v, Rng& rng) {
         ++g_checks;
         if (v.op == OpId::shift_matmul) {
           if (m > 2) g[ldg + 1] = 1e-41f, g[2] = INFINITY;  // exact fallback lanes
+          if (m > 2) g[2 * ldg + n / 2] = 0.0f, g[2 * ldg + n - 1] = -0.0f;  // zero lanes (+0 terms)
+          if (m > 200) {  // products that overflow / underflow: 2^63 * 2^70, 2^-63 * 2^-70 (rows 150, 160)
+            codes[150 * ldc + k - 1] = 127, g[150 * ldg] = 0x1p70f;
+            codes[160 * ldc] = -1, g[160 * ldg + n - 1] = 0x1p-70f;
+          }
           fn_of<shift_matmul_fn>(v)(codes.data(), ldc, g.data(), ldg, o.data(), ldo, m, 0, k, 0, n);
           fn_of<shift_matmul_fn>(ref)(codes.data(), ldc, g.data(), ldg, r.data(), ldo, m, 0, k, 0, n);
         } else {

@@ -5,5 +5,6 @@
 #include "shift_table.h"
 
 namespace pbn {
-PBN_SHIFT_MATMUL_VARIANTS(avx2, Avx2, 2)
+PBN_SHIFT_MATMUL_FLOAT_VARIANT(avx2, Avx2, 2)
+PBN_SHIFT_MATMUL_FIXED_VARIANT(avx2, Avx2, 2)
 }  // namespace pbn

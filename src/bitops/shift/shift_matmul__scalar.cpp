@@ -12,16 +12,7 @@ void shift_matmul__scalar(const std::int8_t* codes, std::size_t ldc, const float
   for (std::size_t k = k0; k < k1; ++k) {
     for (std::size_t n = n0; n < n1; ++n) {
       float s = 0.0f;
-      for (std::size_t i = 0; i < m; ++i) {
-        const std::int8_t c = codes[i * ldc + k];
-        const std::uint32_t gb = f32_bits(g[i * ldg + n]);
-        float term;
-        if (c == 0)  // 0 * g: +0, or NaN for an Inf/NaN g, as a multiply would give
-          term = (gb & 0x7fffffffu) >= 0x7f800000u ? bits_f32(0x7fc00000u) : 0.0f;
-        else
-          term = bits_f32(scale_pow2_bits(gb, pow2_exponent(c), c < 0 ? 0x80000000u : 0u));
-        s += term;
-      }
+      for (std::size_t i = 0; i < m; ++i) s += bits_f32(pow2_product_bits(codes[i * ldc + k], f32_bits(g[i * ldg + n])));
       out[k * ldo + n] = s;
     }
   }

@@ -1,6 +1,7 @@
 // The SIMD shift-add GEMM, written once over an ISA's SIMD helpers S
 // (simd/avx2.h, simd/avx512.h), in float (FloatTable) and fixed point
-// (FixedTable); an ISA file defines its variants with PBN_SHIFT_MATMUL_VARIANTS.
+// (FixedTable); an ISA file defines its variants with PBN_SHIFT_MATMUL_FLOAT_VARIANT
+// and PBN_SHIFT_MATMUL_FIXED_VARIANT.
 //
 // Why a table: out[k, :] = sum_i s[i,k] 2^e[i,k] g[i, :] has one product per
 // (i, k, n), but only few distinct codes per row i. So for a tile of kW
@@ -241,12 +242,14 @@ struct FixedTable {
 }  // namespace pbn
 
 // The variants of an ISA: S its SIMD helpers, KB the output rows summed at once.
-#define PBN_SHIFT_MATMUL_VARIANTS(isa, S, KB)                                                                      \
+// (AVX-512's float variant is shift_matmul_expadd__avx512, faster on every shape measured: no table.)
+#define PBN_SHIFT_MATMUL_FLOAT_VARIANT(isa, S, KB)                                                                 \
   void shift_matmul__##isa(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, float* out, \
                            std::size_t ldo, std::size_t m, std::size_t k0, std::size_t k1, std::size_t n0,        \
                            std::size_t n1) {                                                                       \
     table_matmul<FloatTable<S>, KB>(codes, ldc, g, ldg, out, ldo, m, k0, k1, n0, n1, 0);                           \
-  }                                                                                                                \
+  }
+#define PBN_SHIFT_MATMUL_FIXED_VARIANT(isa, S, KB)                                                                 \
   void shift_matmul_fixed__##isa(const std::int8_t* codes, std::size_t ldc, const std::int32_t* q, std::size_t ldq, \
                                  float* out, std::size_t ldo, std::size_t m, std::size_t k0, std::size_t k1,      \
                                  std::size_t n0, std::size_t n1, int frac_bits) {                                 \
