@@ -91,25 +91,30 @@ __attribute__((noinline)) void exact_products(const std::int8_t* c, int rows, co
 // batch rows (from the sums parked in `out` unless `first`): E and Z of these
 // rows batch row by batch row (e[i * R + r], z[i * R + r]).
 template <int R, bool kFull>
-PBN_INLINE void tile(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, float* out,
+PBN_TILE void tile(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, float* out,
                      std::size_t ldo, std::size_t m, std::size_t cols, const std::int32_t* e, std::uint16_t* z,
                      const std::uint8_t* fast, std::size_t tiles, bool first) {
   __mmask16 lanes[kVecs];
+#pragma GCC unroll 4
   for (int v = 0; v < kVecs; ++v) {
     const long long left = (long long)cols - 16LL * v;
     lanes[v] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
   }
   __m512 acc[R][kVecs];  // from +0, or the partial sums of the batch rows before (parked in `out`)
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v)
       acc[r][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(lanes[v], out + r * ldo + 16 * v);
   const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff);
   for (std::size_t i = 0; i < m; ++i, g += ldg, fast += tiles, e += R, z += R) {
     __m512i gv[kVecs];
+#pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v)
       gv[v] = kFull ? _mm512_loadu_si512(g + 16 * v) : _mm512_maskz_loadu_epi32(lanes[v], g + 16 * v);
     if (__builtin_expect(*fast, 1)) {
       __mmask16 nonzero[kVecs];
+#pragma GCC unroll 4
       for (int v = 0; v < kVecs; ++v) nonzero[v] = _mm512_test_epi32_mask(gv[v], abs_mask);
 #pragma GCC unroll 6
       for (int r = 0; r < R; ++r) {
@@ -123,11 +128,15 @@ PBN_INLINE void tile(const std::int8_t* codes, std::size_t ldc, const float* g, 
     } else {  // exact, lane by lane (out of line: the accumulators stay in registers)
       alignas(64) float p[R][kCols];
       exact_products(codes + i * ldc, R, g, lanes, &p[0][0]);
+#pragma GCC unroll 6
       for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
         for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_add_ps(acc[r][v], _mm512_load_ps(&p[r][16 * v]));
     }
   }
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v) {
       if (kFull)
         _mm512_storeu_ps(out + r * ldo + 16 * v, acc[r][v]);
