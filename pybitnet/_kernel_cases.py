@@ -59,6 +59,9 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
             return lambda isa: _bitops.im2col_bits(x, 3, 3, 1, 1, 1, 1, isa)
         flip = rng.random(max(k, 1)) < 0.5
         return lambda isa: _bitops.maxpool_bits(x, 2, 2, 2, 2, flip, isa)
+    if op == "col2im_add":  # m images of 8 x 9 padded pixels, k channels, 3x3 taps of 6 x 7 patch rows
+        cols, out0 = f32(max(m, 1) * 6 * 7, 9 * max(k, 1)), f32(max(m, 1), 8, 9, max(k, 1))
+        return lambda isa: _bitops.col2im_add(cols, out0.copy(), 3, 3, 1, 1, isa)
     if op == "first_conv_threshold":  # m images of 6 x 5 pixels, 3 channels, n filters of 3x3
         x, w, t, flip = f32(max(m, 1), 6, 5, 3), bits(n, 27), f32(n), rng.random(n) < 0.5
         return lambda isa: _bitops.first_conv_threshold(x, w, 3, 3, t, flip, 1, 1, 1, 1, isa)

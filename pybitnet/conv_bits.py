@@ -132,6 +132,16 @@ def im2col(x, kernel_size, *, stride=1, padding=0, pad_value: float = 0.0, layou
     return cols.reshape(n * oh * ow, -1)
 
 
+def col2im_add(cols, out, kernel_size, *, stride=1) -> np.ndarray:
+    """The adjoint of :func:`im2col` (NHWC, no padding argument): ``out`` (N, H, W, C) float32,
+    already padded, += the scatter of the float rows ``cols`` (N * OH * OW, KH * KW * C) over their
+    taps, in place; returns ``out``. A conv layer's input gradient: crop the padding afterwards.
+    Tap by tap, so each element sums its terms in tap order. A C++ kernel (threaded, GIL released)."""
+    kh, kw = pair(kernel_size, "kernel_size")
+    sh, sw = pair(stride, "stride")
+    return _bitops.col2im_add(as_array(cols, "cols"), as_array(out, "out"), kh, kw, sh, sw)
+
+
 def im2col_bits(x_bits, kernel_size, *, stride=1, padding=0) -> np.ndarray:
     """Rows (N * OH * OW, KH * KW * words) of packed patches in (kh, kw, word)
     order; padded taps are zero words (+1). A C++ kernel (threaded, GIL released)."""

@@ -9,7 +9,7 @@ import pytest
 
 import pybitnet
 from pybitnet import nn, recipes
-from pybitnet.conv_bits import im2col_bits
+from pybitnet.conv_bits import col2im_add, im2col_bits, tap_views
 from pybitnet.nn.conv import im2col
 
 SHAPES = [  # (N, H, W, C, F, kernel, stride, padding)
@@ -399,3 +399,57 @@ def test_cifar10_trainer_resume_and_log(tmp_path):
     assert 0 <= best["val_error"] <= 1 and (tmp_path / "best.npz").is_file()
     if second.plot() is not None:  # None without matplotlib
         assert (tmp_path / "curves.png").is_file()
+
+
+def _col2im_reference(cols, out, kernel, stride):
+    """numpy: tap by tap, each tap's rows added into a strided view (what col2im_add replaced)."""
+    n, _, _, c = out.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (out.shape[1] - kh) // sh + 1, (out.shape[2] - kw) // sw + 1
+    cols = cols.reshape(n, oh, ow, kh * kw, c)
+    for t, view in enumerate(tap_views(out, kernel, stride, (oh, ow))):
+        view += cols[:, :, :, t]
+    return out
+
+
+@pytest.mark.parametrize("geometry", [((3, 3), (1, 1), (2, 6, 7, 5)), ((2, 2), (2, 2), (3, 8, 8, 64)),
+                                      ((1, 3), (1, 2), (1, 4, 9, 3)), ((3, 3), (2, 1), (2, 9, 5, 130))])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_col2im_add_matches_the_tap_loop_bit_for_bit(geometry, threads):
+    kernel, stride, shape = geometry
+    rng = np.random.default_rng(7)
+    n, hp, wp, c = shape
+    oh, ow = (hp - kernel[0]) // stride[0] + 1, (wp - kernel[1]) // stride[1] + 1
+    cols = rng.standard_normal((n * oh * ow, kernel[0] * kernel[1] * c)).astype(np.float32)
+    start = rng.standard_normal(shape).astype(np.float32)
+    want = _col2im_reference(cols, start.copy(), kernel, stride)
+    old = pybitnet.get_num_threads()
+    pybitnet.set_num_threads(threads)
+    try:
+        got = col2im_add(cols, start.copy(), kernel, stride=stride)
+    finally:
+        pybitnet.set_num_threads(old)
+    assert got.view(np.int32).tolist() == want.view(np.int32).tolist()
+
+
+def test_col2im_add_rejects_bad_arguments():
+    out = np.zeros((2, 4, 4, 3), np.float32)
+    cols = np.zeros((2 * 2 * 2, 9 * 3), np.float32)
+    assert col2im_add(cols, out, 3) is out
+    with pytest.raises(ValueError, match="cols has shape"):
+        col2im_add(cols[:-1], out, 3)
+    with pytest.raises(ValueError, match="cols has shape"):
+        col2im_add(np.zeros((8, 26), np.float32), out, 3)
+    with pytest.raises((TypeError, ValueError), match="cols"):
+        col2im_add(cols.astype(np.float64), out, 3)
+    with pytest.raises((TypeError, ValueError), match="out"):
+        col2im_add(cols, out[:, ::2], 3)
+    with pytest.raises(ValueError, match="writeable"):
+        ro = out.copy()
+        ro.flags.writeable = False
+        col2im_add(cols, ro, 3)
+    with pytest.raises(ValueError, match="does not fit"):
+        col2im_add(cols, np.zeros((2, 2, 2, 3), np.float32), 3)
+    with pytest.raises(ValueError, match="overlap"):
+        buf = np.zeros(8 * 27 + 2 * 16 * 3, np.float32)
+        col2im_add(buf[:8 * 27].reshape(8, 27), buf[8 * 27 - 6: 8 * 27 - 6 + 96].reshape(2, 4, 4, 3), 3)

@@ -26,7 +26,8 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 import pybitnet
-from ..conv_bits import conv_output_size, im2col, im2col_bits, padded_taps, pair as _pair, tap_views as _taps
+from ..conv_bits import (col2im_add, conv_output_size, im2col, im2col_bits, padded_taps, pair as _pair,
+                         tap_views as _taps)
 from . import _ops as K
 from .dense import _Affine, _bnn, _display_name, _LayerFactory, _quantized
 from .module import Module
@@ -54,18 +55,6 @@ def _zero_padding(shape, kernel, stride, padding) -> Tuple[np.ndarray, np.ndarra
     taps = padded_taps(shape[1], shape[2], kernel, stride, padding).reshape(-1, kernel[0] * kernel[1])
     mask.flags.writeable = taps.flags.writeable = False
     return mask, taps
-
-
-def col2im_add(cols, out_padded, kernel, stride):
-    """out_padded (N, H + 2 PH, W + 2 PW, C) += the scatter-add of rows `cols` (N * OH * OW, KH * KW * C)
-    over their taps (the padding receives the padded taps' share: crop it afterwards)."""
-    n, _, _, c = out_padded.shape
-    (kh, kw), (sh, sw) = kernel, stride
-    oh, ow = (out_padded.shape[1] - kh) // sh + 1, (out_padded.shape[2] - kw) // sw + 1
-    cols = cols.reshape(n, oh, ow, kh * kw, c)
-    for t, view in enumerate(_taps(out_padded, kernel, stride, (oh, ow))):
-        view += cols[:, :, :, t]
-    return out_padded
 
 
 class Conv2D(_Affine):
@@ -178,7 +167,7 @@ class Conv2D(_Affine):
         per_image = oh * ow
         for i in range(0, n, step):
             cols = self._rows_input_grad(g[i * per_image:(i + step) * per_image])
-            col2im_add(cols, dxp[i:i + step], self.kernel_size, self.stride)
+            col2im_add(cols, dxp[i:i + step], self.kernel_size, stride=self.stride)
         return dxp[:, ph:ph + h, pw:pw + w]  # a view: the next backward (sign/ReLU/BN) reads it once
 
     def __repr__(self):

@@ -1,4 +1,4 @@
-// Bindings of the packed-NHWC convolution helpers: im2col_bits, maxpool_bits,
+// Bindings of the packed-NHWC convolution helpers: im2col_bits, maxpool_bits, col2im_add,
 // the first conv layer and the fused binary conv layer: checks, then conv/driver.h.
 #include <climits>
 #include <vector>
@@ -121,6 +121,41 @@ py::array_t<word_t> maxpool_bits(const py::array& x_bits, const py::handle& kh, 
   return out;
 }
 
+// out (n, Hp, Wp, C) float32, the padded input gradient, += the scatter of the
+// float patch rows cols (n * oh * ow, kh * kw * C); returns out.
+py::array col2im_add(const py::array& cols, const py::array& out, const py::handle& kh, const py::handle& kw,
+                     const py::handle& sh, const py::handle& sw, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  require_dtype<float>(cols, "cols", "float32");
+  require_ndim(cols, "cols", 2);
+  require_c_contiguous(cols, "cols");
+  require_dtype<float>(out, "out", "float32");
+  require_ndim(out, "out", 4);
+  require_c_contiguous(out, "out");
+  if (!out.writeable()) throw py::value_error("out must be writeable (col2im_add adds into it)");
+  const ConvShape s = conv_shape(out, dim_arg(kh, "kernel height", 1), dim_arg(kw, "kernel width", 1),
+                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "kernel");
+  const std::size_t n = std::size_t(out.shape(0)), rows = pixels_of(n, s);
+  const std::size_t row = checked_mul(s.kh * s.kw, s.words, "the patch row");
+  if (std::size_t(cols.shape(0)) != rows || std::size_t(cols.shape(1)) != row)
+    throw py::value_error("cols has shape " + shape_str(cols) + " but out " + shape_str(out) + " with a " +
+                          std::to_string(s.kh) + "x" + std::to_string(s.kw) + " kernel, stride " +
+                          std::to_string(s.sh) + "x" + std::to_string(s.sw) + " needs (" + std::to_string(rows) +
+                          ", " + std::to_string(row) + ")");
+  if (rows == 0 || row == 0) return out;
+  const auto* c = static_cast<const float*>(cols.data());
+  auto* o = static_cast<float*>(const_cast<void*>(out.data()));
+  const auto overlap = [](const void* a, std::size_t na, const void* b, std::size_t nb) {
+    const auto pa = reinterpret_cast<std::uintptr_t>(a), pb = reinterpret_cast<std::uintptr_t>(b);
+    return pa < pb + nb && pb < pa + na;
+  };
+  if (overlap(c, std::size_t(cols.nbytes()), o, std::size_t(out.nbytes())))
+    throw py::value_error("cols and out overlap in memory");
+  py::gil_scoped_release release;
+  driver::col2im_add(target, c, s, n, o);
+  return out;
+}
+
 // sign of the thresholded binary conv, packed: x (n, h, w, ceil(C/64)) and
 // filters (F, kh, kw, ceil(C/64)), +1 (zero-word) spatial padding.
 py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::array& w_bits,
@@ -203,6 +238,10 @@ void bind_conv_bits(py::module_& m) {
   m.def("maxpool_bits", &maxpool_bits, py::arg("x_bits"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"),
         py::arg("flip") = py::none(), py::arg("isa") = "",
         R"pbdoc(Max-pooling of packed +-1 NHWC bits (see pybitnet.inference.conv.max_pool2d_bits).)pbdoc");
+  m.def("col2im_add", &col2im_add, py::arg("cols"), py::arg("out"), py::arg("kh"), py::arg("kw"), py::arg("sh"),
+        py::arg("sw"), py::arg("isa") = "",
+        R"pbdoc(out (n, Hp, Wp, C), the padded input gradient, += the scatter of float patch rows cols
+(n * oh * ow, kh * kw * C), tap by tap; returns out (see pybitnet.nn.conv.col2im_add).)pbdoc");
   m.def("first_conv_threshold", &first_conv_threshold, py::arg("x"), py::arg("w_bits"), py::arg("kh"),
         py::arg("kw"), py::arg("thresholds"), py::arg("flip"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
         py::arg("pw"), py::arg("isa") = "",

@@ -72,6 +72,14 @@ using im2col_bits_fn = void(const word_t* x, const ConvShape& s, word_t* out, st
 using maxpool_bits_fn = void(const word_t* x, const ConvShape& s, const word_t* flips, word_t* out,
                              std::size_t r0, std::size_t r1);
 
+// The adjoint of im2col on float rows: out (images, s.h, s.w, s.words floats)
+// is the zero-padded input gradient (s.h, s.w the padded size; ph, pw unused)
+// and cols row r = (image * oh + oy) * ow + ox holds kh * kw * s.words floats
+// in (ky, kx, channel) order. For images [i0, i1) (both pointers at image 0):
+// out[image, oy * sh + ky, ox * sw + kx, :] += cols[r, tap (ky, kx), :], taps in
+// order, so each element sums its terms in tap order.
+using col2im_add_fn = void(const float* cols, const ConvShape& s, float* out, std::size_t i0, std::size_t i1);
+
 // First conv layer: real float32 NHWC input x (s.words = channels floats per
 // pixel, zero padding: padded taps are skipped) and +-1 filters given
 // transposed: tap j = (ky * kw + kx) * C + c has a row of ldw >= words_for(n)

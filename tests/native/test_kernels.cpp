@@ -271,6 +271,31 @@ void check_conv(const Variant& v, Rng& rng) {
       }
 }
 
+// col2im_add against a naive scatter in tap order (the only variant is the reference itself).
+void check_col2im(const Variant& v, Rng& rng) {
+  for (std::size_t c : {std::size_t(1), std::size_t(5), std::size_t(33)})
+    for (std::size_t kh : {std::size_t(1), std::size_t(2), std::size_t(3)})
+      for (std::size_t stride : {std::size_t(1), std::size_t(2)}) {
+        const std::size_t images = 3;
+        const ConvShape s = conv(7, 6, c, kh, stride, 0);  // h, w: the padded output
+        const std::size_t row = kh * kh * c, rows = images * s.oh * s.ow;
+        auto cols = random_floats(rng, rows * row);
+        auto out = random_floats(rng, images * s.h * s.w * c);
+        auto want = out;
+        for (std::size_t n = 0; n < images; ++n)
+          for (std::size_t t = 0; t < kh * kh; ++t)
+            for (std::size_t oy = 0; oy < s.oh; ++oy)
+              for (std::size_t ox = 0; ox < s.ow; ++ox)
+                for (std::size_t j = 0; j < c; ++j)
+                  want[((n * s.h + oy * stride + t / kh) * s.w + ox * stride + t % kh) * c + j] +=
+                      cols[((n * s.oh + oy) * s.ow + ox) * row + t * c + j];
+        ++g_checks;
+        fn_of<col2im_add_fn>(v)(cols.data(), s, out.data(), 0, 1);  // in two calls: images [0, 1), [1, 3)
+        fn_of<col2im_add_fn>(v)(cols.data(), s, out.data(), 1, images);
+        if (!same(out, want)) fail(shape_name(v, images, c, kh));
+      }
+}
+
 void check_pow2(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
   for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(1000)}) {
@@ -373,6 +398,7 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::im2col_bits:
     case OpId::maxpool_bits:
     case OpId::first_conv_threshold: return check_conv(v, rng);
+    case OpId::col2im_add: return check_col2im(v, rng);
     case OpId::binary_weight_matmul:
     case OpId::binary_weight_matmul_t:
     case OpId::ternary_weight_matmul:

@@ -14,6 +14,7 @@ namespace {
 constexpr std::size_t kBlockRows = 256;  // patch rows per fused block: a few dozen KB of scratch, L1/L2-resident
 // Cost model (threads.h): nanoseconds per unit on one core, fastest ISA.
 constexpr double kNsPerWordCopied = 0.07;    // im2col: words written; maxpool: words read
+constexpr double kNsPerFloatAdded = 0.05;     // col2im: floats added
 constexpr double kNsPerFirstConvAdd = 0.014;  // first conv: pixels x taps x filters (masked adds, 16 lanes)
 constexpr int kBinaryConvKey = kNumOps;      // the fused conv's timings (threads.h), apart from its ops' own
 static_assert(kBinaryConvKey < kMaxSplitKeys, "threads.h keeps timings for kMaxSplitKeys keys");
@@ -43,6 +44,13 @@ void maxpool_bits(const Target& t, const word_t* x, const ConvShape& s, std::siz
   maxpool_bits_fn* kernel = pbn::kernel<OpId::maxpool_bits>(t, {rows, 0, s.words});
   split_1d(int(OpId::maxpool_bits), rows, double(rows) * double(s.words * s.kh * s.kw) * kNsPerWordCopied, 1,
            [&](std::size_t r0, std::size_t r1) { kernel(x, s, flips, out, r0, r1); });
+}
+
+void col2im_add(const Target& t, const float* cols, const ConvShape& s, std::size_t images, float* out) {
+  const std::size_t per_image = s.oh * s.ow, row = s.kh * s.kw * s.words;
+  col2im_add_fn* kernel = pbn::kernel<OpId::col2im_add>(t, {images, per_image, row});
+  split_1d(int(OpId::col2im_add), images, double(images) * double(per_image) * double(row) * kNsPerFloatAdded, 1,
+           [&](std::size_t i0, std::size_t i1) { kernel(cols, s, out, i0, i1); });
 }
 
 void first_conv_threshold(const Target& t, const float* x, const ConvShape& s, std::size_t images,

@@ -20,6 +20,10 @@ void im2col_bits(const Target& t, const word_t* x, const ConvShape& s, std::size
 void maxpool_bits(const Target& t, const word_t* x, const ConvShape& s, std::size_t images, const word_t* flips,
                   word_t* out);
 
+// out (images, s.h, s.w, s.words floats: the padded input gradient) += the
+// scatter of float patch rows cols (images * oh * ow, kh * kw * s.words), taps in order.
+void col2im_add(const Target& t, const float* cols, const ConvShape& s, std::size_t images, float* out);
+
 // First conv layer: float NHWC x (s.words = channels), n filters as packed +-1
 // rows of kh * kw * channels bits (stride ldb words), float thresholds, flips
 // (words_for(n) words) -> packed (images, oh, ow, words_for(n)). Any number of
