@@ -83,6 +83,12 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
             _bitops.optimizer_step("adam", w, g, mm, v, 0.01, 0.9, 0.999, 1e-8, 1.0, None, isa)
             return np.concatenate([w, mm, v])
         return step
+    if op == "batch_norm_train":  # m rows, k channels
+        x, gamma, beta = f32(max(m, 1), k) * 3 + 1, f32(k), f32(k)
+        return lambda isa: np.concatenate([a.ravel() for a in _bitops.batch_norm_train(x, gamma, beta, 1e-4, None, isa)])
+    if op == "batch_norm_backward":
+        g, xhat, scale = f32(max(m, 1), k), f32(max(m, 1), k), f32(k)
+        return lambda isa: np.concatenate([a.ravel() for a in _bitops.batch_norm_backward(g, xhat, scale, True, isa)])
     if op in ("binarize", "ternarize"):
         return None
     raise ValueError(f"no case for op {op!r}: add one to pybitnet/_kernel_cases.py")

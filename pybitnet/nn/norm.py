@@ -17,6 +17,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from .. import norm_ops
 from .module import Module, Parameter
 
 
@@ -128,8 +129,22 @@ class BatchNorm(Module):
         var = (xc * xc).mean(axis=0)
         return var, self._inv_std(var).astype(np.float32)
 
+    def _fused(self) -> bool:
+        """Training with the plain statistics (not ShiftBatchNorm's): the C++ kernels (pybitnet.norm_ops)."""
+        return self.training and self._collect is None and type(self)._batch_inv_std is BatchNorm._batch_inv_std
+
     def _forward_rows(self, x):
         c = self._collect
+        if self._fused() and x.shape[0] > 0:
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            buf = getattr(self, "_xhat_buffer", None)  # the last step's xhat: reused, no page faults
+            if buf is None or buf.shape != x.shape:
+                buf = None
+            y, self._xhat, mean, var, inv = norm_ops.batch_norm_train(x, self.gamma.value, self.beta.value,
+                                                                      self.eps, xhat=buf)
+            self._xhat_buffer, self._xc, self._inv = self._xhat, None, inv
+            self._update_running(mean, var, inv, x.shape[0])
+            return y
         if self.training or c is not None:
             # float64 accumulation: the float32 mean is exact to its last bit, so implementations that sum
             # in other orders agree, which matters where BN outputs sit exactly on the STE gate (shift BN)
@@ -155,6 +170,13 @@ class BatchNorm(Module):
         return inv
 
     def _backward_rows(self, grad):
+        if self._fused() and grad.shape[0] > 0:
+            scale = (self._gamma() * self._inv).astype(np.float32)
+            dgamma, dbeta, dx = norm_ops.batch_norm_backward(np.ascontiguousarray(grad, dtype=np.float32),
+                                                             self._xhat, scale)
+            self.gamma.accumulate(dgamma)
+            self.beta.accumulate(dbeta)
+            return dx
         dgamma = (grad * self._xhat).sum(axis=0)
         dbeta = grad.sum(axis=0)
         scale = (self._gamma() * self._inv).astype(np.float32)

@@ -163,6 +163,19 @@ using shift_matmul_fixed_fn = void(const std::int8_t* codes, std::size_t ldc, co
                                    float* out, std::size_t ldo, std::size_t m, std::size_t k0, std::size_t k1,
                                    std::size_t n0, std::size_t n1, int frac_bits);
 
+// Training batch norm of rows x (rows, C; rows `ld` floats apart) over the
+// channels [c0, c1) (norm/batch_norm_body.h): per channel the batch mean,
+// biased variance and inv = 1 / sqrt(var + eps), then xhat = (x - mean) * inv
+// and y = xhat * gamma + beta (y and xhat are (rows, C) with the same ld).
+using batch_norm_train_fn = void(const float* x, std::size_t rows, std::size_t ld, const float* gamma,
+                                 const float* beta, float eps, float* y, float* xhat, float* mean, float* var,
+                                 float* inv, std::size_t c0, std::size_t c1);
+// Its backward: dgamma = sum(g * xhat), dbeta = sum(g) per channel and (dx not
+// null) dx = (g - (xhat * dgamma / rows + dbeta / rows)) * scale.
+using batch_norm_backward_fn = void(const float* g, const float* xhat, std::size_t rows, std::size_t ld,
+                                    const float* scale, float* dgamma, float* dbeta, float* dx, std::size_t c0,
+                                    std::size_t c1);
+
 // Fused optimizer update of elements [i0, i1): w, g, and the moments m, v
 // (unused ones may be null). lr already holds the bias correction of step t.
 enum class OptimKind : int { sgd = 0, momentum = 1, adam = 2, adamax = 3, shift_adamax = 4 };

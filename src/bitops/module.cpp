@@ -22,6 +22,7 @@ void bind_xnor_gemm(py::module_& m);
 void bind_xnor_gemm_threshold(py::module_& m);
 void bind_conv_bits(py::module_& m);
 void bind_optimizer_step(py::module_& m);
+void bind_batch_norm(py::module_& m);
 void bind_weight_matmul(py::module_& m);
 void bind_uint8_weight_matmul(py::module_& m);
 void bind_sample(py::module_& m);
@@ -115,6 +116,7 @@ PYBIND11_MODULE(_bitops, m) {
   bind_xnor_gemm_threshold(m);
   bind_conv_bits(m);
   bind_optimizer_step(m);
+  bind_batch_norm(m);
   bind_weight_matmul(m);
   bind_uint8_weight_matmul(m);
   bind_sample(m);

@@ -296,6 +296,41 @@ void check_col2im(const Variant& v, Rng& rng) {
       }
 }
 
+// Batch norm: every ISA gives the reference's bits (a channel's sums run over the rows in order), also
+// when called on two channel ranges.
+void check_batch_norm(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (std::size_t rows : {std::size_t(1), std::size_t(7), std::size_t(300)})
+    for (std::size_t c : {std::size_t(1), std::size_t(17), std::size_t(600)}) {
+      auto x = random_floats(rng, rows * c), p = random_floats(rng, c), q = random_floats(rng, c);
+      for (auto& e : x) e = e * 3.0f + 100.0f;  // a large mean: the shifted sums must not cancel
+      const std::size_t half = c / 2;
+      ++g_checks;
+      if (v.op == OpId::batch_norm_train) {
+        std::vector<float> y(rows * c), h(rows * c), m(c), var(c), inv(c);
+        std::vector<float> y2 = y, h2 = h, m2 = m, var2 = var, inv2 = inv;
+        fn_of<batch_norm_train_fn>(v)(x.data(), rows, c, p.data(), q.data(), 1e-4f, y.data(), h.data(), m.data(),
+                                      var.data(), inv.data(), 0, half);
+        fn_of<batch_norm_train_fn>(v)(x.data(), rows, c, p.data(), q.data(), 1e-4f, y.data(), h.data(), m.data(),
+                                      var.data(), inv.data(), half, c);
+        fn_of<batch_norm_train_fn>(ref)(x.data(), rows, c, p.data(), q.data(), 1e-4f, y2.data(), h2.data(),
+                                        m2.data(), var2.data(), inv2.data(), 0, c);
+        if (!same(y, y2) || !same(h, h2) || !same(m, m2) || !same(var, var2) || !same(inv, inv2))
+          fail(shape_name(v, rows, 0, c));
+      } else {
+        auto h = random_floats(rng, rows * c);
+        std::vector<float> dg(c), db(c), dx(rows * c), dg2(c), db2(c), dx2(rows * c);
+        fn_of<batch_norm_backward_fn>(v)(x.data(), h.data(), rows, c, p.data(), dg.data(), db.data(), dx.data(), 0,
+                                         half);
+        fn_of<batch_norm_backward_fn>(v)(x.data(), h.data(), rows, c, p.data(), dg.data(), db.data(), dx.data(),
+                                         half, c);
+        fn_of<batch_norm_backward_fn>(ref)(x.data(), h.data(), rows, c, p.data(), dg2.data(), db2.data(),
+                                           dx2.data(), 0, c);
+        if (!same(dg, dg2) || !same(db, db2) || !same(dx, dx2)) fail(shape_name(v, rows, 0, c));
+      }
+    }
+}
+
 void check_pow2(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
   for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(1000)}) {
@@ -409,6 +444,8 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::shift_matmul:
     case OpId::shift_matmul_fixed: return check_shift(v, rng);
     case OpId::optimizer_step: return check_optimizer(v, rng);
+    case OpId::batch_norm_train:
+    case OpId::batch_norm_backward: return check_batch_norm(v, rng);
     case OpId::binarize:
     case OpId::ternarize: return check_sampler(v, rng);
     case OpId::count_: break;
