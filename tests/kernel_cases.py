@@ -23,7 +23,7 @@ import numpy as np
 
 import pybitnet
 from pybitnet import _bitops
-from pybitnet import conv_bits as conv, first_layer
+from pybitnet import conv_bits as conv, first_layer, norm_ops
 
 ISAS = pybitnet.available_isas()
 EDGE_SIZES = (0, 1, 63, 64, 65)
@@ -349,6 +349,46 @@ def case_conv_bits(src):
             np.testing.assert_array_equal(_bitops.maxpool_bits(xb, kh, kw, sh, sw, pflip, isa), pack_oracle(pooled < 0))
 
 
+def case_col2im_add(src):
+    n, hp, wp, c = src.integer(0, 3), src.integer(1, 8), src.integer(1, 8), src.choice([1, 3, 16, 17, 130])
+    kh, kw, sh, sw = src.integer(1, min(4, hp)), src.integer(1, min(4, wp)), src.integer(1, 3), src.integer(1, 3)
+    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    cols = place(src, src.floats((n * oh * ow, kh * kw * c)))
+    start = src.floats((n, hp, wp, c))
+    want = start.copy()
+    taps = cols.reshape(n, oh, ow, kh, kw, c)
+    for i in range(kh):  # tap by tap, as the kernel sums
+        for j in range(kw):
+            want[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += taps[:, :, :, i, j]
+    for isa in ISAS:
+        got = _bitops.col2im_add(np.ascontiguousarray(cols), start.copy(), kh, kw, sh, sw, isa)
+        np.testing.assert_array_equal(got, want)
+
+
+def case_batch_norm(src):
+    rows, c = src.integer(1, 70), src.choice([1, 5, 16, 17, 600])
+    x = place(src, src.floats((rows, c), src.choice([1.0, 1e3])) + np.float32(src.choice([0.0, 50.0])))
+    x = np.ascontiguousarray(x)
+    gamma, beta, eps = src.floats(c), src.floats(c), src.choice([1e-4, 1e-5, 0.0])
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):  # a variance past float32's range is inf on both sides
+        mean, var = x64.mean(axis=0).astype(np.float32), x64.var(axis=0).astype(np.float32)
+        big = np.float32(min(1e-6 * float(np.abs(x64).max(initial=0)) ** 2, 3e38))
+    ref = _bitops.batch_norm_train(x, gamma, beta, eps, None, "scalar")
+    np.testing.assert_allclose(ref[2], mean, rtol=1e-6, atol=1e-6 * np.abs(x64).max(initial=0))
+    np.testing.assert_allclose(ref[3], var, rtol=1e-5, atol=big + np.float32(1e-30))
+    g = src.floats((rows, c))
+    back = _bitops.batch_norm_backward(g, ref[1], gamma, True, "scalar")
+    g64, h64 = g.astype(np.float64), ref[1].astype(np.float64)
+    np.testing.assert_allclose(back[1], g64.sum(axis=0), rtol=1e-5, atol=1e-5 * np.abs(g64).sum(axis=0).max())
+    for isa in ISAS:  # every ISA: the reference's bits
+        for a, b in zip(_bitops.batch_norm_train(x, gamma, beta, eps, None, isa), ref):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(_bitops.batch_norm_backward(g, ref[1], gamma, True, isa), back):
+            np.testing.assert_array_equal(a, b)
+    assert np.all(np.isfinite(h64)) or eps == 0.0
+
+
 def case_first_conv(src):
     n, h, w, c = src.integer(0, 3), src.integer(1, 7), src.integer(1, 7), src.integer(1, 4)
     kh, kw, sh, sw, ph, pw = _conv_geometry(src, h, w)
@@ -405,14 +445,15 @@ def case_packed_mlp(src):
     shift = r.normal(0, 5, sizes[-1]).astype(np.float32)
     net = _bitops.PackedMlp(wb[0], sizes[0], t0, s0, hidden, wb[-1], sizes[-2], scale, shift)
     x = place(src, src.floats((src.size(9), sizes[0]), 4.0), strided_rows=True)
-    y = _bitops.binary_weight_matmul(np.ascontiguousarray(x), wb[0], sizes[0])
-    y = (y - t0) * s0
-    a = np.where(y < 0, -1, 1).astype(np.int64)
-    for (wbits, k, t, flip), wi in zip(hidden, w[1:-1]):
-        dot = a @ wi.astype(np.int64).T
-        a = np.where(np.where(flip, dot > t, dot < t), -1, 1).astype(np.int64)
-    want = ((a @ w[-1].astype(np.int64).T) * scale.astype(np.float64) + shift).astype(np.float32)
-    for isa in ISAS:
+    for isa in ISAS:  # the first layer's sums of this ISA: they differ across ISAs by rounding, and a
+        # fuzzed outlier (|x| ~ 1e23) makes that rounding large enough to flip thresholds of the other units
+        y = _bitops.binary_weight_matmul(np.ascontiguousarray(x), wb[0], sizes[0], isa)
+        y = (y - t0) * s0
+        a = np.where(y < 0, -1, 1).astype(np.int64)
+        for (wbits, k, t, flip), wi in zip(hidden, w[1:-1]):
+            dot = a @ wi.astype(np.int64).T
+            a = np.where(np.where(flip, dot > t, dot < t), -1, 1).astype(np.int64)
+        want = ((a @ w[-1].astype(np.int64).T) * scale.astype(np.float64) + shift).astype(np.float32)
         np.testing.assert_array_equal(net.logits(x, isa), want)
 
 
@@ -430,6 +471,8 @@ CASES = {
     "shift_matmul": case_shift_matmul,
     "conv_bits": case_conv_bits,
     "first_conv": case_first_conv,
+    "col2im_add": case_col2im_add,
+    "batch_norm": case_batch_norm,
     "pixel_matmul": case_pixel_matmul,
     "packed_mlp": case_packed_mlp,
 }
@@ -507,6 +550,12 @@ ABUSE = [
     ("first_conv2d_threshold", lambda s: conv.first_conv2d_threshold(any_array(s), any_array(s), any_arg(s),
                                                                      any_array(s), any_array(s), stride=any_arg(s),
                                                                      padding=any_arg(s))),
+    ("col2im_add", lambda s: conv.col2im_add(any_array(s), any_array(s), any_arg(s), stride=any_arg(s))),
+    ("batch_norm_train", lambda s: norm_ops.batch_norm_train(any_array(s), any_array(s), any_array(s),
+                                                             s.choice([1e-4, -1.0, float("nan")]),
+                                                             xhat=any_array(s) if s.boolean() else None)),
+    ("batch_norm_backward", lambda s: norm_ops.batch_norm_backward(any_array(s), any_array(s), any_array(s),
+                                                                   s.boolean())),
     ("pixel_matmul", lambda s: first_layer.pixel_matmul(any_array(s), any_array(s), any_int(s))),
     ("set_num_threads", lambda s: pybitnet.set_num_threads(any_arg(s))),
     ("PackedMlp", lambda s: _bitops.PackedMlp(any_array(s), any_int(s), any_array(s), any_array(s),
