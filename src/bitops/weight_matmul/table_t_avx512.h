@@ -12,6 +12,7 @@
 #pragma once
 
 #include <immintrin.h>
+#include <cstdint>
 
 #include "table_t.h"
 
@@ -61,8 +62,17 @@ struct Avx512Tables {
     return __mmask16(m);
   }
 
-  // idx[(g - g0) * ld + c] = W's digits of rows kGroupRows*g + r at column c, for groups [g0, g1).
-  // `nz` is null for binary weights.
+  // Bit 16q + l of a word -> bit 4l + q (q < 4, l < 16): an index block's byte 4l + q is then column
+  // 16q + l, so the sweep gets the index vector of columns [16q, 16q + 16) as the block's dwords
+  // shifted right by 8q (vpermt2ps reads bits 4:0 of each dword) instead of a byte-to-dword
+  // expansion per vector (a shuffle-port uop beside every 4 permutes).
+  static std::uint64_t interleave4(std::uint64_t w) {
+    return _pdep_u64(w & 0xFFFF, 0x1111111111111111ull) | _pdep_u64((w >> 16) & 0xFFFF, 0x2222222222222222ull) |
+           _pdep_u64((w >> 32) & 0xFFFF, 0x4444444444444444ull) | _pdep_u64(w >> 48, 0x8888888888888888ull);
+  }
+
+  // idx[(g - g0) * ld + 64 w + 4 l + q] = W's digits of rows kGroupRows*g + r at column 64 w + 16 q + l,
+  // for groups [g0, g1). `nz` is null for binary weights.
   static void build_indices(const word_t* s, std::size_t lds, const word_t* nz, std::size_t ldnz, std::size_t n,
                             std::size_t k, std::size_t g0, std::size_t g1, std::uint8_t* idx, std::size_t ld) {
     const std::size_t words = words_for(k);
@@ -73,10 +83,11 @@ struct Avx512Tables {
           const std::size_t row = kGroupRows * g + r;
           const word_t neg = s[row * lds + w];
           const int p = D::place(int(r));
-          bytes = _mm512_mask_add_epi8(bytes, __mmask64(neg), bytes, _mm512_set1_epi8(char(D::kNeg * p)));
+          bytes = _mm512_mask_add_epi8(bytes, __mmask64(interleave4(neg)), bytes, _mm512_set1_epi8(char(D::kNeg * p)));
           if (nz) {
             const word_t pos = nz[row * ldnz + w] & ~neg;
-            bytes = _mm512_mask_add_epi8(bytes, __mmask64(pos), bytes, _mm512_set1_epi8(char(D::kPos * p)));
+            bytes = _mm512_mask_add_epi8(bytes, __mmask64(interleave4(pos)), bytes,
+                                         _mm512_set1_epi8(char(D::kPos * p)));
           }
         }
         _mm512_storeu_si512(idx + (g - g0) * ld + w * 64, bytes);
@@ -125,10 +136,10 @@ struct Avx512Tables {
         for (std::size_t q = 0; q < kCols; ++q)
           acc[r][q] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[q], z + r * ldz + c + 16 * q);
       for (std::size_t grp = 0; grp < groups; ++grp) {
-        __m512i ix[kCols];
-  #pragma GCC unroll 4
-        for (std::size_t q = 0; q < kCols; ++q)  // idx rows hold whole words plus slack: always readable
-          ix[q] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + grp * ld + c + 16 * q)));
+        static_assert(kCols == 4, "an index block's dword holds the digits of 4 column vectors");
+        const __m512i block = _mm512_loadu_si512(idx + grp * ld + c);  // whole words plus slack: readable
+        const __m512i ix[kCols] = {block, _mm512_srli_epi32(block, 8), _mm512_srli_epi32(block, 16),
+                                   _mm512_srli_epi32(block, 24)};
   #pragma GCC unroll 16
         for (std::size_t r = 0; r < R; ++r) {
           const float* t = tab + (r * kGroups + grp) * kTableFloats;
