@@ -226,11 +226,17 @@ SplitPlan plan_split(int key, double work_ns) {
 void record_split(const SplitPlan& plan, bool split, double wall_ns) {
   SplitStats& st = g_split[plan.key][plan.size_class];
   if (split && !st.warm.exchange(true, std::memory_order_relaxed)) return;
-  (split ? st.split_runs : st.inline_runs).add(float(wall_ns / plan.work_ns));
-  if (plan.trial) {  // a try that confirms the choice makes the next one rarer; one that overturns it, sooner
+  const float x = float(wall_ns / plan.work_ns);
+  (split ? st.split_runs : st.inline_runs).add(x);
+  if (plan.trial) {  // a try that confirms the choice makes the next one rarer; one that overturns it, sooner;
+                     // one faster than the chosen way's median is tried again at once (its old samples may be
+                     // from a burst of load that has passed)
+    const Samples& chosen = split ? st.inline_runs : st.split_runs;
     const unsigned every = st.explore_every.load(std::memory_order_relaxed);
-    st.explore_every.store(st.split_pays() == plan.choice ? std::min(2 * every, kExploreMax) : kExploreEvery,
-                           std::memory_order_relaxed);
+    const unsigned next = chosen.count() > 0 && x < chosen.median() ? 1u
+                          : st.split_pays() == plan.choice           ? std::min(2 * every, kExploreMax)
+                                                                      : kExploreEvery;
+    st.explore_every.store(next, std::memory_order_relaxed);
   }
 }
 

@@ -45,7 +45,10 @@ void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 //   splits only while splitting measured faster (medians), trying the other way
 //   every kExploreEvery-th call, then, while the tries confirm the choice, half
 //   as often each time, down to every kExploreMax-th (a try that overturns it
-//   starts over): the chosen way's median is what the caller sees. On an idle machine splitting wins and stays; on one
+//   starts over, and a try that ran faster than the chosen way's median is
+//   repeated at the next call: after a burst of load from another process, whose
+//   slow samples outvote the new ones, splitting comes back within a few calls,
+//   not a few dozen): the chosen way's median is what the caller sees. On an idle machine splitting wins and stays; on one
 //   whose cores are taken by other processes, a woken worker may get its core
 //   milliseconds late, or lose it mid-chunk while the caller waits, and the
 //   pool falls back to one thread: two threads are never slower than one for
