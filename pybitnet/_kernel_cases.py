@@ -89,6 +89,16 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
     if op == "batch_norm_backward":
         g, xhat, scale = f32(max(m, 1), k), f32(max(m, 1), k), f32(k)
         return lambda isa: np.concatenate([a.ravel() for a in _bitops.batch_norm_backward(g, xhat, scale, True, isa)])
+    if op == "ste_sign":  # k elements (m rows of them)
+        x = f32(max(m, 1), k) * 1.5
+
+        def run(isa):
+            y, gate = _bitops.ste_sign(x, True, isa)
+            return np.concatenate([y.ravel().view(np.uint32).astype(np.uint64), gate])
+        return run
+    if op == "ste_sign_backward":
+        g, gate = f32(max(m, 1), k), _bitops.ste_sign(f32(max(m, 1), k), True, "scalar")[1]
+        return lambda isa: _bitops.ste_sign_backward(g, gate, isa)
     if op in ("binarize", "ternarize"):
         return None
     raise ValueError(f"no case for op {op!r}: add one to pybitnet/_kernel_cases.py")

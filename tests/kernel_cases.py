@@ -23,7 +23,7 @@ import numpy as np
 
 import pybitnet
 from pybitnet import _bitops
-from pybitnet import conv_bits as conv, first_layer, norm_ops
+from pybitnet import conv_bits as conv, first_layer, norm_ops, ste_ops
 
 ISAS = pybitnet.available_isas()
 EDGE_SIZES = (0, 1, 63, 64, 65)
@@ -389,6 +389,27 @@ def case_batch_norm(src):
     assert np.all(np.isfinite(h64)) or eps == 0.0
 
 
+def case_ste_sign(src):
+    shape = (src.size(9), src.size(150))
+    x = src.floats(shape, src.choice([0.5, 1.0, 4.0]))
+    r = src.rng()
+    x.flat[r.integers(0, max(x.size, 1), min(x.size, 3))] = src.choice([1.0, -1.0, 0.0, -0.0, np.nan]) if x.size else 0
+    x = np.ascontiguousarray(place(src, x))
+    g = src.floats(shape)
+    for inclusive in (True, False):
+        mask = (x >= -1) & (x <= 1) if inclusive else (x > -1) & (x < 1)
+        want_y = np.where(x < 0, np.float32(-1), np.float32(1))
+        with np.errstate(invalid="ignore"):
+            want_dx = g * mask
+        for isa in ISAS:
+            y, gate = _bitops.ste_sign(x, inclusive, isa)
+            np.testing.assert_array_equal(y, want_y)
+            np.testing.assert_array_equal(np.unpackbits(gate.view(np.uint8), count=x.size, bitorder="little")
+                                          .reshape(shape).astype(bool), mask)
+            assert gate.size == (x.size + 63) // 64 and (x.size % 64 == 0 or gate[-1] >> np.uint64(x.size % 64) == 0)
+            np.testing.assert_array_equal(_bitops.ste_sign_backward(g, gate, isa).view(np.int32), want_dx.view(np.int32))
+
+
 def case_first_conv(src):
     n, h, w, c = src.integer(0, 3), src.integer(1, 7), src.integer(1, 7), src.integer(1, 4)
     kh, kw, sh, sw, ph, pw = _conv_geometry(src, h, w)
@@ -473,6 +494,7 @@ CASES = {
     "first_conv": case_first_conv,
     "col2im_add": case_col2im_add,
     "batch_norm": case_batch_norm,
+    "ste_sign": case_ste_sign,
     "pixel_matmul": case_pixel_matmul,
     "packed_mlp": case_packed_mlp,
 }
@@ -556,6 +578,8 @@ ABUSE = [
                                                              xhat=any_array(s) if s.boolean() else None)),
     ("batch_norm_backward", lambda s: norm_ops.batch_norm_backward(any_array(s), any_array(s), any_array(s),
                                                                    s.boolean())),
+    ("ste_sign", lambda s: ste_ops.ste_sign(any_array(s), s.boolean())),
+    ("ste_sign_backward", lambda s: ste_ops.ste_sign_backward(any_array(s), any_array(s))),
     ("pixel_matmul", lambda s: first_layer.pixel_matmul(any_array(s), any_array(s), any_int(s))),
     ("set_num_threads", lambda s: pybitnet.set_num_threads(any_arg(s))),
     ("PackedMlp", lambda s: _bitops.PackedMlp(any_array(s), any_int(s), any_array(s), any_array(s),

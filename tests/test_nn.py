@@ -185,3 +185,24 @@ def test_recompute_statistics_averages_batches():
     assert all(np.isfinite(b.running_var).all() for b in (deep[1], deep[4]))
     np.testing.assert_allclose(deep[1].running_mean, np.mean([b.mean(0) for b in
                                [h[:100], h[:100], h[100:200], h[200:300], h[200:300], h[300:]]], 0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("gate", ["inclusive", "exclusive"])
+def test_ste_sign_module_takes_the_kernel_and_keeps_numpys_values(gate):
+    """SteSign (deterministic) runs pybitnet.ste_ops: the same outputs and gradients as the numpy
+    formulas, for a strided float32 gradient (a conv's cropped input gradient) and a float64 one."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((4, 5, 6, 7)) * 1.5).astype(np.float32)
+    x.flat[:6] = [1.0, -1.0, 0.0, -0.0, np.nan, 2.0]
+    act = nn.SteSign(gate=gate)
+    y = act.forward(x)
+    mask = (x >= -1) & (x <= 1) if gate == "inclusive" else (x > -1) & (x < 1)
+    np.testing.assert_array_equal(y, np.where(x < 0, np.float32(-1), np.float32(1)))
+    assert act._gate is not None
+    wide = rng.standard_normal((4, 7, 8, 7)).astype(np.float32)
+    g = wide[:, 1:6, 1:7]  # not contiguous
+    np.testing.assert_array_equal(act.backward(g), g * mask)
+    g64 = g.astype(np.float64)
+    out = act.backward(g64)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, g64 * mask)

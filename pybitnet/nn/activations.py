@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import pybitnet
+from .. import ste_ops
 from .module import Module
 
 
@@ -98,6 +99,12 @@ class SteSign(Module):
         return {"step": self.step} if self.stochastic else {}
 
     def forward(self, x):
+        self._gate = None
+        if not (self.stochastic and self.training) and isinstance(x, np.ndarray) and x.dtype == np.float32 \
+                and x.flags.c_contiguous:  # the C++ kernel: sign and the gate bits in one pass (pybitnet.ste_ops)
+            y, self._gate = ste_ops.ste_sign(x, self.gate == "inclusive")
+            self._mask = None
+            return y
         if self.gate == "inclusive":
             self._mask = (x >= -1) & (x <= 1)  # |x| <= 1 without a float temporary
         else:
@@ -110,7 +117,12 @@ class SteSign(Module):
         return ste_sign(x)
 
     def backward(self, grad):
-        return grad * self._mask
+        if self._gate is None:
+            return grad * self._mask
+        if grad.dtype == np.float32:  # grad * gate, from the packed gate bits
+            return ste_ops.ste_sign_backward(np.ascontiguousarray(grad), self._gate)
+        gate = np.unpackbits(self._gate.view(np.uint8), count=grad.size, bitorder="little")
+        return grad * gate.reshape(grad.shape).astype(bool)
 
     def __repr__(self):
         flags = (["stochastic"] if self.stochastic else []) + ([f"gate={self.gate!r}"] if self.gate != "inclusive" else [])

@@ -176,6 +176,12 @@ using batch_norm_backward_fn = void(const float* g, const float* xhat, std::size
                                     const float* scale, float* dgamma, float* dbeta, float* dx, std::size_t c0,
                                     std::size_t c1);
 
+// The sign activation of elements [i0, i1) (i0 a multiple of 64; act/ste_sign_body.h):
+// y = sign(x) with sign(0) = +1, gate bit i (word i / 64) = |x| <= 1 (inclusive) or < 1.
+using ste_sign_fn = void(const float* x, float* y, word_t* gate, std::size_t i0, std::size_t i1, bool inclusive);
+// Its straight-through gradient: dx = g * (gate bit ? 1 : 0).
+using ste_sign_backward_fn = void(const float* g, const word_t* gate, float* dx, std::size_t i0, std::size_t i1);
+
 // Fused optimizer update of elements [i0, i1): w, g, and the moments m, v
 // (unused ones may be null). lr already holds the bias correction of step t.
 enum class OptimKind : int { sgd = 0, momentum = 1, adam = 2, adamax = 3, shift_adamax = 4 };

@@ -331,6 +331,37 @@ void check_batch_norm(const Variant& v, Rng& rng) {
     }
 }
 
+// The sign activation: every ISA gives the reference's bits, for whole and partial gate words, in two calls.
+void check_ste_sign(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (std::size_t n : {std::size_t(1), std::size_t(63), std::size_t(64), std::size_t(200), std::size_t(1000)}) {
+    auto x = random_floats(rng, n);
+    for (std::size_t i = 0; i < n; i += 7) x[i] = (i % 3 == 0) ? 1.0f : (i % 3 == 1) ? -1.0f : 0.0f;
+    if (n > 5) x[5] = NAN, x[4] = -0.0f;
+    const std::size_t words = words_for(n), half = n / 128 * 64;  // a split at a whole word
+    ++g_checks;
+    if (v.op == OpId::ste_sign) {
+      for (bool inclusive : {true, false}) {
+        std::vector<float> y(n, 7), y2(n, 7);
+        std::vector<word_t> gate(words, 5), gate2(words, 5);
+        fn_of<ste_sign_fn>(v)(x.data(), y.data(), gate.data(), 0, half, inclusive);
+        fn_of<ste_sign_fn>(v)(x.data(), y.data(), gate.data(), half, n, inclusive);
+        fn_of<ste_sign_fn>(ref)(x.data(), y2.data(), gate2.data(), 0, n, inclusive);
+        if (!same(y, y2) || !same(gate, gate2)) fail(shape_name(v, 0, 0, n));
+      }
+    } else {
+      auto gate = random_bits(rng, 1, n, words);
+      auto g = random_floats(rng, n);
+      if (n > 3) g[3] = INFINITY;
+      std::vector<float> dx(n, 7), dx2(n, 7);
+      fn_of<ste_sign_backward_fn>(v)(g.data(), gate.data(), dx.data(), 0, half);
+      fn_of<ste_sign_backward_fn>(v)(g.data(), gate.data(), dx.data(), half, n);
+      fn_of<ste_sign_backward_fn>(ref)(g.data(), gate.data(), dx2.data(), 0, n);
+      if (!same(dx, dx2)) fail(shape_name(v, 0, 0, n));
+    }
+  }
+}
+
 void check_pow2(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
   for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(1000)}) {
@@ -446,6 +477,8 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::optimizer_step: return check_optimizer(v, rng);
     case OpId::batch_norm_train:
     case OpId::batch_norm_backward: return check_batch_norm(v, rng);
+    case OpId::ste_sign:
+    case OpId::ste_sign_backward: return check_ste_sign(v, rng);
     case OpId::binarize:
     case OpId::ternarize: return check_sampler(v, rng);
     case OpId::count_: break;
