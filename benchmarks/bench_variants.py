@@ -21,7 +21,7 @@ SHAPES = {
     "uint8_weight_matmul": ["1x4096x784", "100x4096x784"], "shift_matmul": ["100x1024x1024"],
     "shift_matmul_fixed": ["100x1024x1024"], "quantize_pow2": ["100x0x4096"], "dequantize_pow2": ["100x0x4096"],
     "pack_signs": ["4096x1x4096"], "im2col_bits": ["50x0x128"], "maxpool_bits": ["50x0x128"],
-    "col2im_add": ["50x0x128"], "batch_norm_train": ["51200x0x128", "100x0x4096"],
+    "col2im_add": ["50x0x128"], "maxpool_backward": ["50x0x128"], "batch_norm_train": ["51200x0x128", "100x0x4096"],
     "batch_norm_backward": ["51200x0x128", "100x0x4096"], "ste_sign": ["51200x0x128"],
     "ste_sign_backward": ["51200x0x128"],
     "first_conv_threshold": ["50x128x27"], "optimizer_step": ["0x0x4194304"],

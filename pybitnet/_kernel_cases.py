@@ -62,6 +62,11 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
     if op == "col2im_add":  # m images of 8 x 9 padded pixels, k channels, 3x3 taps of 6 x 7 patch rows
         cols, out0 = f32(max(m, 1) * 6 * 7, 9 * max(k, 1)), f32(max(m, 1), 8, 9, max(k, 1))
         return lambda isa: _bitops.col2im_add(cols, out0.copy(), 3, 3, 1, 1, isa)
+    if op == "maxpool_backward":  # m images of 8 x 6 pixels, k channels, 2x2 windows
+        x = np.round(f32(max(m, 1), 8, 6, max(k, 1)) * 2)  # ties
+        y = x.reshape(max(m, 1), 4, 2, 3, 2, max(k, 1)).max(axis=(2, 4))
+        g = f32(*y.shape)
+        return lambda isa: _bitops.maxpool_backward(x, y, g, 2, 2, 2, 2, isa)
     if op == "first_conv_threshold":  # m images of 6 x 5 pixels, 3 channels, n filters of 3x3
         x, w, t, flip = f32(max(m, 1), 6, 5, 3), bits(n, 27), f32(n), rng.random(n) < 0.5
         return lambda isa: _bitops.first_conv_threshold(x, w, 3, 3, t, flip, 1, 1, 1, 1, isa)

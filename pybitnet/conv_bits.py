@@ -142,6 +142,16 @@ def col2im_add(cols, out, kernel_size, *, stride=1) -> np.ndarray:
     return _bitops.col2im_add(as_array(cols, "cols"), as_array(out, "out"), kh, kw, sh, sw)
 
 
+def maxpool_backward(x, y, grad, size, *, stride=None) -> np.ndarray:
+    """The gradient of float max-pooling with windows that do not overlap (stride >= size, no
+    padding), NHWC: ``grad`` (N, OH, OW, C) at every window position of ``x`` (N, H, W, C) equal to
+    the window's maximum ``y`` (ties: all of them), +0 elsewhere. One pass; a C++ kernel (threaded,
+    GIL released)."""
+    kh, kw = pair(size, "size")
+    sh, sw = pair(size if stride is None else stride, "stride")
+    return _bitops.maxpool_backward(as_array(x, "x"), as_array(y, "y"), as_array(grad, "grad"), kh, kw, sh, sw)
+
+
 def im2col_bits(x_bits, kernel_size, *, stride=1, padding=0) -> np.ndarray:
     """Rows (N * OH * OW, KH * KW * words) of packed patches in (kh, kw, word)
     order; padded taps are zero words (+1). A C++ kernel (threaded, GIL released)."""

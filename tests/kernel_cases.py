@@ -410,6 +410,27 @@ def case_ste_sign(src):
             np.testing.assert_array_equal(_bitops.ste_sign_backward(g, gate, isa).view(np.int32), want_dx.view(np.int32))
 
 
+def case_maxpool_backward(src):
+    n, c = src.integer(0, 3), src.choice([1, 3, 16, 17, 130])
+    kh, kw = src.integer(1, 3), src.integer(1, 3)
+    sh, sw = kh + src.integer(0, 1), kw + src.integer(0, 1)
+    h, w = src.integer(kh, 9), src.integer(kw, 9)
+    x = np.round(src.floats((n, h, w, c), 2.0))  # ties
+    if x.size and src.boolean():
+        x.flat[src.rng().integers(0, x.size)] = np.nan
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    win = _patches(x, kh, kw, sh, sw, 0, 0, 0.0)  # (n, oh, ow, kh, kw, c)
+    y = win.max(axis=(3, 4)) if win.size else np.zeros((n, oh, ow, c), np.float32)
+    g = src.floats((n, oh, ow, c))
+    want = np.zeros_like(x)
+    for i in range(kh):
+        for j in range(kw):
+            want[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] = np.where(win[:, :, :, i, j] == y, g, 0)
+    for isa in ISAS:
+        np.testing.assert_array_equal(_bitops.maxpool_backward(np.ascontiguousarray(x), np.ascontiguousarray(y), g,
+                                                               kh, kw, sh, sw, isa), want)
+
+
 def case_first_conv(src):
     n, h, w, c = src.integer(0, 3), src.integer(1, 7), src.integer(1, 7), src.integer(1, 4)
     kh, kw, sh, sw, ph, pw = _conv_geometry(src, h, w)
@@ -495,6 +516,7 @@ CASES = {
     "col2im_add": case_col2im_add,
     "batch_norm": case_batch_norm,
     "ste_sign": case_ste_sign,
+    "maxpool_backward": case_maxpool_backward,
     "pixel_matmul": case_pixel_matmul,
     "packed_mlp": case_packed_mlp,
 }
@@ -578,6 +600,8 @@ ABUSE = [
                                                              xhat=any_array(s) if s.boolean() else None)),
     ("batch_norm_backward", lambda s: norm_ops.batch_norm_backward(any_array(s), any_array(s), any_array(s),
                                                                    s.boolean())),
+    ("maxpool_backward", lambda s: conv.maxpool_backward(any_array(s), any_array(s), any_array(s), any_arg(s),
+                                                         stride=any_arg(s))),
     ("ste_sign", lambda s: ste_ops.ste_sign(any_array(s), s.boolean())),
     ("ste_sign_backward", lambda s: ste_ops.ste_sign_backward(any_array(s), any_array(s))),
     ("pixel_matmul", lambda s: first_layer.pixel_matmul(any_array(s), any_array(s), any_int(s))),

@@ -26,8 +26,8 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 import pybitnet
-from ..conv_bits import (col2im_add, conv_output_size, im2col, im2col_bits, padded_taps, pair as _pair,
-                         tap_views as _taps)
+from ..conv_bits import (col2im_add, conv_output_size, im2col, im2col_bits, maxpool_backward, padded_taps,
+                         pair as _pair, tap_views as _taps)
 from . import _ops as K
 from .dense import _Affine, _bnn, _display_name, _LayerFactory, _quantized
 from .module import Module
@@ -252,6 +252,13 @@ class MaxPool2D(Module):
         return y
 
     def backward(self, grad):
+        disjoint = all(s >= k for s, k in zip(self.stride, self.size))
+        if self.ties == "all" and disjoint and self._x.dtype == np.float32 and self._x.flags.c_contiguous:
+            # the C++ kernel (conv_bits.maxpool_backward): one pass, np.where's values (+0 at unhit taps)
+            dx = maxpool_backward(self._x, self._y, np.ascontiguousarray(grad, dtype=np.float32), self.size,
+                                  stride=self.stride)
+            self._x = self._y = None
+            return dx
         dx = np.zeros(self._in_shape, np.float32)
         oh, ow = grad.shape[1:3]
         # Windows that do not overlap (stride >= size) write disjoint taps: grad * hit straight into each

@@ -1,6 +1,7 @@
 // Bindings of the packed-NHWC convolution helpers: im2col_bits, maxpool_bits, col2im_add,
 // the first conv layer and the fused binary conv layer: checks, then conv/driver.h.
 #include <climits>
+#include <utility>
 #include <vector>
 
 #include "bind_util.h"
@@ -156,6 +157,38 @@ py::array col2im_add(const py::array& cols, const py::array& out, const py::hand
   return out;
 }
 
+// The gradient of non-overlapping float max-pooling: dx (x's shape) = grad where x equals its window's max y.
+py::array_t<float> maxpool_backward(const py::array& x, const py::array& y, const py::array& grad, const py::handle& kh,
+                                    const py::handle& kw, const py::handle& sh, const py::handle& sw,
+                                    const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  for (const auto& [a, name] : {std::pair<const py::array&, const char*>{x, "x"}, {y, "y"}, {grad, "grad"}}) {
+    require_dtype<float>(a, name, "float32");
+    require_ndim(a, name, 4);
+    require_c_contiguous(a, name);
+  }
+  const ConvShape s = conv_shape(x, dim_arg(kh, "pool height", 1), dim_arg(kw, "pool width", 1),
+                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "pool");
+  if (s.sh < s.kh || s.sw < s.kw)
+    throw py::value_error("maxpool_backward needs windows that do not overlap (stride >= size)");
+  const std::size_t n = std::size_t(x.shape(0));
+  for (const auto& [a, name] : {std::pair<const py::array&, const char*>{y, "y"}, {grad, "grad"}})
+    if (std::size_t(a.shape(0)) != n || std::size_t(a.shape(1)) != s.oh || std::size_t(a.shape(2)) != s.ow ||
+        std::size_t(a.shape(3)) != s.words)
+      throw py::value_error(std::string(name) + " has shape " + shape_str(a) + " but the pooled x " + shape_str(x) +
+                            " is (" + std::to_string(n) + ", " + std::to_string(s.oh) + ", " + std::to_string(s.ow) +
+                            ", " + std::to_string(s.words) + ")");
+  py::array_t<float> dx = new_result<float>({n, s.h, s.w, s.words}, "dx");
+  if (dx.size() == 0) return dx;
+  const auto* xp = static_cast<const float*>(x.data());
+  const auto* yp = static_cast<const float*>(y.data());
+  const auto* gp = static_cast<const float*>(grad.data());
+  float* dp = dx.mutable_data();
+  py::gil_scoped_release release;
+  driver::maxpool_backward(target, xp, yp, gp, s, n, dp);
+  return dx;
+}
+
 // sign of the thresholded binary conv, packed: x (n, h, w, ceil(C/64)) and
 // filters (F, kh, kw, ceil(C/64)), +1 (zero-word) spatial padding.
 py::array_t<word_t> binary_conv2d_threshold(const py::array& x_bits, const py::array& w_bits,
@@ -242,6 +275,9 @@ void bind_conv_bits(py::module_& m) {
         py::arg("sw"), py::arg("isa") = "",
         R"pbdoc(out (n, Hp, Wp, C), the padded input gradient, += the scatter of float patch rows cols
 (n * oh * ow, kh * kw * C), tap by tap; returns out (see pybitnet.nn.conv.col2im_add).)pbdoc");
+  m.def("maxpool_backward", &maxpool_backward, py::arg("x"), py::arg("y"), py::arg("grad"), py::arg("kh"),
+        py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("isa") = "",
+        R"pbdoc(The gradient of non-overlapping float max-pooling: grad where x equals its window's max y, else +0.)pbdoc");
   m.def("first_conv_threshold", &first_conv_threshold, py::arg("x"), py::arg("w_bits"), py::arg("kh"),
         py::arg("kw"), py::arg("thresholds"), py::arg("flip"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
         py::arg("pw"), py::arg("isa") = "",

@@ -80,6 +80,12 @@ using maxpool_bits_fn = void(const word_t* x, const ConvShape& s, const word_t* 
 // order, so each element sums its terms in tap order.
 using col2im_add_fn = void(const float* cols, const ConvShape& s, float* out, std::size_t i0, std::size_t i1);
 
+// The gradient of float max-pooling, windows not overlapping (s.sh >= s.kh, s.sw >= s.kw; no
+// padding): for images [i0, i1), dx (images, s.h, s.w, s.words floats) = grad at the window positions
+// where x equals the window's max y, +0 elsewhere. y and grad (images, oh, ow, s.words).
+using maxpool_backward_fn = void(const float* x, const float* y, const float* grad, const ConvShape& s, float* dx,
+                                 std::size_t i0, std::size_t i1);
+
 // First conv layer: real float32 NHWC input x (s.words = channels floats per
 // pixel, zero padding: padded taps are skipped) and +-1 filters given
 // transposed: tap j = (ky * kw + kx) * C + c has a row of ldw >= words_for(n)

@@ -8,6 +8,7 @@
 // A variant whose ISA this CPU lacks is skipped (reported). Exit status 1 on
 // any failure. Integer and bit outputs must be identical to the reference; the
 // float weight matmuls within the float32 summation bound of tests/test_weight_matmul.py.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -362,6 +363,44 @@ void check_ste_sign(const Variant& v, Rng& rng) {
   }
 }
 
+// The float max-pooling gradient against a naive loop (ties: all), in two calls over the images.
+void check_maxpool_backward(const Variant& v, Rng& rng) {
+  for (std::size_t c : {std::size_t(1), std::size_t(17), std::size_t(64)})
+    for (std::size_t k : {std::size_t(1), std::size_t(2), std::size_t(3)})
+      for (std::size_t stride : {k, k + 1}) {
+        const std::size_t images = 3;
+        const ConvShape s = conv(7, 8, c, k, stride, 0);
+        auto x = random_floats(rng, images * s.h * s.w * c);
+        for (auto& e : x) e = float(int(e * 2.0f));  // small integers: ties in the windows
+        std::vector<float> y(images * s.oh * s.ow * c, -1e30f);
+        for (std::size_t n = 0; n < images; ++n)
+          for (std::size_t oy = 0; oy < s.oh; ++oy)
+            for (std::size_t ox = 0; ox < s.ow; ++ox)
+              for (std::size_t ky = 0; ky < k; ++ky)
+                for (std::size_t kx = 0; kx < k; ++kx)
+                  for (std::size_t j = 0; j < c; ++j) {
+                    float& m = y[((n * s.oh + oy) * s.ow + ox) * c + j];
+                    m = std::max(m, x[((n * s.h + oy * stride + ky) * s.w + ox * stride + kx) * c + j]);
+                  }
+        auto g = random_floats(rng, y.size());
+        std::vector<float> want(images * s.h * s.w * c, 0.0f), dx(want.size(), 7.0f);  // (x has one spare float)
+        for (std::size_t n = 0; n < images; ++n)
+          for (std::size_t oy = 0; oy < s.oh; ++oy)
+            for (std::size_t ox = 0; ox < s.ow; ++ox)
+              for (std::size_t ky = 0; ky < k; ++ky)
+                for (std::size_t kx = 0; kx < k; ++kx)
+                  for (std::size_t j = 0; j < c; ++j) {
+                    const std::size_t p = ((n * s.h + oy * stride + ky) * s.w + ox * stride + kx) * c + j;
+                    const std::size_t o = ((n * s.oh + oy) * s.ow + ox) * c + j;
+                    want[p] = x[p] == y[o] ? g[o] : 0.0f;
+                  }
+        ++g_checks;
+        fn_of<maxpool_backward_fn>(v)(x.data(), y.data(), g.data(), s, dx.data(), 0, 1);
+        fn_of<maxpool_backward_fn>(v)(x.data(), y.data(), g.data(), s, dx.data(), 1, images);
+        if (!same(dx, want)) fail(shape_name(v, images, c, k));
+      }
+}
+
 void check_pow2(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
   for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(1000)}) {
@@ -465,6 +504,7 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::maxpool_bits:
     case OpId::first_conv_threshold: return check_conv(v, rng);
     case OpId::col2im_add: return check_col2im(v, rng);
+    case OpId::maxpool_backward: return check_maxpool_backward(v, rng);
     case OpId::binary_weight_matmul:
     case OpId::binary_weight_matmul_t:
     case OpId::ternary_weight_matmul:

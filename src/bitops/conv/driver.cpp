@@ -53,6 +53,14 @@ void col2im_add(const Target& t, const float* cols, const ConvShape& s, std::siz
            [&](std::size_t i0, std::size_t i1) { kernel(cols, s, out, i0, i1); });
 }
 
+void maxpool_backward(const Target& t, const float* x, const float* y, const float* grad, const ConvShape& s,
+                      std::size_t images, float* dx) {
+  const std::size_t per_image = s.h * s.w * s.words;
+  maxpool_backward_fn* kernel = pbn::kernel<OpId::maxpool_backward>(t, {images, s.oh * s.ow, s.words});
+  split_1d(int(OpId::maxpool_backward), images, double(images) * double(per_image) * kNsPerFloatAdded, 1,
+           [&](std::size_t i0, std::size_t i1) { kernel(x, y, grad, s, dx, i0, i1); });
+}
+
 void first_conv_threshold(const Target& t, const float* x, const ConvShape& s, std::size_t images,
                           const word_t* w_bits, std::size_t ldb, std::size_t n, const float* thresholds,
                           const word_t* flips, word_t* out) {

@@ -24,6 +24,11 @@ void maxpool_bits(const Target& t, const word_t* x, const ConvShape& s, std::siz
 // scatter of float patch rows cols (images * oh * ow, kh * kw * s.words), taps in order.
 void col2im_add(const Target& t, const float* cols, const ConvShape& s, std::size_t images, float* out);
 
+// dx (images, s.h, s.w, s.words floats) = the gradient of non-overlapping float max-pooling: grad where x
+// equals its window's max y, +0 elsewhere.
+void maxpool_backward(const Target& t, const float* x, const float* y, const float* grad, const ConvShape& s,
+                      std::size_t images, float* dx);
+
 // First conv layer: float NHWC x (s.words = channels), n filters as packed +-1
 // rows of kh * kw * channels bits (stride ldb words), float thresholds, flips
 // (words_for(n) words) -> packed (images, oh, ow, words_for(n)). Any number of
