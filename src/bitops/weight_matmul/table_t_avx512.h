@@ -62,13 +62,15 @@ struct Avx512Tables {
     return __mmask16(m);
   }
 
-  // Bit 16q + l of a word -> bit 4l + q (q < 4, l < 16): an index block's byte 4l + q is then column
-  // 16q + l, so the sweep gets the index vector of columns [16q, 16q + 16) as the block's dwords
-  // shifted right by 8q (vpermt2ps reads bits 4:0 of each dword) instead of a byte-to-dword
-  // expansion per vector (a shuffle-port uop beside every 4 permutes).
-  static std::uint64_t interleave4(std::uint64_t w) {
-    return _pdep_u64(w & 0xFFFF, 0x1111111111111111ull) | _pdep_u64((w >> 16) & 0xFFFF, 0x2222222222222222ull) |
-           _pdep_u64((w >> 32) & 0xFFFF, 0x4444444444444444ull) | _pdep_u64(w >> 48, 0x8888888888888888ull);
+  // Index bytes of one word in natural order (byte p = column 64 w + p) -> byte 4l + q = column 16q + l:
+  // the sweep then gets the index vector of columns [16q, 16q + 16) as the block's dwords shifted
+  // right by 8q (vpermt2ps reads bits 4:0 of each dword) instead of a byte-to-dword expansion per
+  // vector (a shuffle-port uop beside every 4 permutes). A 4x16 byte transpose in two shuffles per
+  // block: dword L of 128-bit lane q to dword q of lane L (vpermd), then 4x4 bytes within each lane.
+  static __m512i interleave4(__m512i bytes) {
+    const __m512i lanes = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i within = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    return _mm512_shuffle_epi8(_mm512_permutexvar_epi32(lanes, bytes), within);
   }
 
   // idx[(g - g0) * ld + 64 w + 4 l + q] = W's digits of rows kGroupRows*g + r at column 64 w + 16 q + l,
@@ -83,14 +85,13 @@ struct Avx512Tables {
           const std::size_t row = kGroupRows * g + r;
           const word_t neg = s[row * lds + w];
           const int p = D::place(int(r));
-          bytes = _mm512_mask_add_epi8(bytes, __mmask64(interleave4(neg)), bytes, _mm512_set1_epi8(char(D::kNeg * p)));
+          bytes = _mm512_mask_add_epi8(bytes, __mmask64(neg), bytes, _mm512_set1_epi8(char(D::kNeg * p)));
           if (nz) {
             const word_t pos = nz[row * ldnz + w] & ~neg;
-            bytes = _mm512_mask_add_epi8(bytes, __mmask64(interleave4(pos)), bytes,
-                                         _mm512_set1_epi8(char(D::kPos * p)));
+            bytes = _mm512_mask_add_epi8(bytes, __mmask64(pos), bytes, _mm512_set1_epi8(char(D::kPos * p)));
           }
         }
-        _mm512_storeu_si512(idx + (g - g0) * ld + w * 64, bytes);
+        _mm512_storeu_si512(idx + (g - g0) * ld + w * 64, interleave4(bytes));
       }
   }
 
