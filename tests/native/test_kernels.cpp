@@ -372,28 +372,22 @@ void check_maxpool_backward(const Variant& v, Rng& rng) {
         const ConvShape s = conv(7, 8, c, k, stride, 0);
         auto x = random_floats(rng, images * s.h * s.w * c);
         for (auto& e : x) e = float(int(e * 2.0f));  // small integers: ties in the windows
+        // every (input position p, output position o) pair of a window, in window order
+        const auto each_tap = [&](auto fn) {
+          for (std::size_t n = 0; n < images; ++n)
+            for (std::size_t oy = 0; oy < s.oh; ++oy)
+              for (std::size_t ox = 0; ox < s.ow; ++ox)
+                for (std::size_t ky = 0; ky < k; ++ky)
+                  for (std::size_t kx = 0; kx < k; ++kx)
+                    for (std::size_t j = 0; j < c; ++j)
+                      fn(((n * s.h + oy * stride + ky) * s.w + ox * stride + kx) * c + j,
+                         ((n * s.oh + oy) * s.ow + ox) * c + j);
+        };
         std::vector<float> y(images * s.oh * s.ow * c, -1e30f);
-        for (std::size_t n = 0; n < images; ++n)
-          for (std::size_t oy = 0; oy < s.oh; ++oy)
-            for (std::size_t ox = 0; ox < s.ow; ++ox)
-              for (std::size_t ky = 0; ky < k; ++ky)
-                for (std::size_t kx = 0; kx < k; ++kx)
-                  for (std::size_t j = 0; j < c; ++j) {
-                    float& m = y[((n * s.oh + oy) * s.ow + ox) * c + j];
-                    m = std::max(m, x[((n * s.h + oy * stride + ky) * s.w + ox * stride + kx) * c + j]);
-                  }
+        each_tap([&](std::size_t p, std::size_t o) { y[o] = std::max(y[o], x[p]); });
         auto g = random_floats(rng, y.size());
         std::vector<float> want(images * s.h * s.w * c, 0.0f), dx(want.size(), 7.0f);  // (x has one spare float)
-        for (std::size_t n = 0; n < images; ++n)
-          for (std::size_t oy = 0; oy < s.oh; ++oy)
-            for (std::size_t ox = 0; ox < s.ow; ++ox)
-              for (std::size_t ky = 0; ky < k; ++ky)
-                for (std::size_t kx = 0; kx < k; ++kx)
-                  for (std::size_t j = 0; j < c; ++j) {
-                    const std::size_t p = ((n * s.h + oy * stride + ky) * s.w + ox * stride + kx) * c + j;
-                    const std::size_t o = ((n * s.oh + oy) * s.ow + ox) * c + j;
-                    want[p] = x[p] == y[o] ? g[o] : 0.0f;
-                  }
+        each_tap([&](std::size_t p, std::size_t o) { want[p] = x[p] == y[o] ? g[o] : 0.0f; });
         ++g_checks;
         fn_of<maxpool_backward_fn>(v)(x.data(), y.data(), g.data(), s, dx.data(), 0, 1);
         fn_of<maxpool_backward_fn>(v)(x.data(), y.data(), g.data(), s, dx.data(), 1, images);
