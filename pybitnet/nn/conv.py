@@ -264,12 +264,12 @@ class MaxPool2D(Module):
         # Windows that do not overlap (stride >= size) write disjoint taps: grad * hit straight into each
         # (4x faster than np.where; only the sign of a zero differs); a non-finite grad keeps np.where,
         # whose unhit taps stay 0 where Inf * 0 would be NaN.
-        disjoint = all(s >= k for s, k in zip(self.stride, self.size)) and bool(np.isfinite(grad).all())
+        multiply = disjoint and bool(np.isfinite(grad).all())
         taps = _taps(dx, self.size, self.stride, (oh, ow))
         hits = ((xv == self._y) for xv in _taps(self._x, self.size, self.stride, (oh, ow))) if self.ties == "all" \
             else (self._arg == t for t in range(self.size[0] * self.size[1]))
         for view, hit in zip(taps, hits):
-            if disjoint:
+            if multiply:
                 np.multiply(grad, hit, out=view)
             else:
                 view += np.where(hit, grad, np.float32(0))

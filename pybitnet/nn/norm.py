@@ -137,12 +137,12 @@ class BatchNorm(Module):
         c = self._collect
         if self._fused() and x.shape[0] > 0:
             x = np.ascontiguousarray(x, dtype=np.float32)
-            buf = getattr(self, "_xhat_buffer", None)  # the last step's xhat: reused, no page faults
-            if buf is None or buf.shape != x.shape:
-                buf = None
+            last = getattr(self, "_xhat", None)  # the last step's xhat, this module's own: reused, no page faults
+            buf = last if isinstance(last, np.ndarray) and last.shape == x.shape and last.dtype == np.float32 \
+                and last.flags.c_contiguous and last.flags.writeable else None
             y, self._xhat, mean, var, inv = norm_ops.batch_norm_train(x, self.gamma.value, self.beta.value,
                                                                       self.eps, xhat=buf)
-            self._xhat_buffer, self._xc, self._inv = self._xhat, None, inv
+            self._xc, self._inv = None, inv
             self._update_running(mean, var, inv, x.shape[0])
             return y
         if self.training or c is not None:

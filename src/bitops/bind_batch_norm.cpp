@@ -20,23 +20,6 @@ const float* per_channel(const py::array& a, const char* name, std::size_t c) {
   return per_output<float>(a, name, "float32", c, "channel");
 }
 
-// `buf`, a caller's (rows, c) float32 buffer to write (None: a new array).
-py::array_t<float> rows_buffer(const py::object& buf, const char* name, std::size_t rows, std::size_t c,
-                               const py::array& input) {
-  if (buf.is_none()) return new_result<float>({rows, c}, name);
-  if (!py::isinstance<py::array>(buf)) throw py::type_error(std::string(name) + " must be a numpy array or None");
-  auto arr = py::reinterpret_borrow<py::array>(buf);
-  check_rows(arr, name);
-  if (std::size_t(arr.shape(0)) != rows || std::size_t(arr.shape(1)) != c)
-    throw py::value_error(std::string(name) + " has shape " + shape_str(arr) + ", the input " + shape_str(input));
-  if (!arr.writeable()) throw py::value_error(std::string(name) + " must be writeable");
-  const auto* lo = static_cast<const char*>(arr.data());
-  const auto* in = static_cast<const char*>(input.data());
-  if (lo < in + input.nbytes() && in < lo + arr.nbytes())
-    throw py::value_error(std::string(name) + " must not overlap the input");
-  return py::reinterpret_borrow<py::array_t<float>>(arr);
-}
-
 py::tuple batch_norm_train(const py::array& x, const py::array& gamma, const py::array& beta, float eps,
                            const py::object& xhat_out, const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
@@ -47,7 +30,7 @@ py::tuple batch_norm_train(const py::array& x, const py::array& gamma, const py:
   const float* g = per_channel(gamma, "gamma", c);
   const float* b = per_channel(beta, "beta", c);
   py::array_t<float> y = new_result<float>({rows, c}, "y");
-  py::array_t<float> xhat = rows_buffer(xhat_out, "xhat", rows, c, x);
+  py::array_t<float> xhat = output_f32(xhat_out, rows, c, {&x}, "xhat");  // a caller's buffer, or new
   py::array_t<float> mean = new_result<float>({c}, "mean"), var = new_result<float>({c}, "var"),
                      inv = new_result<float>({c}, "inv");
   const auto* xp = static_cast<const float*>(x.data());

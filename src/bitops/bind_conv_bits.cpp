@@ -146,12 +146,7 @@ py::array col2im_add(const py::array& cols, const py::array& out, const py::hand
   if (rows == 0 || row == 0) return out;
   const auto* c = static_cast<const float*>(cols.data());
   auto* o = static_cast<float*>(const_cast<void*>(out.data()));
-  const auto overlap = [](const void* a, std::size_t na, const void* b, std::size_t nb) {
-    const auto pa = reinterpret_cast<std::uintptr_t>(a), pb = reinterpret_cast<std::uintptr_t>(b);
-    return pa < pb + nb && pb < pa + na;
-  };
-  if (overlap(c, std::size_t(cols.nbytes()), o, std::size_t(out.nbytes())))
-    throw py::value_error("cols and out overlap in memory");
+  if (overlaps(out, cols)) throw py::value_error("cols and out overlap in memory");
   py::gil_scoped_release release;
   driver::col2im_add(target, c, s, n, o);
   return out;

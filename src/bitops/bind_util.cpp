@@ -89,25 +89,26 @@ std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, 
   return v;
 }
 
+bool overlaps(const py::array& a, const py::array& b) {
+  const auto* pa = static_cast<const char*>(a.data());
+  const auto* pb = static_cast<const char*>(b.data());
+  return b.nbytes() > 0 && pa < pb + b.nbytes() && pb < pa + a.nbytes();
+}
+
 py::array_t<float> output_f32(const py::object& out, std::size_t rows, std::size_t cols,
-                              const std::vector<const py::array*>& inputs) {
+                              const std::vector<const py::array*>& inputs, const char* name) {
   if (out.is_none()) return new_result<float>({rows, cols}, "the result");
-  if (!py::isinstance<py::array>(out)) throw py::type_error("out must be a numpy array or None");
+  if (!py::isinstance<py::array>(out)) throw py::type_error(std::string(name) + " must be a numpy array or None");
   auto arr = py::reinterpret_borrow<py::array>(out);
-  require_dtype<float>(arr, "out", "float32");
-  require_ndim(arr, "out", 2);
+  require_dtype<float>(arr, name, "float32");
+  require_ndim(arr, name, 2);
   if (std::size_t(arr.shape(0)) != rows || std::size_t(arr.shape(1)) != cols)
-    throw py::value_error("out has shape " + shape_str(arr) + " but the result is (" + std::to_string(rows) + ", " +
-                          std::to_string(cols) + ")");
-  require_c_contiguous(arr, "out");
-  if (!arr.writeable()) throw py::value_error("out must be writeable");
-  const auto* lo = static_cast<const char*>(arr.data());
-  const char* hi = lo + arr.nbytes();
-  for (const py::array* in : inputs) {
-    const auto* a = static_cast<const char*>(in->data());
-    if (in->nbytes() > 0 && a < hi && lo < a + in->nbytes())
-      throw py::value_error("out must not overlap the inputs");
-  }
+    throw py::value_error(std::string(name) + " has shape " + shape_str(arr) + " but the result is (" +
+                          std::to_string(rows) + ", " + std::to_string(cols) + ")");
+  require_c_contiguous(arr, name);
+  if (!arr.writeable()) throw py::value_error(std::string(name) + " must be writeable");
+  for (const py::array* in : inputs)
+    if (overlaps(arr, *in)) throw py::value_error(std::string(name) + " must not overlap the inputs");
   return py::reinterpret_borrow<py::array_t<float>>(arr);
 }
 

@@ -69,10 +69,13 @@ std::size_t row_stride(const py::array& a, const char* name);
 // A Python int k as int64 in [0, max]; the message names `name`.
 std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, const char* why_max);
 
-// An optional `out` array: None -> a new float32 (rows, cols) array; else it must be
-// a writeable, C-contiguous float32 array of that shape that overlaps none of `inputs`.
+// An optional output array named `name`: None -> a new float32 (rows, cols) array; else it
+// must be a writeable, C-contiguous float32 array of that shape that overlaps none of `inputs`.
 py::array_t<float> output_f32(const py::object& out, std::size_t rows, std::size_t cols,
-                              const std::vector<const py::array*>& inputs);
+                              const std::vector<const py::array*>& inputs, const char* name = "out");
+
+// Whether a's memory range overlaps b's (never when b is empty).
+bool overlaps(const py::array& a, const py::array& b);
 
 // A 1-D C-contiguous array of element type T with one entry per output `per`
 // (n of them); returns its data.

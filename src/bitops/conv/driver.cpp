@@ -14,7 +14,7 @@ namespace {
 constexpr std::size_t kBlockRows = 256;  // patch rows per fused block: a few dozen KB of scratch, L1/L2-resident
 // Cost model (threads.h): nanoseconds per unit on one core, fastest ISA.
 constexpr double kNsPerWordCopied = 0.07;    // im2col: words written; maxpool: words read
-constexpr double kNsPerFloatAdded = 0.05;     // col2im: floats added
+constexpr double kNsPerFloatAdded = 0.05;     // col2im: floats added; maxpool backward: floats written
 constexpr double kNsPerFirstConvAdd = 0.014;  // first conv: pixels x taps x filters (masked adds, 16 lanes)
 constexpr int kBinaryConvKey = kNumOps;      // the fused conv's timings (threads.h), apart from its ops' own
 static_assert(kBinaryConvKey < kMaxSplitKeys, "threads.h keeps timings for kMaxSplitKeys keys");

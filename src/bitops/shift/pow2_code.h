@@ -139,14 +139,6 @@ static inline std::uint32_t scale_pow2_bits(std::uint32_t u, int e, std::uint32_
   return ldexp_bits(u, e) ^ flip;
 }
 
-// Bits of one product of the float shift-add GEMM, code c times g (bits gb):
-// +0 for a zero code (NaN where g is Inf/NaN, as 0 * Inf), else the exact
-// +-2^e * g. What the scalar reference adds; the SIMD kernels' exact path.
-static inline std::uint32_t pow2_product_bits(std::int8_t c, std::uint32_t gb) {
-  if (c == 0) return (gb & 0x7fffffffu) >= 0x7f800000u ? 0x7fc00000u : 0u;
-  return scale_pow2_bits(gb, (c < 0 ? -int(c) : int(c)) - kPow2Bias, c < 0 ? 0x80000000u : 0u);
-}
-
 // One term of the fixed-point variant: q * 2^e for e >= 0 (exact; the caller
 // keeps it in range), round(q / 2^-e) for e < 0 (rounding right shift, ties
 // up; shifts past 31 give 0 since |q| < 2^30).
@@ -158,5 +150,13 @@ static inline std::int32_t shift_fixed(std::int32_t q, int e) {
 
 // The exponent of a valid nonzero code.
 static inline int pow2_exponent(std::int8_t c) { return (c < 0 ? -int(c) : int(c)) - kPow2Bias; }
+
+// Bits of one product of the float shift-add GEMM, code c times g (bits gb):
+// +0 for a zero code (NaN where g is Inf/NaN, as 0 * Inf), else the exact
+// +-2^e * g. What the scalar reference adds; the SIMD kernels' exact path.
+static inline std::uint32_t pow2_product_bits(std::int8_t c, std::uint32_t gb) {
+  if (c == 0) return (gb & 0x7fffffffu) >= 0x7f800000u ? 0x7fc00000u : 0u;
+  return scale_pow2_bits(gb, pow2_exponent(c), c < 0 ? 0x80000000u : 0u);
+}
 
 }  // namespace pbn
