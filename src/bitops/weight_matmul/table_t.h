@@ -22,6 +22,12 @@
 namespace pbn {
 namespace {
 
+// Brings g[r, c0:c1) for rows r < rows into the cache, a line at a time.
+inline void prefetch_block(const float* g, std::size_t ldg, std::size_t rows, std::size_t c0, std::size_t c1) {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = c0; c < c1; c += 16) __builtin_prefetch(g + r * ldg + c);
+}
+
 // The whole op (ternary_weight_matmul_t_fn's arguments; `nz` null for binary weights).
 template <class T>
 void table_matmul_t(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, const word_t* nz,
@@ -43,6 +49,13 @@ void table_matmul_t(const float* g, std::size_t ldg, const word_t* s, std::size_
     for (std::size_t i = 0; i < m; i += T::kRows) {
       const std::size_t rows = min_sz(T::kRows, m - i);
       T::build_tables(g, ldg, n, i, rows, g0, g1, tab);
+      // g's slice for the next pass: its rows are far apart (a conv weight gradient's g row is
+      // N*OH*OW floats), a jump the hardware prefetchers do not follow; the sweep hides the latency
+      if (i + T::kRows < m)
+        prefetch_block(g + (i + T::kRows) * ldg, ldg, min_sz(T::kRows, m - i - T::kRows), T::kGroupRows * g0,
+                       min_sz(n, T::kGroupRows * g1));
+      else if (g1 < groups)
+        prefetch_block(g, ldg, min_sz(T::kRows, m), T::kGroupRows * g1, min_sz(n, T::kGroupRows * (g1 + T::kGroups)));
       float* zi = z + i * ldz;
       with_count<T::kRows>(rows, [&](auto r) {
         T::template sweep<decltype(r)::value>(tab, idx, ld, g1 - g0, k, zi, ldz, g0 == 0);

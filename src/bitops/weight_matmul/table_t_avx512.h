@@ -13,6 +13,7 @@
 
 #include <immintrin.h>
 #include <cstdint>
+#include <type_traits>
 
 #include "table_t.h"
 
@@ -98,25 +99,51 @@ struct Avx512Tables {
   // Tables of rows [i, i + rows) for groups [g0, g1): tab[(r * kGroups + (g - g0)) * 32 + e].
   static void build_tables(const float* g, std::size_t ldg, std::size_t n, std::size_t i, std::size_t rows,
                            std::size_t g0, std::size_t g1, float* tab) {
-    const __m512i sign = _mm512_set1_epi32(int(0x80000000u));
     for (std::size_t r = 0; r < rows; ++r) {
       const float* row = g + (i + r) * ldg;
       for (std::size_t grp = g0; grp < g1; ++grp) {
         float* t = tab + (r * kGroups + (grp - g0)) * kTableFloats;
-        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-  #pragma GCC unroll 5
-        for (int b = 0; b < int(kGroupRows); ++b) {
-          const std::size_t j = kGroupRows * grp + std::size_t(b);
-          const __m512i v = _mm512_castps_si512(_mm512_set1_ps(j < n ? row[j] : 0.0f));  // rows past n add 0
-  #pragma GCC unroll 2
-          for (int h = 0; h < 2; ++h) {
-            const __m512 term = _mm512_castsi512_ps(_mm512_mask_xor_epi32(v, lanes(h, b, true), v, sign));
-            acc[h] = _mm512_mask_add_ps(acc[h], lanes(h, b, false), acc[h], term);
-          }
+        const std::size_t j0 = kGroupRows * grp;
+        if (j0 + kGroupRows <= n) {
+          build_table(row + j0, t);  // broadcasts straight from g
+        } else {
+          float a[kGroupRows] = {};  // rows past n add 0
+          for (std::size_t j = j0; j < n; ++j) a[j - j0] = row[j];
+          build_table(a, t);
         }
-        _mm512_store_ps(t, acc[0]);
-        _mm512_store_ps(t + 16, acc[1]);
       }
+    }
+  }
+
+  // The table of one group's values a[0..kGroupRows): entry e = the sum, from +0, of +-a[b] (b = 0, 1, ...;
+  // skipped where the digit is unused), the reference's order.
+  static void build_table(const float* a, float* t) {
+    const __m512i sign = _mm512_set1_epi32(int(0x80000000u));
+    if constexpr (std::is_same<D, BinaryDigits>::value) {
+      // Digit 4 is bit 4 of e, the table's halves: both are base + a[4] and base - a[4] (x - y is x + (-y)),
+      // base the sums of digits 0-3 over 16 lanes: half the adds of building each half in full.
+      __m512 base = _mm512_setzero_ps();
+  #pragma GCC unroll 4
+      for (int b = 0; b < 4; ++b) {
+        const __m512i v = _mm512_castps_si512(_mm512_set1_ps(a[b]));
+        base = _mm512_add_ps(base, _mm512_castsi512_ps(_mm512_mask_xor_epi32(v, lanes(0, b, true), v, sign)));
+      }
+      const __m512 a4 = _mm512_set1_ps(a[4]);
+      _mm512_store_ps(t, _mm512_add_ps(base, a4));
+      _mm512_store_ps(t + 16, _mm512_sub_ps(base, a4));
+    } else {
+      __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  #pragma GCC unroll 5
+      for (int b = 0; b < int(kGroupRows); ++b) {
+        const __m512i v = _mm512_castps_si512(_mm512_set1_ps(a[b]));
+  #pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m512 term = _mm512_castsi512_ps(_mm512_mask_xor_epi32(v, lanes(h, b, true), v, sign));
+          acc[h] = _mm512_mask_add_ps(acc[h], lanes(h, b, false), acc[h], term);
+        }
+      }
+      _mm512_store_ps(t, acc[0]);
+      _mm512_store_ps(t + 16, acc[1]);
     }
   }
 
