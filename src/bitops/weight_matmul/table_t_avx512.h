@@ -96,13 +96,14 @@ struct Avx512Tables {
       }
   }
 
-  // Tables of rows [i, i + rows) for groups [g0, g1): tab[(r * kGroups + (g - g0)) * 32 + e].
+  // Tables of rows [i, i + rows) for groups [g0, g1): tab[((g - g0) * kRows + r) * 32 + e] (a group's
+  // tables side by side: rows kGroups apart put the 4 tables a sweep step reads in one L1 set)
   static void build_tables(const float* g, std::size_t ldg, std::size_t n, std::size_t i, std::size_t rows,
                            std::size_t g0, std::size_t g1, float* tab) {
     for (std::size_t r = 0; r < rows; ++r) {
       const float* row = g + (i + r) * ldg;
       for (std::size_t grp = g0; grp < g1; ++grp) {
-        float* t = tab + (r * kGroups + (grp - g0)) * kTableFloats;
+        float* t = tab + ((grp - g0) * kRows + r) * kTableFloats;
         const std::size_t j0 = kGroupRows * grp;
         if (j0 + kGroupRows <= n) {
           build_table(row + j0, t);  // broadcasts straight from g
@@ -170,7 +171,7 @@ struct Avx512Tables {
                                    _mm512_srli_epi32(block, 24)};
   #pragma GCC unroll 16
         for (std::size_t r = 0; r < R; ++r) {
-          const float* t = tab + (r * kGroups + grp) * kTableFloats;
+          const float* t = tab + (grp * kRows + r) * kTableFloats;
           const __m512 lo = _mm512_load_ps(t), hi = _mm512_load_ps(t + 16);
   #pragma GCC unroll 4
           for (std::size_t q = 0; q < kCols; ++q)
