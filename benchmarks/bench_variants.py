@@ -23,7 +23,7 @@ SHAPES = {
     "pack_signs": ["4096x1x4096"], "im2col_bits": ["50x0x128"], "maxpool_bits": ["50x0x128"],
     "col2im_add": ["50x0x128"], "maxpool_backward": ["50x0x128"], "batch_norm_train": ["51200x0x128", "100x0x4096"],
     "batch_norm_backward": ["51200x0x128", "100x0x4096"], "ste_sign": ["51200x0x128"],
-    "ste_sign_backward": ["51200x0x128"],
+    "ste_sign_backward": ["51200x0x128"], "transpose": ["51200x0x128"],
     "first_conv_threshold": ["50x128x27"], "optimizer_step": ["0x0x4194304"],
 }
 VARIANTS = [v for v in pybitnet.variants() if v["op"] in SHAPES]

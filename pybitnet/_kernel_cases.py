@@ -104,6 +104,9 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
     if op == "ste_sign_backward":
         g, gate = f32(max(m, 1), k), _bitops.ste_sign(f32(max(m, 1), k), True, "scalar")[1]
         return lambda isa: _bitops.ste_sign_backward(g, gate, isa)
+    if op == "transpose":  # m rows, k columns
+        a = f32(max(m, 1), max(k, 1))
+        return lambda isa: _bitops.transpose(a, isa)
     if op in ("binarize", "ternarize"):
         return None
     raise ValueError(f"no case for op {op!r}: add one to pybitnet/_kernel_cases.py")

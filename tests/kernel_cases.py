@@ -23,7 +23,7 @@ import numpy as np
 
 import pybitnet
 from pybitnet import _bitops
-from pybitnet import conv_bits as conv, first_layer, norm_ops, ste_ops
+from pybitnet import conv_bits as conv, first_layer, layout, norm_ops, ste_ops
 
 ISAS = pybitnet.available_isas()
 EDGE_SIZES = (0, 1, 63, 64, 65)
@@ -431,6 +431,18 @@ def case_maxpool_backward(src):
                                                                kh, kw, sh, sw, isa), want)
 
 
+def case_transpose(src):
+    a = src.floats((src.size(40), src.size(40)))
+    r = src.rng()
+    if a.size:
+        a.flat[r.integers(0, a.size, min(a.size, 2))] = src.choice([np.nan, -0.0, np.inf])
+    a = np.ascontiguousarray(place(src, a))
+    for isa in ISAS:
+        got = _bitops.transpose(a, isa)
+        assert got.shape == a.T.shape and got.flags.c_contiguous
+        np.testing.assert_array_equal(got.view(np.int32), a.T.view(np.int32))
+
+
 def case_first_conv(src):
     n, h, w, c = src.integer(0, 3), src.integer(1, 7), src.integer(1, 7), src.integer(1, 4)
     kh, kw, sh, sw, ph, pw = _conv_geometry(src, h, w)
@@ -516,6 +528,7 @@ CASES = {
     "col2im_add": case_col2im_add,
     "batch_norm": case_batch_norm,
     "ste_sign": case_ste_sign,
+    "transpose": case_transpose,
     "maxpool_backward": case_maxpool_backward,
     "pixel_matmul": case_pixel_matmul,
     "packed_mlp": case_packed_mlp,
@@ -604,6 +617,7 @@ ABUSE = [
                                                          stride=any_arg(s))),
     ("ste_sign", lambda s: ste_ops.ste_sign(any_array(s), s.boolean())),
     ("ste_sign_backward", lambda s: ste_ops.ste_sign_backward(any_array(s), any_array(s))),
+    ("transpose", lambda s: layout.transpose(any_array(s))),
     ("pixel_matmul", lambda s: first_layer.pixel_matmul(any_array(s), any_array(s), any_int(s))),
     ("set_num_threads", lambda s: pybitnet.set_num_threads(any_arg(s))),
     ("PackedMlp", lambda s: _bitops.PackedMlp(any_array(s), any_int(s), any_array(s), any_array(s),

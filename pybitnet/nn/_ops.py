@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 import pybitnet
+from pybitnet import layout
 from pybitnet.opcount import float_gemm_ops, record
 
 from .quantizers import SampledWeights
@@ -92,15 +93,11 @@ def weight_matmul_t(g, w: SampledWeights, h: float):
     return _scaled(pybitnet.binary_weight_matmul_t(g, w.bits, w.k), h)
 
 
-def transposed(a, block: int = 512):
-    """a.T (2-D) as a new C-contiguous array, copied block by block: about 10x faster than
-    ``np.ascontiguousarray(a.T)`` on the tall (N*OH*OW, F) gradients of conv layers,
-    whose strided column reads miss the cache."""
-    m, n = a.shape
-    out = np.empty((n, m), a.dtype)
-    for i in range(0, m, block):
-        out[:, i:i + block] = a[i:i + block].T
-    return out
+def transposed(a):
+    """a.T (2-D float32, C-contiguous) as a new C-contiguous array: the C++ transpose
+    (pybitnet.layout), ~3x numpy's best blocked copy on the tall (N*OH*OW, F) gradients of
+    conv layers, whose strided column reads miss the cache."""
+    return layout.transpose(a)
 
 
 def _minus_padded_taps(dw, gt, pad_taps):

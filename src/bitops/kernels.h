@@ -188,6 +188,11 @@ using ste_sign_fn = void(const float* x, float* y, word_t* gate, std::size_t i0,
 // Its straight-through gradient: dx = g * (gate bit ? 1 : 0).
 using ste_sign_backward_fn = void(const float* g, const word_t* gate, float* dx, std::size_t i0, std::size_t i1);
 
+// The float32 transpose, rows [i0, i1) of a (n columns, row stride lda): out[j * ldo + i] = a[i * lda + j]
+// (layout/; a conv weight gradient's g, (N * OH * OW) x F, as the table kernel's F rows).
+using transpose_fn = void(const float* a, std::size_t lda, float* out, std::size_t ldo, std::size_t n, std::size_t i0,
+                          std::size_t i1);
+
 // Fused optimizer update of elements [i0, i1): w, g, and the moments m, v
 // (unused ones may be null). lr already holds the bias correction of step t.
 enum class OptimKind : int { sgd = 0, momentum = 1, adam = 2, adamax = 3, shift_adamax = 4 };

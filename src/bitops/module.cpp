@@ -24,6 +24,7 @@ void bind_conv_bits(py::module_& m);
 void bind_optimizer_step(py::module_& m);
 void bind_batch_norm(py::module_& m);
 void bind_ste_sign(py::module_& m);
+void bind_transpose(py::module_& m);
 void bind_weight_matmul(py::module_& m);
 void bind_uint8_weight_matmul(py::module_& m);
 void bind_sample(py::module_& m);
@@ -119,6 +120,7 @@ PYBIND11_MODULE(_bitops, m) {
   bind_optimizer_step(m);
   bind_batch_norm(m);
   bind_ste_sign(m);
+  bind_transpose(m);
   bind_weight_matmul(m);
   bind_uint8_weight_matmul(m);
   bind_sample(m);

@@ -395,6 +395,28 @@ void check_maxpool_backward(const Variant& v, Rng& rng) {
       }
 }
 
+// The transpose: every ISA the reference's bits (a copy), whole and partial 16x16 tiles and 1024-row
+// blocks, row strides past the width, in two calls split at a tile; out's padding left alone.
+void check_transpose(const Variant& v, Rng& rng) {
+  const Variant& ref = reference_of(v.op);
+  for (std::size_t m : {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(33), std::size_t(1100)})
+    for (std::size_t n : {std::size_t(1), std::size_t(16), std::size_t(17), std::size_t(130)}) {
+      const std::size_t lda = n + 3, ldo = m + 5, half = m / 32 * 16;
+      auto a = random_floats(rng, m * lda);
+      if (m * n > 7) a[7] = NAN, a[3] = -0.0f;
+      std::vector<float> out(n * ldo, 7.0f), want(n * ldo, 7.0f);
+      ++g_checks;
+      fn_of<transpose_fn>(v)(a.data(), lda, out.data(), ldo, n, 0, half);
+      fn_of<transpose_fn>(v)(a.data(), lda, out.data(), ldo, n, half, m);
+      fn_of<transpose_fn>(ref)(a.data(), lda, want.data(), ldo, n, 0, m);
+      bool ok = true;
+      for (std::size_t i = 0; i < m && ok; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+          if (std::memcmp(&want[j * ldo + i], &a[i * lda + j], 4) != 0) ok = false;
+      if (!ok || std::memcmp(out.data(), want.data(), out.size() * 4) != 0) fail(shape_name(v, m, n, 0));
+    }
+}
+
 void check_pow2(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
   for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(1000)}) {
@@ -513,6 +535,7 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::batch_norm_backward: return check_batch_norm(v, rng);
     case OpId::ste_sign:
     case OpId::ste_sign_backward: return check_ste_sign(v, rng);
+    case OpId::transpose: return check_transpose(v, rng);
     case OpId::binarize:
     case OpId::ternarize: return check_sampler(v, rng);
     case OpId::count_: break;
