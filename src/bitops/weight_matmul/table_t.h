@@ -80,7 +80,7 @@ void table_matmul_t(const float* g, std::size_t ldg, const word_t* s, std::size_
                     std::size_t ldnz, float* z, std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
   const std::size_t groups = (n + T::kGroupRows - 1) / T::kGroupRows;
   const std::size_t fit = kSliceZBytes / (4 * (k > 0 ? k : 1)) / T::kRows * T::kRows;
-  const bool sliced = groups > T::kGroups && double(m) * double(k) * 4 > double(kSliceAboveBytes);
+  const bool sliced = groups > T::kGroups && k > 0 && m > kSliceAboveBytes / 4 / k;  // integer sizes: no float multiply
   const std::size_t slice = !sliced ? m : fit > T::kRows ? fit : T::kRows;
   if (slice >= m) return table_matmul_t_rows<T>(g, ldg, s, lds, nz, ldnz, z, ldz, m, n, k);
   for (std::size_t i0 = 0; i0 < m; i0 += slice)
