@@ -8,8 +8,10 @@
 //
 // Groups are the outer loop: their indices are built per block of T::kGroups
 // (in L2) and serve every row of g, so a conv weight gradient (n = N*OH*OW:
-// thousands of groups) streams them once and revisits z once per block; T::kRows
-// rows of g per pass, their tables for the block in L1. Rows with a non-finite
+// thousands of groups) streams them once and revisits z once per block (a z of
+// more than a few MB in slices of g's rows, so the revisits stay in L2); T::kRows
+// rows of g per pass, their tables for the block in L1, the next pass's slice of
+// g prefetched during the sweep. Rows with a non-finite
 // output are redone in exact order, then 0 * Inf becomes NaN (fixup.h).
 // Included by each ISA's *_lut__<isa>.cpp (internal linkage, that file's flags).
 #pragma once
@@ -34,9 +36,11 @@ inline void prefetch_block(const float* g, std::size_t ldg, std::size_t rows, st
 }
 
 // The op for a slice of g's rows (ternary_weight_matmul_t_fn's arguments; `nz` null for binary weights).
+// Not inlined into the slicing below: inlined, the sweep's code changed and ran 15 % slower.
 template <class T>
-__attribute__((noinline)) void table_matmul_t_rows(const float* g, std::size_t ldg, const word_t* s, std::size_t lds, const word_t* nz,
-                    std::size_t ldnz, float* z, std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
+__attribute__((noinline)) void table_matmul_t_rows(const float* g, std::size_t ldg, const word_t* s,
+                                                   std::size_t lds, const word_t* nz, std::size_t ldnz, float* z,
+                                                   std::size_t ldz, std::size_t m, std::size_t n, std::size_t k) {
   const std::size_t groups = (n + T::kGroupRows - 1) / T::kGroupRows;
   // idx rows: whole words, plus a pass's columns of slack for the last vector loads.
   const std::size_t ld = (k + 63) / 64 * 64 + T::kPassCols;
