@@ -1,15 +1,11 @@
 // The transpose on AVX2: 8x8 tiles through registers (8 row loads, unpack,
-// shuffle, cross-lane permute, 8 row stores), in blocks of 1024 rows of a as
-// transpose__avx512.cpp (out gets 8 rows of 4 KiB per column strip). Partial
-// tiles at the edges go element by element.
+// shuffle, cross-lane permute, 8 row stores) in transpose_blocks.h's loop nest.
 #include <immintrin.h>
 
-#include "../kernels.h"
+#include "transpose_blocks.h"
 
 namespace pbn {
 namespace {
-
-constexpr std::size_t kBlockRows = 1024;
 
 // out[j * ldo + i] = a[i * lda + j] for i, j < 8.
 inline void tile8(const float* a, std::size_t lda, float* out, std::size_t ldo) {
@@ -42,16 +38,7 @@ inline void tile8(const float* a, std::size_t lda, float* out, std::size_t ldo) 
 
 void transpose__avx2(const float* a, std::size_t lda, float* out, std::size_t ldo, std::size_t n, std::size_t i0,
                      std::size_t i1) {
-  const std::size_t n8 = n / 8 * 8;
-  for (std::size_t b = i0; b < i1; b += kBlockRows) {
-    const std::size_t e = b + kBlockRows < i1 ? b + kBlockRows : i1, e8 = b + (e - b) / 8 * 8;
-    for (std::size_t j = 0; j < n8; j += 8)
-      for (std::size_t i = b; i < e8; i += 8) tile8(a + i * lda + j, lda, out + j * ldo + i, ldo);
-    for (std::size_t j = n8; j < n; ++j)  // the last columns: element by element
-      for (std::size_t i = b; i < e; ++i) out[j * ldo + i] = a[i * lda + j];
-    for (std::size_t j = 0; j < n8; ++j)  // the block's last rows
-      for (std::size_t i = e8; i < e; ++i) out[j * ldo + i] = a[i * lda + j];
-  }
+  transpose_blocks<8>(a, lda, out, ldo, n, i0, i1, tile8);
 }
 
 }  // namespace pbn

@@ -1,17 +1,11 @@
 // The transpose on AVX-512: 16x16 tiles through registers (16 row loads, three
-// rounds of shuffles, 16 row stores), in blocks of 1024 rows of a: a block's
-// column strip of 16 is read from L2, and out gets 16 rows of 4 KiB each per
-// strip. Column by column over all rows instead, out's rows (m floats apart:
-// a multiple of 4 KiB for m = 51200) fall in one L1 set: 2.2x slower at
-// 51200 x 128. Partial tiles at the edges go element by element.
+// rounds of shuffles, 16 row stores) in transpose_blocks.h's loop nest.
 #include <immintrin.h>
 
-#include "../kernels.h"
+#include "transpose_blocks.h"
 
 namespace pbn {
 namespace {
-
-constexpr std::size_t kBlockRows = 1024;
 
 // out[j * ldo + i] = a[i * lda + j] for i, j < 16.
 inline void tile16(const float* a, std::size_t lda, float* out, std::size_t ldo) {
@@ -56,16 +50,7 @@ inline void tile16(const float* a, std::size_t lda, float* out, std::size_t ldo)
 
 void transpose__avx512(const float* a, std::size_t lda, float* out, std::size_t ldo, std::size_t n, std::size_t i0,
                        std::size_t i1) {
-  const std::size_t n16 = n / 16 * 16;
-  for (std::size_t b = i0; b < i1; b += kBlockRows) {
-    const std::size_t e = b + kBlockRows < i1 ? b + kBlockRows : i1, e16 = b + (e - b) / 16 * 16;
-    for (std::size_t j = 0; j < n16; j += 16)
-      for (std::size_t i = b; i < e16; i += 16) tile16(a + i * lda + j, lda, out + j * ldo + i, ldo);
-    for (std::size_t j = n16; j < n; ++j)  // the last columns: element by element
-      for (std::size_t i = b; i < e; ++i) out[j * ldo + i] = a[i * lda + j];
-    for (std::size_t j = 0; j < n16; ++j)  // the block's last rows
-      for (std::size_t i = e16; i < e; ++i) out[j * ldo + i] = a[i * lda + j];
-  }
+  transpose_blocks<16>(a, lda, out, ldo, n, i0, i1, tile16);
 }
 
 }  // namespace pbn
