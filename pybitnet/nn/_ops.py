@@ -93,13 +93,6 @@ def weight_matmul_t(g, w: SampledWeights, h: float):
     return _scaled(pybitnet.binary_weight_matmul_t(g, w.bits, w.k), h)
 
 
-def transposed(a):
-    """a.T (2-D float32, C-contiguous) as a new C-contiguous array: the C++ transpose
-    (pybitnet.layout), ~3x numpy's best blocked copy on the tall (N*OH*OW, F) gradients of
-    conv layers, whose strided column reads miss the cache."""
-    return layout.transpose(a)
-
-
 def _minus_padded_taps(dw, gt, pad_taps):
     """dW of a zero-padded conv from the product that took the padding as +1: subtract, per filter and
     tap, the sum of g over the output positions whose tap is padded (the same for every channel).
@@ -121,7 +114,7 @@ def weight_grad(g, x, *, qbp: bool, seed: int, x_bits: Optional[PackedInput] = N
     when `x_bits` is given)."""
     g = np.ascontiguousarray(g, dtype=np.float32)
     if x_bits is not None:
-        gt = transposed(g)
+        gt = layout.transpose(g)  # C++: numpy's copy of the tall (N*OH*OW, F) g's transpose misses the cache
         if x_bits.scale != 1.0:  # on g, not on dW: 100x smaller, and each term g*s rounds as in x.T @ g
             gt *= np.float32(x_bits.scale)
         if x_bits.pad_taps is not None:
