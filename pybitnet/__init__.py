@@ -70,7 +70,7 @@ from .opcount import OpCounts, count_ops, float_gemm_ops
 from .packing import pack_signs, unpack_signs
 from .weight_matmul import (binary_weight_matmul, binary_weight_matmul_t, pack_ternary, ternary_weight_matmul,
                             ternary_weight_matmul_t)
-from .sampling import binarize, ternarize
+from .sampling import binarize, dropout, ternarize
 from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matmul, shift_matmul_fixed_bound,
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
@@ -90,6 +90,7 @@ __all__ = [
     "cpu_features",
     "data",
     "dequantize_pow2",
+    "dropout",
     "float_gemm_ops",
     "get_num_threads",
     "InvalidModelFile",

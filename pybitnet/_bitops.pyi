@@ -120,6 +120,9 @@ def binarize(w: npt.NDArray[np.float32], stochastic: bool, seed: int, scale: flo
 def ternarize(
     w: npt.NDArray[np.float32], stochastic: bool, seed: int, scale: float
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def dropout(
+    x: npt.NDArray[np.float32], p: float, seed: int, isa: str = ""
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 POW2_MIN_EXP: int
 POW2_MAX_EXP: int
 MAX_THREADS: int  # set_num_threads accepts 1..MAX_THREADS

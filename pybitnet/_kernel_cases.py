@@ -107,6 +107,9 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
     if op == "transpose":  # m rows, k columns
         a = f32(max(m, 1), max(k, 1))
         return lambda isa: _bitops.transpose(a, isa)
+    if op == "dropout":  # k elements (m rows of them)
+        x = f32(max(m, 1), k)
+        return lambda isa: np.concatenate([a.ravel() for a in _bitops.dropout(x, 0.3, 5, isa)])
     if op in ("binarize", "ternarize"):
         return None
     raise ValueError(f"no case for op {op!r}: add one to pybitnet/_kernel_cases.py")

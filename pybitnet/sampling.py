@@ -44,6 +44,22 @@ def ternarize(w, stochastic: bool = True, seed: int | None = None, scale: float 
     return _bitops.ternarize(as_array(w, "w"), bool(stochastic), _seed(seed), _scale(scale))
 
 
+@tensors_in_tensors_out
+def dropout(x, p: float, seed: int | None = None):
+    """Inverted dropout of `x` (float32, C-contiguous): ``(y, scale)`` with ``scale = 1 / (1 - p)``
+    (float32) where a unit is kept, 0 where dropped, and ``y = x * scale``.
+
+    Unit ``i`` is kept where its counter-based uniform ``u_i >= p`` (``p`` rounded to float32):
+    probability ``1 - p``. ``u_i`` is 24 bits of the splitmix64 draw ``i // 2`` (bits 40..63 for
+    even ``i``, 16..39 for odd), so one seed gives the same mask for any thread count and on every
+    CPU. ``seed=None`` draws a fresh seed.
+    """
+    p = float(p)
+    if not 0 <= p < 1:
+        raise ValueError(f"p must be in [0, 1), got {p}")
+    return _bitops.dropout(as_array(x, "x"), p, _seed(seed))
+
+
 def _seed(seed) -> int:
     if seed is None:
         return secrets.randbits(64)

@@ -592,6 +592,7 @@ ABUSE = [
     ("pack_ternary", lambda s: pybitnet.pack_ternary(any_array(s))),
     ("binarize", lambda s: pybitnet.binarize(any_array(s), s.boolean(), s.integer(0, 9), s.choice([1.0, 0.0, -1.0]))),
     ("ternarize", lambda s: pybitnet.ternarize(any_array(s), s.boolean(), s.integer(0, 9))),
+    ("dropout", lambda s: pybitnet.dropout(any_array(s), s.choice([0.5, 0.0, 1.0, -1.0, float("nan")]), s.integer(0, 9))),
     ("quantize_pow2", lambda s: pybitnet.quantize_pow2(any_array(s), s.boolean(), any_arg(s) if s.boolean() else None,
                                                        None, seed=s.integer(0, 9))),
     ("dequantize_pow2", lambda s: pybitnet.dequantize_pow2(any_array(s))),

@@ -1,4 +1,4 @@
-"""binarize / ternarize: deterministic rules, sampled frequencies (binomial
+"""binarize / ternarize / dropout: deterministic rules, sampled frequencies (binomial
 bounds with fixed seeds), reproducibility across seeds, threads and ISAs."""
 import hashlib
 import os
@@ -144,3 +144,73 @@ def test_samples_feed_the_kernels():
     T = (pybitnet.unpack_signs(s, 130) < 0) * -2.0 + 1.0
     T = np.where(pybitnet.unpack_signs(nz, 130) < 0, T, 0.0)
     np.testing.assert_allclose(pybitnet.ternary_weight_matmul(x, s, nz, 130), x @ T.T, rtol=1e-4, atol=1e-4)
+
+
+# ---- dropout ------------------------------------------------------------------------------
+
+def _dropout_rule(n, p, seed):
+    """The documented rule, in numpy: unit i keeps where the 24-bit uniform of splitmix64 draw i // 2
+    (bits 40..63 for even i, 16..39 for odd) is >= p (p rounded to float32)."""
+    m = np.uint64(2**64 - 1)
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (np.arange(n // 2 + 1, dtype=np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = (z ^ (z >> np.uint64(31))) & m
+    d = z[np.arange(n) // 2]
+    u = np.where(np.arange(n) % 2 == 0, d >> np.uint64(40), (d >> np.uint64(16)) & np.uint64(0xFFFFFF))
+    keep = (u.astype(np.float64) / 2**24) >= np.float32(p)
+    return keep.astype(np.float32) / np.float32(1 - p)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.2, 0.5, 0.75])
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 33), (100, 1025)])
+def test_dropout_follows_its_rule(p, shape):
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    y, scale = pybitnet.dropout(x, p, seed=77)
+    want = _dropout_rule(x.size, p, 77).reshape(shape)
+    np.testing.assert_array_equal(scale, want)
+    np.testing.assert_array_equal(y, x * want)
+    assert y.dtype == scale.dtype == np.float32 and y.shape == scale.shape == shape
+
+
+def test_dropout_rate_and_reproducibility():
+    x = np.ones((200, 1000), np.float32)
+    for p in (0.1, 0.5, 0.9):
+        _, scale = pybitnet.dropout(x, p, seed=5)
+        assert_binomial(int((scale == 0).sum()), x.size, p)
+    a, b, c = (pybitnet.dropout(x, 0.5, seed=s)[1] for s in (1, 1, 2))
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).mean() > 0.4
+
+
+def test_dropout_identical_across_threads_and_isas():
+    from pybitnet import _bitops
+    x = np.random.default_rng(4).standard_normal((300, 4097)).astype(np.float32)  # above the threading threshold
+    before = pybitnet.get_num_threads()
+    try:
+        pybitnet.set_num_threads(1)
+        one = pybitnet.dropout(x, 0.5, seed=9)
+        pybitnet.set_num_threads(2)
+        two = pybitnet.dropout(x, 0.5, seed=9)
+    finally:
+        pybitnet.set_num_threads(before)
+    for isa in pybitnet.available_isas():
+        for a, b, c in zip(one, two, _bitops.dropout(x, 0.5, 9, isa)):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
+
+
+def test_dropout_errors_name_the_argument():
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="x must have dtype float32"):
+        pybitnet.dropout(x.astype(np.float64), 0.5, seed=1)
+    with pytest.raises(ValueError, match="x must be C-contiguous"):
+        pybitnet.dropout(np.zeros((4, 4), np.float32)[:, ::2], 0.5, seed=1)
+    for p in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="p must be in"):
+            pybitnet.dropout(x, p, seed=1)
+    with pytest.raises(ValueError, match="seed must be in"):
+        pybitnet.dropout(x, 0.5, seed=-1)
+    y, scale = pybitnet.dropout(np.zeros((0, 5), np.float32), 0.5, seed=1)
+    assert y.shape == scale.shape == (0, 5)

@@ -5,7 +5,18 @@ import numpy as np
 
 import pybitnet
 from .. import ste_ops
+from ..sampling import dropout
 from .module import Module
+
+_MASK64 = 2**64 - 1
+
+
+def _splitmix64(z: int) -> int:
+    """The splitmix64 finalizer on z + golden (mod 2**64): mixes a (seed, step) pair into one seed."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
 
 
 class ReLU(Module):
@@ -29,7 +40,12 @@ class HardTanh(Module):
 
 
 class Dropout(Module):
-    """Inverted dropout with rate `p`, seeded for reproducibility; identity in eval mode."""
+    """Inverted dropout with rate `p`, seeded for reproducibility; identity in eval mode.
+
+    Training: each unit is kept with probability 1 - p and scaled by 1 / (1 - p), dropped (0)
+    otherwise; the mask is :func:`pybitnet.dropout`'s counter-based draw for a seed mixed from
+    (`seed`, step), so a resumed run draws the same masks, on any CPU and thread count.
+    """
 
     def __init__(self, p: float, seed: int = 0):
         if not 0 <= p < 1:
@@ -46,9 +62,9 @@ class Dropout(Module):
             self._scale = None
             return x
         self.step += 1
-        rng = np.random.default_rng([self.seed, int(self.step)])
-        self._scale = (rng.random(x.shape, dtype=np.float32) >= self.p).astype(x.dtype) / np.float32(1 - self.p)
-        return x * self._scale
+        y, self._scale = dropout(np.ascontiguousarray(x, dtype=np.float32), self.p,
+                                 _splitmix64(_splitmix64(self.seed) ^ int(self.step)))
+        return y if x.dtype == np.float32 else x * self._scale
 
     def backward(self, grad):
         return grad if self._scale is None else grad * self._scale

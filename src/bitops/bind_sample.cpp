@@ -65,6 +65,24 @@ py::tuple ternarize(const py::array& w, bool stochastic, std::uint64_t seed, flo
   return py::make_tuple(sign, nonzero);
 }
 
+py::tuple dropout(const py::array& x, double p, std::uint64_t seed, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  require_dtype<float>(x, "x", "float32");
+  require_c_contiguous(x, "x");
+  if (!(p >= 0.0 && p < 1.0)) throw py::value_error("p must be in [0, 1), got " + std::to_string(p));
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  py::array_t<float> y(shape), scale(shape);
+  const std::size_t n = std::size_t(x.size());
+  const float* xp = static_cast<const float*>(x.data());
+  float* yp = y.mutable_data();
+  float* sp = scale.mutable_data();
+  if (n) {
+    py::gil_scoped_release release;
+    driver::dropout(target, xp, yp, sp, n, p, seed);
+  }
+  return py::make_tuple(y, scale);
+}
+
 }  // namespace
 
 void bind_sample(py::module_& m) {
@@ -72,6 +90,8 @@ void bind_sample(py::module_& m) {
         "Packed signs of w, deterministic or sampled (see pybitnet.binarize).");
   m.def("ternarize", &ternarize, py::arg("w"), py::arg("stochastic"), py::arg("seed"), py::arg("scale"),
         "(sign_bits, nonzero_bits) of ternarized w (see pybitnet.ternarize).");
+  m.def("dropout", &dropout, py::arg("x"), py::arg("p"), py::arg("seed"), py::arg("isa") = "",
+        "(y, scale) of inverted dropout on x (see pybitnet.dropout).");
 }
 
 }  // namespace pbn

@@ -213,6 +213,12 @@ using binarize_fn = bool(const float* w, std::size_t ldw, std::size_t k, float s
 using ternarize_fn = bool(const float* w, std::size_t ldw, std::size_t k, float scale, bool stochastic,
                           std::uint64_t seed, word_t* sign, word_t* nonzero, std::size_t r0, std::size_t r1);
 
+// Inverted dropout of x[i0, i1): scale[i] = keep_scale where element i's
+// counter-based uniform (sample/dropout__scalar.cpp) is >= p, else 0;
+// y[i] = x[i] * scale[i].
+using dropout_fn = void(const float* x, float* y, float* scale, std::size_t i0, std::size_t i1, float p,
+                        float keep_scale, std::uint64_t seed);
+
 // The variants, from the registry. (On other architectures the x86 ones are
 // weak and absent; registry.cpp leaves their rows out.)
 #if defined(__x86_64__) || defined(_M_X64)

@@ -509,6 +509,33 @@ void check_sampler(const Variant& v, Rng& rng) {
   }
 }
 
+void check_dropout(const Variant& v, Rng& rng) {
+  // The rule (sample/driver.h) written out here; then splits at odd and even points give the same bits.
+  const std::size_t n = 1001;
+  const float p = 0.3f, keep = 1.0f / float(1.0 - 0.3);
+  const std::uint64_t seed = 12345;
+  auto x = random_floats(rng, n);
+  std::vector<float> y(n), s(n), y2(n), s2(n), want_y(n), want_s(n);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t z = seed + (i / 2 + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    const std::uint64_t u24 = i % 2 ? (z >> 16) & 0xFFFFFF : z >> 40;
+    want_s[i] = double(u24) / 16777216.0 >= double(p) ? keep : 0.0f;
+    want_y[i] = x[i] * want_s[i];
+    kept += want_s[i] != 0.0f;
+  }
+  ++g_checks;
+  fn_of<dropout_fn>(v)(x.data(), y.data(), s.data(), 0, n, p, keep, seed);
+  fn_of<dropout_fn>(v)(x.data(), y2.data(), s2.data(), 0, 333, p, keep, seed);
+  fn_of<dropout_fn>(v)(x.data(), y2.data(), s2.data(), 333, 600, p, keep, seed);
+  fn_of<dropout_fn>(v)(x.data(), y2.data(), s2.data(), 600, n, p, keep, seed);
+  if (!same(y, want_y) || !same(s, want_s) || !same(y, y2) || !same(s, s2)) fail(v.name);
+  if (kept < 600 || kept > 800) fail(v.name + std::string(": kept ") + std::to_string(kept) + " of 1001 at p = 0.3");
+}
+
 void check_variant(const Variant& v, Rng& rng) {
   switch (v.op) {
     case OpId::pack_signs: return check_pack(v, rng);
@@ -538,6 +565,7 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::transpose: return check_transpose(v, rng);
     case OpId::binarize:
     case OpId::ternarize: return check_sampler(v, rng);
+    case OpId::dropout: return check_dropout(v, rng);
     case OpId::count_: break;
   }
   fail(std::string("no check for ") + v.name);

@@ -25,6 +25,10 @@ bool binarize(const Target& t, const float* w, std::size_t ldw, std::size_t rows
               bool stochastic, std::uint64_t seed, word_t* out);
 bool ternarize(const Target& t, const float* w, std::size_t ldw, std::size_t rows, std::size_t k, float scale,
                bool stochastic, std::uint64_t seed, word_t* sign, word_t* nonzero);
+// Inverted dropout of n elements: scale[i] = 1 / (1 - p) (float32) where element i's
+// 24-bit uniform u_i >= p (so kept with probability 1 - p), else 0; y[i] = x[i] * scale[i].
+// Element i's uniform is the draw of pair i / 2: bits 40..63 (even i) or 16..39 (odd i).
+void dropout(const Target& t, const float* x, float* y, float* scale, std::size_t n, double p, std::uint64_t seed);
 
 }  // namespace driver
 }  // namespace pbn

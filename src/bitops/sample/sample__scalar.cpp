@@ -1,20 +1,9 @@
 // The samplers (their rules: driver.h): one portable implementation each.
 #include "../kernels.h"
+#include "counter_rng.h"
 
 namespace pbn {
 namespace {
-
-inline std::uint64_t splitmix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// A uniform draw in [0, 1) with 24 bits, for element `index`.
-inline float uniform24(std::uint64_t seed, std::uint64_t index) {
-  const std::uint64_t z = seed + (index + 1) * 0x9E3779B97F4A7C15ull;
-  return float(splitmix64(z) >> 40) * (1.0f / 16777216.0f);  // exact: 24-bit integer times 2**-24
-}
 
 inline float clip01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 
