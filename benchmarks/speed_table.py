@@ -216,7 +216,8 @@ def ms(seconds: float) -> str:
 # -- rows ------------------------------------------------------------------------------------------
 
 def _products(p) -> float:
-    return p["forward products"] + p["backward products"]
+    """The products, with the weight gradients fused into their update (the update counted in)."""
+    return p["forward products"] + p["backward products"] + p["weight gradients + update"]
 
 
 def second_core(peak_exe: Optional[Path]) -> str:
@@ -296,7 +297,8 @@ def training_rows(plan: Plan, dataset: str, notes: List[str], peak_exe: Optional
                     f"{t_fused[n] * steps_per_epoch:.0f} s/epoch ({ms(t_plain[n])} ms/step)")
         need = f"{goal:.0f}x needs <= {ms(t_fused[n] / goal)} ms/step; " if goal else ""
         limit = (f"{need}pybitnet's stage clocks (medians of {steps} profiled steps): products {ms(products)} ms "
-                 f"(forward {ms(p['forward products'])}, backward {ms(p['backward products'])}), the float rest "
+                 f"(forward {ms(p['forward products'])}, backward {ms(p['backward products'])}, weight gradients "
+                 f"fused with their Adam update {ms(p['weight gradients + update'])}), the float rest "
                  f"{ms(rest)} ms (BN {ms(p['batch norm'])}, activations/pooling/dropout "
                  f"{ms(p['activations, pooling, dropout'])}, optimizer {ms(p['optimizer'])}); "
                  f"PyTorch's fused Adam update alone {ms(update[n])} ms")

@@ -139,5 +139,13 @@ def shift_matmul_frac_bits(codes: npt.NDArray[np.int8], g: npt.NDArray[np.float3
 def optimizer_step(
     kind: str, w: npt.NDArray[np.float32], g: npt.NDArray[np.float32], m: npt.NDArray[np.float32] | None,
     v: npt.NDArray[np.float32] | None, lr: float, b1: float = 0.0, b2: float = 0.0, eps: float = 0.0,
-    lr_scale: float = 1.0, clip: float | None = None, isa: str = ""
+    lr_scale: float = 1.0, clip: float | None = None, isa: str = "",
+    signs: npt.NDArray[np.uint64] | None = None, k: int = 0
+) -> None: ...
+def weight_grad_update(
+    kind: str, gt: npt.NDArray[np.float32], x_signs: npt.NDArray[np.uint64],
+    x_nonzero: npt.NDArray[np.uint64] | None, k: int, w: npt.NDArray[np.float32],
+    m: npt.NDArray[np.float32] | None, v: npt.NDArray[np.float32] | None, lr: float, b1: float = 0.0,
+    b2: float = 0.0, eps: float = 0.0, lr_scale: float = 1.0, clip: float | None = None,
+    signs: npt.NDArray[np.uint64] | None = None, isa: str = ""
 ) -> None: ...

@@ -25,7 +25,7 @@ VERSION = 1
 def save(path, model, optimizer=None, meta: Optional[Dict[str, Any]] = None) -> Path:
     """Write atomically (temp file + rename), so an interrupted save never leaves a broken checkpoint."""
     path = Path(path)
-    arrays = {f"param/{i}": p.value for i, p in enumerate(model.parameters())}
+    arrays = {f"param/{i}": p.view() for i, p in enumerate(model.parameters())}  # read-only: keeps packed signs
     for i, m in enumerate(model.modules()):
         for name, value in m.buffers().items():
             arrays[f"buffer/{i}/{name}"] = np.asarray(value)

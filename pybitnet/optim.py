@@ -16,14 +16,27 @@ from .nn.module import Parameter
 from .nn.norm import ap2
 
 
+
 class Optimizer:
     """Base class. Each step is one fused pass per parameter in C++
     (``_bitops.optimizer_step``): numpy would need a dozen temporaries per
-    update, which dominated BNN training steps."""
+    update, which dominated BNN training steps.
+
+    ``update_in_backward=True``: a quantized layer's weights are updated as
+    soon as the backward pass computes their gradient
+    (:meth:`backward_update`): with packed inputs, in slices of rows, each
+    used while it is in cache and never written to memory; and the pass that
+    writes a deterministic binary layer's weights also packs their signs for
+    the next forward, which then does not read the weights. The arithmetic is the same,
+    bit for bit; :meth:`step` then updates the other parameters. Those weights'
+    ``grad`` is not kept, and a second backward before :meth:`step` raises (no
+    gradient accumulation, clipping or averaging over workers in this mode).
+    """
 
     kind = ""
 
-    def __init__(self, params: Iterable[Parameter], lr: float, betas=(0.0, 0.0), eps: float = 0.0):
+    def __init__(self, params: Iterable[Parameter], lr: float, betas=(0.0, 0.0), eps: float = 0.0,
+                 update_in_backward: bool = False):
         self.params: List[Parameter] = list(params)
         if lr <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
@@ -31,13 +44,18 @@ class Optimizer:
         self.b1, self.b2 = betas
         self.eps = eps
         self.t = 0
-        self.m = [np.zeros_like(p.value) for p in self.params] if self._moments() >= 1 else []
-        self.v = [np.zeros_like(p.value) for p in self.params] if self._moments() >= 2 else []
+        self.m = [np.zeros_like(p.view()) for p in self.params] if self._moments() >= 1 else []
+        self.v = [np.zeros_like(p.view()) for p in self.params] if self._moments() >= 2 else []
+        self._index = {id(p): i for i, p in enumerate(self.params)}
+        self._updated = set()  # ids of the parameters updated in backward since the last step
+        self.update_in_backward = bool(update_in_backward)
+        for p in self.params:
+            p.updater = self if self.update_in_backward else None
 
     def _moments(self) -> int:
         return 0
 
-    def _step_size(self) -> float:
+    def _step_size(self, t: int) -> float:
         return self.lr
 
     def zero_grad(self) -> None:
@@ -45,12 +63,45 @@ class Optimizer:
             p.zero_grad()
 
     def step(self) -> None:
-        """w <- clip(w - lr_scale * update, -clip, clip) for every parameter."""
+        """w <- clip(w - lr_scale * update, -clip, clip) for every parameter (not already updated in backward)."""
         self.t += 1
-        lr = self._step_size()
+        lr = self._step_size(self.t)
         for i, p in enumerate(self.params):
-            _bitops.optimizer_step(self.kind, p.value, p.grad, self.m[i] if self.m else None,
-                                   self.v[i] if self.v else None, lr, self.b1, self.b2, self.eps, p.lr_scale, p.clip)
+            if id(p) not in self._updated:
+                _bitops.optimizer_step(self.kind, p.value, p.grad, self.m[i] if self.m else None,
+                                       self.v[i] if self.v else None, lr, self.b1, self.b2, self.eps, p.lr_scale,
+                                       p.clip)
+        self._updated.clear()
+
+    def backward_update(self, p: Parameter, dw, pack_signs: bool = False) -> None:
+        """Update `p` now, from its gradient `dw` (a :class:`pybitnet.nn._ops.WeightGrad`, (F, K) rows),
+        as :meth:`step` will count it (``update_in_backward``). A product of packed inputs is fused
+        into the update in C++ (slices of dW never leave the cache); any other is computed into the
+        gradient's buffer, then applied in one pass. With `pack_signs`, that pass also packs the new
+        rows' signs for the next forward (:meth:`Parameter.cache_signs`)."""
+        if id(p) in self._updated:
+            raise RuntimeError(f"{p!r} was already updated in this backward pass: update_in_backward takes one "
+                               "gradient per step (for gradient accumulation build the optimizer with "
+                               "update_in_backward=False)")
+        i = self._index[id(p)]
+        lr = self._step_size(self.t + 1)  # the step that step() will count
+        rows = p.shape[0]
+        k = p.view().size // rows
+        w = p.value.reshape(rows, k)  # .value: we write it (and drop the packed signs of the last update)
+        m = self.m[i].reshape(rows, k) if self.m else None
+        v = self.v[i].reshape(rows, k) if self.v else None
+        signs = np.empty((rows, -(-k // 64)), np.uint64) if pack_signs else None
+        if dw.packed is not None:
+            gt, x_bits = dw.packed
+            _bitops.weight_grad_update(self.kind, gt, x_bits.signs, x_bits.nonzero, k, w, m, v, lr, self.b1, self.b2,
+                                       self.eps, p.lr_scale, p.clip, signs)
+        else:
+            g = dw.compute(p.scratch_grad().reshape(rows, k))
+            _bitops.optimizer_step(self.kind, w, g, m, v, lr, self.b1, self.b2, self.eps, p.lr_scale, p.clip,
+                                   signs=signs, k=k)
+        self._updated.add(id(p))
+        if signs is not None:
+            p.cache_signs(signs)
 
     def state(self) -> Dict[str, np.ndarray]:
         """Arrays to checkpoint (moments, step count, learning rate)."""
@@ -70,9 +121,9 @@ class Optimizer:
 class SGD(Optimizer):
     """SGD: w -= lr * g; with momentum mu: m = mu * m + g, w -= lr * m."""
 
-    def __init__(self, params, lr: float, momentum: float = 0.0):
+    def __init__(self, params, lr: float, momentum: float = 0.0, update_in_backward: bool = False):
         self.momentum = momentum
-        super().__init__(params, lr, (momentum, 0.0))
+        super().__init__(params, lr, (momentum, 0.0), update_in_backward=update_in_backward)
         self.kind = "momentum" if momentum else "sgd"
 
     def _moments(self):
@@ -84,14 +135,15 @@ class Adam(Optimizer):
 
     kind = "adam"
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
-        super().__init__(params, lr, betas, eps)
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 update_in_backward: bool = False):
+        super().__init__(params, lr, betas, eps, update_in_backward)
 
     def _moments(self):
         return 2
 
-    def _step_size(self):
-        return self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
+    def _step_size(self, t):
+        return self.lr * math.sqrt(1 - self.b2**t) / (1 - self.b1**t)
 
 
 class AdaMax(Adam):
@@ -99,8 +151,8 @@ class AdaMax(Adam):
 
     kind = "adamax"
 
-    def _step_size(self):
-        return self.lr / (1 - self.b1**self.t)
+    def _step_size(self, t):
+        return self.lr / (1 - self.b1**t)
 
 
 class ShiftAdaMax(AdaMax):
@@ -110,11 +162,12 @@ class ShiftAdaMax(AdaMax):
 
     kind = "shift_adamax"
 
-    def __init__(self, params, lr: float = 2**-10, betas=(0.9, 0.999), eps: float = 2**-27):
-        super().__init__(params, lr, betas, eps)
+    def __init__(self, params, lr: float = 2**-10, betas=(0.9, 0.999), eps: float = 2**-27,
+                 update_in_backward: bool = False):
+        super().__init__(params, lr, betas, eps, update_in_backward)
 
-    def _step_size(self):
-        return float(ap2(np.float32(self.lr / (1 - self.b1**self.t))))
+    def _step_size(self, t):
+        return float(ap2(np.float32(self.lr / (1 - self.b1**t))))
 
 
 class ExponentialDecay:

@@ -2,8 +2,9 @@
 
 Times each stage of a recipe's training step — the forward products (dense
 and conv layers, packing included), batch norm, activations / pooling /
-dropout, the loss, the backward products (input and weight gradients) and the
-optimizer update — by wrapping every module's forward and backward with a
+dropout, the loss, the backward products (input and weight gradients), the
+weight gradients fused with their update in backward, and the optimizer
+update — by wrapping every module's forward and backward with a
 clock, over a few real steps of random data, beside the same network in
 PyTorch float32 on the same thread count (when torch is installed): one
 PyTorch step after each pybitnet step, so machine load hits both alike.
@@ -26,8 +27,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+# "weight gradients + update": the quantized weights' gradient products and their update, fused in
+# backward (Optimizer(update_in_backward=True), as pybitnet train); "backward products" is then the
+# input gradients (and any weight gradient not fused), "optimizer" the other parameters' update.
 STAGES = ("forward products", "batch norm", "activations, pooling, dropout", "loss", "backward products",
-          "optimizer")
+          "weight gradients + update", "optimizer")
 
 
 @dataclass
@@ -86,7 +90,7 @@ def training_step(r, seed: int = 0):
 
     x, y = random_batch(r, seed)
     model = recipes.build_model(r, input_shape(r), 10)
-    opt, loss_fn = recipes.build_optimizer(r, model), recipes.build_loss(r)
+    opt, loss_fn = recipes.build_optimizer(r, model, update_in_backward=True), recipes.build_loss(r)
 
     def step():
         opt.zero_grad()
@@ -107,7 +111,7 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     shape = input_shape(r)
     x, y = random_batch(r, seed)
     model = recipes.build_model(r, shape, 10)
-    opt, loss_fn = recipes.build_optimizer(r, model), recipes.build_loss(r)
+    opt, loss_fn = recipes.build_optimizer(r, model, update_in_backward=True), recipes.build_loss(r)
     before = get_num_threads()
     if threads:
         set_num_threads(threads)
@@ -131,6 +135,16 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
 
             originals.append((m, direction))
             setattr(m, direction, timed)
+    fused_update = opt.backward_update
+
+    def timed_update(p, dw, pack_signs=False):  # inside a layer's backward: moved out of "backward products"
+        t0 = time.perf_counter()
+        fused_update(p, dw, pack_signs)
+        dt = time.perf_counter() - t0
+        seconds["weight gradients + update"] += dt
+        seconds["backward products"] -= dt
+
+    opt.backward_update = timed_update
     per_step: List[Dict[str, float]] = []
     try:
         for step in range(steps + 1):
@@ -162,6 +176,7 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     finally:
         for m, direction in originals:
             delattr(m, direction)  # back to the class's method
+        del opt.backward_update
         set_num_threads(before)
     n_train = 45000 if r.arch == "cnn" else 50000
     return TrainingProfile(method, dataset, r.batch_size, threads or before, steps,

@@ -67,7 +67,8 @@ class Trainer:
         self.notes = ds.notes
         self.model = recipes.build_model(recipe, self.x_tr.shape[1:], ds.num_classes)
         self.eval_batch = recipes.eval_batch_size(recipe)
-        self.optimizer = recipes.build_optimizer(recipe, self.model)
+        # gradients averaged over workers must exist before the update: no update in backward then
+        self.optimizer = recipes.build_optimizer(recipe, self.model, update_in_backward=comm is None)
         self.schedule = recipes.build_schedule(recipe)
         self.loss = recipes.build_loss(recipe)
         self.epoch = 0

@@ -61,6 +61,7 @@ CASES = {
     "unpack_signs": ("unpack_signs", (A_BITS, K), {}),
     "binarize": ("binarize", (W,), dict(stochastic=True, seed=3)),
     "ternarize": ("ternarize", (W,), dict(seed=3)),
+    "dropout": ("dropout", (W, 0.5), dict(seed=3)),
     "pack_ternary": ("pack_ternary", (T,), {}),
     "xnor_gemm": ("xnor_gemm", (A_BITS, W_BITS, K), {}),
     "xnor_gemm[mask]": ("xnor_gemm", (A_BITS, W_BITS, K), dict(mask=KEEP)),

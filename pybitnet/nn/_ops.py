@@ -3,7 +3,7 @@ each product of a training step. Float products stay float32 numpy."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -106,28 +106,42 @@ def _minus_padded_taps(dw, gt, pad_taps):
     return dw
 
 
-def weight_grad(g, x, *, qbp: bool, seed: int, x_bits: Optional[PackedInput] = None, out=None):
-    """dC/dW_b = g.T @ x, without multiplications where the input allows:
-    a packed ±s input (BNN, `x_bits`) -> additions/subtractions (g.T @ X is
-    the transposed weight product with X's rows as the "weights": binary, or
-    ternary where dropout zeroed units); qbp -> shifts of g (x may be None
-    when `x_bits` is given)."""
+@dataclass
+class WeightGrad:
+    """dC/dW_b = g.T @ x of one step, not computed yet: ``compute(out)`` writes it, (F, K) rows, into
+    `out` (or a new array) and returns it. ``packed`` = (gt, x_bits) when it is the product of the
+    transposed g with packed ±s input rows, which an optimizer updating in backward fuses into its
+    update (``_bitops.weight_grad_update``: no dW in memory)."""
+
+    compute: Callable[[Optional[np.ndarray]], np.ndarray]
+    packed: Optional[Tuple[np.ndarray, PackedInput]] = None
+
+
+def weight_grad(g, x, *, qbp: bool, seed: int, x_bits: Optional[PackedInput] = None) -> WeightGrad:
+    """dC/dW_b = g.T @ x, without multiplications where the input allows: a packed ±s input (BNN,
+    `x_bits`) -> additions/subtractions (g.T @ X is the transposed weight product with X's rows as the
+    "weights": binary, or ternary where dropout zeroed units); qbp -> shifts of g (x may be None when
+    `x_bits` is given); else a float32 GEMM."""
     g = np.ascontiguousarray(g, dtype=np.float32)
     if x_bits is not None:
         gt = layout.transpose(g)  # C++: numpy's copy of the tall (N*OH*OW, F) g's transpose misses the cache
         if x_bits.scale != 1.0:  # on g, not on dW: 100x smaller, and each term g*s rounds as in x.T @ g
             gt *= np.float32(x_bits.scale)
         if x_bits.pad_taps is not None:
-            return _minus_padded_taps(pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out), gt,
-                                      x_bits.pad_taps)
+            return WeightGrad(lambda out=None: _minus_padded_taps(
+                pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out), gt, x_bits.pad_taps))
         if x_bits.nonzero is None:
-            return pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out)
-        return pybitnet.ternary_weight_matmul_t(gt, x_bits.signs, x_bits.nonzero, x_bits.k, out=out)
+            return WeightGrad(lambda out=None: pybitnet.binary_weight_matmul_t(gt, x_bits.signs, x_bits.k, out=out),
+                              (gt, x_bits))
+        return WeightGrad(lambda out=None: pybitnet.ternary_weight_matmul_t(gt, x_bits.signs, x_bits.nonzero,
+                                                                            x_bits.k, out=out), (gt, x_bits))
     if qbp:
-        codes = pybitnet.quantize_pow2(np.ascontiguousarray(x, dtype=np.float32), stochastic=True, seed=seed)
-        dw = np.ascontiguousarray(pybitnet.shift_matmul(codes, g).T)
-        if out is None:
-            return dw
-        out[...] = dw
-        return out
-    return float_weight_grad(g, x, out)
+        def shifts(out=None):
+            codes = pybitnet.quantize_pow2(np.ascontiguousarray(x, dtype=np.float32), stochastic=True, seed=seed)
+            dw = np.ascontiguousarray(pybitnet.shift_matmul(codes, g).T)
+            if out is None:
+                return dw
+            out[...] = dw
+            return out
+        return WeightGrad(shifts)
+    return WeightGrad(lambda out=None: float_weight_grad(g, x, out))

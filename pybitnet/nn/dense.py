@@ -18,7 +18,8 @@ import numpy as np
 
 from . import _ops as K
 from .module import Module, Parameter
-from .quantizers import Scale, SignWeights, TernaryWeights, WeightQuantizer, glorot_lr_scale, glorot_w0
+from .quantizers import (SampledWeights, Scale, SignWeights, TernaryWeights, WeightQuantizer, glorot_lr_scale,
+                         glorot_w0)
 
 __all__ = ["Dense", "BinaryDense", "TernaryDense", "BinarizedDense", "glorot_w0", "glorot_lr_scale"]
 
@@ -71,8 +72,14 @@ class _Affine(Module):
         return {"step": self.step} if self.quantizer is not None else {}
 
     def _weight_rows(self):
-        w = self.weight.value
+        """The weights as (F, K) rows, read-only (a view: the packed-sign cache stays valid)."""
+        w = self.weight.view()
         return w.reshape(w.shape[0], -1)
+
+    def _keeps_signs(self) -> bool:
+        """Deterministic binary weights: their packed signs are a function of the weights alone, so an
+        optimizer updating them in backward packs them for the next forward."""
+        return self.quantizer is not None and self.quantizer.kind == "binary" and not self.quantizer.stochastic
 
     def _accumulate_weight_grad(self, compute):
         """weight.grad += compute(out) with `compute` working on (F, K) rows."""
@@ -102,7 +109,10 @@ class _Affine(Module):
         stochastic = self.quantizer.stochastic and self.training
         if stochastic:
             self.step += 1
-        self._w = self.quantizer.sample(self._weight_rows(), self.H, stochastic=stochastic, seed=self._sample_seed())
+        w = self._weight_rows()
+        cached = self.weight.cached_signs(*w.shape) if self._keeps_signs() else None
+        self._w = SampledWeights("binary", w.shape[1], cached) if cached is not None else \
+            self.quantizer.sample(w, self.H, stochastic=stochastic, seed=self._sample_seed())
         self._x = None if x_bits is not None else x  # the bits serve the weight gradient
         self._x_bits = x_bits
         return self._add_bias(K.weight_matmul(x, self._w, self.H, x_bits=x_bits))
@@ -121,8 +131,11 @@ class _Affine(Module):
             e = grad
             if self.qbp and self.qbp_error_from is not None:  # Few-Mult: the error at the BN output
                 e = self.qbp_error_from.grad_output.reshape(grad.shape)
-            self._accumulate_weight_grad(
-                lambda out: K.weight_grad(e, x, qbp=self.qbp, seed=seed, x_bits=x_bits, out=out))
+            dw = K.weight_grad(e, x, qbp=self.qbp, seed=seed, x_bits=x_bits)
+            if self.weight.updates_in_backward():
+                self.weight.updater.backward_update(self.weight, dw, pack_signs=self._keeps_signs())
+            else:
+                self._accumulate_weight_grad(dw.compute)
         return self._rows_input_grad(grad) if input_grad and self.needs_input_grad else None
 
     def _rows_input_grad(self, grad):

@@ -13,15 +13,66 @@ class Parameter:
     BinaryConnect does for its real-valued weights) and ``lr_scale`` (a
     per-parameter learning-rate factor, e.g. the Glorot scale of binary
     weights) are read by the optimizers.
+
+    An optimizer built with ``update_in_backward=True`` may update a quantized
+    layer's weights during the backward pass and keep their packed signs for the
+    next forward (:meth:`cached_signs`). Any access to :attr:`value` drops that
+    cache (the caller may write to the array), and until then the array is
+    read-only, so a write through an older reference raises instead of leaving
+    the cache stale. Read without giving up the cache through :meth:`view`.
     """
 
     def __init__(self, value: np.ndarray, name: str = "", clip: Optional[float] = None, lr_scale: float = 1.0):
-        self.value = np.ascontiguousarray(value, dtype=np.float32)
-        self._grad = np.zeros_like(self.value)
+        self._value = np.ascontiguousarray(value, dtype=np.float32)
+        self._grad = np.zeros_like(self._value)
         self._grad_zero = False
+        self._signs: Optional[np.ndarray] = None  # packed signs of the value's rows, see cache_signs
+        self.updater = None  # the optimizer that updates this parameter in backward (Optimizer.backward_update), if any
         self.name = name
         self.clip = clip
         self.lr_scale = float(lr_scale)
+
+    @property
+    def value(self) -> np.ndarray:
+        """The array itself (writable; taking it drops the packed-sign cache)."""
+        if self._signs is not None:
+            self._signs = None
+            self._value.flags.writeable = True
+        return self._value
+
+    @value.setter
+    def value(self, value: np.ndarray) -> None:
+        self._signs = None
+        self._value = np.ascontiguousarray(value, dtype=np.float32)
+
+    def view(self) -> np.ndarray:
+        """A read-only view of the value, for readers (keeps the packed-sign cache)."""
+        out = self._value.view()
+        out.flags.writeable = False
+        return out
+
+    def updates_in_backward(self) -> bool:
+        """An optimizer updates this parameter in backward (``update_in_backward``), and its gradient is
+        still zero (no earlier contribution in this step)."""
+        return self.updater is not None and self._grad_zero
+
+    def scratch_grad(self) -> np.ndarray:
+        """The gradient's buffer, contents undefined, for an update in backward to compute the gradient
+        into without keeping it (``grad`` still reads as zero)."""
+        return self._grad
+
+    def cache_signs(self, signs: np.ndarray) -> None:
+        """Keep `signs`, the packed signs of the value's rows just written by an optimizer,
+        and make the array read-only until :attr:`value` is taken again."""
+        self._signs = signs
+        self._value.flags.writeable = False
+
+    def cached_signs(self, rows: int, k: int) -> Optional[np.ndarray]:
+        """The kept packed signs if they are those of the value viewed as (rows, k), else None."""
+        s = self._signs
+        if s is None or s.shape[0] != rows or rows * k != self._value.size or s.shape[1] != -(-k // 64):
+            return None
+        return s
 
     @property
     def grad(self) -> np.ndarray:
@@ -53,7 +104,7 @@ class Parameter:
 
     def accumulate(self, g: np.ndarray) -> None:
         """grad += g. A fresh float32 array of the right shape is taken over, not copied."""
-        if self._grad_zero and g.dtype == np.float32 and g.shape == self.value.shape and g.flags.c_contiguous:
+        if self._grad_zero and g.dtype == np.float32 and g.shape == self._value.shape and g.flags.c_contiguous:
             self._grad = g
         elif self._grad_zero:
             self._grad[...] = g
@@ -63,7 +114,7 @@ class Parameter:
 
     @property
     def shape(self):
-        return self.value.shape
+        return self._value.shape
 
     def __repr__(self) -> str:
         extra = f", clip={self.clip}" if self.clip is not None else ""

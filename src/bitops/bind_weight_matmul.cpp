@@ -4,15 +4,12 @@
 #include <climits>
 
 #include "bind_util.h"
-#include "weight_matmul/driver.h"
+#include "bind_weight_bits.h"
 
 namespace pbn {
 
-namespace {
-
 using Weights = driver::WeightBits;
 
-// Float32 matrix with contiguous rows; returns the row stride in elements.
 std::size_t check_f32_matrix(const py::array& a, const char* name) {
   require_dtype<float>(a, name, "float32");
   require_ndim(a, name, 2);
@@ -20,12 +17,12 @@ std::size_t check_f32_matrix(const py::array& a, const char* name) {
   return row_stride(a, name);
 }
 
-std::int64_t check_k(const py::handle& k_obj) {
+std::int64_t check_weight_k(const py::handle& k_obj) {
   return checked_k(k_obj, "k", std::int64_t(1) << 40, "k must be < 2**40");
 }
 
 // check_packed_rows, tolerating the odd strides numpy gives empty arrays.
-std::size_t check_packed(const py::array& bits, const char* name, std::int64_t k) {
+static std::size_t check_packed(const py::array& bits, const char* name, std::int64_t k) {
   if (bits.ndim() == 2 && bits.shape(0) == 0) {
     require_dtype<std::uint64_t>(bits, name, "uint64 (from pack_signs)");
     if (std::size_t(bits.shape(1)) != words_for(std::size_t(k)))
@@ -36,17 +33,19 @@ std::size_t check_packed(const py::array& bits, const char* name, std::int64_t k
   return check_packed_rows(bits, name, k);
 }
 
-Weights check_binary(const py::array& w_bits, std::int64_t k) {
-  const std::size_t lds = check_packed(w_bits, "w_bits", k);
+Weights check_binary(const py::array& w_bits, std::int64_t k, const char* name) {
+  const std::size_t lds = check_packed(w_bits, name, k);
   return {static_cast<const word_t*>(w_bits.data()), lds, nullptr, 0, std::size_t(w_bits.shape(0))};
 }
 
-Weights check_ternary(const py::array& sign_bits, const py::array& nonzero_bits, std::int64_t k) {
-  const std::size_t lds = check_packed(sign_bits, "sign_bits", k);
-  const std::size_t ldnz = check_packed(nonzero_bits, "nonzero_bits", k);
+Weights check_ternary(const py::array& sign_bits, const py::array& nonzero_bits, std::int64_t k,
+                      const char* sign_name, const char* nonzero_name) {
+  const std::size_t lds = check_packed(sign_bits, sign_name, k);
+  const std::size_t ldnz = check_packed(nonzero_bits, nonzero_name, k);
   if (sign_bits.shape(0) != nonzero_bits.shape(0))
-    throw py::value_error("sign_bits has " + std::to_string(sign_bits.shape(0)) + " rows but nonzero_bits has " +
-                          std::to_string(nonzero_bits.shape(0)) + "; both must come from one pack_ternary call");
+    throw py::value_error(std::string(sign_name) + " has " + std::to_string(sign_bits.shape(0)) + " rows but " +
+                          nonzero_name + " has " + std::to_string(nonzero_bits.shape(0)) +
+                          "; both must come from one pack_ternary call");
   Weights w{static_cast<const word_t*>(sign_bits.data()), lds, static_cast<const word_t*>(nonzero_bits.data()),
             ldnz, std::size_t(sign_bits.shape(0))};
   // The kernels rely on sign bits being set only where the weight is nonzero.
@@ -54,10 +53,12 @@ Weights check_ternary(const py::array& sign_bits, const py::array& nonzero_bits,
   for (std::size_t r = 0; r < w.n; ++r)
     for (std::size_t q = 0; q < words; ++q)
       if (w.s[r * lds + q] & ~w.nz[r * ldnz + q])
-        throw py::value_error("sign_bits row " + std::to_string(r) +
-                              " has a sign bit set where nonzero_bits is 0 (use pack_ternary)");
+        throw py::value_error(std::string(sign_name) + " row " + std::to_string(r) + " has a sign bit set where " +
+                              nonzero_name + " is 0 (use pack_ternary)");
   return w;
 }
+
+namespace {
 
 // Forward: a (m, k) @ W.T -> (m, n); transposed: a (m, n) @ W -> (m, k) (into
 // `out` if given). With a tally, through the instrumented reference.
@@ -91,7 +92,7 @@ py::array_t<float> product(bool transposed, const py::array& a, const char* a_na
 py::array_t<float> binary_weight_matmul(const py::array& x, const py::array& w_bits, const py::handle& k_obj,
                                         const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
-  const std::int64_t k = check_k(k_obj);
+  const std::int64_t k = check_weight_k(k_obj);
   const Weights w = check_binary(w_bits, k);
   return product(false, x, "x", w, k, target);
 }
@@ -99,7 +100,7 @@ py::array_t<float> binary_weight_matmul(const py::array& x, const py::array& w_b
 py::array_t<float> binary_weight_matmul_t(const py::array& g, const py::array& w_bits, const py::handle& k_obj,
                                           const std::string& isa_name, const py::object& out) {
   const Target target = resolve_target(isa_name);
-  const std::int64_t k = check_k(k_obj);
+  const std::int64_t k = check_weight_k(k_obj);
   const Weights w = check_binary(w_bits, k);
   return product(true, g, "g", w, k, target, out, {&w_bits});
 }
@@ -108,7 +109,7 @@ py::array_t<float> ternary_weight_matmul(const py::array& x, const py::array& si
                                          const py::array& nonzero_bits, const py::handle& k_obj,
                                          const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
-  const std::int64_t k = check_k(k_obj);
+  const std::int64_t k = check_weight_k(k_obj);
   const Weights w = check_ternary(sign_bits, nonzero_bits, k);
   return product(false, x, "x", w, k, target);
 }
@@ -117,7 +118,7 @@ py::array_t<float> ternary_weight_matmul_t(const py::array& g, const py::array& 
                                            const py::array& nonzero_bits, const py::handle& k_obj,
                                            const std::string& isa_name, const py::object& out) {
   const Target target = resolve_target(isa_name);
-  const std::int64_t k = check_k(k_obj);
+  const std::int64_t k = check_weight_k(k_obj);
   const Weights w = check_ternary(sign_bits, nonzero_bits, k);
   return product(true, g, "g", w, k, target, out, {&sign_bits, &nonzero_bits});
 }
@@ -127,7 +128,7 @@ py::array_t<float> ternary_weight_matmul_t(const py::array& g, const py::array& 
 // thread, so the tally needs no synchronisation.
 py::tuple counted_reference(const std::string& op, const py::array& a, const py::array& s, py::object nz,
                             const py::handle& k_obj) {
-  const std::int64_t k = check_k(k_obj);
+  const std::int64_t k = check_weight_k(k_obj);
   const Weights w = nz.is_none() ? check_binary(s, k) : check_ternary(s, nz.cast<py::array>(), k);
   OpTally tally;
   py::array_t<float> out;
