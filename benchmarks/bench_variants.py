@@ -24,7 +24,7 @@ SHAPES = {
     "col2im_add": ["50x0x128"], "maxpool_backward": ["50x0x128"], "batch_norm_train": ["51200x0x128", "100x0x4096"],
     "batch_norm_backward": ["51200x0x128", "100x0x4096"], "ste_sign": ["51200x0x128"],
     "ste_sign_backward": ["51200x0x128"], "transpose": ["51200x0x128"],
-    "first_conv_threshold": ["50x128x27"], "optimizer_step": ["0x0x4194304"],
+    "first_conv_threshold": ["50x128x27"], "optimizer_step": ["0x0x4194304"], "dropout": ["100x0x4096"],
 }
 VARIANTS = [v for v in pybitnet.variants() if v["op"] in SHAPES]
 

@@ -9,7 +9,8 @@ from pybitnet.gemm import xnor_gemm_masked_ops, xnor_gemm_ops
 
 from .common import ISA, parse_shape, random_pm, random_ternary, skip_slow_scalar, torch_matmul, use_threads
 
-SHAPES = ["1x4096x4096", "100x4096x4096", "256x4096x4096", "100x1024x1024"]
+# 51200x1152x128: a CIFAR-10 conv layer (batch 50, 32x32, 128 -> 128 channels), tall: cut by rows on threads
+SHAPES = ["1x4096x4096", "100x4096x4096", "256x4096x4096", "100x1024x1024", "51200x1152x128"]
 
 
 class XnorGemm:
