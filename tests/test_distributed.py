@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybitnet import distributed
+from pybitnet import distributed, recipes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "mpi" / "dp_train.py"
@@ -50,6 +50,7 @@ def reference_params(out):
 
     t = Trainer(recipe(), out, subset=900, progress=False)
     r = t.recipe
+    t.optimizer = recipes.build_optimizer(r, t.model)  # gradients summed over shards before the update
     t.model.train()
     t.optimizer.lr = t.schedule(0)
     order = np.random.default_rng([r.seed, 0]).permutation(len(t.x_tr))

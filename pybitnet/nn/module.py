@@ -27,7 +27,7 @@ class Parameter:
         self._grad = np.zeros_like(self._value)
         self._grad_zero = False
         self._signs: Optional[np.ndarray] = None  # packed signs of the value's rows, see cache_signs
-        self.updater = None  # the optimizer that updates this parameter in backward (Optimizer.backward_update), if any
+        self.updater = None  # the optimizer updating it in backward (Optimizer.backward_update), if any
         self.name = name
         self.clip = clip
         self.lr_scale = float(lr_scale)
