@@ -16,7 +16,6 @@ from .nn.module import Parameter
 from .nn.norm import ap2
 
 
-
 class Optimizer:
     """Base class. Each step is one fused pass per parameter in C++
     (``_bitops.optimizer_step``): numpy would need a dozen temporaries per
@@ -27,10 +26,11 @@ class Optimizer:
     (:meth:`backward_update`): with packed inputs, in slices of rows, each
     used while it is in cache and never written to memory; and the pass that
     writes a deterministic binary layer's weights also packs their signs for
-    the next forward, which then does not read the weights. The arithmetic is the same,
-    bit for bit; :meth:`step` then updates the other parameters. Those weights'
-    ``grad`` is not kept, and a second backward before :meth:`step` raises (no
-    gradient accumulation, clipping or averaging over workers in this mode).
+    the next forward, which then does not read the weights. The arithmetic
+    is the same, bit for bit; :meth:`step` then updates the other parameters.
+    Those weights' ``grad`` is not kept, and a second backward before
+    :meth:`step` raises (no gradient accumulation, clipping or averaging over
+    workers in this mode).
     """
 
     kind = ""

@@ -44,6 +44,11 @@ word_t* signs_buffer(const py::object& signs, std::size_t n, std::size_t k, std:
   return static_cast<word_t*>(arr.mutable_data());
 }
 
+// A NaN weight has no sign to pack: said, not packed as +1.
+void require_no_nan_after_update(bool nan) {
+  if (nan) throw py::value_error("w holds NaN after the update (the gradient or the moments hold NaN or Inf)");
+}
+
 int optim_kind(const std::string& kind) {
   static const char* kinds[] = {"sgd", "momentum", "adam", "adamax", "shift_adamax"};
   for (int i = 0; i < 5; ++i)
@@ -80,7 +85,7 @@ void optimizer_step(const std::string& kind, const py::object& w, const py::obje
     driver::optimizer_step(target, wp, gp, mp, vp, n, s);
     if (sp) nan = driver::pack_signs(target, wp, DType::f32, rows, k_row, 1, sp);
   }
-  if (nan) throw py::value_error("w holds NaN after the update (the gradient or the moments hold NaN or Inf)");
+  require_no_nan_after_update(nan);
 }
 
 // w (f x k) updated from dW = gt @ X (X: the layer's packed ±1 or ternary inputs, rows of k), fused.
@@ -116,7 +121,7 @@ void weight_grad_update(const std::string& kind, const py::array& gt, const py::
     py::gil_scoped_release release;
     nan = driver::weight_grad_update(target, gp, ldg, x, std::size_t(k), wp, mp, vp, f, s, sp);
   }
-  if (nan) throw py::value_error("w holds NaN after the update (the gradient or the moments hold NaN or Inf)");
+  require_no_nan_after_update(nan);
 }
 
 }  // namespace

@@ -214,7 +214,7 @@ using ternarize_fn = bool(const float* w, std::size_t ldw, std::size_t k, float 
                           std::uint64_t seed, word_t* sign, word_t* nonzero, std::size_t r0, std::size_t r1);
 
 // Inverted dropout of x[i0, i1): scale[i] = keep_scale where element i's
-// counter-based uniform (sample/dropout__scalar.cpp) is >= p, else 0;
+// counter-based uniform (sample/driver.h has the rule) is >= p, else 0;
 // y[i] = x[i] * scale[i].
 using dropout_fn = void(const float* x, float* y, float* scale, std::size_t i0, std::size_t i1, float p,
                         float keep_scale, std::uint64_t seed);
