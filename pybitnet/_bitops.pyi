@@ -23,15 +23,22 @@ def set_num_threads(n: int) -> None: ...
 def default_num_threads() -> int: ...
 def pack_signs(x: npt.NDArray[np.generic], axis: int = -1, isa: str = "") -> npt.NDArray[np.uint64]: ...
 def xnor_gemm(
-    a_bits: npt.NDArray[np.uint64], b_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
-) -> npt.NDArray[np.int32]: ...
+    a_bits: npt.NDArray[np.uint64],
+    b_bits: npt.NDArray[np.uint64],
+    k: int,
+    isa: str = "",
+    scale: float | None = None,
+    bias: npt.NDArray[np.float32] | None = None,
+) -> npt.NDArray[np.int32] | npt.NDArray[np.float32]: ...
 def xnor_gemm_masked(
     a_bits: npt.NDArray[np.uint64],
     b_bits: npt.NDArray[np.uint64],
     k: int,
     mask: npt.NDArray[np.uint64],
     isa: str = "",
-) -> npt.NDArray[np.int32]: ...
+    scale: float | None = None,
+    bias: npt.NDArray[np.float32] | None = None,
+) -> npt.NDArray[np.int32] | npt.NDArray[np.float32]: ...
 def xnor_gemm_threshold(
     a_bits: npt.NDArray[np.uint64],
     b_bits: npt.NDArray[np.uint64],

@@ -41,6 +41,9 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
             return lambda isa: _bitops.xnor_gemm_masked(a & mask, b, k, mask, isa)
         t, flip = rng.integers(-k, k + 1, n).astype(np.int32), rng.random(n) < 0.5
         return lambda isa: getattr(_bitops, op)(a, b, k, t, flip, isa)
+    if op == "int32_affine":  # the float epilogue of an (m, n) XNOR GEMM over 200 bits: scaled, then biased
+        a, b, bias = bits(m, 200), bits(n, 200), f32(n)
+        return lambda isa: _bitops.xnor_gemm(a, b, 200, isa, scale=-0.37, bias=bias)
     if op in WEIGHT_MATMULS:
         x = f32(m, n if op.endswith("_t") else k)
         if op.startswith("ternary"):
@@ -59,9 +62,9 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
             return lambda isa: _bitops.im2col_bits(x, 3, 3, 1, 1, 1, 1, isa)
         flip = rng.random(max(k, 1)) < 0.5
         return lambda isa: _bitops.maxpool_bits(x, 2, 2, 2, 2, flip, isa)
-    if op == "col2im_add":  # m images of 8 x 9 padded pixels, k channels, 3x3 taps of 6 x 7 patch rows
-        cols, out0 = f32(max(m, 1) * 6 * 7, 9 * max(k, 1)), f32(max(m, 1), 8, 9, max(k, 1))
-        return lambda isa: _bitops.col2im_add(cols, out0.copy(), 3, 3, 1, 1, isa)
+    if op == "col2im_add":  # m images of 6 x 7 pixels, k channels, 3x3 taps padded by 1: 6 x 7 patch rows
+        cols, out0 = f32(max(m, 1) * 6 * 7, 9 * max(k, 1)), f32(max(m, 1), 6, 7, max(k, 1))
+        return lambda isa: _bitops.col2im_add(cols, out0.copy(), 3, 3, 1, 1, 1, 1, isa)
     if op == "maxpool_backward":  # m images of 8 x 6 pixels, k channels, 2x2 windows
         x = np.round(f32(max(m, 1), 8, 6, max(k, 1)) * 2)  # ties
         y = x.reshape(max(m, 1), 4, 2, 3, 2, max(k, 1)).max(axis=(2, 4))

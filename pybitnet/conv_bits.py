@@ -132,14 +132,16 @@ def im2col(x, kernel_size, *, stride=1, padding=0, pad_value: float = 0.0, layou
     return cols.reshape(n * oh * ow, -1)
 
 
-def col2im_add(cols, out, kernel_size, *, stride=1) -> np.ndarray:
-    """The adjoint of :func:`im2col` (NHWC, no padding argument): ``out`` (N, H, W, C) float32,
-    already padded, += the scatter of the float rows ``cols`` (N * OH * OW, KH * KW * C) over their
-    taps, in place; returns ``out``. A conv layer's input gradient: crop the padding afterwards.
-    Tap by tap, so each element sums its terms in tap order. A C++ kernel (threaded, GIL released)."""
+def col2im_add(cols, out, kernel_size, *, stride=1, padding=0) -> np.ndarray:
+    """The adjoint of :func:`im2col` (NHWC): ``out`` (N, H, W, C) float32, the input's own size,
+    += the scatter of the float rows ``cols`` (N * OH * OW, KH * KW * C) over their taps, in place;
+    returns ``out``. Taps that fall in the `padding` are dropped (a conv layer's input gradient comes
+    out whole and contiguous: no padded buffer to crop). Tap by tap, so each element sums its terms
+    in tap order. A C++ kernel (threaded, GIL released)."""
     kh, kw = pair(kernel_size, "kernel_size")
     sh, sw = pair(stride, "stride")
-    return _bitops.col2im_add(as_array(cols, "cols"), as_array(out, "out"), kh, kw, sh, sw)
+    ph, pw = pair(padding, "padding")
+    return _bitops.col2im_add(as_array(cols, "cols"), as_array(out, "out"), kh, kw, sh, sw, ph, pw)
 
 
 def maxpool_backward(x, y, grad, size, *, stride=None) -> np.ndarray:

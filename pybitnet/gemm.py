@@ -11,9 +11,10 @@ from .packing import _SIGN_DTYPES, pack_signs
 
 
 @tensors_in_tensors_out
-def xnor_gemm(a_bits, b_bits, k: int, mask=None) -> ArrayOut:
+def xnor_gemm(a_bits, b_bits, k: int, mask=None, *, scale=None, bias=None) -> ArrayOut:
     """``sign(A) @ sign(B).T`` from packed rows, exactly, as int32; with `mask`,
-    ``T @ sign(B).T`` for a ternary A.
+    ``T @ sign(B).T`` for a ternary A; with `scale` or `bias`, a layer's float32
+    outputs ``dot * scale + bias`` from the same call.
 
     Parameters
     ----------
@@ -31,25 +32,55 @@ def xnor_gemm(a_bits, b_bits, k: int, mask=None) -> ArrayOut:
         ``a_bits, mask = pack_ternary(t)`` (sign, nonzero). Same shape as
         `a_bits`, contiguous rows, zero padding bits. None (the default): the
         plain XNOR GEMM.
+    scale : float, optional
+        Multiplies every dot product (rounded to float32 first; 1 is not
+        multiplied by). Given alone or with `bias`, the result is float32.
+    bias : float32 array (N,), optional
+        Added to column j (one entry per row of `b_bits`).
 
     Returns
     -------
     int32 array (M, N): ``c[i, j] = k - 2 * popcount(a_bits[i] ^ b_bits[j])``;
     with `mask`, ``c[i, j] = popcount(mask[i]) - 2 * popcount((a_bits[i] ^ b_bits[j]) & mask[i])``,
-    which is ``sum_k t[i, k] * sign(B)[j, k]``.
+    which is ``sum_k t[i, k] * sign(B)[j, k]``. With `scale` or `bias`: float32
+    ``float32(c) * float32(scale) + bias``, each operation rounded as numpy's
+    ``c.astype(np.float32) * np.float32(scale) + bias`` (no fused multiply-add),
+    computed on each block of the output while it is in cache and written over
+    the int32 (one array, one pass fewer).
 
     Rows must be contiguous (row slices of a packed array are fine); the
     padding bits past `k` must be zero, and are checked.
     """
     a_bits = as_bits(a_bits, "a_bits")
     b_bits = as_bits(b_bits, "b_bits")
+    epilogue = dict(scale=None if scale is None else _number(scale, "scale"),
+                    bias=None if bias is None else as_array(bias, "bias"))
     if mask is None:
-        c = _bitops.xnor_gemm(a_bits, b_bits, k)
-        record("xnor_gemm", lambda: xnor_gemm_ops(c.shape[0], k, c.shape[1]))
+        c = _bitops.xnor_gemm(a_bits, b_bits, k, **epilogue)
+        record("xnor_gemm", lambda: _with_epilogue(xnor_gemm_ops(c.shape[0], k, c.shape[1]), c.shape, scale, bias))
         return c
-    c = _bitops.xnor_gemm_masked(a_bits, b_bits, k, as_bits(mask, "mask"))
-    record("xnor_gemm_masked", lambda: xnor_gemm_masked_ops(c.shape[0], k, c.shape[1]))
+    c = _bitops.xnor_gemm_masked(a_bits, b_bits, k, as_bits(mask, "mask"), **epilogue)
+    record("xnor_gemm_masked",
+           lambda: _with_epilogue(xnor_gemm_masked_ops(c.shape[0], k, c.shape[1]), c.shape, scale, bias))
     return c
+
+
+def _number(v, name: str) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {v!r}") from None
+
+
+def _with_epilogue(counts: OpCounts, shape, scale, bias) -> OpCounts:
+    """The float epilogue's operations: one multiplication per output for a `scale` other than 1 (the kernel
+    does not multiply by 1), one addition for `bias`."""
+    outputs = shape[0] * shape[1]
+    if scale is not None and np.float32(scale) != 1:  # as the kernel compares it
+        counts.multiplications += outputs
+    if bias is not None:
+        counts.additions += outputs
+    return counts
 
 
 def xnor_gemm_ops(m: int, k: int, n: int) -> OpCounts:

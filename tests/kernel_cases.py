@@ -350,18 +350,22 @@ def case_conv_bits(src):
 
 
 def case_col2im_add(src):
-    n, hp, wp, c = src.integer(0, 3), src.integer(1, 8), src.integer(1, 8), src.choice([1, 3, 16, 17, 130])
+    n, h, w, c = src.integer(0, 3), src.integer(1, 8), src.integer(1, 8), src.choice([1, 3, 16, 17, 130])
+    ph, pw = src.integer(0, 2), src.integer(0, 2)
+    hp, wp = h + 2 * ph, w + 2 * pw
     kh, kw, sh, sw = src.integer(1, min(4, hp)), src.integer(1, min(4, wp)), src.integer(1, 3), src.integer(1, 3)
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     cols = place(src, src.floats((n * oh * ow, kh * kw * c)))
-    start = src.floats((n, hp, wp, c))
-    want = start.copy()
+    start = src.floats((n, h, w, c))
+    padded = np.zeros((n, hp, wp, c), np.float32)
+    padded[:, ph:ph + h, pw:pw + w] = start
     taps = cols.reshape(n, oh, ow, kh, kw, c)
     for i in range(kh):  # tap by tap, as the kernel sums
         for j in range(kw):
-            want[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += taps[:, :, :, i, j]
+            padded[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += taps[:, :, :, i, j]
+    want = padded[:, ph:ph + h, pw:pw + w]
     for isa in ISAS:
-        got = _bitops.col2im_add(np.ascontiguousarray(cols), start.copy(), kh, kw, sh, sw, isa)
+        got = _bitops.col2im_add(np.ascontiguousarray(cols), start.copy(), kh, kw, sh, sw, ph, pw, isa)
         np.testing.assert_array_equal(got, want)
 
 
@@ -608,7 +612,8 @@ ABUSE = [
     ("first_conv2d_threshold", lambda s: conv.first_conv2d_threshold(any_array(s), any_array(s), any_arg(s),
                                                                      any_array(s), any_array(s), stride=any_arg(s),
                                                                      padding=any_arg(s))),
-    ("col2im_add", lambda s: conv.col2im_add(any_array(s), any_array(s), any_arg(s), stride=any_arg(s))),
+    ("col2im_add", lambda s: conv.col2im_add(any_array(s), any_array(s), any_arg(s), stride=any_arg(s),
+                                             padding=any_arg(s))),
     ("batch_norm_train", lambda s: norm_ops.batch_norm_train(any_array(s), any_array(s), any_array(s),
                                                              s.choice([1e-4, -1.0, float("nan")]),
                                                              xhat=any_array(s) if s.boolean() else None)),

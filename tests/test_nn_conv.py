@@ -401,32 +401,42 @@ def test_cifar10_trainer_resume_and_log(tmp_path):
         assert (tmp_path / "curves.png").is_file()
 
 
-def _col2im_reference(cols, out, kernel, stride):
-    """numpy: tap by tap, each tap's rows added into a strided view (what col2im_add replaced)."""
-    n, _, _, c = out.shape
-    (kh, kw), (sh, sw) = kernel, stride
-    oh, ow = (out.shape[1] - kh) // sh + 1, (out.shape[2] - kw) // sw + 1
+def _col2im_reference(cols, out, kernel, stride, padding=(0, 0)):
+    """numpy: tap by tap, each tap's rows added into a strided view of the zero-padded gradient
+    (what col2im_add replaced), then the padding cropped and added to `out`."""
+    n, h, w, c = out.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), np.float32)
+    padded[:, ph:ph + h, pw:pw + w] = out
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     cols = cols.reshape(n, oh, ow, kh * kw, c)
-    for t, view in enumerate(tap_views(out, kernel, stride, (oh, ow))):
+    for t, view in enumerate(tap_views(padded, kernel, stride, (oh, ow))):
         view += cols[:, :, :, t]
+    out[...] = padded[:, ph:ph + h, pw:pw + w]
     return out
 
 
-@pytest.mark.parametrize("geometry", [((3, 3), (1, 1), (2, 6, 7, 5)), ((2, 2), (2, 2), (3, 8, 8, 64)),
-                                      ((1, 3), (1, 2), (1, 4, 9, 3)), ((3, 3), (2, 1), (2, 9, 5, 130))])
+@pytest.mark.parametrize("geometry", [((3, 3), (1, 1), (0, 0), (2, 6, 7, 5)), ((2, 2), (2, 2), (0, 0), (3, 8, 8, 64)),
+                                      ((1, 3), (1, 2), (0, 0), (1, 4, 9, 3)), ((3, 3), (2, 1), (0, 0), (2, 9, 5, 130)),
+                                      ((3, 3), (1, 1), (1, 1), (2, 6, 7, 5)), ((3, 3), (2, 2), (1, 1), (2, 7, 8, 64)),
+                                      ((5, 3), (2, 1), (2, 1), (1, 6, 5, 17)), ((3, 3), (1, 1), (3, 4), (1, 2, 3, 3)),
+                                      ((1, 1), (3, 3), (1, 1), (1, 5, 5, 2))])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_col2im_add_matches_the_tap_loop_bit_for_bit(geometry, threads):
-    kernel, stride, shape = geometry
+    """Padded or not: the same bits as numpy's tap loop on the padded buffer, cropped (taps in the
+    padding, even a padding wider than the kernel, are dropped)."""
+    kernel, stride, padding, shape = geometry
     rng = np.random.default_rng(7)
-    n, hp, wp, c = shape
-    oh, ow = (hp - kernel[0]) // stride[0] + 1, (wp - kernel[1]) // stride[1] + 1
+    n, h, w, c = shape
+    oh = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
+    ow = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
     cols = rng.standard_normal((n * oh * ow, kernel[0] * kernel[1] * c)).astype(np.float32)
     start = rng.standard_normal(shape).astype(np.float32)
-    want = _col2im_reference(cols, start.copy(), kernel, stride)
+    want = _col2im_reference(cols, start.copy(), kernel, stride, padding)
     old = pybitnet.get_num_threads()
     pybitnet.set_num_threads(threads)
     try:
-        got = col2im_add(cols, start.copy(), kernel, stride=stride)
+        got = col2im_add(cols, start.copy(), kernel, stride=stride, padding=padding)
     finally:
         pybitnet.set_num_threads(old)
     assert got.view(np.int32).tolist() == want.view(np.int32).tolist()
@@ -450,6 +460,10 @@ def test_col2im_add_rejects_bad_arguments():
         col2im_add(cols, ro, 3)
     with pytest.raises(ValueError, match="does not fit"):
         col2im_add(cols, np.zeros((2, 2, 2, 3), np.float32), 3)
+    with pytest.raises(ValueError, match="cols has shape"):  # padded: 4x4 patch rows per image, not 2x2
+        col2im_add(cols, out, 3, padding=1)
+    with pytest.raises((TypeError, ValueError, OverflowError), match="padding"):
+        col2im_add(cols, out, 3, padding=-1)
     with pytest.raises(ValueError, match="overlap"):
         buf = np.zeros(8 * 27 + 2 * 16 * 3, np.float32)
         col2im_add(buf[:8 * 27].reshape(8, 27), buf[8 * 27 - 6: 8 * 27 - 6 + 96].reshape(2, 4, 4, 3), 3)

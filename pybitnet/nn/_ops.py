@@ -73,16 +73,23 @@ def pack_input(x) -> PackedInput:
     return PackedInput(pybitnet.pack_signs(x), nonzero, s, x.shape[-1])
 
 
-def weight_matmul(x, w: SampledWeights, h: float, x_bits: Optional[PackedInput] = None):
-    """x @ W_b.T with W_b = h * (packed ±1 or ternary weights); with a packed
-    ±s input (BNN), XNOR-popcount, masked where dropout zeroed the input."""
-    if x_bits is not None:
-        dot = pybitnet.xnor_gemm(x_bits.signs, w.bits, w.k, mask=x_bits.nonzero)  # masked: dropped units add 0
-        return _scaled(dot.astype(np.float32), h * x_bits.scale)
+def add_bias(y, bias):
+    """y += bias in place (y is a product's fresh output), or y as is when bias is None."""
+    if bias is not None:
+        y += bias
+    return y
+
+
+def weight_matmul(x, w: SampledWeights, h: float, x_bits: Optional[PackedInput] = None, bias=None):
+    """x @ W_b.T + bias with W_b = h * (packed ±1 or ternary weights); with a packed
+    ±s input (BNN), XNOR-popcount, masked where dropout zeroed the input (dropped
+    units add 0), the int32 dot products scaled and biased inside the same call."""
+    if x_bits is not None:  # the scale 1.0 of a plain BNN layer multiplies exactly
+        return pybitnet.xnor_gemm(x_bits.signs, w.bits, w.k, mask=x_bits.nonzero, scale=h * x_bits.scale, bias=bias)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if w.kind == "ternary":
-        return _scaled(pybitnet.ternary_weight_matmul(x, w.bits, w.nonzero, w.k), h)
-    return _scaled(pybitnet.binary_weight_matmul(x, w.bits, w.k), h)
+        return add_bias(_scaled(pybitnet.ternary_weight_matmul(x, w.bits, w.nonzero, w.k), h), bias)
+    return add_bias(_scaled(pybitnet.binary_weight_matmul(x, w.bits, w.k), h), bias)
 
 
 def weight_matmul_t(g, w: SampledWeights, h: float):

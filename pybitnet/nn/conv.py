@@ -159,16 +159,14 @@ class Conv2D(_Affine):
         self._x = None
         if not self.needs_input_grad:
             return None
-        n, h, w, c = self._in_shape
-        (ph, pw) = self.padding
-        dxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), np.float32)
+        dx = np.zeros(self._in_shape, np.float32)  # contiguous: the next backward (sign/BN) reads it as is
         row_bytes = oh * ow * self.kernel_size[0] * self.kernel_size[1] * self.in_channels * 4
         step = max(1, _CHUNK_BYTES // max(1, row_bytes))
         per_image = oh * ow
         for i in range(0, n, step):
             cols = self._rows_input_grad(g[i * per_image:(i + step) * per_image])
-            col2im_add(cols, dxp[i:i + step], self.kernel_size, stride=self.stride)
-        return dxp[:, ph:ph + h, pw:pw + w]  # a view: the next backward (sign/ReLU/BN) reads it once
+            col2im_add(cols, dx[i:i + step], self.kernel_size, stride=self.stride, padding=self.padding)
+        return dx
 
     def __repr__(self):
         kh, kw = self.kernel_size

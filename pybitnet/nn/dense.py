@@ -87,11 +87,8 @@ class _Affine(Module):
         self.weight.accumulate_from(
             lambda out: compute(None if out is None else out.reshape(shape[0], -1)).reshape(shape))
 
-    def _add_bias(self, y):
-        """y += bias, in place: y is the product's fresh output array."""
-        if self.bias is not None:
-            y += self.bias.value
-        return y
+    def _bias_value(self):
+        return None if self.bias is None else self.bias.value
 
     def _sample_seed(self) -> int:
         return (self.seed * 0x9E3779B1 + int(self.step) * 0x85EBCA77 + 1) % (2**63)
@@ -105,7 +102,7 @@ class _Affine(Module):
         """Rows `x` (float; may be None when `x_bits`, the packed ±s/0 rows, are given) times the weights."""
         if self._real_weights_now():
             self._x = x
-            return self._add_bias(K.float_matmul(x, self._weight_rows()))
+            return K.add_bias(K.float_matmul(x, self._weight_rows()), self._bias_value())
         stochastic = self.quantizer.stochastic and self.training
         if stochastic:
             self.step += 1
@@ -115,7 +112,7 @@ class _Affine(Module):
             self.quantizer.sample(w, self.H, stochastic=stochastic, seed=self._sample_seed())
         self._x = None if x_bits is not None else x  # the bits serve the weight gradient
         self._x_bits = x_bits
-        return self._add_bias(K.weight_matmul(x, self._w, self.H, x_bits=x_bits))
+        return K.weight_matmul(x, self._w, self.H, x_bits=x_bits, bias=self._bias_value())
 
     def _rows_backward(self, grad, input_grad: bool = True):
         """Accumulate the parameter gradients of rows `grad`; return the input-row gradient

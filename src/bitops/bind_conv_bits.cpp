@@ -122,10 +122,11 @@ py::array_t<word_t> maxpool_bits(const py::array& x_bits, const py::handle& kh, 
   return out;
 }
 
-// out (n, Hp, Wp, C) float32, the padded input gradient, += the scatter of the
-// float patch rows cols (n * oh * ow, kh * kw * C); returns out.
+// out (n, H, W, C) float32, the input gradient of a conv with padding (ph, pw), += the scatter of
+// the float patch rows cols (n * oh * ow, kh * kw * C), taps in the padding dropped; returns out.
 py::array col2im_add(const py::array& cols, const py::array& out, const py::handle& kh, const py::handle& kw,
-                     const py::handle& sh, const py::handle& sw, const std::string& isa_name) {
+                     const py::handle& sh, const py::handle& sw, const py::handle& ph, const py::handle& pw,
+                     const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   require_dtype<float>(cols, "cols", "float32");
   require_ndim(cols, "cols", 2);
@@ -135,7 +136,8 @@ py::array col2im_add(const py::array& cols, const py::array& out, const py::hand
   require_c_contiguous(out, "out");
   if (!out.writeable()) throw py::value_error("out must be writeable (col2im_add adds into it)");
   const ConvShape s = conv_shape(out, dim_arg(kh, "kernel height", 1), dim_arg(kw, "kernel width", 1),
-                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "kernel");
+                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), dim_arg(ph, "padding", 0),
+                                 dim_arg(pw, "padding", 0), "kernel");
   const std::size_t n = std::size_t(out.shape(0)), rows = pixels_of(n, s);
   const std::size_t row = checked_mul(s.kh * s.kw, s.words, "the patch row");
   if (std::size_t(cols.shape(0)) != rows || std::size_t(cols.shape(1)) != row)
@@ -267,9 +269,10 @@ void bind_conv_bits(py::module_& m) {
         py::arg("flip") = py::none(), py::arg("isa") = "",
         R"pbdoc(Max-pooling of packed +-1 NHWC bits (see pybitnet.inference.conv.max_pool2d_bits).)pbdoc");
   m.def("col2im_add", &col2im_add, py::arg("cols"), py::arg("out"), py::arg("kh"), py::arg("kw"), py::arg("sh"),
-        py::arg("sw"), py::arg("isa") = "",
-        R"pbdoc(out (n, Hp, Wp, C), the padded input gradient, += the scatter of float patch rows cols
-(n * oh * ow, kh * kw * C), tap by tap; returns out (see pybitnet.nn.conv.col2im_add).)pbdoc");
+        py::arg("sw"), py::arg("ph") = 0, py::arg("pw") = 0, py::arg("isa") = "",
+        R"pbdoc(out (n, H, W, C), the input gradient of a conv padded by (ph, pw), += the scatter of float
+patch rows cols (n * oh * ow, kh * kw * C), tap by tap, taps in the padding dropped; returns out
+(see pybitnet.conv_bits.col2im_add).)pbdoc");
   m.def("maxpool_backward", &maxpool_backward, py::arg("x"), py::arg("y"), py::arg("grad"), py::arg("kh"),
         py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("isa") = "",
         R"pbdoc(The gradient of non-overlapping float max-pooling: grad where x equals its window's max y, else +0.)pbdoc");

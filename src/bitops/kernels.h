@@ -32,6 +32,14 @@ using xnor_gemm_masked_fn = void(const word_t* a, std::size_t lda, const word_t*
                                  const word_t* b, std::size_t ldb, std::int32_t* c, std::size_t ldc, std::size_t m,
                                  std::size_t n, std::size_t words);
 
+// The float epilogue of an XNOR GEMM, in place: each int32 c[i, j] (i < rows,
+// j < cols, rows ldc apart) becomes the float32 float(c) * scale (no multiply
+// for a scale of 1: the same bits), + bias[j] when bias is not null (two
+// roundings, no FMA), written over the int32 it came from (same size): a
+// layer's outputs without a second array or pass.
+using int32_affine_fn = void(std::int32_t* c, std::size_t ldc, std::size_t rows, std::size_t cols, float scale,
+                             const float* bias);
+
 // Fused binary layer: the xnor_gemm dot products d[i, j] compared with a
 // per-output-channel threshold and packed as sign bits (bit contract):
 // bit j of row i of c is (flip bit j of `flips` ? d > t[j] : d < t[j]), i.e. 1
@@ -73,10 +81,11 @@ using maxpool_bits_fn = void(const word_t* x, const ConvShape& s, const word_t* 
                              std::size_t r0, std::size_t r1);
 
 // The adjoint of im2col on float rows: out (images, s.h, s.w, s.words floats)
-// is the zero-padded input gradient (s.h, s.w the padded size; ph, pw unused)
-// and cols row r = (image * oh + oy) * ow + ox holds kh * kw * s.words floats
-// in (ky, kx, channel) order. For images [i0, i1) (both pointers at image 0):
-// out[image, oy * sh + ky, ox * sw + kx, :] += cols[r, tap (ky, kx), :], taps in
+// is the input gradient (unpadded: s.h, s.w the input's size, s.ph, s.pw its
+// padding) and cols row r = (image * oh + oy) * ow + ox holds kh * kw * s.words
+// floats in (ky, kx, channel) order. For images [i0, i1) (both pointers at image
+// 0): out[image, oy * sh + ky - ph, ox * sw + kx - pw, :] += cols[r, tap (ky, kx), :]
+// where that pixel is inside the image (taps in the padding are dropped), taps in
 // order, so each element sums its terms in tap order.
 using col2im_add_fn = void(const float* cols, const ConvShape& s, float* out, std::size_t i0, std::size_t i1);
 

@@ -272,29 +272,41 @@ void check_conv(const Variant& v, Rng& rng) {
       }
 }
 
-// col2im_add against a naive scatter in tap order (the only variant is the reference itself).
+// col2im_add against a naive scatter in tap order onto the padded gradient, then cropped (the only
+// variant is the reference itself; padding 2 > kh / 2 drops whole taps).
 void check_col2im(const Variant& v, Rng& rng) {
   for (std::size_t c : {std::size_t(1), std::size_t(5), std::size_t(33)})
     for (std::size_t kh : {std::size_t(1), std::size_t(2), std::size_t(3)})
-      for (std::size_t stride : {std::size_t(1), std::size_t(2)}) {
-        const std::size_t images = 3;
-        const ConvShape s = conv(7, 6, c, kh, stride, 0);  // h, w: the padded output
-        const std::size_t row = kh * kh * c, rows = images * s.oh * s.ow;
-        auto cols = random_floats(rng, rows * row);
-        auto out = random_floats(rng, images * s.h * s.w * c);
-        auto want = out;
-        for (std::size_t n = 0; n < images; ++n)
-          for (std::size_t t = 0; t < kh * kh; ++t)
-            for (std::size_t oy = 0; oy < s.oh; ++oy)
-              for (std::size_t ox = 0; ox < s.ow; ++ox)
-                for (std::size_t j = 0; j < c; ++j)
-                  want[((n * s.h + oy * stride + t / kh) * s.w + ox * stride + t % kh) * c + j] +=
-                      cols[((n * s.oh + oy) * s.ow + ox) * row + t * c + j];
-        ++g_checks;
-        fn_of<col2im_add_fn>(v)(cols.data(), s, out.data(), 0, 1);  // in two calls: images [0, 1), [1, 3)
-        fn_of<col2im_add_fn>(v)(cols.data(), s, out.data(), 1, images);
-        if (!same(out, want)) fail(shape_name(v, images, c, kh));
-      }
+      for (std::size_t stride : {std::size_t(1), std::size_t(2)})
+        for (std::size_t pad : {std::size_t(0), std::size_t(1), std::size_t(2)}) {
+          const std::size_t images = 3;
+          const ConvShape s = conv(7, 6, c, kh, stride, pad);
+          const std::size_t row = kh * kh * c, rows = images * s.oh * s.ow;
+          const std::size_t hp = s.h + 2 * pad, wp = s.w + 2 * pad;
+          auto cols = random_floats(rng, rows * row);
+          auto out = random_floats(rng, images * s.h * s.w * c);
+          std::vector<float> padded(images * hp * wp * c, 0.0f);
+          for (std::size_t n = 0; n < images; ++n)
+            for (std::size_t y = 0; y < s.h; ++y)
+              for (std::size_t x = 0; x < s.w * c; ++x)
+                padded[((n * hp + y + pad) * wp + pad) * c + x] = out[(n * s.h + y) * s.w * c + x];
+          for (std::size_t n = 0; n < images; ++n)
+            for (std::size_t t = 0; t < kh * kh; ++t)
+              for (std::size_t oy = 0; oy < s.oh; ++oy)
+                for (std::size_t ox = 0; ox < s.ow; ++ox)
+                  for (std::size_t j = 0; j < c; ++j)
+                    padded[((n * hp + oy * stride + t / kh) * wp + ox * stride + t % kh) * c + j] +=
+                        cols[((n * s.oh + oy) * s.ow + ox) * row + t * c + j];
+          auto want = out;
+          for (std::size_t n = 0; n < images; ++n)
+            for (std::size_t y = 0; y < s.h; ++y)
+              for (std::size_t x = 0; x < s.w * c; ++x)
+                want[(n * s.h + y) * s.w * c + x] = padded[((n * hp + y + pad) * wp + pad) * c + x];
+          ++g_checks;
+          fn_of<col2im_add_fn>(v)(cols.data(), s, out.data(), 0, 1);  // in two calls: images [0, 1), [1, 3)
+          fn_of<col2im_add_fn>(v)(cols.data(), s, out.data(), 1, images);
+          if (!same(out, want)) fail(shape_name(v, images, c, kh) + " pad " + std::to_string(pad));
+        }
 }
 
 // Batch norm: every ISA gives the reference's bits (a channel's sums run over the rows in order), also
@@ -415,6 +427,32 @@ void check_transpose(const Variant& v, Rng& rng) {
           if (std::memcmp(&want[j * ldo + i], &a[i * lda + j], 4) != 0) ok = false;
       if (!ok || std::memcmp(out.data(), want.data(), out.size() * 4) != 0) fail(shape_name(v, m, n, 0));
     }
+}
+
+// int32_affine against its rule, element by element: float(c) * scale rounded, then + bias rounded (no
+// FMA), over the int32s in place; the padding of each row (ldc > cols) untouched. Large ints round.
+void check_int32_affine(const Variant& v, Rng& rng) {
+  for (std::size_t rows : {std::size_t(1), std::size_t(3)})
+    for (std::size_t cols : {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(17), std::size_t(130)})
+      for (float scale : {1.0f, -0.37f, 3e-39f, 1e30f})
+        for (bool biased : {false, true}) {
+          const std::size_t ldc = cols + 3;
+          std::vector<std::int32_t> c(rows * ldc);
+          for (auto& e : c) e = std::int32_t(std::uint32_t(rng.next() >> (rng.next() % 2 ? 32 : 52)));
+          const auto bias = random_floats(rng, cols);
+          std::vector<std::int32_t> want = c;
+          for (std::size_t i = 0; i < rows; ++i)
+            for (std::size_t j = 0; j < cols; ++j) {
+              volatile float y = float(c[i * ldc + j]) * scale;
+              volatile float z = biased ? y + bias[j] : y;
+              const float r = z;
+              std::memcpy(&want[i * ldc + j], &r, 4);
+            }
+          ++g_checks;
+          fn_of<int32_affine_fn>(v)(c.data(), ldc, rows, cols, scale, biased ? bias.data() : nullptr);
+          if (std::memcmp(c.data(), want.data(), c.size() * 4) != 0)
+            fail(shape_name(v, rows, cols, biased) + " scale " + std::to_string(scale));
+        }
 }
 
 void check_pow2(const Variant& v, Rng& rng) {
@@ -543,6 +581,7 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::xnor_gemm_masked:
     case OpId::xnor_gemm_threshold:
     case OpId::xnor_gemm_threshold_panels: return check_xnor(v, rng);
+    case OpId::int32_affine: return check_int32_affine(v, rng);
     case OpId::im2col_bits:
     case OpId::maxpool_bits:
     case OpId::first_conv_threshold: return check_conv(v, rng);

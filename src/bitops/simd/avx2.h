@@ -51,6 +51,7 @@ struct Avx2 {
   static PBN_INLINE Vec set1(float v) { return _mm256_set1_ps(v); }
   static PBN_INLINE Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   static PBN_INLINE Vec sub(Vec a, Vec b) { return _mm256_sub_ps(a, b); }
+  static PBN_INLINE Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static PBN_INLINE float hsum(Vec v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -90,6 +91,7 @@ struct Avx2 {
   static PBN_INLINE VecI srav_i(VecI a, VecI s) { return _mm256_srav_epi32(a, s); }
   static PBN_INLINE VecI float_bits_of(VecI a) { return _mm256_castps_si256(_mm256_cvtepi32_ps(a)); }  // bits of float(a)
   static PBN_INLINE Vec as_float(VecI a) { return _mm256_castsi256_ps(a); }
+  static PBN_INLINE VecI bits_of(Vec a) { return _mm256_castps_si256(a); }
   static PBN_INLINE VecI as_int(Vec a) { return _mm256_castps_si256(a); }
   static PBN_INLINE IMask gt(VecI a, std::int32_t c) { return _mm256_cmpgt_epi32(a, _mm256_set1_epi32(c)); }
   // Lanes with lo < a + plus < hi.

@@ -32,6 +32,7 @@ struct Avx512 {
   static PBN_INLINE Vec set1(float v) { return _mm512_set1_ps(v); }
   static PBN_INLINE Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static PBN_INLINE Vec sub(Vec a, Vec b) { return _mm512_sub_ps(a, b); }
+  static PBN_INLINE Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static PBN_INLINE float hsum(Vec v) { return _mm512_reduce_add_ps(v); }
 
   // Packed bits [16t, 16t + 16) of a row straight from memory into a mask
@@ -68,6 +69,7 @@ struct Avx512 {
   static PBN_INLINE VecI srav_i(VecI a, VecI s) { return _mm512_srav_epi32(a, s); }
   static PBN_INLINE VecI float_bits_of(VecI a) { return _mm512_castps_si512(_mm512_cvtepi32_ps(a)); }  // bits of float(a)
   static PBN_INLINE Vec as_float(VecI a) { return _mm512_castsi512_ps(a); }
+  static PBN_INLINE VecI bits_of(Vec a) { return _mm512_castps_si512(a); }
   static PBN_INLINE VecI as_int(Vec a) { return _mm512_castps_si512(a); }
   static PBN_INLINE IMask gt(VecI a, std::int32_t c) { return _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(c)); }
   // Lanes with lo < a + plus < hi: one add and one unsigned compare,

@@ -22,6 +22,21 @@ Cut gemm_cut(std::size_t m, std::size_t n, std::size_t a_arrays) {
 // with AVX-512; AVX2 is ~7x slower (the model then underestimates).
 constexpr double kNsPerWordPair = 0.03;
 
+// The epilogue of the chunk [i0, i1) x [j0, j1) of c, or nothing.
+struct ChunkEpilogue {
+  int32_affine_fn* kernel;
+  const Affine* affine;
+  void operator()(std::int32_t* c, std::size_t ldc, std::size_t i0, std::size_t i1, std::size_t j0,
+                  std::size_t j1) const {
+    if (affine)
+      kernel(c + i0 * ldc + j0, ldc, i1 - i0, j1 - j0, affine->scale, affine->bias ? affine->bias + j0 : nullptr);
+  }
+};
+
+ChunkEpilogue epilogue_of(const Target& t, std::size_t m, std::size_t n, const Affine* affine) {
+  return {affine ? pbn::kernel<OpId::int32_affine>(t, {m, n, 0}) : nullptr, affine};
+}
+
 }  // namespace
 
 double xnor_gemm_ns(std::size_t m, std::size_t n, std::size_t words) {
@@ -29,24 +44,28 @@ double xnor_gemm_ns(std::size_t m, std::size_t n, std::size_t words) {
 }
 
 void xnor_gemm(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
-               std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k) {
+               std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k, const Affine* epilogue) {
   const std::size_t words = words_for(std::size_t(k));
   xnor_gemm_fn* kernel = pbn::kernel<OpId::xnor_gemm>(t, {m, n, std::size_t(k)});
+  const ChunkEpilogue finish = epilogue_of(t, m, n, epilogue);
   split_2d(int(OpId::xnor_gemm), m, n, xnor_gemm_ns(m, n, words), gemm_cut(m, n, 1),
            [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
              kernel(a + i0 * lda, lda, b + j0 * ldb, ldb, c + i0 * ldc + j0, ldc, i1 - i0, j1 - j0, words, k);
+             finish(c, ldc, i0, i1, j0, j1);
            });
 }
 
 void xnor_gemm_masked(const Target& t, const word_t* a, std::size_t lda, const word_t* mask, std::size_t ldm,
                       const word_t* b, std::size_t ldb, std::int32_t* c, std::size_t ldc, std::size_t m, std::size_t n,
-                      std::int64_t k) {
+                      std::int64_t k, const Affine* epilogue) {
   const std::size_t words = words_for(std::size_t(k));
   xnor_gemm_masked_fn* kernel = pbn::kernel<OpId::xnor_gemm_masked>(t, {m, n, std::size_t(k)});
+  const ChunkEpilogue finish = epilogue_of(t, m, n, epilogue);
   split_2d(int(OpId::xnor_gemm_masked), m, n, xnor_gemm_ns(m, n, words), gemm_cut(m, n, 2),
            [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
              kernel(a + i0 * lda, lda, mask + i0 * ldm, ldm, b + j0 * ldb, ldb, c + i0 * ldc + j0, ldc, i1 - i0,
                     j1 - j0, words);
+             finish(c, ldc, i0, i1, j0, j1);
            });
 }
 

@@ -12,14 +12,21 @@
 namespace pbn {
 namespace driver {
 
-// c (m x n, row stride ldc) = k - 2 * popcount(a_i ^ b_j).
+// A float epilogue (int32_affine) run on each chunk of c right after its
+// products, while the chunk is in cache: c then holds float32 bits.
+struct Affine {
+  float scale = 1.0f;
+  const float* bias = nullptr;  // n floats, or null
+};
+
+// c (m x n, row stride ldc) = k - 2 * popcount(a_i ^ b_j); with `epilogue`, float(c) * scale + bias.
 void xnor_gemm(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
-               std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k);
+               std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k, const Affine* epilogue = nullptr);
 
 // Ternary A (sign bits a, keep mask): c = popcount(mask_i) - 2 * popcount((a_i ^ b_j) & mask_i).
 void xnor_gemm_masked(const Target& t, const word_t* a, std::size_t lda, const word_t* mask, std::size_t ldm,
                       const word_t* b, std::size_t ldb, std::int32_t* c, std::size_t ldc, std::size_t m, std::size_t n,
-                      std::int64_t k);
+                      std::int64_t k, const Affine* epilogue = nullptr);
 
 // The fused binary layer: packed sign bits of the thresholded dot products
 // (c: m rows of words_for(n) words, stride ldc); flips holds words_for(n) words.
