@@ -32,6 +32,13 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
     if op == "pack_signs":
         x = f32(m, k, n)
         return lambda isa: _bitops.pack_signs(x, 1, isa)
+    if op == "pack_scaled_ternary":  # m rows of k values ±0.5 or 0 (a quarter dropped)
+        x = np.where(rng.random((m, k)) < 0.25, 0, np.where(rng.random((m, k)) < 0.5, -0.5, 0.5)).astype(np.float32)
+
+        def run(isa):
+            signs, nonzero, s, flags = _bitops.pack_scaled_ternary(x, isa)
+            return np.concatenate([signs.ravel(), nonzero.ravel(), [np.uint64(flags), np.float64(s).view(np.uint64)]])
+        return run
     if op in ("xnor_gemm", "xnor_gemm_masked", "xnor_gemm_threshold", "xnor_gemm_threshold_panels"):
         a, b = bits(m, k), bits(n, k)
         if op == "xnor_gemm":

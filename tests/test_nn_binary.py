@@ -183,3 +183,61 @@ def test_maxpool_ties_get_the_gradient_everywhere():
     first = nn.MaxPool2D(2, ties="first")
     first.forward(x)
     np.testing.assert_array_equal(first.backward(g)[0, :, :, 0], [[1, 0], [0, 0]])
+
+
+# ---- packing a layer's ±s / 0 input in one pass (_bitops.pack_scaled_ternary) ----
+
+def _numpy_packed_input(x):
+    """The rule, in numpy: sign bits of x < 0, nonzero bits of x != 0, s the common magnitude."""
+    a = np.abs(x)
+    return pybitnet.pack_signs(x), pybitnet.pack_signs(-a), float(a.max()) if a.max() else 1.0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 63), (100, 784), (7, 4096), (2, 5, 5, 128)])
+@pytest.mark.parametrize("drop", [0.0, 0.3])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_packed_input_matches_numpy(shape, drop, threads):
+    from pybitnet.nn._ops import pack_scaled_ternary
+
+    rng = np.random.default_rng(sum(shape))
+    s = np.float32(1 / (1 - drop)) if drop else np.float32(1)
+    x = np.where(rng.random(shape) < 0.5, -s, s).astype(np.float32)
+    if drop:
+        x[rng.random(shape) < drop] = 0
+        x.flat[0] = 0  # the first nonzero element is not the first one
+    old = pybitnet.get_num_threads()
+    pybitnet.set_num_threads(threads)
+    try:
+        signs, nonzero, scale = pack_scaled_ternary(x)
+    finally:
+        pybitnet.set_num_threads(old)
+    want_signs, want_nonzero, want_scale = _numpy_packed_input(x)
+    np.testing.assert_array_equal(signs, want_signs)
+    assert scale == want_scale
+    if drop:
+        np.testing.assert_array_equal(nonzero, want_nonzero)
+    else:
+        assert nonzero is None
+
+
+def test_packed_input_all_dropped_gives_zero_products():
+    """Every unit dropped: the mask is all clear, so the layer's products are 0 (not the weights' sums)."""
+    from pybitnet.nn._ops import pack_input
+
+    packed = pack_input(np.zeros((3, 100), np.float32))
+    assert packed.nonzero is not None and not packed.nonzero.any()
+    w = pybitnet.pack_signs(np.random.default_rng(0).standard_normal((5, 100)).astype(np.float32))
+    assert not pybitnet.xnor_gemm(packed.signs, w, 100, mask=packed.nonzero).any()
+
+
+@pytest.mark.parametrize("bad, match", [(np.nan, "NaN or Inf"), (np.inf, "NaN or Inf"), (0.5, "magnitudes other")])
+@pytest.mark.parametrize("first", [True, False])
+def test_binary_layers_refuse_inputs_other_than_pm_s_and_0(bad, match, first):
+    x = np.ones((2, 4, 4, 64), np.float32)
+    x.flat[0 if first else 77] = bad
+    conv = nn.BinarizedConv2D(64, 8, pad_value="zero", seed=1)
+    with pytest.raises(ValueError, match=match):
+        conv.forward(x)
+    dense = nn.BinarizedDense(64, 8, seed=1)
+    with pytest.raises(ValueError, match=match):
+        dense.forward(x.reshape(-1, 64))

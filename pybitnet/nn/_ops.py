@@ -2,13 +2,14 @@
 each product of a training step. Float products stay float32 numpy."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
 import numpy as np
 
 import pybitnet
-from pybitnet import layout
+from pybitnet import _bitops, layout
 from pybitnet.opcount import float_gemm_ops, record
 
 from .quantizers import SampledWeights
@@ -53,24 +54,28 @@ class PackedInput:
     pad_taps: Optional[np.ndarray] = None
 
 
+_HAS_ZERO, _OTHER_VALUE = 1, 2  # the flags of _bitops.pack_scaled_ternary (src/bitops/kernels.h)
+
+
+def pack_scaled_ternary(x):
+    """(sign bits, nonzero bits or None, s) of x (..., K) float32 whose values are ±s or 0, packed
+    along the last axis in one C++ pass (threaded); nonzero is None when no element is 0. All zeros:
+    s = 1.0 and an all-clear nonzero mask (every unit dropped: the products are 0)."""
+    signs, nonzero, s, flags = _bitops.pack_scaled_ternary(x)
+    if not math.isfinite(s) or (flags & _OTHER_VALUE and not np.isfinite(x).all()):
+        raise ValueError("binary input: x holds NaN or Inf")
+    if flags & _OTHER_VALUE:
+        raise ValueError("binary input: x must hold ±s and 0 only (±1 activations, maybe after dropout), "
+                         f"got magnitudes other than 0 and {s:g}")
+    return signs, (nonzero if flags & _HAS_ZERO else None), (s or 1.0)
+
+
 def pack_input(x) -> PackedInput:
     """Pack a layer input whose values are ±s or 0 (BNN activations, dropout
     allowed), once: the forward product and the weight gradient reuse it."""
     x = np.ascontiguousarray(x, dtype=np.float32)
-    a = np.abs(x)
-    s = float(a.max()) if a.size else 1.0
-    if not np.isfinite(s):
-        raise ValueError("binary input: x holds NaN or Inf")
-    nonzero = None
-    if a.size and float(a.min()) != s:  # zeros (dropped units) or mixed magnitudes
-        kept = a == np.float32(s)
-        if not np.all(kept | (a == 0)):
-            raise ValueError("binary input: x must hold ±s and 0 only (±1 activations, maybe after dropout), "
-                             f"got magnitudes other than 0 and {s:g}")
-        nonzero = pybitnet.pack_signs(np.negative(a, out=a))  # -|x| < 0 where kept (np.where: 50x slower)
-    if s == 0:  # everything dropped
-        s = 1.0
-    return PackedInput(pybitnet.pack_signs(x), nonzero, s, x.shape[-1])
+    signs, nonzero, s = pack_scaled_ternary(x)
+    return PackedInput(signs, nonzero, s, x.shape[-1])
 
 
 def add_bias(y, bias):

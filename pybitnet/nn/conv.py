@@ -117,26 +117,21 @@ class Conv2D(_Affine):
             return im2col(x, self.kernel_size, stride=self.stride, padding=self.padding,
                           pad_value=self._float_pad()), None
         if self.in_channels % 64 == 0:  # whole words per tap: gather packed words, never the float patches
-            holes = not np.all(x)  # dropout zeros
-            if self.pad_value == "one" and not holes:
-                bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, stride=self.stride,
-                                   padding=self.padding)
-                scale = float(np.abs(x.reshape(-1)[0])) if x.size else 1.0
+            signs, nonzero, scale = K.pack_scaled_ternary(x)  # one pass; nonzero: dropout zeros, or None
+            geometry = dict(stride=self.stride, padding=self.padding)
+            if self.pad_value == "one" and nonzero is None:
+                bits = im2col_bits(signs, self.kernel_size, **geometry)
                 return None, K.PackedInput(bits, None, scale, bits.shape[1] * 64)
             if self.pad_value == "zero":
                 # zero padding is a ternary input: the padded taps (and dropped units) are masked out of
                 # the XNOR-popcount, exactly; im2col_bits pads both the signs and the mask with zero words
-                geometry = dict(stride=self.stride, padding=self.padding)
-                bits = im2col_bits(pybitnet.pack_signs(x, axis=-1), self.kernel_size, **geometry)
-                if holes:
-                    kept = np.where(x != 0, np.float32(-1), np.float32(1))
-                    mask = im2col_bits(pybitnet.pack_signs(kept, axis=-1), self.kernel_size, **geometry)
-                    pad = None
+                bits = im2col_bits(signs, self.kernel_size, **geometry)
+                if nonzero is not None:
+                    mask, pad = im2col_bits(nonzero, self.kernel_size, **geometry), None
                 else:  # the mask is the padding alone: the weight gradient may take it as +1 and subtract
                     # the padded taps' sums (a binary table product, 5/3 the terms per lookup)
                     mask, pad = _zero_padding(x.shape, self.kernel_size, self.stride, self.padding)
-                scale = max(float(x.max()), -float(x.min())) if x.size else 1.0
-                return None, K.PackedInput(bits, mask, scale or 1.0, bits.shape[1] * 64, pad)
+                return None, K.PackedInput(bits, mask, scale, bits.shape[1] * 64, pad)
         # C % 64 != 0, or +1 padding with dropout zeros: float patches packed as ±s/0 rows (+1 padding: a kept +s)
         pad = (float(np.abs(x).max()) or 1.0) if (self.pad_value == "one" and x.size) else 0.0
         rows = im2col(x, self.kernel_size, stride=self.stride, padding=self.padding, pad_value=pad)

@@ -53,11 +53,39 @@ py::array pack_signs(const py::array& x, const py::handle& axis_obj, const std::
   return out;
 }
 
+// x (..., k) float32 of +-s and 0 values -> (sign bits, nonzero bits, s, flags): the bits as pack_signs lays
+// them out, s the magnitude of the first nonzero element (0.0 if none), flags the kernels' (kernels.h); the
+// caller (pybitnet.nn._ops.pack_input) turns kOtherValue or a non-finite s into its error.
+py::tuple pack_scaled_ternary(const py::array& x, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  require_dtype<float>(x, "x", "float32");
+  if (x.ndim() == 0) throw py::value_error("x must have at least 1 dimension, got a 0-d array");
+  require_c_contiguous(x, "x");
+  require_aligned(x, "x");
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  const std::size_t k = std::size_t(shape.back());
+  const std::size_t rows = k ? std::size_t(x.size()) / k : 0;
+  shape.back() = py::ssize_t(words_for(k));
+  py::array_t<word_t> signs(shape), nonzero(shape);
+  driver::ScaledTernary r;
+  if (rows && k) {
+    const auto* src = static_cast<const float*>(x.data());
+    word_t* sp = signs.mutable_data();
+    word_t* np_ = nonzero.mutable_data();
+    py::gil_scoped_release release;
+    r = driver::pack_scaled_ternary(target, src, rows, k, sp, np_);
+  }
+  return py::make_tuple(signs, nonzero, r.s, r.flags);
+}
+
 }  // namespace
 
 void bind_pack(py::module_& m) {
   m.def("pack_signs", &pack_signs, py::arg("x"), py::arg("axis") = -1, py::arg("isa") = "",
         R"pbdoc(Pack the signs of x along `axis` into uint64 words (see pybitnet.pack_signs).)pbdoc");
+  m.def("pack_scaled_ternary", &pack_scaled_ternary, py::arg("x"), py::arg("isa") = "",
+        R"pbdoc(x (..., k) float32 of +-s and 0 -> (sign bits, nonzero bits, s, flags): flags 1 = a zero, 2 = a value
+neither 0 nor +-s (see pybitnet.nn._ops.pack_input).)pbdoc");
 }
 
 }  // namespace pbn

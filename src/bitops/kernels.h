@@ -19,6 +19,15 @@ enum class DType : int { f32 = 0, f64 = 1, i8 = 2, i16 = 3 };
 using pack_signs_fn = bool(const void* x, DType dtype, std::size_t outer, std::size_t k, std::size_t inner,
                            word_t* out, std::size_t o0, std::size_t o1, std::size_t i0, std::size_t i1);
 
+// A layer input whose values are +-s or 0 (BNN activations, maybe after
+// dropout), rows [r0, r1) of k floats (rows k apart): sign bits (x < 0) and
+// nonzero bits (x != 0) in rows of words_for(k) words (zero padding), one pass.
+// Returns kHasZero if an element is 0 (-0 included) and kOtherValue if one is
+// neither 0 nor +-s (another magnitude, NaN); its bits are then meaningless.
+constexpr unsigned kHasZero = 1, kOtherValue = 2;
+using pack_scaled_ternary_fn = unsigned(const float* x, std::size_t k, float s, word_t* signs, word_t* nonzero,
+                                        std::size_t r0, std::size_t r1);
+
 // c[i, j] = k - 2 * popcount(a[i, :] ^ b[j, :]) for i < m, j < n, over `words` words.
 using xnor_gemm_fn = void(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                           std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k);

@@ -429,6 +429,34 @@ void check_transpose(const Variant& v, Rng& rng) {
     }
 }
 
+// pack_scaled_ternary against its rule: sign and nonzero bits, zero padding, the two flags (another
+// magnitude, NaN, -0 as a zero), rows packed in two calls.
+void check_pack_scaled_ternary(const Variant& v, Rng& rng) {
+  for (std::size_t k : {std::size_t(1), std::size_t(7), std::size_t(64), std::size_t(65), std::size_t(200)})
+    for (int twist = 0; twist < 4; ++twist) {  // none, a zero, another magnitude, a NaN
+      const std::size_t rows = 5, words = words_for(k);
+      std::vector<float> x(rows * k);
+      for (auto& e : x) e = (rng.next() & 1) ? 0.75f : -0.75f;
+      const std::size_t at = rng.next() % x.size();
+      if (twist == 1) x[at] = (rng.next() & 1) ? 0.0f : -0.0f;
+      if (twist == 2) x[at] = 0.5f;
+      if (twist == 3) x[at] = NAN;
+      std::vector<word_t> signs(rows * words, 7), nonzero(rows * words, 7), want_s(rows * words, 0),
+          want_nz(rows * words, 0);
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const std::size_t r = i / k, c = i % k, w = r * words + c / 64;
+        if (x[i] != 0.0f) want_nz[w] |= word_t(1) << (c % 64);
+        if (x[i] < 0.0f) want_s[w] |= word_t(1) << (c % 64);
+      }
+      const unsigned want_flags = twist == 1 ? kHasZero : twist >= 2 ? kOtherValue : 0u;
+      ++g_checks;
+      const unsigned flags = fn_of<pack_scaled_ternary_fn>(v)(x.data(), k, -0.75f, signs.data(), nonzero.data(), 0, 2) |
+                             fn_of<pack_scaled_ternary_fn>(v)(x.data(), k, -0.75f, signs.data(), nonzero.data(), 2, rows);
+      if (flags != want_flags || (twist < 2 && (signs != want_s || nonzero != want_nz)))
+        fail(shape_name(v, rows, twist, k));
+    }
+}
+
 // int32_affine against its rule, element by element: float(c) * scale rounded, then + bias rounded (no
 // FMA), over the int32s in place; the padding of each row (ldc > cols) untouched. Large ints round.
 void check_int32_affine(const Variant& v, Rng& rng) {
@@ -582,6 +610,7 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::xnor_gemm_threshold:
     case OpId::xnor_gemm_threshold_panels: return check_xnor(v, rng);
     case OpId::int32_affine: return check_int32_affine(v, rng);
+    case OpId::pack_scaled_ternary: return check_pack_scaled_ternary(v, rng);
     case OpId::im2col_bits:
     case OpId::maxpool_bits:
     case OpId::first_conv_threshold: return check_conv(v, rng);

@@ -24,5 +24,21 @@ bool pack_signs(const Target& t, const void* x, DType dtype, std::size_t outer, 
   return nan;
 }
 
+ScaledTernary pack_scaled_ternary(const Target& t, const float* x, std::size_t rows, std::size_t k, word_t* signs,
+                                  word_t* nonzero) {
+  ScaledTernary out;
+  const std::size_t n = rows * k;
+  std::size_t first = 0;
+  while (first < n && x[first] == 0.0f) ++first;  // usually element 0 (dropout zeros are a fraction)
+  if (first < n) out.s = x[first] < 0.0f ? -x[first] : x[first];  // NaN stays NaN: flagged below
+  pack_scaled_ternary_fn* kernel = pbn::kernel<OpId::pack_scaled_ternary>(t, {rows, 0, k});
+  std::atomic<unsigned> flags{first > 0 ? kHasZero : 0u};
+  split_1d(int(OpId::pack_scaled_ternary), rows, double(n) * kNsPerElement, 1, [&](std::size_t r0, std::size_t r1) {
+    flags |= kernel(x, k, out.s, signs, nonzero, r0, r1);
+  });
+  out.flags = flags;
+  return out;
+}
+
 }  // namespace driver
 }  // namespace pbn

@@ -12,5 +12,15 @@ namespace driver {
 bool pack_signs(const Target& t, const void* x, DType dtype, std::size_t outer, std::size_t k, std::size_t inner,
                 word_t* out);
 
+// A layer input of +-s and 0 values (x: rows x k, C-contiguous) -> sign and
+// nonzero bits (rows x words_for(k) each). s is the magnitude of the first
+// nonzero element (0 if none), found here; returns the kernels' flags (kernels.h).
+struct ScaledTernary {
+  float s = 0.0f;
+  unsigned flags = 0;
+};
+ScaledTernary pack_scaled_ternary(const Target& t, const float* x, std::size_t rows, std::size_t k, word_t* signs,
+                                  word_t* nonzero);
+
 }  // namespace driver
 }  // namespace pbn
