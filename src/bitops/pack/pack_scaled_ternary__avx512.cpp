@@ -21,8 +21,11 @@ unsigned pack_scaled_ternary__avx512(const float* x, std::size_t k, float s, wor
       for (std::size_t q = 0; q < 4; ++q) {
         const std::size_t at = w * 64 + q * 16;
         if (at >= k) break;
-        const __mmask16 in = k - at >= 16 ? __mmask16(0xffff) : __mmask16((1u << (k - at)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(in, row + at);
+        const bool full = k - at >= 16;
+        const __mmask16 in = full ? __mmask16(0xffff) : __mmask16((1u << (k - at)) - 1);
+        // a masked load only for the row's tail: streamed from memory, masked loads ran at a third of
+        // the plain loads' speed on Zen 5 (26 MB: 3.2 vs 1.2 ms)
+        const __m512 v = full ? _mm512_loadu_ps(row + at) : _mm512_maskz_loadu_ps(in, row + at);
         const __m512 a = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), abs_mask));
         const __mmask16 z = _mm512_mask_cmp_ps_mask(in, v, zero, _CMP_EQ_OQ);
         const __mmask16 keep = _kandn_mask16(z, in);
