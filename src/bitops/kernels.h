@@ -187,17 +187,33 @@ using shift_matmul_fixed_fn = void(const std::int8_t* codes, std::size_t ldc, co
                                    float* out, std::size_t ldo, std::size_t m, std::size_t k0, std::size_t k1,
                                    std::size_t n0, std::size_t n1, int frac_bits);
 
-// Training batch norm of rows x (rows, C; rows `ld` floats apart) over the
-// channels [c0, c1) (norm/batch_norm_body.h): per channel the batch mean,
-// biased variance and inv = 1 / sqrt(var + eps), then xhat = (x - mean) * inv
-// and y = xhat * gamma + beta (y and xhat are (rows, C) with the same ld).
-using batch_norm_train_fn = void(const float* x, std::size_t rows, std::size_t ld, const float* gamma,
-                                 const float* beta, float eps, float* y, float* xhat, float* mean, float* var,
-                                 float* inv, std::size_t c0, std::size_t c1);
-// Its backward: dgamma = sum(g * xhat), dbeta = sum(g) per channel and (dx not
-// null) dx = (g - (xhat * dgamma / rows + dbeta / rows)) * scale.
-using batch_norm_backward_fn = void(const float* g, const float* xhat, std::size_t rows, std::size_t ld,
-                                    const float* scale, float* dgamma, float* dbeta, float* dx, std::size_t c0,
+// Training batch norm of rows x (rows, C; rows `ld` floats apart; norm/batch_norm_body.h,
+// the per-channel statistics in norm/driver.cpp), in two stages over a block of rows
+// [r0, r1) and channels [c0, c1):
+// - sums (`sums` not null): per channel S1 = sum(x - x0), S2 = sum((x - x0)^2) over
+//   the rows in order, in float64 (x0 the first row), into sums[j] and sums[ld + j];
+// - apply (`sums` null): xhat = (x - mean) * inv and y = xhat * gamma + beta, each
+//   operation rounded to float32 (y and xhat are (rows, C) with the same ld).
+struct BatchNormTrainArgs {
+  const float* x;
+  std::size_t ld;
+  const float* x0;
+  double* sums;
+  const float *mean, *inv, *gamma, *beta;
+  float *y, *xhat;
+};
+using batch_norm_train_fn = void(const BatchNormTrainArgs& a, std::size_t r0, std::size_t r1, std::size_t c0,
+                                 std::size_t c1);
+// Its backward, the same two stages: sums of g and g * xhat (float64, into sums[j] and
+// sums[ld + j]); then dx = (g - (xhat * a + c)) * scale, a = dgamma / rows, c = dbeta / rows.
+struct BatchNormBackwardArgs {
+  const float *g, *xhat;
+  std::size_t ld;
+  double* sums;
+  const float *a, *c, *scale;
+  float* dx;
+};
+using batch_norm_backward_fn = void(const BatchNormBackwardArgs& a, std::size_t r0, std::size_t r1, std::size_t c0,
                                     std::size_t c1);
 
 // The sign activation of elements [i0, i1) (i0 a multiple of 64; act/ste_sign_body.h):

@@ -309,38 +309,47 @@ void check_col2im(const Variant& v, Rng& rng) {
         }
 }
 
-// Batch norm: every ISA gives the reference's bits (a channel's sums run over the rows in order), also
-// when called on two channel ranges.
+// Batch norm: every ISA gives the reference's bits in both stages (norm/batch_norm_body.h), the sums of a
+// block of rows (one call, or two channel halves) and the elementwise pass (in two row ranges).
 void check_batch_norm(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
   for (std::size_t rows : {std::size_t(1), std::size_t(7), std::size_t(300)})
     for (std::size_t c : {std::size_t(1), std::size_t(17), std::size_t(600)}) {
       auto x = random_floats(rng, rows * c), p = random_floats(rng, c), q = random_floats(rng, c);
       for (auto& e : x) e = e * 3.0f + 100.0f;  // a large mean: the shifted sums must not cancel
-      const std::size_t half = c / 2;
+      auto h = random_floats(rng, rows * c), mu = random_floats(rng, c), is = random_floats(rng, c);
+      const std::size_t half = c / 2, r_half = rows / 2, r1 = rows * 2 / 3;
+      std::vector<double> sums(2 * c, 7.0), sums2(2 * c, 8.0);
+      std::vector<float> y(rows * c), hh(rows * c), y2(rows * c), hh2(rows * c);
       ++g_checks;
       if (v.op == OpId::batch_norm_train) {
-        std::vector<float> y(rows * c), h(rows * c), m(c), var(c), inv(c);
-        std::vector<float> y2 = y, h2 = h, m2 = m, var2 = var, inv2 = inv;
-        fn_of<batch_norm_train_fn>(v)(x.data(), rows, c, p.data(), q.data(), 1e-4f, y.data(), h.data(), m.data(),
-                                      var.data(), inv.data(), 0, half);
-        fn_of<batch_norm_train_fn>(v)(x.data(), rows, c, p.data(), q.data(), 1e-4f, y.data(), h.data(), m.data(),
-                                      var.data(), inv.data(), half, c);
-        fn_of<batch_norm_train_fn>(ref)(x.data(), rows, c, p.data(), q.data(), 1e-4f, y2.data(), h2.data(),
-                                        m2.data(), var2.data(), inv2.data(), 0, c);
-        if (!same(y, y2) || !same(h, h2) || !same(m, m2) || !same(var, var2) || !same(inv, inv2))
-          fail(shape_name(v, rows, 0, c));
+        BatchNormTrainArgs a{x.data(), c, x.data(), sums.data(), mu.data(), is.data(), p.data(), q.data(),
+                             y.data(), hh.data()};
+        BatchNormTrainArgs b = a;
+        b.sums = sums2.data(), b.y = y2.data(), b.xhat = hh2.data();
+        fn_of<batch_norm_train_fn>(v)(a, r_half, r1, 0, half);
+        fn_of<batch_norm_train_fn>(v)(a, r_half, r1, half, c);
+        fn_of<batch_norm_train_fn>(ref)(b, r_half, r1, 0, c);
+        a.sums = b.sums = nullptr;
+        fn_of<batch_norm_train_fn>(v)(a, 0, r_half, 0, c);
+        fn_of<batch_norm_train_fn>(v)(a, r_half, rows, 0, c);
+        fn_of<batch_norm_train_fn>(ref)(b, 0, rows, 0, c);
       } else {
-        auto h = random_floats(rng, rows * c);
-        std::vector<float> dg(c), db(c), dx(rows * c), dg2(c), db2(c), dx2(rows * c);
-        fn_of<batch_norm_backward_fn>(v)(x.data(), h.data(), rows, c, p.data(), dg.data(), db.data(), dx.data(), 0,
-                                         half);
-        fn_of<batch_norm_backward_fn>(v)(x.data(), h.data(), rows, c, p.data(), dg.data(), db.data(), dx.data(),
-                                         half, c);
-        fn_of<batch_norm_backward_fn>(ref)(x.data(), h.data(), rows, c, p.data(), dg2.data(), db2.data(),
-                                           dx2.data(), 0, c);
-        if (!same(dg, dg2) || !same(db, db2) || !same(dx, dx2)) fail(shape_name(v, rows, 0, c));
+        std::vector<float> ac = random_floats(rng, c), cc = random_floats(rng, c);
+        BatchNormBackwardArgs a{x.data(), h.data(), c, sums.data(), ac.data(), cc.data(), p.data(), y.data()};
+        BatchNormBackwardArgs b = a;
+        b.sums = sums2.data(), b.dx = y2.data();
+        fn_of<batch_norm_backward_fn>(v)(a, r_half, r1, 0, half);
+        fn_of<batch_norm_backward_fn>(v)(a, r_half, r1, half, c);
+        fn_of<batch_norm_backward_fn>(ref)(b, r_half, r1, 0, c);
+        a.sums = b.sums = nullptr;
+        fn_of<batch_norm_backward_fn>(v)(a, 0, r_half, 0, c);
+        fn_of<batch_norm_backward_fn>(v)(a, r_half, rows, 0, c);
+        fn_of<batch_norm_backward_fn>(ref)(b, 0, rows, 0, c);
       }
+      if (std::memcmp(sums.data(), sums2.data(), sums.size() * sizeof(double)) != 0 || !same(y, y2) ||
+          !same(hh, hh2))
+        fail(shape_name(v, rows, 0, c));
     }
 }
 

@@ -1,95 +1,88 @@
-// The training batch norm of rows (rows, C), compiled per ISA
-// (batch_norm_*__<isa>.cpp), over a range of channels [c0, c1): a channel's
-// sums run over every row in row order, so the result does not depend on how
-// the driver splits the channels over threads.
-//
-// Forward: per channel, the shifted sums S1 = sum(x - x0), S2 = sum((x - x0)^2)
-// in float64 (x0 the first row: no cancellation for a large mean), then
-// mean = float32(x0 + S1 / n) (the float64 mean, correctly rounded but for
-// double-rounding ties), var = float32(S2 / n - (S1 / n)^2) (biased),
-// inv = 1 / sqrt(var + eps) in float32 (what numpy computes from var), then per
-// element xhat = (x - mean) * inv and y = xhat * gamma + beta, each operation
-// rounded to float32 as numpy's elementwise passes do.
-// Backward: dgamma = sum(g * xhat), dbeta = sum(g) (float64, rounded once), then
-// dx = (g - (xhat * (dgamma / n) + dbeta / n)) * scale, each step rounded to
-// float32 (the order of the numpy passes in pybitnet/nn/norm.py).
+// The training batch norm's row passes, compiled per ISA (batch_norm__<isa>.cpp)
+// for a block of rows [r0, r1) and channels [c0, c1) (kernels.h):
+// - the sums stage adds each channel's terms over the block's rows in row order,
+//   in float64 (forward: the shifted x - x0 and its square, x0 the first row: no
+//   cancellation for a large mean; backward: g and g * xhat);
+// - the apply stage does the elementwise steps, each rounded to float32 as
+//   numpy's passes (pybitnet/nn/norm.py) did: forward xhat = (x - mean) * inv,
+//   y = xhat * gamma + beta; backward dx = (g - (xhat * a + c)) * scale.
+// The driver (driver.cpp) cuts the rows into fixed blocks, adds the blocks' sums
+// in block order and computes the per-channel statistics once: the result does
+// not depend on the threads.
 #pragma once
-
-#include <cmath>
 
 #include "../kernels.h"
 
-// Channels per block: whole rows of a conv layer (<= 512 channels) stream by once per pass, and the
-// float64 sums of a block (8 KB) stay in L1.
+// Channels per pass: the float64 sums of a pass (8 KB) stay in L1.
 #define PBN_BN_BLOCK 512
 
 #define PBN_BATCH_NORM_VARIANTS(isa)                                                                           \
-  void batch_norm_train__##isa(const float* x, std::size_t rows, std::size_t ld, const float* gamma,           \
-                               const float* beta, float eps, float* y, float* xhat, float* mean, float* var,     \
-                               float* inv, std::size_t c0, std::size_t c1) {                                    \
+  void batch_norm_train__##isa(const BatchNormTrainArgs& a, std::size_t r0, std::size_t r1, std::size_t c0,    \
+                               std::size_t c1) {                                                                \
+    const std::size_t ld = a.ld;                                                                                \
     for (std::size_t b0 = c0; b0 < c1; b0 += PBN_BN_BLOCK) {                                                    \
       const std::size_t nb = c1 - b0 < PBN_BN_BLOCK ? c1 - b0 : PBN_BN_BLOCK;                                   \
-      double s1[PBN_BN_BLOCK] = {}, s2[PBN_BN_BLOCK] = {};                                                      \
-      float x0[PBN_BN_BLOCK], mu[PBN_BN_BLOCK], is[PBN_BN_BLOCK];                                               \
-      for (std::size_t j = 0; j < nb; ++j) x0[j] = x[b0 + j];                                                   \
-      for (std::size_t r = 0; r < rows; ++r) {                                                                  \
-        const float* xr = x + r * ld + b0;                                                                      \
-        for (std::size_t j = 0; j < nb; ++j) {                                                                  \
-          const double d = double(xr[j]) - double(x0[j]);                                                       \
-          s1[j] += d;                                                                                           \
-          s2[j] += d * d;                                                                                       \
+      if (a.sums) {                                                                                             \
+        double s1[PBN_BN_BLOCK] = {}, s2[PBN_BN_BLOCK] = {};                                                    \
+        float x0[PBN_BN_BLOCK];                                                                                 \
+        for (std::size_t j = 0; j < nb; ++j) x0[j] = a.x0[b0 + j];                                              \
+        const float* x = a.x;                                                                                   \
+        for (std::size_t r = r0; r < r1; ++r) {                                                                 \
+          const float* xr = x + r * ld + b0;                                                                    \
+          for (std::size_t j = 0; j < nb; ++j) {                                                                \
+            const double d = double(xr[j]) - double(x0[j]);                                                     \
+            s1[j] += d;                                                                                         \
+            s2[j] += d * d;                                                                                     \
+          }                                                                                                     \
         }                                                                                                       \
+        for (std::size_t j = 0; j < nb; ++j) a.sums[b0 + j] = s1[j], a.sums[ld + b0 + j] = s2[j];               \
+        continue;                                                                                               \
       }                                                                                                         \
-      const double n = double(rows);                                                                            \
-      for (std::size_t j = 0; j < nb; ++j) {                                                                    \
-        const double m1 = s1[j] / n, v = s2[j] / n - m1 * m1;                                                   \
-        mu[j] = float(double(x0[j]) + m1);                                                                      \
-        const float vf = float(v > 0.0 ? v : 0.0);                                                              \
-        is[j] = 1.0f / std::sqrt(vf + eps);                                                                     \
-        mean[b0 + j] = mu[j];                                                                                   \
-        var[b0 + j] = vf;                                                                                       \
-        inv[b0 + j] = is[j];                                                                                    \
-      }                                                                                                         \
-      for (std::size_t r = 0; r < rows; ++r) {                                                                  \
+      float mu[PBN_BN_BLOCK], is[PBN_BN_BLOCK], gamma[PBN_BN_BLOCK], beta[PBN_BN_BLOCK];                        \
+      for (std::size_t j = 0; j < nb; ++j) /* locals: the stores below cannot alias them */                     \
+        mu[j] = a.mean[b0 + j], is[j] = a.inv[b0 + j], gamma[j] = a.gamma[b0 + j], beta[j] = a.beta[b0 + j];    \
+      const float* x = a.x;                                                                                     \
+      float *xhat = a.xhat, *y = a.y;                                                                           \
+      for (std::size_t r = r0; r < r1; ++r) {                                                                   \
         const float* xr = x + r * ld + b0;                                                                      \
         float* hr = xhat + r * ld + b0;                                                                         \
         float* yr = y + r * ld + b0;                                                                            \
         for (std::size_t j = 0; j < nb; ++j) {                                                                  \
           const float h = (xr[j] - mu[j]) * is[j];                                                              \
           hr[j] = h;                                                                                            \
-          yr[j] = h * gamma[b0 + j] + beta[b0 + j];                                                             \
+          yr[j] = h * gamma[j] + beta[j];                                                                       \
         }                                                                                                       \
       }                                                                                                         \
     }                                                                                                           \
   }                                                                                                             \
-  void batch_norm_backward__##isa(const float* g, const float* xhat, std::size_t rows, std::size_t ld,          \
-                                  const float* scale, float* dgamma, float* dbeta, float* dx, std::size_t c0,   \
-                                  std::size_t c1) {                                                             \
+  void batch_norm_backward__##isa(const BatchNormBackwardArgs& a, std::size_t r0, std::size_t r1,               \
+                                  std::size_t c0, std::size_t c1) {                                             \
+    const std::size_t ld = a.ld;                                                                                \
     for (std::size_t b0 = c0; b0 < c1; b0 += PBN_BN_BLOCK) {                                                    \
       const std::size_t nb = c1 - b0 < PBN_BN_BLOCK ? c1 - b0 : PBN_BN_BLOCK;                                   \
-      double sg[PBN_BN_BLOCK] = {}, sgh[PBN_BN_BLOCK] = {};                                                     \
-      float a[PBN_BN_BLOCK], c[PBN_BN_BLOCK];                                                                   \
-      for (std::size_t r = 0; r < rows; ++r) {                                                                  \
-        const float* gr = g + r * ld + b0;                                                                      \
-        const float* hr = xhat + r * ld + b0;                                                                   \
-        for (std::size_t j = 0; j < nb; ++j) {                                                                  \
-          sg[j] += double(gr[j]);                                                                               \
-          sgh[j] += double(gr[j]) * double(hr[j]);                                                              \
+      if (a.sums) {                                                                                             \
+        double sg[PBN_BN_BLOCK] = {}, sgh[PBN_BN_BLOCK] = {};                                                   \
+        const float *g = a.g, *xhat = a.xhat;                                                                   \
+        for (std::size_t r = r0; r < r1; ++r) {                                                                 \
+          const float* gr = g + r * ld + b0;                                                                    \
+          const float* hr = xhat + r * ld + b0;                                                                 \
+          for (std::size_t j = 0; j < nb; ++j) {                                                                \
+            sg[j] += double(gr[j]);                                                                             \
+            sgh[j] += double(gr[j]) * double(hr[j]);                                                            \
+          }                                                                                                     \
         }                                                                                                       \
+        for (std::size_t j = 0; j < nb; ++j) a.sums[b0 + j] = sg[j], a.sums[ld + b0 + j] = sgh[j];              \
+        continue;                                                                                               \
       }                                                                                                         \
-      const float n = float(rows);                                                                              \
-      for (std::size_t j = 0; j < nb; ++j) {                                                                    \
-        dgamma[b0 + j] = float(sgh[j]);                                                                         \
-        dbeta[b0 + j] = float(sg[j]);                                                                           \
-        a[j] = float(sgh[j]) / n;                                                                               \
-        c[j] = float(sg[j]) / n;                                                                                \
-      }                                                                                                         \
-      if (!dx) continue;                                                                                        \
-      for (std::size_t r = 0; r < rows; ++r) {                                                                  \
+      float ac[PBN_BN_BLOCK], cc[PBN_BN_BLOCK], sc[PBN_BN_BLOCK];                                               \
+      for (std::size_t j = 0; j < nb; ++j) ac[j] = a.a[b0 + j], cc[j] = a.c[b0 + j], sc[j] = a.scale[b0 + j];   \
+      const float *g = a.g, *xhat = a.xhat;                                                                     \
+      float* dx = a.dx;                                                                                         \
+      for (std::size_t r = r0; r < r1; ++r) {                                                                   \
         const float* gr = g + r * ld + b0;                                                                      \
         const float* hr = xhat + r * ld + b0;                                                                   \
         float* dr = dx + r * ld + b0;                                                                           \
-        for (std::size_t j = 0; j < nb; ++j) dr[j] = (gr[j] - (hr[j] * a[j] + c[j])) * scale[b0 + j];          \
+        for (std::size_t j = 0; j < nb; ++j) dr[j] = (gr[j] - (hr[j] * ac[j] + cc[j])) * sc[j];                 \
       }                                                                                                         \
     }                                                                                                           \
   }

@@ -1,6 +1,7 @@
 // The training batch norm's driver (pybind-free): picks the variant
-// (registry.h), splits the channels over threads (threads.h: a channel's sums
-// stay on one thread, so the result does not depend on the split), calls the kernel.
+// (registry.h), sums fixed blocks of rows over threads (threads.h), adds the
+// blocks' sums in block order (the result does not depend on the threads),
+// computes the per-channel statistics, then splits the elementwise pass.
 #pragma once
 
 #include "../registry.h"
