@@ -11,6 +11,7 @@ import numpy as np
 import pybitnet
 from pybitnet import _bitops, layout
 from pybitnet.opcount import float_gemm_ops, record
+from pybitnet.weight_matmul import binary_weight_matmul_ops, ternary_weight_matmul_ops
 
 from .quantizers import SampledWeights
 
@@ -103,6 +104,25 @@ def weight_matmul_t(g, w: SampledWeights, h: float):
     if w.kind == "ternary":
         return _scaled(pybitnet.ternary_weight_matmul_t(g, w.bits, w.nonzero, w.k), h)
     return _scaled(pybitnet.binary_weight_matmul_t(g, w.bits, w.k), h)
+
+
+def conv_input_grad(g, w: SampledWeights, h: float, dx, kernel, stride, padding, chunk_images: int):
+    """dx (N, H, W, C) += col2im((g @ W_b) * h): a quantized conv layer's input gradient from its output
+    gradient rows g (N * OH * OW, F), in one C++ call: each thread takes whole chunks of `chunk_images`
+    images, their product (additions only) into its own buffer, then their scatter over the taps while
+    the buffer is in cache (the same bits as :func:`weight_matmul_t` per chunk, then col2im_add)."""
+    g = np.ascontiguousarray(g, dtype=np.float32)
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    _bitops.conv_input_grad(g, w.bits, w.nonzero if w.kind == "ternary" else None, w.k, h, dx, kh, kw, sh, sw,
+                            ph, pw, chunk_images)
+    n, per_image = dx.shape[0], g.shape[0] // max(1, dx.shape[0])
+    for i in range(0, n, chunk_images):  # the counts of the chunks' products, as one call each
+        rows = (min(n, i + chunk_images) - i) * per_image
+        if w.kind == "ternary":
+            record("ternary_weight_matmul_t", lambda rows=rows: ternary_weight_matmul_ops(rows, w.k, w.nonzero))
+        else:
+            record("binary_weight_matmul_t", lambda rows=rows: binary_weight_matmul_ops(rows, w.k, w.bits.shape[0]))
+    return dx
 
 
 def _minus_padded_taps(dw, gt, pad_taps):

@@ -157,6 +157,8 @@ class Conv2D(_Affine):
         dx = np.zeros(self._in_shape, np.float32)  # contiguous: the next backward (sign/BN) reads it as is
         row_bytes = oh * ow * self.kernel_size[0] * self.kernel_size[1] * self.in_channels * 4
         step = max(1, _CHUNK_BYTES // max(1, row_bytes))
+        if not self._real_weights_now():  # packed filters: product and scatter fused in C++, chunk by chunk
+            return K.conv_input_grad(g, self._w, self.H, dx, self.kernel_size, self.stride, self.padding, step)
         per_image = oh * ow
         for i in range(0, n, step):
             cols = self._rows_input_grad(g[i * per_image:(i + step) * per_image])

@@ -1,10 +1,12 @@
 // Bindings of the packed-NHWC convolution helpers: im2col_bits, maxpool_bits, col2im_add,
 // the first conv layer and the fused binary conv layer: checks, then conv/driver.h.
 #include <climits>
+#include <cmath>
 #include <utility>
 #include <vector>
 
 #include "bind_util.h"
+#include "bind_weight_bits.h"
 #include "conv/driver.h"
 
 namespace pbn {
@@ -154,6 +156,46 @@ py::array col2im_add(const py::array& cols, const py::array& out, const py::hand
   return out;
 }
 
+// dx (n, H, W, C) float32 += col2im((g @ W) * h): a quantized conv layer's input gradient, product and scatter
+// fused per chunk of images (conv/driver.h); W the packed filters (binary, or ternary with w_nonzero).
+py::array conv_input_grad(const py::array& g, const py::array& w_signs, const py::object& w_nonzero,
+                          const py::handle& k_obj, float h, const py::array& dx, const py::handle& kh,
+                          const py::handle& kw, const py::handle& sh, const py::handle& sw, const py::handle& ph,
+                          const py::handle& pw, const py::handle& chunk_obj, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  const std::int64_t k = check_weight_k(k_obj);
+  const driver::WeightBits w = w_nonzero.is_none()
+      ? check_binary(w_signs, k, "w_signs")
+      : check_ternary(w_signs, w_nonzero.cast<py::array>(), k, "w_signs", "w_nonzero");
+  const std::size_t ldg = check_f32_matrix(g, "g");
+  require_dtype<float>(dx, "dx", "float32");
+  require_ndim(dx, "dx", 4);
+  require_c_contiguous(dx, "dx");
+  if (!dx.writeable()) throw py::value_error("dx must be writeable (conv_input_grad adds into it)");
+  if (!std::isfinite(h)) throw py::value_error("h must be finite");
+  const ConvShape s = conv_shape(dx, dim_arg(kh, "kernel height", 1), dim_arg(kw, "kernel width", 1),
+                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), dim_arg(ph, "padding", 0),
+                                 dim_arg(pw, "padding", 0), "kernel");
+  const std::size_t n = std::size_t(dx.shape(0)), rows = pixels_of(n, s);
+  const std::size_t row = checked_mul(s.kh * s.kw, s.words, "the patch row");
+  if (std::size_t(k) != row)
+    throw py::value_error("k=" + std::to_string(k) + " but the filters of a " + std::to_string(s.kh) + "x" +
+                          std::to_string(s.kw) + " kernel over " + std::to_string(s.words) + " channels have " +
+                          std::to_string(row) + " taps");
+  if (std::size_t(g.shape(0)) != rows || std::size_t(g.shape(1)) != w.n)
+    throw py::value_error("g has shape " + shape_str(g) + " but dx " + shape_str(dx) + " and " +
+                          std::to_string(w.n) + " filters need (" + std::to_string(rows) + ", " +
+                          std::to_string(w.n) + ")");
+  const std::size_t chunk = std::size_t(dim_arg(chunk_obj, "chunk_images", 1));
+  if (rows == 0 || row == 0) return dx;
+  if (overlaps(dx, g)) throw py::value_error("g and dx overlap in memory");
+  const auto* gp = static_cast<const float*>(g.data());
+  auto* o = static_cast<float*>(const_cast<void*>(dx.data()));
+  py::gil_scoped_release release;
+  driver::conv_input_grad(target, gp, ldg, w, h, s, n, chunk, o);
+  return dx;
+}
+
 // The gradient of non-overlapping float max-pooling: dx (x's shape) = grad where x equals its window's max y.
 py::array_t<float> maxpool_backward(const py::array& x, const py::array& y, const py::array& grad, const py::handle& kh,
                                     const py::handle& kw, const py::handle& sh, const py::handle& sw,
@@ -273,6 +315,11 @@ void bind_conv_bits(py::module_& m) {
         R"pbdoc(out (n, H, W, C), the input gradient of a conv padded by (ph, pw), += the scatter of float
 patch rows cols (n * oh * ow, kh * kw * C), tap by tap, taps in the padding dropped; returns out
 (see pybitnet.conv_bits.col2im_add).)pbdoc");
+  m.def("conv_input_grad", &conv_input_grad, py::arg("g"), py::arg("w_signs"), py::arg("w_nonzero"), py::arg("k"),
+        py::arg("h"), py::arg("dx"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"),
+        py::arg("pw"), py::arg("chunk_images"), py::arg("isa") = "",
+        R"pbdoc(dx (n, H, W, C) += col2im((g @ W) * h) for packed filters W, product and scatter fused per chunk of
+images (see pybitnet.nn._ops.conv_input_grad).)pbdoc");
   m.def("maxpool_backward", &maxpool_backward, py::arg("x"), py::arg("y"), py::arg("grad"), py::arg("kh"),
         py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("isa") = "",
         R"pbdoc(The gradient of non-overlapping float max-pooling: grad where x equals its window's max y, else +0.)pbdoc");

@@ -1,5 +1,8 @@
 #include "driver.h"
 
+#include <algorithm>
+#include <atomic>
+#include <new>
 #include <vector>
 
 #include "../scratch.h"
@@ -18,6 +21,12 @@ constexpr double kNsPerFloatAdded = 0.05;     // col2im: floats added; maxpool b
 constexpr double kNsPerFirstConvAdd = 0.014;  // first conv: pixels x taps x filters (masked adds, 16 lanes)
 constexpr int kBinaryConvKey = kNumOps;      // the fused conv's timings (threads.h), apart from its ops' own
 static_assert(kBinaryConvKey < kMaxSplitKeys, "threads.h keeps timings for kMaxSplitKeys keys");
+constexpr int kConvInputGradKey = kNumOps + 1;  // the fused conv input gradient's timings
+static_assert(kConvInputGradKey < kMaxSplitKeys, "threads.h keeps timings for kMaxSplitKeys keys");
+// The transposed weight products' cost (weight_matmul/driver.cpp): ns per (row, weight row, column) term.
+constexpr double kNsPerTransposedTerm = 0.005;
+
+thread_local ThreadBuffer t_cols;  // a chunk's input-row gradient, per thread (scratch.h)
 
 // The fused conv's GEMM: the column-panel kernel (no reduction, no K tail: the
 // fast path for short conv rows) where the ISA has its own, else the row GEMM
@@ -51,6 +60,36 @@ void col2im_add(const Target& t, const float* cols, const ConvShape& s, std::siz
   col2im_add_fn* kernel = pbn::kernel<OpId::col2im_add>(t, {images, per_image, row});
   split_1d(int(OpId::col2im_add), images, double(images) * double(per_image) * double(row) * kNsPerFloatAdded, 1,
            [&](std::size_t i0, std::size_t i1) { kernel(cols, s, out, i0, i1); });
+}
+
+void conv_input_grad(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float h,
+                     const ConvShape& s, std::size_t images, std::size_t chunk_images, float* dx) {
+  const std::size_t per_image = s.oh * s.ow, k = s.kh * s.kw * s.words, plane = s.h * s.w * s.words;
+  const std::size_t chunks = (images + chunk_images - 1) / chunk_images;
+  col2im_add_fn* scatter = pbn::kernel<OpId::col2im_add>(t, {chunk_images, per_image, k});
+  const double ns = double(images * per_image) * double(k) * (double(w.n) * kNsPerTransposedTerm + kNsPerFloatAdded);
+  std::atomic<bool> out_of_memory{false};
+  split_1d(kConvInputGradKey, chunks, ns, 1, [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t c = c0; c < c1; ++c) {
+      const std::size_t i0 = c * chunk_images, n_img = std::min(images, i0 + chunk_images) - i0;
+      const std::size_t rows = n_img * per_image;
+      auto* cols = static_cast<float*>(t_cols.get(rows * k * sizeof(float)));
+      if (!cols) {
+        out_of_memory = true;
+        return;
+      }
+      const float* gc = g + i0 * per_image * ldg;
+      const Shape shape{rows, w.n, k};  // the variant a call of this chunk's rows would pick
+      if (!w.nz)
+        pbn::kernel<OpId::binary_weight_matmul_t>(t, shape)(gc, ldg, w.s, w.lds, cols, k, rows, w.n, k);
+      else
+        pbn::kernel<OpId::ternary_weight_matmul_t>(t, shape)(gc, ldg, w.s, w.lds, w.nz, w.ldnz, cols, k, rows, w.n, k);
+      if (h != 1.0f)  // numpy's y * float32(h) of the unfused path
+        for (std::size_t e = 0; e < rows * k; ++e) cols[e] *= h;
+      scatter(cols, s, dx + i0 * plane, 0, n_img);
+    }
+  });
+  if (out_of_memory) throw std::bad_alloc();
 }
 
 void maxpool_backward(const Target& t, const float* x, const float* y, const float* grad, const ConvShape& s,

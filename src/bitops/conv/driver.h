@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../registry.h"
+#include "../weight_matmul/driver.h"
 
 namespace pbn {
 namespace driver {
@@ -20,9 +21,17 @@ void im2col_bits(const Target& t, const word_t* x, const ConvShape& s, std::size
 void maxpool_bits(const Target& t, const word_t* x, const ConvShape& s, std::size_t images, const word_t* flips,
                   word_t* out);
 
-// out (images, s.h, s.w, s.words floats: the padded input gradient) += the
+// out (images, s.h, s.w, s.words floats: the input gradient, s.ph, s.pw its padding) += the
 // scatter of float patch rows cols (images * oh * ow, kh * kw * s.words), taps in order.
 void col2im_add(const Target& t, const float* cols, const ConvShape& s, std::size_t images, float* out);
+
+// A quantized conv layer's input gradient, fused: dx (images, s.h, s.w, s.words floats, unpadded: s.ph,
+// s.pw the padding) += col2im((g @ W) * h) with W the packed filters (n rows of kh * kw * s.words), g the
+// output gradient rows (images * oh * ow, n; stride ldg). In chunks of `chunk_images` images, each thread
+// taking whole chunks: its product into a per-thread buffer, then the chunk's scatter, while the buffer is
+// in cache. The same bits as the product of each chunk then col2im_add (any thread count).
+void conv_input_grad(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float h,
+                     const ConvShape& s, std::size_t images, std::size_t chunk_images, float* dx);
 
 // dx (images, s.h, s.w, s.words floats) = the gradient of non-overlapping float max-pooling: grad where x
 // equals its window's max y, +0 elsewhere.
