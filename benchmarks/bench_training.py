@@ -5,6 +5,8 @@ operations (kernel products; the float baseline's GEMMs are counted too); N step
 recipe as ``pybitnet train`` runs it on MNIST (RecipeTrainingSteps); and the BNN recipes' steps
 beside the same nets in PyTorch float32 on the same threads (TrainingVsTorch, issue 16's table:
 ``python -m benchmarks.speed_table``)."""
+import contextlib
+
 import numpy as np
 
 import pybitnet
@@ -31,12 +33,15 @@ def make_step(method, hidden, batch, *, dataset="mnist", **overrides):
     x = rng.uniform(-1, 1, (batch,) + shape).astype(np.float32)
     y = rng.integers(0, 10, batch)
 
+    reuse = getattr(pybitnet, "reuse_memory", contextlib.nullcontext)  # as the Trainer (not on older commits)
+
     def step():
-        opt.zero_grad()
-        out = model.forward(x)
-        _, g = loss(out, y)
-        model.backward(g)
-        opt.step()
+        with reuse():
+            opt.zero_grad()
+            out = model.forward(x)
+            _, g = loss(out, y)
+            model.backward(g)
+            opt.step()
 
     return step
 

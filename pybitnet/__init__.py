@@ -74,7 +74,8 @@ from .sampling import binarize, dropout, ternarize
 from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matmul, shift_matmul_fixed_bound,
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
-                      kernel_calls, select_variant, set_num_threads, variants)
+                      kernel_calls, memory_cache_stats, release_memory, reuse_memory, select_variant,
+                      set_num_threads, variants)
 from .summarize import summarize as summary
 
 __all__ = [
@@ -103,6 +104,9 @@ __all__ = [
     "quantize_pow2",
     "select_variant",
     "set_num_threads",
+    "reuse_memory",
+    "release_memory",
+    "memory_cache_stats",
     "shift_matmul",
     "shift_matmul_fixed_bound",
     "shift_matmul_ops",

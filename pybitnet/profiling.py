@@ -27,6 +27,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from .runtime import reuse_memory
+
 # "weight gradients + update": the quantized weights' gradient products and their update, fused in
 # backward (Optimizer(update_in_backward=True), as pybitnet train); "backward products" is then the
 # input gradients (and any weight gradient not fused), "optimizer" the other parameters' update.
@@ -93,10 +95,11 @@ def training_step(r, seed: int = 0):
     opt, loss_fn = recipes.build_optimizer(r, model, update_in_backward=True), recipes.build_loss(r)
 
     def step():
-        opt.zero_grad()
-        _, grad = loss_fn(model.forward(x), y)
-        model.backward(grad)
-        opt.step()
+        with reuse_memory():  # as the Trainer's epochs
+            opt.zero_grad()
+            _, grad = loss_fn(model.forward(x), y)
+            model.backward(grad)
+            opt.step()
 
     return step
 
@@ -152,17 +155,18 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
                 seconds.clear()
                 per_layer.clear()
             before_step = {k: seconds[k] for k in STAGES}
-            t0 = time.perf_counter()
-            opt.zero_grad()
-            t1 = time.perf_counter()
-            out = model.forward(x)
-            t2 = time.perf_counter()
-            _, grad = loss_fn(out, y)
-            t3 = time.perf_counter()
-            model.backward(grad)
-            t4 = time.perf_counter()
-            opt.step()
-            t5 = time.perf_counter()
+            with reuse_memory():  # as the Trainer's steps
+                t0 = time.perf_counter()
+                opt.zero_grad()
+                t1 = time.perf_counter()
+                out = model.forward(x)
+                t2 = time.perf_counter()
+                _, grad = loss_fn(out, y)
+                t3 = time.perf_counter()
+                model.backward(grad)
+                t4 = time.perf_counter()
+                opt.step()
+                t5 = time.perf_counter()
             seconds["loss"] += t3 - t2
             seconds["optimizer"] += (t1 - t0) + (t5 - t4)
             if step > 0:

@@ -16,6 +16,7 @@ import numpy as np
 from . import checkpoint, distributed, recipes
 from .nn import recompute_statistics
 from .opcount import count_ops
+from .runtime import reuse_memory
 
 try:
     from tqdm.auto import tqdm
@@ -117,7 +118,7 @@ class Trainer:
         bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{r.epochs}", leave=False, unit="batch") if self.progress \
             else batches
         total, n = 0.0, 0
-        with count_ops() as ops:
+        with count_ops() as ops, reuse_memory():  # the steps' temporaries: freed blocks reused, not faulted in again
             for i in bar:
                 idx = order[i:i + r.batch_size]
                 if self.comm is not None:

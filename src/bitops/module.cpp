@@ -31,6 +31,7 @@ void bind_sample(py::module_& m);
 void bind_pow2(py::module_& m);
 void bind_shift_matmul(py::module_& m);
 void bind_packed_mlp(py::module_& m);
+void bind_array_cache(py::module_& m);
 }  // namespace pbn
 
 PYBIND11_MODULE(_bitops, m) {
@@ -127,4 +128,5 @@ PYBIND11_MODULE(_bitops, m) {
   bind_pow2(m);
   bind_shift_matmul(m);
   bind_packed_mlp(m);
+  bind_array_cache(m);
 }
