@@ -133,3 +133,41 @@ class OpCounts:
 
     track_multiplications.unit = "multiplications"
     track_additions.unit = "additions"
+
+
+class ConvInputGrad:
+    """A BNN conv layer's input gradient (CIFAR-10 net, batch 50): the fused C++ call (each thread whole
+    chunks of images: product into its buffer, then col2im) beside the unfused product + col2im_add per
+    chunk, and numpy's float32 product (the same g @ W, no scatter) as the float baseline."""
+
+    params = [["50x32x32x128", "50x16x16x256", "50x8x8x512"]]
+    param_names = ["NxHxWxC"]
+    timeout = 300
+
+    def setup(self, shape):
+        if not hasattr(_bitops, "conv_input_grad"):
+            raise NotImplementedError("before the fused conv input gradient")
+        n, h, w, c = map(int, shape.split("x"))
+        skip_slow_scalar(n * h * w * c * 9 * c)
+        use_threads()
+        rng = np.random.default_rng(0)
+        self.shape, self.k, self.chunk = (n, h, w, c), 9 * c, max(1, (4 << 20) // (h * w * 9 * c * 4))
+        self.g = rng.standard_normal((n * h * w, c), dtype=np.float32)
+        self.w = np.where(rng.random((c, self.k)) < 0.5, -1.0, 1.0).astype(np.float32)
+        self.bits = pybitnet.pack_signs(self.w)
+
+    def time_fused(self, shape):
+        _bitops.conv_input_grad(self.g, self.bits, None, self.k, 1.0, np.zeros(self.shape, np.float32), 3, 3, 1, 1,
+                                1, 1, self.chunk, ISA)
+
+    def time_product_then_col2im(self, shape):
+        from pybitnet.conv_bits import col2im_add
+
+        dx = np.zeros(self.shape, np.float32)
+        per = self.shape[1] * self.shape[2]
+        for i in range(0, self.shape[0], self.chunk):
+            cols = _bitops.binary_weight_matmul_t(self.g[i * per:(i + self.chunk) * per], self.bits, self.k, isa=ISA)
+            col2im_add(cols, dx[i:i + self.chunk], 3, padding=1)
+
+    def time_numpy_float32(self, shape):
+        self.g @ self.w
