@@ -164,9 +164,7 @@ py::array conv_input_grad(const py::array& g, const py::array& w_signs, const py
                           const py::handle& pw, const py::handle& chunk_obj, const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   const std::int64_t k = check_weight_k(k_obj);
-  const driver::WeightBits w = w_nonzero.is_none()
-      ? check_binary(w_signs, k, "w_signs")
-      : check_ternary(w_signs, w_nonzero.cast<py::array>(), k, "w_signs", "w_nonzero");
+  const driver::WeightBits w = check_weight_bits(w_signs, w_nonzero, k, "w_signs", "w_nonzero");
   const std::size_t ldg = check_f32_matrix(g, "g");
   require_dtype<float>(dx, "dx", "float32");
   require_ndim(dx, "dx", 4);

@@ -97,9 +97,7 @@ void weight_grad_update(const std::string& kind, const py::array& gt, const py::
   const Target target = resolve_target(isa_name);
   const int kind_id = optim_kind(kind);
   const std::int64_t k = check_weight_k(k_obj);
-  const driver::WeightBits x = x_nonzero.is_none()
-      ? check_binary(x_signs, k, "x_signs")
-      : check_ternary(x_signs, x_nonzero.cast<py::array>(), k, "x_signs", "x_nonzero");
+  const driver::WeightBits x = check_weight_bits(x_signs, x_nonzero, k, "x_signs", "x_nonzero");
   const std::size_t ldg = check_f32_matrix(gt, "gt");
   if (std::size_t(gt.shape(1)) != x.n)
     throw py::value_error("gt has " + std::to_string(gt.shape(1)) + " columns but x_signs has " + std::to_string(x.n) +

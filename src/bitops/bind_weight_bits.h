@@ -15,5 +15,8 @@ std::int64_t check_weight_k(const py::handle& k_obj);
 driver::WeightBits check_binary(const py::array& w_bits, std::int64_t k, const char* name = "w_bits");
 driver::WeightBits check_ternary(const py::array& sign_bits, const py::array& nonzero_bits, std::int64_t k,
                                  const char* sign_name = "sign_bits", const char* nonzero_name = "nonzero_bits");
+// Either: binary when `nonzero_bits` is None, else ternary.
+driver::WeightBits check_weight_bits(const py::array& sign_bits, const py::object& nonzero_bits, std::int64_t k,
+                                     const char* sign_name, const char* nonzero_name);
 
 }  // namespace pbn

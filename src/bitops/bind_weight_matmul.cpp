@@ -58,6 +58,12 @@ Weights check_ternary(const py::array& sign_bits, const py::array& nonzero_bits,
   return w;
 }
 
+Weights check_weight_bits(const py::array& sign_bits, const py::object& nonzero_bits, std::int64_t k,
+                          const char* sign_name, const char* nonzero_name) {
+  return nonzero_bits.is_none() ? check_binary(sign_bits, k, sign_name)
+                                : check_ternary(sign_bits, nonzero_bits.cast<py::array>(), k, sign_name, nonzero_name);
+}
+
 namespace {
 
 // Forward: a (m, k) @ W.T -> (m, n); transposed: a (m, n) @ W -> (m, k) (into
@@ -129,7 +135,7 @@ py::array_t<float> ternary_weight_matmul_t(const py::array& g, const py::array& 
 py::tuple counted_reference(const std::string& op, const py::array& a, const py::array& s, py::object nz,
                             const py::handle& k_obj) {
   const std::int64_t k = check_weight_k(k_obj);
-  const Weights w = nz.is_none() ? check_binary(s, k) : check_ternary(s, nz.cast<py::array>(), k);
+  const Weights w = check_weight_bits(s, nz, k, "w_bits", "nonzero_bits");
   OpTally tally;
   py::array_t<float> out;
   if (op != "forward" && op != "transposed")

@@ -309,8 +309,21 @@ void check_col2im(const Variant& v, Rng& rng) {
         }
 }
 
-// Batch norm: every ISA gives the reference's bits in both stages (norm/batch_norm_body.h), the sums of a
-// block of rows (one call, or two channel halves) and the elementwise pass (in two row ranges).
+// Both stages of a batch norm kernel: `a` through variant v (the sums of rows [r0, r1) in two channel
+// halves, then the elementwise pass in two row ranges), `b` through the reference in one call each.
+template <class Fn, class Args>
+void run_batch_norm_stages(Fn* fn, Fn* ref, Args a, Args b, std::size_t rows, std::size_t c) {
+  const std::size_t half = c / 2, r0 = rows / 2, r1 = rows * 2 / 3;
+  fn(a, r0, r1, 0, half);
+  fn(a, r0, r1, half, c);
+  ref(b, r0, r1, 0, c);
+  a.sums = b.sums = nullptr;
+  fn(a, 0, r0, 0, c);
+  fn(a, r0, rows, 0, c);
+  ref(b, 0, rows, 0, c);
+}
+
+// Batch norm: every ISA gives the reference's bits in both stages (norm/batch_norm_body.h).
 void check_batch_norm(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
   for (std::size_t rows : {std::size_t(1), std::size_t(7), std::size_t(300)})
@@ -318,34 +331,21 @@ void check_batch_norm(const Variant& v, Rng& rng) {
       auto x = random_floats(rng, rows * c), p = random_floats(rng, c), q = random_floats(rng, c);
       for (auto& e : x) e = e * 3.0f + 100.0f;  // a large mean: the shifted sums must not cancel
       auto h = random_floats(rng, rows * c), mu = random_floats(rng, c), is = random_floats(rng, c);
-      const std::size_t half = c / 2, r_half = rows / 2, r1 = rows * 2 / 3;
       std::vector<double> sums(2 * c, 7.0), sums2(2 * c, 8.0);
       std::vector<float> y(rows * c), hh(rows * c), y2(rows * c), hh2(rows * c);
       ++g_checks;
       if (v.op == OpId::batch_norm_train) {
-        BatchNormTrainArgs a{x.data(), c, x.data(), sums.data(), mu.data(), is.data(), p.data(), q.data(),
-                             y.data(), hh.data()};
+        const BatchNormTrainArgs a{x.data(), c, x.data(), sums.data(), mu.data(), is.data(), p.data(), q.data(),
+                                   y.data(), hh.data()};
         BatchNormTrainArgs b = a;
         b.sums = sums2.data(), b.y = y2.data(), b.xhat = hh2.data();
-        fn_of<batch_norm_train_fn>(v)(a, r_half, r1, 0, half);
-        fn_of<batch_norm_train_fn>(v)(a, r_half, r1, half, c);
-        fn_of<batch_norm_train_fn>(ref)(b, r_half, r1, 0, c);
-        a.sums = b.sums = nullptr;
-        fn_of<batch_norm_train_fn>(v)(a, 0, r_half, 0, c);
-        fn_of<batch_norm_train_fn>(v)(a, r_half, rows, 0, c);
-        fn_of<batch_norm_train_fn>(ref)(b, 0, rows, 0, c);
+        run_batch_norm_stages(fn_of<batch_norm_train_fn>(v), fn_of<batch_norm_train_fn>(ref), a, b, rows, c);
       } else {
         std::vector<float> ac = random_floats(rng, c), cc = random_floats(rng, c);
-        BatchNormBackwardArgs a{x.data(), h.data(), c, sums.data(), ac.data(), cc.data(), p.data(), y.data()};
+        const BatchNormBackwardArgs a{x.data(), h.data(), c, sums.data(), ac.data(), cc.data(), p.data(), y.data()};
         BatchNormBackwardArgs b = a;
         b.sums = sums2.data(), b.dx = y2.data();
-        fn_of<batch_norm_backward_fn>(v)(a, r_half, r1, 0, half);
-        fn_of<batch_norm_backward_fn>(v)(a, r_half, r1, half, c);
-        fn_of<batch_norm_backward_fn>(ref)(b, r_half, r1, 0, c);
-        a.sums = b.sums = nullptr;
-        fn_of<batch_norm_backward_fn>(v)(a, 0, r_half, 0, c);
-        fn_of<batch_norm_backward_fn>(v)(a, r_half, rows, 0, c);
-        fn_of<batch_norm_backward_fn>(ref)(b, 0, rows, 0, c);
+        run_batch_norm_stages(fn_of<batch_norm_backward_fn>(v), fn_of<batch_norm_backward_fn>(ref), a, b, rows, c);
       }
       if (std::memcmp(sums.data(), sums2.data(), sums.size() * sizeof(double)) != 0 || !same(y, y2) ||
           !same(hh, hh2))

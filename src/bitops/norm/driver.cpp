@@ -21,13 +21,19 @@ constexpr Cut kApplyCut{1, 16, true};
 
 std::size_t blocks_of(std::size_t rows) { return (rows + kRowBlock - 1) / kRowBlock; }
 
-// Runs body(r0, r1, c0, c1) over the row blocks x channel chunks (the sums stage).
-template <class Body>
-void over_row_blocks(int key, std::size_t rows, std::size_t c, const Body& body) {
+// The sums stage: `kernel` on every block of rows (its own partial sums, 2 * c doubles) x channel chunk.
+template <class Args, class Kernel>
+std::vector<double> block_sums(int key, Kernel* kernel, const Args& a, std::size_t rows, std::size_t c) {
+  std::vector<double> part(blocks_of(rows) * 2 * c);
   split_2d(key, blocks_of(rows), c, double(rows) * double(c) * kNsPerElement, kSumsCut,
            [&](std::size_t b0, std::size_t b1, std::size_t c0, std::size_t c1) {
-             for (std::size_t b = b0; b < b1; ++b) body(b, b * kRowBlock, std::min(rows, (b + 1) * kRowBlock), c0, c1);
+             for (std::size_t b = b0; b < b1; ++b) {
+               Args ab = a;
+               ab.sums = part.data() + b * 2 * c;
+               kernel(ab, b * kRowBlock, std::min(rows, (b + 1) * kRowBlock), c0, c1);
+             }
            });
+  return part;
 }
 
 // Channel j's two sums over all rows: the blocks' partial sums added in block order.
@@ -42,14 +48,8 @@ void batch_norm_train(const Target& t, const float* x, std::size_t rows, std::si
                       const float* beta, float eps, float* y, float* xhat, float* mean, float* var, float* inv) {
   batch_norm_train_fn* kernel = pbn::kernel<OpId::batch_norm_train>(t, {rows, 0, c});
   const std::size_t blocks = blocks_of(rows);
-  std::vector<double> part(blocks * 2 * c);
-  BatchNormTrainArgs a{x, c, x, nullptr, mean, inv, gamma, beta, y, xhat};
-  over_row_blocks(int(OpId::batch_norm_train), rows, c,
-                  [&](std::size_t b, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
-                    BatchNormTrainArgs ab = a;
-                    ab.sums = part.data() + b * 2 * c;
-                    kernel(ab, r0, r1, c0, c1);
-                  });
+  const BatchNormTrainArgs a{x, c, x, nullptr, mean, inv, gamma, beta, y, xhat};
+  const std::vector<double> part = block_sums(int(OpId::batch_norm_train), kernel, a, rows, c);
   // mean = float32(x0 + S1 / n) (the float64 mean, correctly rounded but for double-rounding ties),
   // var = float32(S2 / n - (S1 / n)^2) (biased), inv = 1 / sqrt(var + eps) in float32 (numpy's from var)
   const double n = double(rows);
@@ -69,15 +69,9 @@ void batch_norm_backward(const Target& t, const float* g, const float* xhat, std
                          const float* scale, float* dgamma, float* dbeta, float* dx) {
   batch_norm_backward_fn* kernel = pbn::kernel<OpId::batch_norm_backward>(t, {rows, 0, c});
   const std::size_t blocks = blocks_of(rows);
-  std::vector<double> part(blocks * 2 * c);
   std::vector<float> ac(c), cc(c);
-  BatchNormBackwardArgs a{g, xhat, c, nullptr, ac.data(), cc.data(), scale, dx};
-  over_row_blocks(int(OpId::batch_norm_backward), rows, c,
-                  [&](std::size_t b, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
-                    BatchNormBackwardArgs ab = a;
-                    ab.sums = part.data() + b * 2 * c;
-                    kernel(ab, r0, r1, c0, c1);
-                  });
+  const BatchNormBackwardArgs a{g, xhat, c, nullptr, ac.data(), cc.data(), scale, dx};
+  const std::vector<double> part = block_sums(int(OpId::batch_norm_backward), kernel, a, rows, c);
   const float n = float(rows);
   for (std::size_t j = 0; j < c; ++j) {  // dgamma = sum(g * xhat), dbeta = sum(g): float64, rounded once
     double sg, sgh;
