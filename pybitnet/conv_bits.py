@@ -55,7 +55,8 @@ def pair(v, name) -> Tuple[int, int]:
         if isinstance(v, np.ndarray) and v.ndim == 0:
             v = v[()]
         t = (v, v) if np.isscalar(v) else tuple(itertools.islice(iter(v), 3))  # never materialise a huge iterable
-        ok = len(t) == 2 and all(not isinstance(a, (bool, np.bool_)) and int(a) == a and 0 <= a <= 2**30 for a in t)
+        ok = len(t) == 2 and all(not isinstance(a, (bool, np.bool_, complex, np.complexfloating)) and int(a) == a
+                                 and 0 <= a <= 2**30 for a in t)
     except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:

@@ -464,6 +464,8 @@ def test_col2im_add_rejects_bad_arguments():
         col2im_add(cols, out, 3, padding=1)
     with pytest.raises((TypeError, ValueError, OverflowError), match="padding"):
         col2im_add(cols, out, 3, padding=-1)
+    with pytest.raises(ValueError, match="padding"):  # a complex 1 is not an int (it was taken, with a warning)
+        col2im_add(cols, out, 3, padding=np.complex64(1))
     with pytest.raises(ValueError, match="overlap"):
         buf = np.zeros(8 * 27 + 2 * 16 * 3, np.float32)
         col2im_add(buf[:8 * 27].reshape(8, 27), buf[8 * 27 - 6: 8 * 27 - 6 + 96].reshape(2, 4, 4, 3), 3)
