@@ -24,6 +24,9 @@ enum class OpId : int {
   count_
 };
 constexpr int kNumOps = int(OpId::count_);
+// The cost model's keys (threads.h keeps its measurements per key): each op's OpId, then one per driver
+// that composes several ops into one split, so no two drivers mix their timings.
+enum ComposedSplitKey : int { kBinaryConvKey = kNumOps, kWeightGradUpdateKey, kConvInputGradKey, kNumSplitKeys };
 const char* op_name(OpId op);
 std::vector<std::string> op_names();
 

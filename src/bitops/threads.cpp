@@ -12,7 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include "registry.h"
+
 namespace pbn {
+
+static_assert(kNumSplitKeys <= kMaxSplitKeys, "every op and composed driver (registry.h) needs its own key");
 
 namespace {
 

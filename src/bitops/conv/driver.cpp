@@ -19,12 +19,6 @@ constexpr std::size_t kBlockRows = 256;  // patch rows per fused block: a few do
 constexpr double kNsPerWordCopied = 0.07;    // im2col: words written; maxpool: words read
 constexpr double kNsPerFloatAdded = 0.05;     // col2im: floats added; maxpool backward: floats written
 constexpr double kNsPerFirstConvAdd = 0.014;  // first conv: pixels x taps x filters (masked adds, 16 lanes)
-constexpr int kBinaryConvKey = kNumOps;      // the fused conv's timings (threads.h), apart from its ops' own
-static_assert(kBinaryConvKey < kMaxSplitKeys, "threads.h keeps timings for kMaxSplitKeys keys");
-constexpr int kConvInputGradKey = kNumOps + 1;  // the fused conv input gradient's timings
-static_assert(kConvInputGradKey < kMaxSplitKeys, "threads.h keeps timings for kMaxSplitKeys keys");
-// The transposed weight products' cost (weight_matmul/driver.cpp): ns per (row, weight row, column) term.
-constexpr double kNsPerTransposedTerm = 0.005;
 
 thread_local ThreadBuffer t_cols;  // a chunk's input-row gradient, per thread (scratch.h)
 
@@ -67,7 +61,7 @@ void conv_input_grad(const Target& t, const float* g, std::size_t ldg, const Wei
   const std::size_t per_image = s.oh * s.ow, k = s.kh * s.kw * s.words, plane = s.h * s.w * s.words;
   const std::size_t chunks = (images + chunk_images - 1) / chunk_images;
   col2im_add_fn* scatter = pbn::kernel<OpId::col2im_add>(t, {chunk_images, per_image, k});
-  const double ns = double(images * per_image) * double(k) * (double(w.n) * kNsPerTransposedTerm + kNsPerFloatAdded);
+  const double ns = weight_matmul_t_ns(images * per_image, w, k) + double(images * per_image) * double(k) * kNsPerFloatAdded;
   std::atomic<bool> out_of_memory{false};
   split_1d(kConvInputGradKey, chunks, ns, 1, [&](std::size_t c0, std::size_t c1) {
     for (std::size_t c = c0; c < c1; ++c) {

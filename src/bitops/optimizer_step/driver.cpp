@@ -11,9 +11,11 @@ constexpr double kNsPerElement = 0.6;
 constexpr std::size_t kAlign = 16;  // whole vectors per chunk
 }  // namespace
 
+double optimizer_step_ns(std::size_t n) { return double(n) * kNsPerElement; }
+
 void optimizer_step(const Target& t, float* w, const float* g, float* m, float* v, std::size_t n, const OptimStep& s) {
   optimizer_step_fn* kernel = pbn::kernel<OpId::optimizer_step>(t, {0, 0, n});
-  split_1d(int(OpId::optimizer_step), n, double(n) * kNsPerElement, kAlign, [&](std::size_t i0, std::size_t i1) { kernel(w, g, m, v, i0, i1, s); });
+  split_1d(int(OpId::optimizer_step), n, optimizer_step_ns(n), kAlign, [&](std::size_t i0, std::size_t i1) { kernel(w, g, m, v, i0, i1, s); });
 }
 
 }  // namespace driver

@@ -9,5 +9,8 @@ namespace driver {
 
 void optimizer_step(const Target& t, float* w, const float* g, float* m, float* v, std::size_t n, const OptimStep& s);
 
+// Single-thread time of an update of n weights from memory, for the cost model.
+double optimizer_step_ns(std::size_t n);
+
 }  // namespace driver
 }  // namespace pbn

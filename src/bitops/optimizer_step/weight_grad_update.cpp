@@ -4,6 +4,7 @@
 
 #include "../scratch.h"
 #include "../threads.h"
+#include "driver.h"
 
 namespace pbn {
 namespace driver {
@@ -14,12 +15,6 @@ constexpr std::size_t kSliceBytes = std::size_t(1) << 20;
 // Rows per slice a multiple of this: the transposed table kernel's 8-row passes, whole (the sums do not
 // depend on the slicing), and at least 16 rows, where the table variants apply.
 constexpr std::size_t kSliceAlign = 16;
-// Cost model (threads.h): the product's terms (weight_matmul/driver.cpp's rates) plus the update
-// (optimizer_step/driver.cpp's 0.6 ns per weight from memory).
-constexpr double kNsPerBinaryTerm = 0.005, kNsPerTernaryTerm = 0.0057, kNsPerWeight = 0.6;
-// The cost model's key for this composed driver: after the ops' own.
-constexpr int kKey = kNumOps;
-static_assert(kKey < kMaxSplitKeys, "threads.h keeps measurements for kMaxSplitKeys keys");
 
 thread_local ThreadBuffer t_slice;  // the slice of dW, per thread (scratch.h)
 }  // namespace
@@ -38,9 +33,9 @@ bool weight_grad_update(const Target& t, const float* gt, std::size_t ldg, const
   const std::size_t slices = std::max<std::size_t>(1, f / rows);  // the last slice takes the remainder
   rows = f / slices / kSliceAlign * kSliceAlign;
   if (rows == 0) rows = f;  // f < 16: one slice
-  const double ns = double(f) * double(k) * (double(x.n) * (x.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm) + kNsPerWeight);
+  const double ns = weight_matmul_t_ns(f, x, k) + optimizer_step_ns(f * k);  // the product, then the update
   std::atomic<bool> nan{false};
-  split_1d(kKey, slices, ns, 1, [&](std::size_t i0, std::size_t i1) {
+  split_1d(kWeightGradUpdateKey, slices, ns, 1, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       const std::size_t r0 = i * rows, r1 = i + 1 == slices ? f : r0 + rows, n_rows = r1 - r0;
       float* dw = static_cast<float*>(t_slice.get(n_rows * k * sizeof(float)));

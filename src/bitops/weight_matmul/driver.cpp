@@ -52,11 +52,15 @@ void weight_matmul(const Target& t, const float* x, std::size_t ldx, const Weigh
   }
 }
 
+double weight_matmul_t_ns(std::size_t m, const WeightBits& w, std::size_t k) {
+  const double per_term = !w.nz ? kNsPerBinaryTerm : (m >= 16 && k >= 128) ? kNsPerTernaryTableTerm : kNsPerTernaryTerm;
+  return double(m) * double(w.n) * double(k) * per_term;
+}
+
 void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
                      std::size_t ldz, std::size_t m, std::size_t k) {
   const Shape shape{m, w.n, k};
-  const double per_term = !w.nz ? kNsPerBinaryTerm : (m >= 16 && k >= 128) ? kNsPerTernaryTableTerm : kNsPerTernaryTerm;
-  const double ns = double(m) * double(w.n) * double(k) * per_term;
+  const double ns = weight_matmul_t_ns(m, w, k);
   if (w.nz) {
     ternary_weight_matmul_t_fn* kernel = pbn::kernel<OpId::ternary_weight_matmul_t>(t, shape);
     split_2d(int(OpId::ternary_weight_matmul_t), m, k, ns, kTransposedCut, [&](std::size_t i0, std::size_t i1, std::size_t c0, std::size_t c1) {

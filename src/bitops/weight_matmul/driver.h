@@ -26,6 +26,9 @@ void weight_matmul(const Target& t, const float* x, std::size_t ldx, const Weigh
 // z (m x k, stride ldz) = g (m x n) @ W
 void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
                      std::size_t ldz, std::size_t m, std::size_t k);
+// Single-thread time of the transposed product of m rows of g with W (k output columns), for the cost
+// model of the drivers that compose it with other work.
+double weight_matmul_t_ns(std::size_t m, const WeightBits& w, std::size_t k);
 // Either, through the instrumented reference (one thread), counting its operations.
 void weight_matmul_counted(bool transposed, const float* a, std::size_t lda, const WeightBits& w, float* out,
                            std::size_t ldo, std::size_t m, std::size_t k, OpTally* tally);
