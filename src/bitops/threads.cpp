@@ -155,7 +155,7 @@ struct Samples {
 struct SplitStats {
   Samples inline_runs, split_runs;
   std::atomic<unsigned> calls{0};
-  std::atomic<unsigned> explore_every{kExploreEvery};  // doubles (to kExploreMax) while tries confirm the choice
+  std::atomic<unsigned> explore_every{kExploreEvery};  // doubles (to kExploreMax, or kExploreClear) while tries confirm the choice
   std::atomic<bool> warm{false};  // the first split call (workers starting) is not a sample
 
   // Split, by what the medians say (or to measure a way not measured enough yet).
@@ -163,6 +163,13 @@ struct SplitStats {
     if (split_runs.count() < 3) return true;
     if (inline_runs.count() < 3) return false;
     return split_runs.median() <= inline_runs.median();
+  }
+  // Splitting measured at least kClearMargin times faster: a try of the inline way then costs a call's
+  // worth of the second core and is needed only to refresh stale inline samples (a split that turns
+  // slow shows in its own samples), so it comes every kExploreClear-th call.
+  bool split_clearly_pays() const {
+    return split_runs.count() >= 3 && inline_runs.count() >= 3 &&
+           split_runs.median() * kClearMargin <= inline_runs.median();
   }
 };
 SplitStats g_split[kMaxSplitKeys][kSizeClasses];
@@ -232,16 +239,23 @@ void record_split(const SplitPlan& plan, bool split, double wall_ns) {
   if (split && !st.warm.exchange(true, std::memory_order_relaxed)) return;
   const float x = float(wall_ns / plan.work_ns);
   (split ? st.split_runs : st.inline_runs).add(x);
+  const bool choice = st.split_pays();
+  const unsigned every = st.explore_every.load(std::memory_order_relaxed);
+  unsigned next = every;
   if (plan.trial) {  // a try that confirms the choice makes the next one rarer; one that overturns it, sooner;
                      // one faster than the chosen way's median is tried again at once (its old samples may be
                      // from a burst of load that has passed)
     const Samples& chosen = split ? st.inline_runs : st.split_runs;
-    const unsigned every = st.explore_every.load(std::memory_order_relaxed);
-    const unsigned next = chosen.count() > 0 && x < chosen.median() ? 1u
-                          : st.split_pays() == plan.choice           ? std::min(2 * every, kExploreMax)
-                                                                      : kExploreEvery;
-    st.explore_every.store(next, std::memory_order_relaxed);
+    next = chosen.count() > 0 && x < chosen.median() ? 1u
+           : choice == plan.choice                   ? (st.split_clearly_pays() ? kExploreClear
+                                                                                : std::min(2 * every, kExploreMax))
+                                                      : kExploreEvery;
+  } else if (choice != plan.choice) {
+    next = kExploreEvery;  // the choice turned on its own samples: look at the other way again soon
+  } else if (every < kExploreClear && st.split_clearly_pays()) {
+    next = kExploreClear;  // measured both ways (or confirmed): splitting wins by a clear margin
   }
+  if (next != every) st.explore_every.store(next, std::memory_order_relaxed);
 }
 
 }  // namespace pbn

@@ -48,7 +48,12 @@ void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 //   starts over, and a try that ran faster than the chosen way's median is
 //   repeated at the next call: after a burst of load from another process, whose
 //   slow samples outvote the new ones, splitting comes back within a few calls,
-//   not a few dozen): the chosen way's median is what the caller sees. On an idle machine splitting wins and stays; on one
+//   not a few dozen): the chosen way's median is what the caller sees. Where
+//   splitting measured at least kClearMargin faster, a try runs only every
+//   kExploreClear-th call: a try of the inline way costs about half a call of
+//   that size (every 16th 20 ms product of a CNN step: ~0.6 ms per call), and a
+//   split that turns slow shows in its own samples without one (the choice then
+//   turns, and the tries start again at every kExploreEvery-th call). On an idle machine splitting wins and stays; on one
 //   whose cores are taken by other processes, a woken worker may get its core
 //   milliseconds late, or lose it mid-chunk while the caller waits, and the
 //   pool falls back to one thread: two threads are never slower than one for
@@ -62,6 +67,8 @@ constexpr double kChunkNs = 400e3;
 constexpr int kMaxSplitKeys = 64;    // keys (ops) the measurements are kept for
 constexpr unsigned kExploreEvery = 4;
 constexpr unsigned kExploreMax = 16;
+constexpr unsigned kExploreClear = 256;
+constexpr float kClearMargin = 1.25f;
 
 // How a call is run: `chunks` (1: inline) and what to record its time under.
 struct SplitPlan {

@@ -676,6 +676,36 @@ void check_registry() {
 
 // ---- the drivers, threads included, against the reference -----------------------
 
+// The cost model's tries of the other way (threads.h), fed made-up wall times on a key no op uses: rare
+// where splitting wins clearly, every few calls while it does not, and at once again after the choice turns.
+void check_split_schedule() {
+  static_assert(kNumSplitKeys < kMaxSplitKeys, "a spare key for this check");
+  set_num_threads(2);
+  const double work = 1e6 * kMinParallelNs;  // one size class of its own per call below
+  auto run = [&](int key, int calls, double split_ratio, double inline_ratio) {
+    int trials = 0, split_calls = 0;
+    for (int i = 0; i < calls; ++i) {
+      const SplitPlan plan = plan_split(key, work);
+      const bool split = plan.chunks > 1;
+      trials += plan.trial;
+      split_calls += split;
+      record_split(plan, split, work * (split ? split_ratio : inline_ratio));
+    }
+    return std::make_pair(trials, split_calls);
+  };
+  const int key = kMaxSplitKeys - 1;
+  auto clear = run(key, 600, 0.5, 1.0);  // split 2x faster: measured, then a try every kExploreClear-th call
+  ++g_checks;
+  if (clear.first > 4 || clear.second < 590) fail("split schedule: clear margin, " + std::to_string(clear.first) + " tries");
+  // The second core taken: the split samples turn the choice by themselves, then split is tried again soon.
+  auto turned = run(key, 20, 3.0, 1.0);
+  ++g_checks;
+  if (turned.second > 8 || turned.first < 2) fail("split schedule: turned, " + std::to_string(turned.second) + " split, " + std::to_string(turned.first) + " tries");
+  auto close = run(key - 1, 600, 0.9, 1.0);  // a small margin: tries up to every kExploreMax-th call
+  ++g_checks;
+  if (close.first < 600 / int(kExploreMax) - 4) fail("split schedule: small margin, " + std::to_string(close.first) + " tries");
+}
+
 void check_drivers(Rng& rng) {
   const Isa best = available_isas().front();
   for (int threads : {1, 2, 3}) {
@@ -788,7 +818,7 @@ int main(int argc, char** argv) {
     std::printf("%s %-42s (%s, when %s)\n", g_failures == before ? "ok  " : "FAIL", v.name, op_name(v.op), v.when);
     ++ran;
   }
-  if (only.empty()) check_drivers(rng);
+  if (only.empty()) check_drivers(rng), check_split_schedule();
   std::printf("%d variants tested, %d skipped, %d checks, %d failures\n", ran, skipped, g_checks, g_failures);
   return g_failures ? 1 : 0;
 }
