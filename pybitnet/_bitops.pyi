@@ -62,6 +62,9 @@ def im2col_bits(
     x_bits: npt.NDArray[np.uint64], kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, isa: str = ""
 ) -> npt.NDArray[np.uint64]: ...
 def transpose(a: npt.NDArray[np.float32], isa: str = "") -> npt.NDArray[np.float32]: ...
+def maxpool_forward(
+    x: npt.NDArray[np.float32], kh: int, kw: int, sh: int, sw: int, isa: str = ""
+) -> npt.NDArray[np.float32]: ...
 def maxpool_bits(
     x_bits: npt.NDArray[np.uint64],
     kh: int,

@@ -72,6 +72,9 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
     if op == "col2im_add":  # m images of 6 x 7 pixels, k channels, 3x3 taps padded by 1: 6 x 7 patch rows
         cols, out0 = f32(max(m, 1) * 6 * 7, 9 * max(k, 1)), f32(max(m, 1), 6, 7, max(k, 1))
         return lambda isa: _bitops.col2im_add(cols, out0.copy(), 3, 3, 1, 1, 1, 1, isa)
+    if op == "maxpool_forward":  # m images of 8 x 6 pixels, k channels, 2x2 windows
+        x = np.round(f32(max(m, 1), 8, 6, max(k, 1)) * 2)  # ties
+        return lambda isa: _bitops.maxpool_forward(x, 2, 2, 2, 2, isa)
     if op == "maxpool_backward":  # m images of 8 x 6 pixels, k channels, 2x2 windows
         x = np.round(f32(max(m, 1), 8, 6, max(k, 1)) * 2)  # ties
         y = x.reshape(max(m, 1), 4, 2, 3, 2, max(k, 1)).max(axis=(2, 4))

@@ -145,6 +145,16 @@ def col2im_add(cols, out, kernel_size, *, stride=1, padding=0) -> np.ndarray:
     return _bitops.col2im_add(as_array(cols, "cols"), as_array(out, "out"), kh, kw, sh, sw, ph, pw)
 
 
+def maxpool_forward(x, size, *, stride=None) -> np.ndarray:
+    """Float max-pooling of NHWC ``x`` (N, H, W, C) float32 over ``size`` windows every ``stride``
+    (default: ``size``; windows may overlap), no padding: (N, OH, OW, C). Tap by tap in (kh, kw)
+    order with ``np.maximum``'s rule (a NaN propagates, a tie takes the later tap), so the same bits
+    as numpy's loop over the taps. One pass; a C++ kernel (threaded, GIL released)."""
+    kh, kw = pair(size, "size")
+    sh, sw = pair(size if stride is None else stride, "stride")
+    return _bitops.maxpool_forward(as_array(x, "x"), kh, kw, sh, sw)
+
+
 def maxpool_backward(x, y, grad, size, *, stride=None) -> np.ndarray:
     """The gradient of float max-pooling with windows that do not overlap (stride >= size, no
     padding), NHWC: ``grad`` (N, OH, OW, C) at every window position of ``x`` (N, H, W, C) equal to

@@ -414,6 +414,28 @@ def case_ste_sign(src):
             np.testing.assert_array_equal(_bitops.ste_sign_backward(g, gate, isa).view(np.int32), want_dx.view(np.int32))
 
 
+def case_maxpool_forward(src):
+    """Every ISA gives np.maximum's bits over the tap views (NaN, -0/+0 ties, infinities; windows may
+    overlap)."""
+    n, c = src.integer(0, 3), src.choice([1, 3, 16, 17, 130])
+    kh, kw = src.integer(1, 3), src.integer(1, 3)
+    sh, sw = src.integer(1, 3), src.integer(1, 3)
+    h, w = src.integer(kh, 9), src.integer(kw, 9)
+    x = np.round(src.floats((n, h, w, c), 2.0))  # ties
+    if x.size:
+        r = src.rng()
+        x[r.random(x.shape) < 0.2] = -0.0
+        x.flat[r.integers(0, x.size, 2)] = [np.nan, -np.inf]
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    views = list(conv.tap_views(x, (kh, kw), (sh, sw), (oh, ow)))
+    want = np.array(views[0])
+    for view in views[1:]:
+        np.maximum(want, view, out=want)
+    for isa in ISAS:
+        np.testing.assert_array_equal(_bitops.maxpool_forward(x, kh, kw, sh, sw, isa).view(np.uint32),
+                                      want.view(np.uint32))
+
+
 def case_maxpool_backward(src):
     n, c = src.integer(0, 3), src.choice([1, 3, 16, 17, 130])
     kh, kw = src.integer(1, 3), src.integer(1, 3)
@@ -533,6 +555,7 @@ CASES = {
     "batch_norm": case_batch_norm,
     "ste_sign": case_ste_sign,
     "transpose": case_transpose,
+    "maxpool_forward": case_maxpool_forward,
     "maxpool_backward": case_maxpool_backward,
     "pixel_matmul": case_pixel_matmul,
     "packed_mlp": case_packed_mlp,
@@ -629,6 +652,7 @@ ABUSE = [
                                                              xhat=any_array(s) if s.boolean() else None)),
     ("batch_norm_backward", lambda s: norm_ops.batch_norm_backward(any_array(s), any_array(s), any_array(s),
                                                                    s.boolean())),
+    ("maxpool_forward", lambda s: conv.maxpool_forward(any_array(s), any_arg(s), stride=any_arg(s))),
     ("maxpool_backward", lambda s: conv.maxpool_backward(any_array(s), any_array(s), any_array(s), any_arg(s),
                                                          stride=any_arg(s))),
     ("ste_sign", lambda s: ste_ops.ste_sign(any_array(s), s.boolean())),

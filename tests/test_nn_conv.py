@@ -229,6 +229,21 @@ def test_maxpool_forward_backward(size, stride, shape):
     np.testing.assert_allclose(dx, gx, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("ties", ["all", "first"])
+def test_maxpool_forward_kernel_is_numpys_loop(ties):
+    """A float32 C-contiguous input takes the C++ kernel; any other the numpy loop over the tap views:
+    the same bits, NaN, infinities and -0/+0 ties included (np.maximum's rule: a tie takes the later tap)."""
+    rng = np.random.default_rng(3)
+    x = np.round(rng.standard_normal((3, 9, 8, 70)) * 2).astype(np.float32)
+    x[rng.random(x.shape) < 0.2] = -0.0
+    x.flat[rng.integers(0, x.size, 20)] = np.nan
+    x.flat[rng.integers(0, x.size, 20)] = -np.inf
+    for size, stride in ((2, None), (3, 2), ((2, 3), (1, 2))):
+        fast = nn.MaxPool2D(size, stride, ties=ties).forward(x)
+        slow = nn.MaxPool2D(size, stride, ties=ties).forward(np.asfortranarray(x))  # not C-contiguous: numpy
+        np.testing.assert_array_equal(fast.view(np.uint32), np.ascontiguousarray(slow).view(np.uint32))
+
+
 def test_maxpool_ties_go_to_first_maximum():
     pool = nn.MaxPool2D(2, ties="first")
     x = np.ones((1, 2, 2, 1), np.float32)

@@ -26,8 +26,8 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 import pybitnet
-from ..conv_bits import (col2im_add, conv_output_size, im2col, im2col_bits, maxpool_backward, padded_taps,
-                         pair as _pair, tap_views as _taps)
+from ..conv_bits import (col2im_add, conv_output_size, im2col, im2col_bits, maxpool_backward, maxpool_forward,
+                         padded_taps, pair as _pair, tap_views as _taps)
 from . import _ops as K
 from .dense import _Affine, _bnn, _display_name, _LayerFactory, _quantized
 from .module import Module
@@ -227,14 +227,18 @@ class MaxPool2D(Module):
         if x.ndim != 4:
             raise ValueError(f"MaxPool2D: x must be NHWC, got shape {x.shape}")
         oh, ow = _geometry(x.shape, self.size, self.stride, (0, 0))
-        views = list(_taps(x, self.size, self.stride, (oh, ow)))
-        y = np.array(views[0])
-        for view in views[1:]:
-            np.maximum(y, view, out=y)
+        if x.dtype == np.float32 and x.flags.c_contiguous:  # the C++ kernel: np.maximum's bits, one threaded pass
+            y = maxpool_forward(x, self.size, stride=self.stride)
+        else:
+            views = _taps(x, self.size, self.stride, (oh, ow))
+            y = np.array(next(views))
+            for view in views:
+                np.maximum(y, view, out=y)
         self._in_shape = x.shape
         if self.ties == "all":
             self._x, self._y = x, y
             return y
+        views = list(_taps(x, self.size, self.stride, (oh, ow)))
         index = np.min_scalar_type(len(views) - 1)  # uint8 up to 256 taps
         arg = np.zeros(y.shape, index)  # window index of the first maximum (ties: the first in (kh, kw) order)
         taken = views[0] == y

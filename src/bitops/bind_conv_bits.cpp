@@ -194,6 +194,25 @@ py::array conv_input_grad(const py::array& g, const py::array& w_signs, const py
   return dx;
 }
 
+// Float max-pooling, no padding: y (N, OH, OW, C), np.maximum's rule tap by tap.
+py::array_t<float> maxpool_forward(const py::array& x, const py::handle& kh, const py::handle& kw, const py::handle& sh,
+                                   const py::handle& sw, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  require_dtype<float>(x, "x", "float32");
+  require_ndim(x, "x", 4);
+  require_c_contiguous(x, "x");
+  const ConvShape s = conv_shape(x, dim_arg(kh, "pool height", 1), dim_arg(kw, "pool width", 1),
+                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "pool");
+  const std::size_t n = std::size_t(x.shape(0));
+  py::array_t<float> y = new_result<float>({n, s.oh, s.ow, s.words}, "y");
+  if (y.size() == 0) return y;
+  const auto* xp = static_cast<const float*>(x.data());
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  driver::maxpool_forward(target, xp, s, n, yp);
+  return y;
+}
+
 // The gradient of non-overlapping float max-pooling: dx (x's shape) = grad where x equals its window's max y.
 py::array_t<float> maxpool_backward(const py::array& x, const py::array& y, const py::array& grad, const py::handle& kh,
                                     const py::handle& kw, const py::handle& sh, const py::handle& sw,
@@ -318,6 +337,10 @@ patch rows cols (n * oh * ow, kh * kw * C), tap by tap, taps in the padding drop
         py::arg("pw"), py::arg("chunk_images"), py::arg("isa") = "",
         R"pbdoc(dx (n, H, W, C) += col2im((g @ W) * h) for packed filters W, product and scatter fused per chunk of
 images (see pybitnet.nn._ops.conv_input_grad).)pbdoc");
+  m.def("maxpool_forward", &maxpool_forward, py::arg("x"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"),
+        py::arg("isa") = "",
+        R"pbdoc(Float max-pooling of NHWC x (no padding; windows may overlap), np.maximum's rule tap by tap (a NaN
+propagates, a tie takes the later tap): y (N, OH, OW, C).)pbdoc");
   m.def("maxpool_backward", &maxpool_backward, py::arg("x"), py::arg("y"), py::arg("grad"), py::arg("kh"),
         py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("isa") = "",
         R"pbdoc(The gradient of non-overlapping float max-pooling: grad where x equals its window's max y, else +0.)pbdoc");

@@ -98,6 +98,11 @@ using maxpool_bits_fn = void(const word_t* x, const ConvShape& s, const word_t* 
 // order, so each element sums its terms in tap order.
 using col2im_add_fn = void(const float* cols, const ConvShape& s, float* out, std::size_t i0, std::size_t i1);
 
+// Float max-pooling, NHWC, no padding (windows may overlap): for images [i0, i1), y (images, oh, ow,
+// s.words floats) = the maximum of each window of x (images, s.h, s.w, s.words), taken tap by tap in
+// (ky, kx) order as numpy's np.maximum(y, tap): a NaN propagates and a tie takes the later tap (-0 vs +0).
+using maxpool_forward_fn = void(const float* x, const ConvShape& s, float* y, std::size_t i0, std::size_t i1);
+
 // The gradient of float max-pooling, windows not overlapping (s.sh >= s.kh, s.sw >= s.kw; no
 // padding): for images [i0, i1), dx (images, s.h, s.w, s.words floats) = grad at the window positions
 // where x equals the window's max y, +0 elsewhere. y and grad (images, oh, ow, s.words).

@@ -384,6 +384,39 @@ void check_ste_sign(const Variant& v, Rng& rng) {
   }
 }
 
+// Float max-pooling against a naive loop with np.maximum's rule (NaN propagates, a tie takes the later
+// tap: the sign of a zero shows it), overlapping windows included, in two calls over the images.
+void check_maxpool_forward(const Variant& v, Rng& rng) {
+  for (std::size_t c : {std::size_t(1), std::size_t(17), std::size_t(64)})
+    for (std::size_t k : {std::size_t(1), std::size_t(2), std::size_t(3)})
+      for (std::size_t stride : {std::size_t(1), k, k + 1}) {
+        const std::size_t images = 3;
+        const ConvShape s = conv(7, 8, c, k, stride, 0);
+        auto x = random_floats(rng, images * s.h * s.w * c);
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          x[i] = float(int(x[i] * 2.0f));  // small integers: ties, zeros of both signs
+          if (i % 5 == 1) x[i] = -0.0f;
+          if (i % 97 == 3) x[i] = std::nanf("");
+        }
+        std::vector<float> want(images * s.oh * s.ow * c), y(want.size(), 7.0f);
+        for (std::size_t n = 0; n < images; ++n)
+          for (std::size_t oy = 0; oy < s.oh; ++oy)
+            for (std::size_t ox = 0; ox < s.ow; ++ox)
+              for (std::size_t j = 0; j < c; ++j) {
+                float m = 0.0f;
+                for (std::size_t t = 0; t < k * k; ++t) {
+                  const float e = x[((n * s.h + oy * stride + t / k) * s.w + ox * stride + t % k) * c + j];
+                  m = t == 0 || std::isnan(e) || (!std::isnan(m) && !(m > e)) ? e : m;
+                }
+                want[((n * s.oh + oy) * s.ow + ox) * c + j] = m;
+              }
+        ++g_checks;
+        fn_of<maxpool_forward_fn>(v)(x.data(), s, y.data(), 0, 1);
+        fn_of<maxpool_forward_fn>(v)(x.data(), s, y.data(), 1, images);
+        if (!same(y, want)) fail(shape_name(v, images, c, k) + " stride " + std::to_string(stride));
+      }
+}
+
 // The float max-pooling gradient against a naive loop (ties: all), in two calls over the images.
 void check_maxpool_backward(const Variant& v, Rng& rng) {
   for (std::size_t c : {std::size_t(1), std::size_t(17), std::size_t(64)})
@@ -624,6 +657,7 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::maxpool_bits:
     case OpId::first_conv_threshold: return check_conv(v, rng);
     case OpId::col2im_add: return check_col2im(v, rng);
+    case OpId::maxpool_forward: return check_maxpool_forward(v, rng);
     case OpId::maxpool_backward: return check_maxpool_backward(v, rng);
     case OpId::binary_weight_matmul:
     case OpId::binary_weight_matmul_t:

@@ -86,6 +86,13 @@ void conv_input_grad(const Target& t, const float* g, std::size_t ldg, const Wei
   if (out_of_memory) throw std::bad_alloc();
 }
 
+void maxpool_forward(const Target& t, const float* x, const ConvShape& s, std::size_t images, float* y) {
+  const std::size_t per_image = s.oh * s.ow * s.kh * s.kw * s.words;  // floats compared
+  maxpool_forward_fn* kernel = pbn::kernel<OpId::maxpool_forward>(t, {images, s.oh * s.ow, s.words});
+  split_1d(int(OpId::maxpool_forward), images, double(images) * double(per_image) * kNsPerFloatAdded, 1,
+           [&](std::size_t i0, std::size_t i1) { kernel(x, s, y, i0, i1); });
+}
+
 void maxpool_backward(const Target& t, const float* x, const float* y, const float* grad, const ConvShape& s,
                       std::size_t images, float* dx) {
   const std::size_t per_image = s.h * s.w * s.words;

@@ -33,6 +33,10 @@ void col2im_add(const Target& t, const float* cols, const ConvShape& s, std::siz
 void conv_input_grad(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float h,
                      const ConvShape& s, std::size_t images, std::size_t chunk_images, float* dx);
 
+// y (images, oh, ow, s.words floats) = float max-pooling of x (images, s.h, s.w, s.words), no padding,
+// np.maximum's rule tap by tap (kernels.h).
+void maxpool_forward(const Target& t, const float* x, const ConvShape& s, std::size_t images, float* y);
+
 // dx (images, s.h, s.w, s.words floats) = the gradient of non-overlapping float max-pooling: grad where x
 // equals its window's max y, +0 elsewhere.
 void maxpool_backward(const Target& t, const float* x, const float* y, const float* grad, const ConvShape& s,
