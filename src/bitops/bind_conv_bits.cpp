@@ -95,13 +95,19 @@ py::array_t<word_t> im2col_bits(const py::array& x_bits, const py::handle& kh, c
   return out;
 }
 
+// The geometry of pooling `x` (NHWC) over kh x kw windows every (sh, sw), no padding.
+ConvShape pool_shape(const py::array& x, const py::handle& kh, const py::handle& kw, const py::handle& sh,
+                     const py::handle& sw) {
+  return conv_shape(x, dim_arg(kh, "pool height", 1), dim_arg(kw, "pool width", 1), dim_arg(sh, "stride", 1),
+                    dim_arg(sw, "stride", 1), 0, 0, "pool");
+}
+
 py::array_t<word_t> maxpool_bits(const py::array& x_bits, const py::handle& kh, const py::handle& kw,
                                  const py::handle& sh, const py::handle& sw, const py::object& flip,
                                  const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
   check_nhwc_bits(x_bits, "x_bits");
-  const ConvShape s = conv_shape(x_bits, dim_arg(kh, "pool height", 1), dim_arg(kw, "pool width", 1),
-                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "pool");
+  const ConvShape s = pool_shape(x_bits, kh, kw, sh, sw);
   std::vector<word_t> flips;
   if (!flip.is_none()) {
     if (!py::isinstance<py::array>(flip)) throw py::type_error("flip must be a bool array or None");
@@ -201,8 +207,7 @@ py::array_t<float> maxpool_forward(const py::array& x, const py::handle& kh, con
   require_dtype<float>(x, "x", "float32");
   require_ndim(x, "x", 4);
   require_c_contiguous(x, "x");
-  const ConvShape s = conv_shape(x, dim_arg(kh, "pool height", 1), dim_arg(kw, "pool width", 1),
-                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "pool");
+  const ConvShape s = pool_shape(x, kh, kw, sh, sw);
   const std::size_t n = std::size_t(x.shape(0));
   py::array_t<float> y = new_result<float>({n, s.oh, s.ow, s.words}, "y");
   if (y.size() == 0) return y;
@@ -223,8 +228,7 @@ py::array_t<float> maxpool_backward(const py::array& x, const py::array& y, cons
     require_ndim(a, name, 4);
     require_c_contiguous(a, name);
   }
-  const ConvShape s = conv_shape(x, dim_arg(kh, "pool height", 1), dim_arg(kw, "pool width", 1),
-                                 dim_arg(sh, "stride", 1), dim_arg(sw, "stride", 1), 0, 0, "pool");
+  const ConvShape s = pool_shape(x, kh, kw, sh, sw);
   if (s.sh < s.kh || s.sw < s.kw)
     throw py::value_error("maxpool_backward needs windows that do not overlap (stride >= size)");
   const std::size_t n = std::size_t(x.shape(0));
