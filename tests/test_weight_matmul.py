@@ -159,10 +159,11 @@ def assert_matches_float_product(y, a, w):
         assert abs(float(y[i, j]) - exact) <= tol, (i, j, y[i, j], exact)
 
 
+@pytest.mark.parametrize("n", [21, 70])  # 70: the AVX2 table path (n >= 64)
 @pytest.mark.parametrize("kind", ["binary", "ternary"])
-def test_nonfinite_forward_propagates_like_float_product(isa, kind):
+def test_nonfinite_forward_propagates_like_float_product(isa, kind, n):
     rng = np.random.default_rng(3)
-    m, n, k = 6, 21, 100
+    m, k = 6, 100
     x = nonfinite_input(rng, m, k)
     w = signs(rng, n, k) if kind == "binary" else ternary(rng, n, k)
     w[:, 0], w[:, 1] = 1, -1  # row 4: 3e38 - 3e38 = 0 in the float product
@@ -309,18 +310,20 @@ def test_bad_input_errors_name_the_argument():
 
 
 @pytest.mark.parametrize("k", [31, 32, 33, 511, 512, 513, 1000])
-@pytest.mark.parametrize("n", [15, 16, 17])
+@pytest.mark.parametrize("n", [15, 16, 17, 64, 71])
 def test_single_row_table_path(isa, n, k):
-    # Batch 1 (and the odd row of M = 4q + 1) takes the AVX-512 subset-sum table path.
+    # Batch 1 (and the odd row of M = 4q + 1) takes the subset-sum table path (AVX-512 at any n,
+    # AVX2 from 64 weight rows).
     rng = np.random.default_rng(n * 1000 + k)
     x = rng.standard_normal((1, k), dtype=np.float32)
     w = signs(rng, n, k)
     check_forward(_bitops.binary_weight_matmul(x, pybitnet.pack_signs(w), k, isa=isa), x, w)
 
 
-def test_single_row_nonfinite(isa):
+@pytest.mark.parametrize("n", [19, 70])
+def test_single_row_nonfinite(isa, n):
     rng = np.random.default_rng(12)
-    k, n = 100, 19
+    k = 100
     for col, val in [(3, np.inf), (5, -np.inf), (7, np.nan)]:
         x = rng.standard_normal((1, k)).astype(np.float32)
         x[0, col] = val
