@@ -239,6 +239,10 @@ void record_split(const SplitPlan& plan, bool split, double wall_ns) {
   if (split && !st.warm.exchange(true, std::memory_order_relaxed)) return;
   const float x = float(wall_ns / plan.work_ns);
   (split ? st.split_runs : st.inline_runs).add(x);
+  // A call planned for one thread had no choice to make: its time counts as an inline sample, and
+  // leaves the schedule of tries alone (it used to look like a turned choice and reset the tries to
+  // every kExploreEvery-th call, so alternating 1 and 2 threads ran every 4th 2-thread call inline).
+  if (plan.threads <= 1) return;
   const bool choice = st.split_pays();
   const unsigned every = st.explore_every.load(std::memory_order_relaxed);
   unsigned next = every;

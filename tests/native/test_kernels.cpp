@@ -713,7 +713,7 @@ void check_registry() {
 // The cost model's tries of the other way (threads.h), fed made-up wall times on a key no op uses: rare
 // where splitting wins clearly, every few calls while it does not, and at once again after the choice turns.
 void check_split_schedule() {
-  static_assert(kNumSplitKeys < kMaxSplitKeys, "a spare key for this check");
+  static_assert(kNumSplitKeys + 3 <= kMaxSplitKeys, "three spare keys for this check");
   set_num_threads(2);
   const double work = 1e6 * kMinParallelNs;  // one size class of its own per call below
   auto run = [&](int key, int calls, double split_ratio, double inline_ratio) {
@@ -738,6 +738,17 @@ void check_split_schedule() {
   auto close = run(key - 1, 600, 0.9, 1.0);  // a small margin: tries up to every kExploreMax-th call
   ++g_checks;
   if (close.first < 600 / int(kExploreMax) - 4) fail("split schedule: small margin, " + std::to_string(close.first) + " tries");
+  // Calls on 1 thread between 2-thread calls (a benchmark alternating the counts): their inline
+  // samples count, but the tries stay rare.
+  int alternating_tries = 0;
+  for (int i = 0; i < 600; ++i) {
+    set_num_threads(1);
+    record_split(plan_split(key - 2, work), false, work);
+    set_num_threads(2);
+    alternating_tries += run(key - 2, 1, 0.5, 1.0).first;
+  }
+  ++g_checks;
+  if (alternating_tries > 4) fail("split schedule: alternating 1 and 2 threads, " + std::to_string(alternating_tries) + " tries");
 }
 
 void check_drivers(Rng& rng) {
