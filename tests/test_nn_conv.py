@@ -201,6 +201,43 @@ def test_conv_attributes_and_glorot_scale():
         c.forward(np.zeros((1, 8, 8, 4), np.float32))
 
 
+def _im2col_loops(x, kernel, stride, padding, pad_value, layout):
+    """The patch rows element by element, from the definition."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    if layout == "nchw":
+        x = x.transpose(0, 2, 3, 1)
+    n, h, w, c = x.shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    rows = np.empty((n, oh, ow, kh, kw, c), x.dtype)
+    for b, i, j, a, d in np.ndindex(n, oh, ow, kh, kw):
+        y, z = i * sh + a - ph, j * sw + d - pw
+        rows[b, i, j, a, d] = x[b, y, z] if 0 <= y < h and 0 <= z < w else pad_value
+    if layout == "nchw":
+        rows = rows.transpose(0, 1, 2, 5, 3, 4)  # a row in (c, kh, kw) order
+    return rows.reshape(n * oh * ow, -1)
+
+
+@pytest.mark.parametrize("layout", ["nhwc", "nchw"])
+@pytest.mark.parametrize("kernel,stride,padding", [((3, 3), (1, 1), (1, 1)), ((3, 2), (2, 1), (0, 2)),
+                                                   ((1, 1), (2, 2), (0, 0)), ((2, 3), (3, 2), (1, 0))])
+def test_im2col_matches_the_definition(layout, kernel, stride, padding):
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((2, 3, 6, 7, 5)).astype(np.float32)[:, 1]  # a strided (2, 6, 7, 5) view
+    got = im2col(x, kernel, stride=stride, padding=padding, pad_value=-2.5, layout=layout)
+    want = _im2col_loops(x, kernel, stride, padding, -2.5, layout)
+    assert got.flags.c_contiguous and got.dtype == x.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_im2col_nchw_matches_torch_unfold():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    got = im2col(x, (3, 2), stride=(2, 1), padding=(1, 1), layout="nchw")
+    want = torch.nn.functional.unfold(torch.from_numpy(x), (3, 2), stride=(2, 1), padding=(1, 1))
+    np.testing.assert_array_equal(got, want.transpose(1, 2).reshape(-1, 3 * 3 * 2).numpy())
+
+
 @pytest.mark.parametrize("c", [64, 128, 192])
 def test_im2col_bits_equals_packed_float_rows(c):
     rng = np.random.default_rng(6)
