@@ -88,6 +88,9 @@ void lut_block(const float* tables, const word_t* s, std::size_t lds, std::size_
   for (int i = 0; i < 16; ++i)
     r[i] = (std::size_t(i) < rows) ? _mm512_maskz_loadu_epi32(dmask, s + i * lds + w0) : _mm512_setzero_si512();
   transpose16(r);
+  alignas(64) __m512i dcol[16];  // dword column c of the 16 rows, read back one c at a time (below)
+#pragma GCC unroll 16
+  for (int c = 0; c < 16; ++c) dcol[c] = r[c];
   // Two add chains per row whatever the panel's rows: every row of every call sums in one
   // order, so a lone row (batch 1, the last of M % 4 == 1) gives the bits of a row in a panel.
   constexpr int kChains = 2;
@@ -97,10 +100,11 @@ void lut_block(const float* tables, const word_t* s, std::size_t lds, std::size_
 #pragma GCC unroll 4
     for (int q = 0; q < kChains; ++q) acc[i][q] = _mm512_setzero_ps();
   constexpr std::size_t kTableFloats = kBlockK / 4 * 16;
-#pragma GCC unroll 16
-  for (int c = 0; c < 16; ++c) {
-    if (std::size_t(c) >= dwords) break;
-    __m512i idx = r[c];
+  // Not unrolled over c: fully unrolled (512 permutes), GCC hoisted permutes and spilled their results
+  // to the stack.
+#pragma GCC unroll 1
+  for (std::size_t c = 0; c < dwords; ++c) {
+    __m512i idx = _mm512_load_si512(dcol + c);
 #pragma GCC unroll 8
     for (int h = 0; h < 8; ++h) {
 #pragma GCC unroll 4
