@@ -14,8 +14,8 @@
 // counted there, in the same loop, by scalar popcnt (xor, popcnt, add per
 // column and word: 8 accumulators in general registers). Zen 5, 1 thread,
 // against the 2 rows x 2 vector panels it replaced: the MLP's fused
-// 100x4096x4096 layer 3.6 -> 3.15 ms, the CIFAR-10 CNN at batch 100 149 ->
-// 127 ms. A 1 + 1 split ran 3.3 ms / 140 ms, 3 + 1 (register spills) 4.9 / 211.
+// 100x4096x4096 layer 3.8 -> 3.0 ms, the CIFAR-10 CNN at batch 100 151 ->
+// 130 ms. A 1 + 1 split ran 3.3 ms / 140 ms, 3 + 1 (register spills) 4.9 / 211.
 // The loops around the tile and the variants built on it: panel_loops.h
 // (xnor_gemm_panels__avx2.cpp).
 #pragma once
@@ -28,11 +28,7 @@
 namespace pbn {
 namespace {
 
-constexpr std::size_t kMaxByteWords = 31;
-#ifndef PBN_EXP_MR
-#define PBN_EXP_MR 1
-#define PBN_EXP_NP 4
-#endif  // byte counts of at most 8 per word: 31 * 8 = 248 < 256
+constexpr std::size_t kMaxByteWords = 31;  // byte counts of at most 8 per word: 31 * 8 = 248 < 256
 
 // int32 dot products, c[i, j] (xnor_gemm).
 struct Avx2PanelInt32Sink {
@@ -154,8 +150,8 @@ struct Avx2PanelTile {
   }
 
   template <int MR, int NP, class Sink>
-  static PBN_INLINE void run_vector(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::size_t row,
-                             std::size_t col, std::int64_t k, const Sink& out) {
+  static PBN_INLINE void run_vector(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words,
+                                    std::size_t row, std::size_t col, std::int64_t k, const Sink& out) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1,
                                          2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
