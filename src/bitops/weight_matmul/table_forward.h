@@ -1,0 +1,69 @@
+// The forward weight matmul by subset-sum tables, y = x @ sign(W).T, with no
+// multiplication: the loop nest, written once over an ISA's table policy `T`
+// (binary_weight_matmul_lut__avx512.cpp: 16-entry vpermps tables of 4 columns,
+// 16 weight rows per lookup; binary_weight_matmul_lut__avx2.cpp: 8-entry tables
+// of 3 columns, 8 rows). y[i, j] = rowsum(x_i) - 2 * sum_{bit=1} x[i, c]: per
+// block of T::kBlockK columns, T::build_tables makes each row of x's tables
+// once, then T::lut_block adds the sums over the set bits of T::kRows weight
+// rows at a time (their bits transposed so that lane j holds row j) for a panel
+// of MR rows of x. The row sums come once per panel (masked_add.h's row_sums);
+// rows with a non-finite output are redone in exact order (fixup.h).
+// T provides: kBlockK, kRows, kTableFloats (one row of x's tables), S (the SIMD
+// helpers for row_sums), build_tables(x, cols, tables) and
+// lut_block<MR>(tables, s, lds, w0, cols, rows, neg, ldy).
+// Included by each ISA's file (internal linkage, that file's flags).
+#pragma once
+
+#include <immintrin.h>
+
+#include "masked_add.h"
+
+namespace pbn {
+namespace {
+
+template <class T, int MR>
+void table_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
+                 std::size_t n, std::size_t k) {
+  alignas(64) float tables[MR][T::kTableFloats];
+  for (int i = 0; i < MR; ++i)
+    for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = 0.0f;
+  for (std::size_t c0 = 0; c0 < k; c0 += T::kBlockK) {
+    const std::size_t cols = min_sz(k - c0, T::kBlockK);
+    for (int i = 0; i < MR; ++i) T::build_tables(x + i * ldx + c0, cols, tables[i]);
+    const std::size_t w0 = c0 / kWordBits, bytes = (cols + 7) / 8;
+    for (std::size_t j = 0; j < n; j += T::kRows) {
+      // The next block of rows' bits: rows lds words apart defeat the hardware prefetcher
+      // (batch 1 from cold weights ran at ~8 GB/s).
+      for (std::size_t r = j + T::kRows; r < min_sz(n, j + 2 * T::kRows); ++r) {
+        const char* p = reinterpret_cast<const char*>(s + r * lds + w0);
+        for (std::size_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+        _mm_prefetch(p + bytes - 1, _MM_HINT_T0);
+      }
+      T::template lut_block<MR>(tables[0], s + j * lds, lds, w0, cols, min_sz(n - j, T::kRows), y + j, ldy);
+    }
+  }
+  float sums[MR];
+  row_sums<typename T::S, MR>(x, ldx, k, sums);
+  for (int i = 0; i < MR; ++i)
+    for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = sums[i] - (y[i * ldy + j] + y[i * ldy + j]);
+}
+
+// y (m x n) = x (m x k) @ sign(W).T for packed rows s of W (n x k), in panels of 4 rows of x
+// (the tables' lane chains sum each row in one order, so the last 1-3 rows give the same bits).
+template <class T>
+void table_forward(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
+                   std::size_t m, std::size_t n, std::size_t k) {
+  constexpr int kMR = 4;
+  std::size_t i = 0;
+  for (; i + kMR <= m; i += kMR) {
+    table_panel<T, kMR>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
+    fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, kMR, n, k);  // while in cache
+  }
+  with_count<kMR - 1>(m - i, [&](auto mr) {
+    table_panel<T, decltype(mr)::value>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
+  });
+  fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, m - i, n, k);
+}
+
+}  // namespace
+}  // namespace pbn
