@@ -81,94 +81,33 @@ struct Avx2PanelTile {
   static constexpr int kMR = 1;  // A rows per tile
   static constexpr int kNP = 3;  // panels (8 columns) per tile: 2 on the vector units, 1 by scalar popcnt
 
+  // MR rows x NP panels. The full tile (1 row x kNP panels) counts its last panel by scalar
+  // popcnt on the integer ALUs (8 accumulators in general registers), in the same loop as the
+  // vector panels so that both run at once; the tails count every panel on the vector units.
   template <int MR, int NP, class Sink>
   static PBN_INLINE void run(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words, std::size_t row,
                              std::size_t col, std::int64_t k, const Sink& out) {
-    if constexpr (MR == 1 && NP == kNP) {
-      run_mixed<NP - 1, Sink>(a, bp, words, row, col, k, out);
-    } else {
-      run_vector<MR, NP, Sink>(a, lda, bp, words, row, col, k, out);
-    }
-  }
-
-  // 1 row x (NV + 1) panels: panels [0, NV) on the vector units, panel NV by scalar popcnt on the
-  // integer ALUs (8 accumulators in general registers), in the same loop so that both run at once.
-  template <int NV, class Sink>
-  static PBN_INLINE void run_mixed(const word_t* a, const word_t* bp, std::size_t words, std::size_t row,
-                                   std::size_t col, std::int64_t k, const Sink& out) {
+    constexpr bool kScalar = MR == 1 && NP == kNP;
+    constexpr int NV = kScalar ? NP - 1 : NP;  // panels on the vector units
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1,
                                          2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-    alignas(32) std::int64_t ones[2 * NV][4] = {};
-    std::uint64_t sc0 = 0, sc1 = 0, sc2 = 0, sc3 = 0, sc4 = 0, sc5 = 0, sc6 = 0, sc7 = 0;
-    const word_t* b2 = bp + NV * words * 8;
+    alignas(32) std::int64_t ones[MR][2 * NV][4] = {};
+    std::uint64_t sc[8] = {};  // the scalar panel's counts
+    const word_t* bs = bp + NV * words * 8;
     for (std::size_t q0 = 0; q0 < words; q0 += kMaxByteWords) {
       const std::size_t q1 = q0 + kMaxByteWords < words ? q0 + kMaxByteWords : words;
-      __m256i bytes[2 * NV];
-#pragma GCC unroll 4
-      for (int v = 0; v < 2 * NV; ++v) bytes[v] = zero;
-      for (std::size_t q = q0; q < q1; ++q) {
-        const word_t aw = a[q];
-        const __m256i aq = _mm256_set1_epi64x(static_cast<long long>(aw));
-#pragma GCC unroll 4
-        for (int v = 0; v < 2 * NV; ++v) {
-          const __m256i b =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + ((v / 2) * words + q) * 8 + 4 * (v % 2)));
-          const __m256i x = _mm256_xor_si256(aq, b);
-          const __m256i lo = _mm256_and_si256(x, low), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
-          bytes[v] = _mm256_add_epi8(bytes[v], _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi)));
-        }
-        const word_t* s = b2 + q * 8;
-        sc0 += std::uint64_t(__builtin_popcountll(aw ^ s[0]));
-        sc1 += std::uint64_t(__builtin_popcountll(aw ^ s[1]));
-        sc2 += std::uint64_t(__builtin_popcountll(aw ^ s[2]));
-        sc3 += std::uint64_t(__builtin_popcountll(aw ^ s[3]));
-        sc4 += std::uint64_t(__builtin_popcountll(aw ^ s[4]));
-        sc5 += std::uint64_t(__builtin_popcountll(aw ^ s[5]));
-        sc6 += std::uint64_t(__builtin_popcountll(aw ^ s[6]));
-        sc7 += std::uint64_t(__builtin_popcountll(aw ^ s[7]));
-      }
-#pragma GCC unroll 4
-      for (int v = 0; v < 2 * NV; ++v) {
-        __m256i* o = reinterpret_cast<__m256i*>(ones[v]);
-        _mm256_store_si256(o, _mm256_add_epi64(_mm256_load_si256(o), _mm256_sad_epu8(bytes[v], zero)));
-      }
-    }
-    const __m256i kk = _mm256_set1_epi64x(k);  // dot = k - 2 * ones
-    const auto dot_of = [&](__m256i c) { return _mm256_sub_epi64(kk, _mm256_slli_epi64(c, 1)); };
-#pragma GCC unroll 2
-    for (int p = 0; p < NV; ++p) {
-      __m256i dot[1][2];
-      dot[0][0] = dot_of(_mm256_load_si256(reinterpret_cast<const __m256i*>(ones[2 * p])));
-      dot[0][1] = dot_of(_mm256_load_si256(reinterpret_cast<const __m256i*>(ones[2 * p + 1])));
-      out.template put<1>(row, col + 8 * std::size_t(p), dot);
-    }
-    __m256i dot[1][2];
-    dot[0][0] = dot_of(_mm256_setr_epi64x(std::int64_t(sc0), std::int64_t(sc1), std::int64_t(sc2), std::int64_t(sc3)));
-    dot[0][1] = dot_of(_mm256_setr_epi64x(std::int64_t(sc4), std::int64_t(sc5), std::int64_t(sc6), std::int64_t(sc7)));
-    out.template put<1>(row, col + 8 * NV, dot);
-  }
-
-  template <int MR, int NP, class Sink>
-  static PBN_INLINE void run_vector(const word_t* a, std::size_t lda, const word_t* bp, std::size_t words,
-                                    std::size_t row, std::size_t col, std::int64_t k, const Sink& out) {
-    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1,
-                                         2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-    alignas(32) std::int64_t ones[MR][2 * NP][4] = {};
-    for (std::size_t q0 = 0; q0 < words; q0 += kMaxByteWords) {
-      const std::size_t q1 = q0 + kMaxByteWords < words ? q0 + kMaxByteWords : words;
-      __m256i bytes[MR][2 * NP];
+      __m256i bytes[MR][2 * NV];
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-        for (int v = 0; v < 2 * NP; ++v) bytes[i][v] = zero;
+        for (int v = 0; v < 2 * NV; ++v) bytes[i][v] = zero;
       for (std::size_t q = q0; q < q1; ++q) {
         __m256i aq[MR];
 #pragma GCC unroll 8
         for (int i = 0; i < MR; ++i) aq[i] = _mm256_set1_epi64x(static_cast<long long>(a[i * lda + q]));
 #pragma GCC unroll 8
-        for (int v = 0; v < 2 * NP; ++v) {
+        for (int v = 0; v < 2 * NV; ++v) {
           const __m256i b =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + ((v / 2) * words + q) * 8 + 4 * (v % 2)));
 #pragma GCC unroll 8
@@ -179,26 +118,39 @@ struct Avx2PanelTile {
                                           _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi)));
           }
         }
+        if constexpr (kScalar) {
+          const word_t aw = a[q], *b = bs + q * 8;
+#pragma GCC unroll 8
+          for (int l = 0; l < 8; ++l) sc[l] += std::uint64_t(__builtin_popcountll(aw ^ b[l]));
+        }
       }
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-        for (int v = 0; v < 2 * NP; ++v) {
+        for (int v = 0; v < 2 * NV; ++v) {
           __m256i* o = reinterpret_cast<__m256i*>(ones[i][v]);
           _mm256_store_si256(o, _mm256_add_epi64(_mm256_load_si256(o), _mm256_sad_epu8(bytes[i][v], zero)));
         }
     }
     const __m256i kk = _mm256_set1_epi64x(k);  // dot = k - 2 * ones
+    const auto dot_of = [&](__m256i c) { return _mm256_sub_epi64(kk, _mm256_slli_epi64(c, 1)); };
 #pragma GCC unroll 8
-    for (int p = 0; p < NP; ++p) {
+    for (int p = 0; p < NV; ++p) {
       __m256i dot[MR][2];
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h)
-          dot[i][h] = _mm256_sub_epi64(
-              kk, _mm256_slli_epi64(_mm256_load_si256(reinterpret_cast<const __m256i*>(ones[i][2 * p + h])), 1));
+          dot[i][h] = dot_of(_mm256_load_si256(reinterpret_cast<const __m256i*>(ones[i][2 * p + h])));
       out.template put<MR>(row, col + 8 * std::size_t(p), dot);
+    }
+    if constexpr (kScalar) {
+      __m256i dot[1][2];
+      dot[0][0] = dot_of(_mm256_setr_epi64x(std::int64_t(sc[0]), std::int64_t(sc[1]), std::int64_t(sc[2]),
+                                            std::int64_t(sc[3])));
+      dot[0][1] = dot_of(_mm256_setr_epi64x(std::int64_t(sc[4]), std::int64_t(sc[5]), std::int64_t(sc[6]),
+                                            std::int64_t(sc[7])));
+      out.template put<1>(row, col + 8 * std::size_t(NV), dot);
     }
   }
 };
