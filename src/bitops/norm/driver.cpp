@@ -14,6 +14,9 @@ namespace {
 // sums 1, apply 3; backward: sums 2, apply 3), so a stage's wall time per estimated ns is the same for both and
 // the pool's measurements of one stage are a fair guide for the other.
 constexpr double kNsPerElementStream = 0.16;
+double stage_ns(std::size_t rows, std::size_t c, double streams) {
+  return double(rows) * double(c) * streams * kNsPerElementStream;
+}
 // Rows per block of sums: fixed (not per thread), so the blocks and the order their sums are added in, hence
 // the result, do not depend on the threads. A block of fewer rows than this (every MLP batch) sums its rows
 // in order, as one pass did.
@@ -29,7 +32,7 @@ template <class Args, class Kernel>
 std::vector<double> block_sums(int key, Kernel* kernel, const Args& a, std::size_t rows, std::size_t c,
                                double streams) {
   std::vector<double> part(blocks_of(rows) * 2 * c);
-  split_2d(key, blocks_of(rows), c, double(rows) * double(c) * streams * kNsPerElementStream, kSumsCut,
+  split_2d(key, blocks_of(rows), c, stage_ns(rows, c, streams), kSumsCut,
            [&](std::size_t b0, std::size_t b1, std::size_t c0, std::size_t c1) {
              for (std::size_t b = b0; b < b1; ++b) {
                Args ab = a;
@@ -65,7 +68,7 @@ void batch_norm_train(const Target& t, const float* x, std::size_t rows, std::si
     var[j] = float(v > 0.0 ? v : 0.0);
     inv[j] = 1.0f / std::sqrt(var[j] + eps);
   }
-  split_2d(int(OpId::batch_norm_train), rows, c, double(rows) * double(c) * 3 * kNsPerElementStream, kApplyCut,
+  split_2d(int(OpId::batch_norm_train), rows, c, stage_ns(rows, c, 3), kApplyCut,
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) { kernel(a, r0, r1, c0, c1); });
 }
 
@@ -86,7 +89,7 @@ void batch_norm_backward(const Target& t, const float* g, const float* xhat, std
     cc[j] = dbeta[j] / n;
   }
   if (!dx) return;
-  split_2d(int(OpId::batch_norm_backward), rows, c, double(rows) * double(c) * 3 * kNsPerElementStream, kApplyCut,
+  split_2d(int(OpId::batch_norm_backward), rows, c, stage_ns(rows, c, 3), kApplyCut,
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) { kernel(a, r0, r1, c0, c1); });
 }
 
