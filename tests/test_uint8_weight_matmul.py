@@ -8,7 +8,10 @@ from pybitnet import _bitops
 from pybitnet.first_layer import pixel_matmul, pixel_panels
 from conftest import signs
 
-SHAPES = [(1, 1, 1), (1, 784, 4096), (3, 15, 31), (2, 16, 32), (5, 17, 33), (4, 129, 70), (2, 300, 64), (7, 784, 95)]
+SHAPES = [(1, 1, 1), (1, 784, 4096), (3, 15, 31), (2, 16, 32), (5, 17, 33), (4, 129, 70), (2, 300, 64), (7, 784, 95),
+          # AVX2's pair tables (n >= 64): an odd last row, 1-3 rows after the panels of 4, a
+          # half-empty last chunk (k % 32 <= 16), K blocks of 256 and a part block
+          (5, 784, 64), (6, 1000, 130), (3, 520, 72), (9, 33, 200)]
 
 
 def case(m, k, n, seed=0):
@@ -30,14 +33,16 @@ def test_exact(isa, m, k, n):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_all_255_long_rows_do_not_overflow(isa):
-    k, n = 5000, 40
-    x = np.full((2, k), 255, np.uint8)
+@pytest.mark.parametrize("n", [40, 72])  # AVX2: masked adds below 64 rows, pair tables from 64
+def test_all_255_long_rows_do_not_overflow(isa, n):
+    k = 5000
+    x = np.full((3, k), 255, np.uint8)
     w = -np.ones((n, k), np.float32)
     w[::2] = 1.0
     panels = pixel_panels(pybitnet.pack_signs(w), k)
     got = _bitops.uint8_weight_matmul(x, panels, n, isa)
-    np.testing.assert_array_equal(got[0], np.where(np.arange(n) % 2 == 0, 255 * k, -255 * k))
+    for row in got:
+        np.testing.assert_array_equal(row, np.where(np.arange(n) % 2 == 0, 255 * k, -255 * k))
 
 
 def test_threads_give_the_same_result():

@@ -169,7 +169,8 @@ def _pixel_product(p: np.ndarray, stage: "PixelInput", uint8_path: str) -> np.nd
         return bitplane_matmul(p, layer.weight_bits, layer.in_features, stage.w_sums)
     # Exact int32 p . w (the same as the bit planes') with additions only, by the variant
     # the registry picks (AVX-512: subset-sum tables of the pixels in 16-bit lanes; AVX2:
-    # masked adds in 16-bit lanes; see pybitnet.active_kernels()).
+    # tables of two pixel rows per dword, or masked adds below 64 weight rows; see
+    # pybitnet.active_kernels()).
     s = _bitops.uint8_weight_matmul(p, stage.panels, layer.out_features)
     record("uint8_weight_matmul", lambda: pixel_matmul_ops(p.shape[0], layer.in_features, layer.out_features))
     return s
