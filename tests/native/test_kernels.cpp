@@ -92,7 +92,7 @@ void check_xnor(const Variant& v, Rng& rng) {
   for (std::size_t m : kM)
     for (std::size_t n : kN)
       for (std::size_t k : kK) {
-        if ((m * 7 + n * 3 + k) % 3) continue;  // a third of the cross product
+        if (m != 1 && (m * 7 + n * 3 + k) % 3) continue;  // a third of the cross product; every shape of one row (its own tile path)
         const std::size_t words = words_for(k), lda = words + 1, ldb = words + 3;
         auto a = random_bits(rng, m, k, lda), mask = random_bits(rng, m, k, lda), b = random_bits(rng, n, k, ldb);
         ++g_checks;

@@ -3,7 +3,7 @@
 // nest and the unmasked code is unchanged (kMasked is a compile-time constant;
 // `bias` is k). Internal to each file that includes it (anonymous namespace).
 //
-// SignRows: packed +-1 rows; dot = k - 2 * popcount(a ^ b).
+// SignRows: packed +-1 rows; dot = k - 2 * popcount(a ^ b) (SignRowsOf<true>: one row).
 // MaskedRows: ternary rows as sign bits plus a keep mask with its popcount per
 // row; dot = popcount(m) - 2 * popcount((a ^ b) & m). The mask travels with
 // its rows through row offsets and aligned copies (two planes per row, which
@@ -18,21 +18,37 @@
 namespace pbn {
 namespace {
 
-struct SignRows {
+// kOneRow: the whole call has one row of A (batch 1). The tiles then read the B rows one
+// after another rather than in lockstep, so that weights from DRAM stream in address order
+// (tile_avx512.h); with more rows the lockstep tile reuses each B load and is faster.
+template <bool kOne>
+struct SignRowsOf {
   static constexpr bool kMasked = false;
+  static constexpr bool kOneRow = kOne;
   static constexpr std::size_t kPlanes = 1;
   const word_t* a;
   std::size_t lda;
-  SignRows row(std::size_t i) const { return {a + i * lda, lda}; }
+  SignRowsOf row(std::size_t i) const { return {a + i * lda, lda}; }
   bool aligned() const { return aligned_rows(a, lda); }
-  SignRows copy(std::size_t rows, std::size_t words, word_t* dst, std::size_t ld) const {
+  SignRowsOf copy(std::size_t rows, std::size_t words, word_t* dst, std::size_t ld) const {
     return {copy_rows(a, lda, rows, words, dst, ld), ld};
   }
   PBN_INLINE std::int64_t bias(int, std::int64_t k) const { return k; }
 };
+using SignRows = SignRowsOf<false>;
+
+// f(rows): the SignRows of a (m rows), as the one-row type when m == 1.
+template <class F>
+PBN_INLINE void with_sign_rows(const word_t* a, std::size_t lda, std::size_t m, F&& f) {
+  if (m == 1)
+    f(SignRowsOf<true>{a, lda});
+  else
+    f(SignRows{a, lda});
+}
 
 struct MaskedRows {
   static constexpr bool kMasked = true;
+  static constexpr bool kOneRow = false;
   static constexpr std::size_t kPlanes = 2;
   const word_t* a;
   std::size_t lda;

@@ -12,7 +12,7 @@ namespace {
 template <class Tile>
 void run_xnor_gemm(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                    std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k) {
-  blocked_xnor_gemm<Tile>(SignRows{a, lda}, b, ldb, Int32Sink{c, ldc}, m, n, words, k);
+  with_sign_rows(a, lda, m, [&](auto rows) { blocked_xnor_gemm<Tile>(rows, b, ldb, Int32Sink{c, ldc}, m, n, words, k); });
 }
 
 template <class Tile>
@@ -31,7 +31,9 @@ void run_xnor_gemm_threshold(const word_t* a, std::size_t lda, const word_t* b, 
   const std::size_t out_words = words_for(n);
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t w = 0; w < out_words; ++w) c[i * ldc + w] = 0;  // padding bits past n stay zero
-  blocked_xnor_gemm<Tile>(SignRows{a, lda}, b, ldb, BitsSink::of(c, ldc, thresholds, flips), m, n, words, k);
+  with_sign_rows(a, lda, m, [&](auto rows) {
+    blocked_xnor_gemm<Tile>(rows, b, ldb, BitsSink::of(c, ldc, thresholds, flips), m, n, words, k);
+  });
 }
 
 }  // namespace

@@ -53,6 +53,24 @@ void Avx2Tile::run(const A a, const word_t* b, std::size_t ldb, const Sink& out,
 #pragma GCC unroll 4
     for (int j = 0; j < NR; ++j) acc[i][j] = zero;
   std::size_t w = 0;
+  if constexpr (MR == 1 && A::kOneRow) {
+    // One row of A in the call (batch 1, cold weights): the B rows one after another, so that the
+    // loads run through memory in address order (tile_avx512.h).
+    std::size_t end = 0;
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; ++j) {
+      for (w = 0; w + 4 <= words;) {
+        const std::size_t steps = min_sz((words - w) / 4, kMaxByteSteps);
+        __m256i bytes = zero;
+        for (std::size_t s = 0; s < steps; ++s, w += 4)
+          bytes = _mm256_add_epi8(bytes, popcnt8(_mm256_xor_si256(load(a.a + w), load(b + j * ldb + w)), popcnt8.low,
+                                                 popcnt8.low));
+        acc[0][j] = _mm256_add_epi64(acc[0][j], _mm256_sad_epu8(bytes, zero));
+      }
+      end = w;
+    }
+    w = end;
+  }
   while (w + 4 <= words) {
     const std::size_t steps = min_sz((words - w) / 4, kMaxByteSteps);
     __m256i bytes[MR][NR];

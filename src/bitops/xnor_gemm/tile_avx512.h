@@ -86,7 +86,19 @@ void Avx512Tile::run(const A& a, const word_t* b, std::size_t ldb, const Sink& o
   // accumulators every iteration to keep them for the tail.
   const std::size_t full = words & ~std::size_t(7);
   if (full < words) step<MR, NR, true>(acc, a, full, b + full, ldb, __mmask8((1u << (words - full)) - 1));
-  for (std::size_t w = 0; w < full; w += 8) step<MR, NR, false>(acc, a, w, b + w, ldb, 0xFF);
+  if constexpr (MR == 1 && A::kOneRow) {
+    // One row of A in the call (batch 1, cold weights): the B rows one after another, so that the
+    // loads run through memory in address order. In lockstep (8 rows 512 B apart
+    // at K = 4096) the hardware prefetchers kept up with none of them: 1x4096x4096
+    // from DRAM took 0.21-0.27 ms, now 0.16 (Zen 4; software prefetch changed nothing).
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j)
+      for (std::size_t w = 0; w < full; w += 8)
+        acc[0][j] = _mm512_add_epi64(acc[0][j], _mm512_popcnt_epi64(_mm512_xor_si512(
+                                                    _mm512_loadu_si512(a.a + w), _mm512_loadu_si512(b + j * ldb + w))));
+  } else {
+    for (std::size_t w = 0; w < full; w += 8) step<MR, NR, false>(acc, a, w, b + w, ldb, 0xFF);
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     const __m512i kk = _mm512_set1_epi64(a.bias(i, k));
