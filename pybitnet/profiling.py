@@ -20,6 +20,7 @@ beside the same CNN in PyTorch.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -104,6 +105,15 @@ def training_step(r, seed: int = 0):
     return step
 
 
+def _blas_threads(n: int):
+    """numpy's BLAS on n threads for the block (no limit without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(n)
+
+
 def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, threads: Optional[int] = None,
                      torch_baseline: bool = True, seed: int = 0, **overrides) -> TrainingProfile:
     """Time `steps` training steps (after one warm-up step) of `method`'s recipe on random data."""
@@ -116,8 +126,10 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     model = recipes.build_model(r, shape, 10)
     opt, loss_fn = recipes.build_optimizer(r, model, update_in_backward=True), recipes.build_loss(r)
     before = get_num_threads()
+    blas = contextlib.ExitStack()
     if threads:
         set_num_threads(threads)
+        blas.enter_context(_blas_threads(threads))  # the float layers' products run in numpy's BLAS
     torch_step = torch_training_step(r, seed) if torch_baseline else None
     torch_times = []
     seconds: Dict[str, float] = defaultdict(float)
@@ -182,6 +194,7 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
             delattr(m, direction)  # back to the class's method
         del opt.backward_update
         set_num_threads(before)
+        blas.close()
     n_train = 45000 if r.arch == "cnn" else 50000
     return TrainingProfile(method, dataset, r.batch_size, threads or before, steps,
                            {s: seconds[s] / steps for s in STAGES}, torch_s,
