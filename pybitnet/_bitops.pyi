@@ -100,7 +100,12 @@ def first_conv_threshold(
     isa: str = "",
 ) -> npt.NDArray[np.uint64]: ...
 def binary_weight_matmul(
-    x: npt.NDArray[np.float32], w_bits: npt.NDArray[np.uint64], k: int, isa: str = ""
+    x: npt.NDArray[np.float32],
+    w_bits: npt.NDArray[np.uint64],
+    k: int,
+    isa: str = "",
+    scale: float | None = None,
+    bias: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]: ...
 def uint8_weight_matmul(
     x: npt.NDArray[np.uint8], panels: npt.NDArray[np.uint16], n: int, isa: str = ""
@@ -114,6 +119,8 @@ def ternary_weight_matmul(
     nonzero_bits: npt.NDArray[np.uint64],
     k: int,
     isa: str = "",
+    scale: float | None = None,
+    bias: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]: ...
 def ternary_weight_matmul_t(
     g: npt.NDArray[np.float32],

@@ -15,14 +15,21 @@ import numpy as np
 from . import _bitops
 from ._arrays import as_array, as_bits, refuse_broadcast
 from ._interop import ArrayOut, tensors_in_tensors_out
+from .gemm import _number, _with_epilogue
 from .opcount import OpCounts, record
 from .packing import _check_k, pack_signs
 
 _TERNARY_DTYPES = (np.float32, np.float64, np.int8, np.int16)
 
 
+def _epilogue(scale, bias) -> dict:
+    """The bindings' scale/bias arguments, checked (gemm.xnor_gemm's rules)."""
+    return dict(scale=None if scale is None else _number(scale, "scale"),
+                bias=None if bias is None else as_array(bias, "bias"))
+
+
 @tensors_in_tensors_out
-def binary_weight_matmul(x, w_bits, k: int) -> ArrayOut:
+def binary_weight_matmul(x, w_bits, k: int, *, scale=None, bias=None) -> ArrayOut:
     """``x @ sign(W).T`` for packed +-1 weights: the forward pass of a BinaryConnect layer.
 
     Parameters
@@ -33,10 +40,16 @@ def binary_weight_matmul(x, w_bits, k: int) -> ArrayOut:
         Rows of W packed by :func:`pack_signs` or :func:`binarize` (bit 1 = -1).
     k : int
         K, the logical length of the weight rows.
+    scale : number, optional
+        Multiplies the product (a BinaryConnect layer's H), as numpy's ``y * np.float32(scale)``.
+    bias : float32 array (N,), optional
+        Added after the scale, as numpy's ``y += bias``. Both run on each thread's rows while they
+        are in cache, not as a second pass over the output; the bits are numpy's.
 
     Returns
     -------
-    float32 array (M, N), computed with additions and subtractions only.
+    float32 array (M, N), computed with additions and subtractions only (and the epilogue's
+    one multiplication / addition per output, when given).
 
     Notes
     -----
@@ -44,8 +57,9 @@ def binary_weight_matmul(x, w_bits, k: int) -> ArrayOut:
     ``|y - y_exact| <= (3K + 2) * 2**-24 * sum_c |x[i, c]|`` (tested). NaN and Inf in
     `x` give the same NaN/Inf as the float product.
     """
-    y = _bitops.binary_weight_matmul(as_array(x, "x"), as_bits(w_bits, "w_bits"), k)
-    record("binary_weight_matmul", lambda: binary_weight_matmul_ops(y.shape[0], k, y.shape[1]))
+    y = _bitops.binary_weight_matmul(as_array(x, "x"), as_bits(w_bits, "w_bits"), k, **_epilogue(scale, bias))
+    record("binary_weight_matmul",
+           lambda: _with_epilogue(binary_weight_matmul_ops(y.shape[0], k, y.shape[1]), y.shape, scale, bias))
     return y
 
 
@@ -105,15 +119,17 @@ def pack_ternary(t) -> tuple[ArrayOut, ArrayOut]:
 
 
 @tensors_in_tensors_out
-def ternary_weight_matmul(x, sign_bits, nonzero_bits, k: int) -> ArrayOut:
+def ternary_weight_matmul(x, sign_bits, nonzero_bits, k: int, *, scale=None, bias=None) -> ArrayOut:
     """``x @ T.T`` for ternary weights T (N, K) packed by :func:`pack_ternary` or :func:`ternarize`.
 
     Zero weights are skipped: each nonzero weight costs one addition or
-    subtraction per row of `x`, and nothing is multiplied. Returns float32 (M, N).
+    subtraction per row of `x`, and nothing is multiplied. Returns float32 (M, N),
+    then ``* scale`` and ``+ bias`` when given (as :func:`binary_weight_matmul`).
     """
     y = _bitops.ternary_weight_matmul(as_array(x, "x"), as_bits(sign_bits, "sign_bits"),
-                                      as_bits(nonzero_bits, "nonzero_bits"), k)
-    record("ternary_weight_matmul", lambda: ternary_weight_matmul_ops(y.shape[0], k, nonzero_bits))
+                                      as_bits(nonzero_bits, "nonzero_bits"), k, **_epilogue(scale, bias))
+    record("ternary_weight_matmul",
+           lambda: _with_epilogue(ternary_weight_matmul_ops(y.shape[0], k, nonzero_bits), y.shape, scale, bias))
     return y
 
 

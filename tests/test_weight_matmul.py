@@ -400,3 +400,50 @@ def test_transposed_tables_of_a_large_output_in_row_slices(isa, ternary):
     alone = np.concatenate([run(g[i:i + 20]) for i in range(0, m, 20)])
     np.testing.assert_array_equal(z.view(np.uint32), alone.view(np.uint32))
     assert np.isnan(z[250]).sum() + np.isinf(z[250]).sum() == k
+
+
+@pytest.mark.parametrize("kind", ["binary", "ternary"])
+@pytest.mark.parametrize("m,n,k", [(3, 7, 64), (5, 4096, 100), (600, 130, 27), (257, 65, 784)])
+@pytest.mark.parametrize("scale,with_bias", [(None, True), (0.37, False), (0.37, True), (1.0, True)])
+def test_forward_epilogue_gives_numpys_bits(isa, kind, m, n, k, scale, with_bias):
+    """scale and bias in the call (row chunks while they are in cache, on every thread) give the bits of
+    numpy's ``y * np.float32(scale)`` then ``y += bias`` after the plain product."""
+    rng = np.random.default_rng(m + n + k)
+    x = rng.standard_normal((m, k), dtype=np.float32)
+    t = ternary(rng, n, k)
+    bias = rng.standard_normal(n, dtype=np.float32) if with_bias else None
+    if kind == "binary":
+        bits = pybitnet.pack_signs(t.astype(np.float32) - 0.5)
+        call = lambda **e: _bitops.binary_weight_matmul(x, bits, k, isa=isa, **e)  # noqa: E731
+    else:
+        s, nz = pybitnet.pack_ternary(t)
+        call = lambda **e: _bitops.ternary_weight_matmul(x, s, nz, k, isa=isa, **e)  # noqa: E731
+    expected = call()
+    if scale is not None:
+        expected = expected * np.float32(scale)
+    if bias is not None:
+        expected += bias
+    before = pybitnet.get_num_threads()
+    try:
+        for threads in (1, 2):
+            pybitnet.set_num_threads(threads)
+            np.testing.assert_array_equal(call(scale=scale, bias=bias), expected)
+    finally:
+        pybitnet.set_num_threads(before)
+
+
+def test_forward_epilogue_public_wrapper_and_bad_arguments():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 70), dtype=np.float32)
+    bits = pybitnet.pack_signs(signs(rng, 9, 70))
+    bias = np.arange(9, dtype=np.float32)
+    with pybitnet.count_ops() as counts:
+        y = pybitnet.binary_weight_matmul(x, bits, 70, scale=2.0, bias=bias)
+    np.testing.assert_array_equal(y, pybitnet.binary_weight_matmul(x, bits, 70) * np.float32(2.0) + bias)
+    assert counts.multiplications == 4 * 9 and counts.additions == 4 * 9 * 70 + 4 * 9
+    with pytest.raises(ValueError, match="bias must have one entry per weight row"):
+        pybitnet.binary_weight_matmul(x, bits, 70, bias=bias[:5])
+    with pytest.raises(TypeError, match="bias must have dtype float32"):
+        _bitops.binary_weight_matmul(x, bits, 70, bias=bias.astype(np.float64))
+    with pytest.raises(TypeError, match="scale must be a number"):
+        pybitnet.binary_weight_matmul(x, bits, 70, scale="two")

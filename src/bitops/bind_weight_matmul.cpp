@@ -70,7 +70,8 @@ namespace {
 // `out` if given). With a tally, through the instrumented reference.
 py::array_t<float> product(bool transposed, const py::array& a, const char* a_name, const Weights& w,
                            std::int64_t k_, const Target& target, const py::object& out_obj = py::none(),
-                           std::vector<const py::array*> inputs = {}, OpTally* tally = nullptr) {
+                           std::vector<const py::array*> inputs = {}, OpTally* tally = nullptr,
+                           driver::Epilogue epilogue = {}) {
   const std::size_t lda = check_f32_matrix(a, a_name);
   const std::size_t k = std::size_t(k_), m = std::size_t(a.shape(0));
   const std::size_t cols_in = transposed ? w.n : k, cols_out = transposed ? k : w.n;
@@ -91,16 +92,31 @@ py::array_t<float> product(bool transposed, const py::array& a, const char* a_na
   else if (transposed)
     driver::weight_matmul_t(target, ap, lda, w, o, cols_out, m, k);
   else
-    driver::weight_matmul(target, ap, lda, w, o, cols_out, m, k);
+    driver::weight_matmul(target, ap, lda, w, o, cols_out, m, k, epilogue);
   return out;
 }
 
+// The forward products' optional epilogue: y * scale (a number), then + bias (float32, one per weight row).
+driver::Epilogue epilogue_of(const py::object& scale, const py::object& bias, std::size_t n) {
+  driver::Epilogue e;
+  if (!scale.is_none()) {
+    if (!py::isinstance<py::float_>(scale) && !py::isinstance<py::int_>(scale))
+      throw py::type_error("scale must be a number (or None), got " + std::string(py::str(py::type::of(scale))));
+    e.scale = scale.cast<float>();
+  }
+  if (!bias.is_none()) {
+    if (!py::isinstance<py::array>(bias)) throw py::type_error("bias must be a float32 numpy array (or None)");
+    e.bias = per_output<float>(bias.cast<py::array>(), "bias", "float32", n, "weight row");
+  }
+  return e;
+}
+
 py::array_t<float> binary_weight_matmul(const py::array& x, const py::array& w_bits, const py::handle& k_obj,
-                                        const std::string& isa_name) {
+                                        const std::string& isa_name, const py::object& scale, const py::object& bias) {
   const Target target = resolve_target(isa_name);
   const std::int64_t k = check_weight_k(k_obj);
   const Weights w = check_binary(w_bits, k);
-  return product(false, x, "x", w, k, target);
+  return product(false, x, "x", w, k, target, py::none(), {}, nullptr, epilogue_of(scale, bias, w.n));
 }
 
 py::array_t<float> binary_weight_matmul_t(const py::array& g, const py::array& w_bits, const py::handle& k_obj,
@@ -113,11 +129,12 @@ py::array_t<float> binary_weight_matmul_t(const py::array& g, const py::array& w
 
 py::array_t<float> ternary_weight_matmul(const py::array& x, const py::array& sign_bits,
                                          const py::array& nonzero_bits, const py::handle& k_obj,
-                                         const std::string& isa_name) {
+                                         const std::string& isa_name, const py::object& scale,
+                                         const py::object& bias) {
   const Target target = resolve_target(isa_name);
   const std::int64_t k = check_weight_k(k_obj);
   const Weights w = check_ternary(sign_bits, nonzero_bits, k);
-  return product(false, x, "x", w, k, target);
+  return product(false, x, "x", w, k, target, py::none(), {}, nullptr, epilogue_of(scale, bias, w.n));
 }
 
 py::array_t<float> ternary_weight_matmul_t(const py::array& g, const py::array& sign_bits,
@@ -148,12 +165,14 @@ py::tuple counted_reference(const std::string& op, const py::array& a, const py:
 
 void bind_weight_matmul(py::module_& m) {
   m.def("binary_weight_matmul", &binary_weight_matmul, py::arg("x"), py::arg("w_bits"), py::arg("k"),
-        py::arg("isa") = "", "x @ sign(W).T from packed W (see pybitnet.binary_weight_matmul).");
+        py::arg("isa") = "", py::arg("scale") = py::none(), py::arg("bias") = py::none(),
+        "x @ sign(W).T from packed W, then * scale and + bias with either (see pybitnet.binary_weight_matmul).");
   m.def("binary_weight_matmul_t", &binary_weight_matmul_t, py::arg("g"), py::arg("w_bits"), py::arg("k"),
         py::arg("isa") = "", py::arg("out") = py::none(), "g @ sign(W) from packed W (see pybitnet.binary_weight_matmul_t).");
   m.def("ternary_weight_matmul", &ternary_weight_matmul, py::arg("x"), py::arg("sign_bits"),
-        py::arg("nonzero_bits"), py::arg("k"), py::arg("isa") = "",
-        "x @ T.T for ternary T (see pybitnet.ternary_weight_matmul).");
+        py::arg("nonzero_bits"), py::arg("k"), py::arg("isa") = "", py::arg("scale") = py::none(),
+        py::arg("bias") = py::none(),
+        "x @ T.T for ternary T, then * scale and + bias with either (see pybitnet.ternary_weight_matmul).");
   m.def("ternary_weight_matmul_t", &ternary_weight_matmul_t, py::arg("g"), py::arg("sign_bits"),
         py::arg("nonzero_bits"), py::arg("k"), py::arg("isa") = "", py::arg("out") = py::none(),
         "g @ T for ternary T (see pybitnet.ternary_weight_matmul_t).");
