@@ -51,6 +51,40 @@ class XnorGemm:
     track_gops.unit = "G bit-MAC/s"
 
 
+class XnorGemmCold:
+    """One row against 4096x4096 packed weights that come from DRAM (batch-1 inference after other
+    work): the tiles read the B rows one after another in that case (a_rows.h, SignRowsOf<true>).
+    track_ medians of calls timed alone, each after an untimed flush (pack_signs over 128 MiB); the
+    baseline reads the same 2 MiB the same way (numpy's max over them)."""
+
+    timeout = 120
+
+    def setup(self):
+        use_threads()
+        self.a_bits = pybitnet.pack_signs(random_pm((1, 4096), 1))
+        self.b_bits = pybitnet.pack_signs(random_pm((4096, 4096), 2))
+        self.flush = random_pm((32 * 1024 * 1024,), 3)
+
+    def _cold_ms(self, fn, reps=21):
+        times = []
+        for _ in range(reps):
+            pybitnet.pack_signs(self.flush)
+            t0 = timeit.default_timer()
+            fn()
+            times.append(timeit.default_timer() - t0)
+        return 1e3 * sorted(times)[reps // 2]
+
+    def track_xnor_gemm_1x4096x4096_cold(self):
+        return self._cold_ms(lambda: _bitops.xnor_gemm(self.a_bits, self.b_bits, 4096, ISA))
+
+    track_xnor_gemm_1x4096x4096_cold.unit = "ms"
+
+    def track_numpy_read_cold(self):
+        return self._cold_ms(lambda: self.b_bits.max())
+
+    track_numpy_read_cold.unit = "ms"
+
+
 class XnorGemmOps:
     """Operations per call, beside the float GEMM of the same shape."""
 
