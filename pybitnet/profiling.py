@@ -111,7 +111,7 @@ def _blas_threads(n: int):
         from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()
-    return threadpool_limits(n)
+    return threadpool_limits(n, user_api="blas")
 
 
 def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, threads: Optional[int] = None,

@@ -10,7 +10,7 @@ import numpy as np
 
 import pybitnet
 from pybitnet import _bitops, layout
-from pybitnet.opcount import float_gemm_ops, record
+from pybitnet.opcount import OpCounts, float_gemm_ops, record
 from pybitnet.weight_matmul import binary_weight_matmul_ops, ternary_weight_matmul_ops
 
 from .quantizers import SampledWeights
@@ -35,7 +35,11 @@ def float_weight_grad(g, x, out=None):
 
 
 def _scaled(y, h):
-    return y if h == 1.0 else y * np.float32(h)
+    """y * h (a new array; y itself when h is 1), its multiplications counted."""
+    if h == 1.0:
+        return y
+    record("scale", lambda: OpCounts(multiplications=y.size))
+    return y * np.float32(h)
 
 
 @dataclass
@@ -123,6 +127,8 @@ def conv_input_grad(g, w: SampledWeights, h: float, dx, kernel, stride, padding,
             record("ternary_weight_matmul_t", lambda rows=rows: ternary_weight_matmul_ops(rows, w.k, w.nonzero))
         else:
             record("binary_weight_matmul_t", lambda rows=rows: binary_weight_matmul_ops(rows, w.k, w.bits.shape[0]))
+        if h != 1.0:  # the C++ multiplies each product row by h before the scatter
+            record("scale", lambda rows=rows: OpCounts(multiplications=rows * w.k))
     return dx
 
 

@@ -35,14 +35,15 @@ constexpr double kNsPerTernaryTableTerm = 0.0057;
 constexpr double kNsPerPixelTerm = 0.0017;
 
 // The product of rows [i0, i1) x columns [j0, j1) by `product(r0, r1)`, then the epilogue, in row
-// chunks of ~64 KiB of output (at multiples of 4 rows, as the threads' cut) so that the second
-// pass reads the chunk from cache: the CIFAR-10 net's first conv writes 26 MB, and numpy's
-// `y += bias` after it was a second trip through memory on one thread (2.3 ms of its 8.6).
+// chunks of ~256 KiB of output (at multiples of 4 rows, as the threads' cut) so that the second
+// pass reads the chunk from L2: the CIFAR-10 net's first conv writes 26 MB, and numpy's
+// `y += bias` after it was a second trip through memory on one thread (2.3 ms of its 8.6). Not
+// smaller: the short-row kernel (narrow.h) builds a sign table per call.
 template <class Product>
 void with_epilogue(const Epilogue& e, float* y, std::size_t ldy, std::size_t i0, std::size_t i1, std::size_t j0,
                    std::size_t j1, const Product& product) {
   if (!e.active()) return product(i0, i1);
-  const std::size_t per_chunk = std::max<std::size_t>(4, (16384 / std::max<std::size_t>(1, j1 - j0)) / 4 * 4);
+  const std::size_t per_chunk = std::max<std::size_t>(4, (65536 / std::max<std::size_t>(1, j1 - j0)) / 4 * 4);
   for (std::size_t r0 = i0; r0 < i1; r0 += per_chunk) {
     const std::size_t r1 = std::min(i1, r0 + per_chunk);
     product(r0, r1);

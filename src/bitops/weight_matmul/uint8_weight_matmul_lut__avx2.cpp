@@ -111,7 +111,8 @@ void pair_panel(const std::uint8_t* x, std::size_t ldx, std::size_t rows, const 
   for (std::size_t r = 0; r < rows; ++r) {
     std::int32_t total = 0;
     for (std::size_t c = 0; c < k; ++c) total += x[r * ldx + c];
-    for (std::size_t j = 0; j < n; ++j) y[r * ldy + j] = total - 2 * y[r * ldy + j];
+    for (std::size_t j = 0; j < n; ++j)  // in uint32: 2 * neg may pass 2**31 where the result still fits
+      y[r * ldy + j] = std::int32_t(std::uint32_t(total) - 2u * std::uint32_t(y[r * ldy + j]));
   }
 }
 

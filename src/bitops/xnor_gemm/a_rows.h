@@ -18,9 +18,10 @@
 namespace pbn {
 namespace {
 
-// kOneRow: the whole call has one row of A (batch 1). The tiles then read the B rows one
-// after another rather than in lockstep, so that weights from DRAM stream in address order
-// (tile_avx512.h); with more rows the lockstep tile reuses each B load and is faster.
+// kOneRow: the kernel call (a thread's share of the product) has one row of A (batch 1).
+// The tiles then read the B rows one after another rather than in lockstep, so that weights
+// from DRAM stream in address order (tile_avx512.h); with more rows the lockstep tile reuses
+// each B load and is faster.
 template <bool kOne>
 struct SignRowsOf {
   static constexpr bool kMasked = false;
