@@ -89,6 +89,20 @@ std::int64_t checked_k(const py::handle& k, const char* name, std::int64_t max, 
   return v;
 }
 
+driver::Affine affine_arg(const py::object& scale, const py::object& bias, std::size_t n, const char* per) {
+  driver::Affine e;
+  if (!scale.is_none()) {
+    if (!py::isinstance<py::float_>(scale) && !py::isinstance<py::int_>(scale))
+      throw py::type_error("scale must be a number (or None), got " + std::string(py::str(py::type::of(scale))));
+    e.scale = scale.cast<float>();
+  }
+  if (!bias.is_none()) {
+    if (!py::isinstance<py::array>(bias)) throw py::type_error("bias must be a float32 numpy array (or None)");
+    e.bias = per_output<float>(bias.cast<py::array>(), "bias", "float32", n, per);
+  }
+  return e;
+}
+
 bool overlaps(const py::array& a, const py::array& b) {
   const auto* pa = static_cast<const char*>(a.data());
   const auto* pb = static_cast<const char*>(b.data());

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "affine.h"
 #include "registry.h"
 
 namespace pbn {
@@ -89,6 +90,10 @@ const T* per_output(const py::array& a, const char* name, const char* expected, 
                           "), got shape " + shape_str(a));
   return static_cast<const T*>(a.data());
 }
+
+// A float epilogue's arguments (affine.h): scale a Python number or None (1), bias a float32 array
+// with one entry per output `per` (n of them) or None.
+driver::Affine affine_arg(const py::object& scale, const py::object& bias, std::size_t n, const char* per);
 
 // A bool array of n flags (one per `per`) packed into words (bit j = flag j);
 // None -> an empty vector. Each flag is read as a byte and normalised (any

@@ -71,7 +71,7 @@ namespace {
 py::array_t<float> product(bool transposed, const py::array& a, const char* a_name, const Weights& w,
                            std::int64_t k_, const Target& target, const py::object& out_obj = py::none(),
                            std::vector<const py::array*> inputs = {}, OpTally* tally = nullptr,
-                           driver::Epilogue epilogue = {}) {
+                           driver::Affine epilogue = {}) {
   const std::size_t lda = check_f32_matrix(a, a_name);
   const std::size_t k = std::size_t(k_), m = std::size_t(a.shape(0));
   const std::size_t cols_in = transposed ? w.n : k, cols_out = transposed ? k : w.n;
@@ -96,27 +96,12 @@ py::array_t<float> product(bool transposed, const py::array& a, const char* a_na
   return out;
 }
 
-// The forward products' optional epilogue: y * scale (a number), then + bias (float32, one per weight row).
-driver::Epilogue epilogue_of(const py::object& scale, const py::object& bias, std::size_t n) {
-  driver::Epilogue e;
-  if (!scale.is_none()) {
-    if (!py::isinstance<py::float_>(scale) && !py::isinstance<py::int_>(scale))
-      throw py::type_error("scale must be a number (or None), got " + std::string(py::str(py::type::of(scale))));
-    e.scale = scale.cast<float>();
-  }
-  if (!bias.is_none()) {
-    if (!py::isinstance<py::array>(bias)) throw py::type_error("bias must be a float32 numpy array (or None)");
-    e.bias = per_output<float>(bias.cast<py::array>(), "bias", "float32", n, "weight row");
-  }
-  return e;
-}
-
 py::array_t<float> binary_weight_matmul(const py::array& x, const py::array& w_bits, const py::handle& k_obj,
                                         const std::string& isa_name, const py::object& scale, const py::object& bias) {
   const Target target = resolve_target(isa_name);
   const std::int64_t k = check_weight_k(k_obj);
   const Weights w = check_binary(w_bits, k);
-  return product(false, x, "x", w, k, target, py::none(), {}, nullptr, epilogue_of(scale, bias, w.n));
+  return product(false, x, "x", w, k, target, py::none(), {}, nullptr, affine_arg(scale, bias, w.n, "weight row"));
 }
 
 py::array_t<float> binary_weight_matmul_t(const py::array& g, const py::array& w_bits, const py::handle& k_obj,
@@ -134,7 +119,7 @@ py::array_t<float> ternary_weight_matmul(const py::array& x, const py::array& si
   const Target target = resolve_target(isa_name);
   const std::int64_t k = check_weight_k(k_obj);
   const Weights w = check_ternary(sign_bits, nonzero_bits, k);
-  return product(false, x, "x", w, k, target, py::none(), {}, nullptr, epilogue_of(scale, bias, w.n));
+  return product(false, x, "x", w, k, target, py::none(), {}, nullptr, affine_arg(scale, bias, w.n, "weight row"));
 }
 
 py::array_t<float> ternary_weight_matmul_t(const py::array& g, const py::array& sign_bits,

@@ -15,17 +15,7 @@ constexpr const char* kWhyInt32 = "the int32 result could overflow (k <= 2**31 -
 // Null when both are None: the result stays int32.
 std::unique_ptr<driver::Affine> epilogue_of(const py::object& scale, const py::object& bias, std::size_t n) {
   if (scale.is_none() && bias.is_none()) return nullptr;
-  auto e = std::make_unique<driver::Affine>();
-  if (!scale.is_none()) {
-    if (!py::isinstance<py::float_>(scale) && !py::isinstance<py::int_>(scale))
-      throw py::type_error("scale must be a number (or None), got " + std::string(py::str(py::type::of(scale))));
-    e->scale = scale.cast<float>();
-  }
-  if (!bias.is_none()) {
-    if (!py::isinstance<py::array>(bias)) throw py::type_error("bias must be a float32 numpy array (or None)");
-    e->bias = per_output<float>(bias.cast<py::array>(), "bias", "float32", n, "row of b_bits");
-  }
-  return e;
+  return std::make_unique<driver::Affine>(affine_arg(scale, bias, n, "row of b_bits"));
 }
 
 // int32 dot products, or float32 ones through the epilogue: both are 4 bytes, so the kernel writes the int32s

@@ -40,7 +40,7 @@ constexpr double kNsPerPixelTerm = 0.0017;
 // `y += bias` after it was a second trip through memory on one thread (2.3 ms of its 8.6). Not
 // smaller: the short-row kernel (narrow.h) builds a sign table per call.
 template <class Product>
-void with_epilogue(const Epilogue& e, float* y, std::size_t ldy, std::size_t i0, std::size_t i1, std::size_t j0,
+void with_epilogue(const Affine& e, float* y, std::size_t ldy, std::size_t i0, std::size_t i1, std::size_t j0,
                    std::size_t j1, const Product& product) {
   if (!e.active()) return product(i0, i1);
   const std::size_t per_chunk = std::max<std::size_t>(4, (65536 / std::max<std::size_t>(1, j1 - j0)) / 4 * 4);
@@ -60,7 +60,7 @@ void with_epilogue(const Epilogue& e, float* y, std::size_t ldy, std::size_t i0,
 }  // namespace
 
 void weight_matmul(const Target& t, const float* x, std::size_t ldx, const WeightBits& w, float* y, std::size_t ldy,
-                   std::size_t m, std::size_t k, Epilogue epilogue) {
+                   std::size_t m, std::size_t k, Affine epilogue) {
   const Shape shape{m, w.n, k};
   const double ns = double(m) * double(w.n) * double(k) * (w.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm);
   if (w.nz) {

@@ -5,6 +5,7 @@
 // kernel. Arguments as in kernels.h.
 #pragma once
 
+#include "../affine.h"
 #include "../registry.h"
 
 namespace pbn {
@@ -20,18 +21,10 @@ struct WeightBits {
   std::size_t n;
 };
 
-// What the forward product does to its output while it is in cache: y = y * scale (when
-// scale != 1), then y + bias[j] (when bias): the two roundings of numpy's `y * scale` and
-// `y += bias` after the product, so the bits are theirs.
-struct Epilogue {
-  float scale = 1.0f;
-  const float* bias = nullptr;
-  bool active() const { return scale != 1.0f || bias; }
-};
-
-// y (m x n, stride ldy) = x (m x k) @ W.T, then the epilogue
+// y (m x n, stride ldy) = x (m x k) @ W.T, then the epilogue (affine.h) on each thread's rows
+// while they are in cache
 void weight_matmul(const Target& t, const float* x, std::size_t ldx, const WeightBits& w, float* y, std::size_t ldy,
-                   std::size_t m, std::size_t k, Epilogue epilogue = {});
+                   std::size_t m, std::size_t k, Affine epilogue = {});
 // z (m x k, stride ldz) = g (m x n) @ W
 void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
                      std::size_t ldz, std::size_t m, std::size_t k);

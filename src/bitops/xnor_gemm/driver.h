@@ -7,17 +7,14 @@
 
 #include <vector>
 
+#include "../affine.h"
 #include "../registry.h"
 
 namespace pbn {
 namespace driver {
 
-// A float epilogue (int32_affine) run on each chunk of c right after its
+// A float epilogue (int32_affine, affine.h) run on each chunk of c right after its
 // products, while the chunk is in cache: c then holds float32 bits.
-struct Affine {
-  float scale = 1.0f;
-  const float* bias = nullptr;  // n floats, or null
-};
 
 // c (m x n, row stride ldc) = k - 2 * popcount(a_i ^ b_j); with `epilogue`, float(c) * scale + bias.
 void xnor_gemm(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
