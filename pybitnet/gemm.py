@@ -53,8 +53,7 @@ def xnor_gemm(a_bits, b_bits, k: int, mask=None, *, scale=None, bias=None) -> Ar
     """
     a_bits = as_bits(a_bits, "a_bits")
     b_bits = as_bits(b_bits, "b_bits")
-    epilogue = dict(scale=None if scale is None else _number(scale, "scale"),
-                    bias=None if bias is None else as_array(bias, "bias"))
+    epilogue = _epilogue(scale, bias)
     if mask is None:
         c = _bitops.xnor_gemm(a_bits, b_bits, k, **epilogue)
         record("xnor_gemm", lambda: _with_epilogue(xnor_gemm_ops(c.shape[0], k, c.shape[1]), c.shape, scale, bias))
@@ -63,6 +62,12 @@ def xnor_gemm(a_bits, b_bits, k: int, mask=None, *, scale=None, bias=None) -> Ar
     record("xnor_gemm_masked",
            lambda: _with_epilogue(xnor_gemm_masked_ops(c.shape[0], k, c.shape[1]), c.shape, scale, bias))
     return c
+
+
+def _epilogue(scale, bias) -> dict:
+    """The bindings' scale/bias arguments of a product's float epilogue, checked."""
+    return dict(scale=None if scale is None else _number(scale, "scale"),
+                bias=None if bias is None else as_array(bias, "bias"))
 
 
 def _number(v, name: str) -> float:

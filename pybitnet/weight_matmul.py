@@ -15,17 +15,11 @@ import numpy as np
 from . import _bitops
 from ._arrays import as_array, as_bits, refuse_broadcast
 from ._interop import ArrayOut, tensors_in_tensors_out
-from .gemm import _number, _with_epilogue
+from .gemm import _epilogue, _with_epilogue
 from .opcount import OpCounts, record
 from .packing import _check_k, pack_signs
 
 _TERNARY_DTYPES = (np.float32, np.float64, np.int8, np.int16)
-
-
-def _epilogue(scale, bias) -> dict:
-    """The bindings' scale/bias arguments, checked (gemm.xnor_gemm's rules)."""
-    return dict(scale=None if scale is None else _number(scale, "scale"),
-                bias=None if bias is None else as_array(bias, "bias"))
 
 
 @tensors_in_tensors_out

@@ -97,10 +97,10 @@ def weight_matmul(x, w: SampledWeights, h: float, x_bits: Optional[PackedInput] 
     if x_bits is not None:  # the scale 1.0 of a plain BNN layer multiplies exactly
         return pybitnet.xnor_gemm(x_bits.signs, w.bits, w.k, mask=x_bits.nonzero, scale=h * x_bits.scale, bias=bias)
     x = np.ascontiguousarray(x, dtype=np.float32)
-    epilogue = dict(scale=None if h == 1.0 else h, bias=bias)  # in the call: y * h + bias on rows in cache
+    # y * h + bias in the call, on rows in cache (a scale of 1 is not multiplied, nor counted)
     if w.kind == "ternary":
-        return pybitnet.ternary_weight_matmul(x, w.bits, w.nonzero, w.k, **epilogue)
-    return pybitnet.binary_weight_matmul(x, w.bits, w.k, **epilogue)
+        return pybitnet.ternary_weight_matmul(x, w.bits, w.nonzero, w.k, scale=h, bias=bias)
+    return pybitnet.binary_weight_matmul(x, w.bits, w.k, scale=h, bias=bias)
 
 
 def weight_matmul_t(g, w: SampledWeights, h: float):

@@ -55,8 +55,8 @@ void Avx2Tile::run(const A a, const word_t* b, std::size_t ldb, const Sink& out,
   std::size_t w = 0;
   if constexpr (MR == 1 && A::kOneRow) {
     // One row of A in the call (batch 1, cold weights): the B rows one after another, so that the
-    // loads run through memory in address order (tile_avx512.h).
-    std::size_t end = 0;
+    // loads run through memory in address order (tile_avx512.h). Each row leaves w at the
+    // same place, where the scalar tail below starts.
 #pragma GCC unroll 4
     for (int j = 0; j < NR; ++j) {
       for (w = 0; w + 4 <= words;) {
@@ -67,9 +67,7 @@ void Avx2Tile::run(const A a, const word_t* b, std::size_t ldb, const Sink& out,
                                                  popcnt8.low));
         acc[0][j] = _mm256_add_epi64(acc[0][j], _mm256_sad_epu8(bytes, zero));
       }
-      end = w;
     }
-    w = end;
   }
   while (w + 4 <= words) {
     const std::size_t steps = min_sz((words - w) / 4, kMaxByteSteps);
