@@ -161,9 +161,10 @@ def assert_matches_float_product(y, a, w):
 
 @pytest.mark.parametrize("n", [21, 70])  # 70: the AVX2 table path (n >= 64)
 @pytest.mark.parametrize("kind", ["binary", "ternary"])
-def test_nonfinite_forward_propagates_like_float_product(isa, kind, n):
+@pytest.mark.parametrize("m", [6, 10])  # 10: AVX2's wide panel of 8 rows, then 2
+def test_nonfinite_forward_propagates_like_float_product(isa, kind, n, m):
     rng = np.random.default_rng(3)
-    m, k = 6, 100
+    k = 100
     x = nonfinite_input(rng, m, k)
     w = signs(rng, n, k) if kind == "binary" else ternary(rng, n, k)
     w[:, 0], w[:, 1] = 1, -1  # row 4: 3e38 - 3e38 = 0 in the float product
@@ -191,18 +192,22 @@ def test_nonfinite_transposed_propagates_like_float_product(isa, kind, m):
     assert_matches_float_product(z, g, w.T)
 
 
-@pytest.mark.parametrize("k", [784, 1100, 4096])
-def test_forward_rows_do_not_depend_on_the_batch(isa, k):
+@pytest.mark.parametrize("k,n", [(784, 300), (1100, 300), (4096, 300), (37, 64), (257, 71), (800, 129)])
+def test_forward_rows_do_not_depend_on_the_batch(isa, k, n):
     """A row's float sums are the same bits alone (batch 1, the last row of M % 4 == 1) as in
-    any panel: the packed engine's first layer reproduces training at every batch size."""
+    any panel (AVX2: 8 rows of x per lane-table panel, 4 per permute panel): the packed
+    engine's first layer reproduces training at every batch size. n % 8 != 0 and k in part
+    blocks and part dwords reach every remainder of the wide panel's loops."""
     rng = np.random.default_rng(9)
-    x = rng.standard_normal((9, k), dtype=np.float32)
-    bits = pybitnet.pack_signs(rng.standard_normal((300, k), dtype=np.float32))
+    x = rng.standard_normal((19, k), dtype=np.float32)
+    x[17] *= 1e-30  # subnormal partial sums
+    bits = pybitnet.pack_signs(rng.standard_normal((n, k), dtype=np.float32))
     full = _bitops.binary_weight_matmul(x, bits, k, isa=isa)
-    for m in range(1, 9):
+    for m in list(range(1, 10)) + [16, 17]:
         np.testing.assert_array_equal(_bitops.binary_weight_matmul(x[:m], bits, k, isa=isa), full[:m])
-    for i in range(9):
+    for i in range(19):
         np.testing.assert_array_equal(_bitops.binary_weight_matmul(x[i:i + 1], bits, k, isa=isa), full[i:i + 1])
+    np.testing.assert_array_equal(_bitops.binary_weight_matmul(x[3:], bits, k, isa=isa), full[3:])
 
 
 def test_threads_give_identical_results(isa):

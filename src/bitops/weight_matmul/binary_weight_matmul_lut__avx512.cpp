@@ -65,6 +65,7 @@ struct Avx512Tables {
   static constexpr std::size_t kBlockK = 512;  // weights per K block: 128 nibble tables (8 KiB)
   static constexpr std::size_t kRows = 16;     // weight rows per lookup (lanes)
   static constexpr std::size_t kTableFloats = kBlockK / 4 * 16;
+  static constexpr std::size_t kWideRows = 0;  // no wide panels (table_forward.h)
   using S = Avx512;
 
   // tables[g] (16 floats): lane b = sum of x[4g + l] over the set bits l of b, in order l = 0..3.

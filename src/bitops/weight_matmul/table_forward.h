@@ -10,7 +10,9 @@
 // rows with a non-finite output are redone in exact order (fixup.h).
 // T provides: kBlockK, kRows, kTableFloats (one row of x's tables), S (the SIMD
 // helpers for row_sums), build_tables(x, cols, tables) and
-// lut_block<MR>(tables, s, lds, w0, cols, rows, neg, ldy).
+// lut_block<MR>(tables, s, lds, w0, cols, rows, neg, ldy); and kWideRows: 0, or
+// the rows of x of a wide_panel(x, ldx, s, lds, y, ldy, n, k), taken first, that
+// must sum each row as the panels of 4 do.
 // Included by each ISA's file (internal linkage, that file's flags).
 #pragma once
 
@@ -55,6 +57,11 @@ void table_forward(const float* x, std::size_t ldx, const word_t* s, std::size_t
                    std::size_t m, std::size_t n, std::size_t k) {
   constexpr int kMR = 4;
   std::size_t i = 0;
+  if constexpr (T::kWideRows > 0)  // a policy's panels of more rows of x, in the same order per row
+    for (; i + T::kWideRows <= m; i += T::kWideRows) {
+      if (!T::wide_panel(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k)) break;
+      fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, T::kWideRows, n, k);
+    }
   for (; i + kMR <= m; i += kMR) {
     table_panel<T, kMR>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
     fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, kMR, n, k);  // while in cache
