@@ -141,7 +141,8 @@ void check_weight_matmul(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
   const bool ternary = v.op == OpId::ternary_weight_matmul || v.op == OpId::ternary_weight_matmul_t;
   const bool transposed = v.op == OpId::binary_weight_matmul_t || v.op == OpId::ternary_weight_matmul_t;
-  for (std::size_t m : {std::size_t(0), std::size_t(1), std::size_t(3), std::size_t(5), std::size_t(17)})
+  // m = 8, 17: AVX2's wide panels of 8 rows of x (binary_weight_matmul_lut__avx2.cpp)
+  for (std::size_t m : {std::size_t(0), std::size_t(1), std::size_t(3), std::size_t(5), std::size_t(8), std::size_t(17)})
     for (std::size_t n : kN)
       for (std::size_t k : kK) {
         if ((m + n * 5 + k) % 2) continue;
