@@ -161,7 +161,7 @@ def assert_matches_float_product(y, a, w):
 
 @pytest.mark.parametrize("n", [21, 70])  # 70: the AVX2 table path (n >= 64)
 @pytest.mark.parametrize("kind", ["binary", "ternary"])
-@pytest.mark.parametrize("m", [6, 10])  # 10: AVX2's wide panel of 8 rows, then 2
+@pytest.mark.parametrize("m", [6, 10, 18])  # wide panels: AVX2's of 8 rows (10, 18), AVX-512's of 16 (18)
 def test_nonfinite_forward_propagates_like_float_product(isa, kind, n, m):
     rng = np.random.default_rng(3)
     k = 100
@@ -192,12 +192,15 @@ def test_nonfinite_transposed_propagates_like_float_product(isa, kind, m):
     assert_matches_float_product(z, g, w.T)
 
 
-@pytest.mark.parametrize("k,n", [(784, 300), (1100, 300), (4096, 300), (37, 64), (257, 71), (800, 129)])
+@pytest.mark.parametrize("k,n", [(784, 300), (1100, 300), (4096, 300), (300, 66), (257, 71), (800, 129),
+                                 (287, 67), (1000, 69), (100, 4100)])
 def test_forward_rows_do_not_depend_on_the_batch(isa, k, n):
     """A row's float sums are the same bits alone (batch 1, the last row of M % 4 == 1) as in
-    any panel (AVX2: 8 rows of x per lane-table panel, 4 per permute panel): the packed
-    engine's first layer reproduces training at every batch size. n % 8 != 0 and k in part
-    blocks and part dwords reach every remainder of the wide panel's loops."""
+    any panel (the table kernels' wide panels: 8 rows of x on AVX2, 16 on AVX-512; panels of
+    4): the packed engine's first layer reproduces training at every batch size. n % 8 in
+    1..7, a K block ending inside a 2-bit group (287) or a word's high half (300, 1000), part
+    sub-blocks and more weight rows than an AVX-512 chunk (4100) reach the wide panels'
+    remainders."""
     rng = np.random.default_rng(9)
     x = rng.standard_normal((19, k), dtype=np.float32)
     x[17] *= 1e-30  # subnormal partial sums

@@ -42,7 +42,8 @@ namespace {  // internal: each ISA file gets its own copy (and its own per-threa
 // Per-thread storage kept between calls, grown when a call needs more: a fresh
 // MB-sized allocation per call is an mmap whose page faults (serialized on the
 // process's memory map) cost as much as the work and stop a kernel from scaling
-// over threads. Users: the shift-add tables, the xnor_gemm panels.
+// over threads. Users: the shift-add tables, the xnor_gemm panels, the weight
+// matmuls' wide-panel tables.
 struct ThreadBuffer {
   void* p = nullptr;
   std::size_t bytes = 0;

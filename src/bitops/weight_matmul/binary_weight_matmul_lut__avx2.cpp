@@ -17,7 +17,7 @@
 // hold 8 rows of x, and a weight row's 3 bits pick one entry for all 8 with a
 // plain load, no permute: 100 x 784 -> 4096 takes 3.2 ms instead of 6.4 (Zen 4,
 // one thread). Same entries, same chains, same bits: a row's sums do not depend
-// on its batch (tests/test_weight_matmul_order.py).
+// on its batch (tests/test_weight_matmul.py::test_forward_rows_do_not_depend_on_the_batch).
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -180,9 +180,11 @@ struct Avx2Tables {
       for (int h = 0; h < int(kGroups); ++h)
 #pragma GCC unroll 8
         for (int r = 0; r < NJ; ++r) {
-          // rotate bits 3h..3h+2 to 5..7: the byte offset of the entry (32 B each)
+          // rotate bits 3h..3h+2 to 5..7: the byte offset of the entry (32 B each); the 2-bit
+          // group (h = 10) keeps 2 bits, as vpermps sees them after the shift by 30
           constexpr unsigned kRot[kGroups] = {27, 30, 1, 4, 7, 10, 13, 16, 19, 22, 25};
-          const std::uint32_t off = ((d[r] >> kRot[h]) | (d[r] << ((32 - kRot[h]) % 32))) & 0xE0u;
+          const std::uint32_t mask = h + 1 < int(kGroups) ? 0xE0u : 0x60u;
+          const std::uint32_t off = ((d[r] >> kRot[h]) | (d[r] << ((32 - kRot[h]) % 32))) & mask;
           const __m256 t = _mm256_load_ps(reinterpret_cast<const float*>(tc + 256 * h + off));
           acc[r][h % 2] = _mm256_add_ps(acc[r][h % 2], t);
           __asm__("" : "+x"(acc[r][h % 2]));  // GCC would regroup each chain's adds back to back

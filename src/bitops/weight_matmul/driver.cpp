@@ -10,9 +10,8 @@ namespace driver {
 namespace {
 
 // Forward: output columns per chunk in whole 16-row blocks of the table kernel;
-// rows at multiples of 4, so every row lands in the same kind of row panel as
-// in a one-thread call (the table kernel's 1-row panel sums in another order):
-// results do not depend on threads.
+// rows at multiples of 4. Every table-kernel panel (1-4 rows, and the wide
+// panels of 8 or 16) sums a row in one order, so results do not depend on threads.
 // One chunk per thread: the binary table kernel rebuilds x's subset-sum tables
 // in every chunk (16 chunks ran 11% slower than 2 at 100x4096x4096), and the
 // ternary kernel's 16 chunks ran 3% slower than 2; columns split evenly.
@@ -35,7 +34,7 @@ constexpr double kNsPerTernaryTableTerm = 0.0057;
 constexpr double kNsPerPixelTerm = 0.0017;
 
 // The product of rows [i0, i1) x columns [j0, j1) by `product(r0, r1)`, then the epilogue, in row
-// chunks of ~256 KiB of output (at multiples of 4 rows, as the threads' cut) so that the second
+// chunks of ~256 KiB of output (at least 16 rows: the table kernels' wide panels) so that the second
 // pass reads the chunk from L2: the CIFAR-10 net's first conv writes 26 MB, and numpy's
 // `y += bias` after it was a second trip through memory on one thread (2.3 ms of its 8.6). Not
 // smaller: the short-row kernel (narrow.h) builds a sign table per call.
@@ -43,7 +42,7 @@ template <class Product>
 void with_epilogue(const Affine& e, float* y, std::size_t ldy, std::size_t i0, std::size_t i1, std::size_t j0,
                    std::size_t j1, const Product& product) {
   if (!e.active()) return product(i0, i1);
-  const std::size_t per_chunk = std::max<std::size_t>(4, (65536 / std::max<std::size_t>(1, j1 - j0)) / 4 * 4);
+  const std::size_t per_chunk = std::max<std::size_t>(16, (65536 / std::max<std::size_t>(1, j1 - j0)) / 16 * 16);
   for (std::size_t r0 = i0; r0 < i1; r0 += per_chunk) {
     const std::size_t r1 = std::min(i1, r0 + per_chunk);
     product(r0, r1);

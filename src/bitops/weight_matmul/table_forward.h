@@ -50,8 +50,9 @@ void table_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t l
     for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = sums[i] - (y[i * ldy + j] + y[i * ldy + j]);
 }
 
-// y (m x n) = x (m x k) @ sign(W).T for packed rows s of W (n x k), in panels of 4 rows of x
-// (the tables' lane chains sum each row in one order, so the last 1-3 rows give the same bits).
+// y (m x n) = x (m x k) @ sign(W).T for packed rows s of W (n x k): the policy's wide panels
+// first, if any, then panels of 4 rows of x (the tables' lane chains sum each row in one order,
+// so the last 1-3 rows, and the rows of a wide panel, give the same bits).
 template <class T>
 void table_forward(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
                    std::size_t m, std::size_t n, std::size_t k) {
