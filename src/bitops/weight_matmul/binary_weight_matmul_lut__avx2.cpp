@@ -15,7 +15,7 @@
 //
 // From 8 rows of x the same tables turn around (Avx2Tables::wide_panel): lanes
 // hold 8 rows of x, and a weight row's 3 bits pick one entry for all 8 with a
-// plain load, no permute: 100 x 784 -> 4096 takes 3.2 ms instead of 6.4 (Zen 4,
+// plain load, no permute: 100 x 784 -> 4096 takes 3.2-3.3 ms instead of 6.2 (Zen 4,
 // one thread). Same entries, same chains, same bits: a row's sums do not depend
 // on its batch (tests/test_weight_matmul.py::test_forward_rows_do_not_depend_on_the_batch).
 #include <immintrin.h>

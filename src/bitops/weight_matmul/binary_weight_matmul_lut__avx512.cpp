@@ -13,7 +13,7 @@
 //
 // From 16 rows of x the same tables turn around (Avx512Tables::wide_panel):
 // lanes hold 16 rows of x, and a weight row's nibble picks one entry for all 16
-// with a plain load: 96 x 784 -> 4096 takes 2.3 ms instead of 3.0 (Zen 4, one
+// with a plain load: 100 x 784 -> 4096 takes 2.6 ms instead of 3.2 (Zen 4, one
 // thread). Same entries, same chains, same bits at every batch
 // (tests/test_weight_matmul.py::test_forward_rows_do_not_depend_on_the_batch).
 #include <immintrin.h>
