@@ -13,10 +13,9 @@
 namespace pbn {
 namespace driver {
 
-// A float epilogue (int32_affine, affine.h) run on each chunk of c right after its
-// products, while the chunk is in cache: c then holds float32 bits.
-
-// c (m x n, row stride ldc) = k - 2 * popcount(a_i ^ b_j); with `epilogue`, float(c) * scale + bias.
+// c (m x n, row stride ldc) = k - 2 * popcount(a_i ^ b_j); with `epilogue` (affine.h, op int32_affine),
+// float(c) * scale + bias on each chunk of c right after its products, while the chunk is in cache:
+// c then holds float32 bits.
 void xnor_gemm(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k, const Affine* epilogue = nullptr);
 
