@@ -34,6 +34,16 @@ def test_matches_numpy_and_reference(isa, m, n, k):
     np.testing.assert_array_equal(got, _bitops.xnor_gemm(a_bits[:m], b_bits[:n], k, "scalar"))
 
 
+@pytest.mark.parametrize("k", [2048, 2600, 3000, 4160, 6000])
+def test_one_row_add_chains(isa, k):
+    """Batch 1 sums long rows on four add chains (tile_avx512.h): whole 2048-bit steps, 512-bit
+    steps after them and the masked tail, at 8 and 5 (a part tile) rows of b."""
+    _, _, a_bits, b_bits, expected = operands(k)
+    for n in (8, 13):
+        got = _bitops.xnor_gemm(a_bits[:1], b_bits[:n], k, isa)
+        np.testing.assert_array_equal(got, expected[:1, :n])
+
+
 def test_extremes(isa):
     """All-equal rows give +k, opposite rows give -k (no off-by-padding)."""
     for k in (1, 64, 65, 4097):

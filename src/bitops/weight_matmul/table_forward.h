@@ -10,7 +10,8 @@
 // rows with a non-finite output are redone in exact order (fixup.h).
 // T provides: kBlockK, kRows, kTableFloats (one row of x's tables), S (the SIMD
 // helpers for row_sums), build_tables(x, cols, tables) and
-// lut_block<MR>(tables, s, lds, w0, cols, rows, neg, ldy); and kWideRows: 0, or
+// lut_block<MR, G>(tables, s, lds, w0, cols, rows, neg, ldy) for rows <= G * kRows (G groups
+// of kRows weight rows, G = kOneRowGroups for one row of x, else 1); and kWideRows: 0, or
 // the rows of x of a wide_panel(x, ldx, s, lds, y, ldy, n, k), taken first, that
 // must sum each row as the panels of 4 do.
 // Included by each ISA's file (internal linkage, that file's flags).
@@ -26,6 +27,10 @@ namespace {
 template <class T, int MR>
 void table_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
                  std::size_t n, std::size_t k) {
+  // One row of x: T::kOneRowGroups groups of weight rows per lut_block, whose independent
+  // chains hide the adds' latency (with one group, batch 1 waited on two chains per 16 rows).
+  constexpr int kRowGroups = MR == 1 ? T::kOneRowGroups : 1;
+  constexpr std::size_t kStep = kRowGroups * T::kRows;
   alignas(64) float tables[MR][T::kTableFloats];
   for (int i = 0; i < MR; ++i)
     for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = 0.0f;
@@ -33,15 +38,15 @@ void table_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t l
     const std::size_t cols = min_sz(k - c0, T::kBlockK);
     for (int i = 0; i < MR; ++i) T::build_tables(x + i * ldx + c0, cols, tables[i]);
     const std::size_t w0 = c0 / kWordBits, bytes = (cols + 7) / 8;
-    for (std::size_t j = 0; j < n; j += T::kRows) {
+    for (std::size_t j = 0; j < n; j += kStep) {
       // The next block of rows' bits: rows lds words apart defeat the hardware prefetcher
       // (batch 1 from cold weights ran at ~8 GB/s).
-      for (std::size_t r = j + T::kRows; r < min_sz(n, j + 2 * T::kRows); ++r) {
+      for (std::size_t r = j + kStep; r < min_sz(n, j + 2 * kStep); ++r) {
         const char* p = reinterpret_cast<const char*>(s + r * lds + w0);
         for (std::size_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
         _mm_prefetch(p + bytes - 1, _MM_HINT_T0);
       }
-      T::template lut_block<MR>(tables[0], s + j * lds, lds, w0, cols, min_sz(n - j, T::kRows), y + j, ldy);
+      T::template lut_block<MR, kRowGroups>(tables[0], s + j * lds, lds, w0, cols, min_sz(n - j, kStep), y + j, ldy);
     }
   }
   float sums[MR];
