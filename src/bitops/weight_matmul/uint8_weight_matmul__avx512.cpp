@@ -49,9 +49,7 @@ PBN_INLINE void block(const std::uint16_t* p, std::size_t chunks, const __m512i*
 #pragma GCC unroll 4
         for (int r = 0; r < MR; ++r)
           acc[r] = _mm512_add_epi16(acc[r], _mm512_permutexvar_epi16(idx, tables[r * table_stride + 4 * q + h]));
-        // vpermw reads bits 0-4 (bit 4 hits the duplicate), so a 32-bit rotate serves as the
-        // 16-bit shift and, on Zen 4, does not compete with the permutes as vpsrlw does.
-        idx = _mm512_ror_epi32(idx, 4);
+        idx = _mm512_srli_epi16(idx, 4);
       }
     }
 #pragma GCC unroll 4
