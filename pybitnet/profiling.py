@@ -50,6 +50,7 @@ class TrainingProfile:
     steps_per_epoch: int = 0
     layers: Dict[str, float] = field(default_factory=dict)  # "i: Layer fwd/bwd" -> seconds per step
     per_step: List[Dict[str, float]] = field(default_factory=list)  # each timed step's stage -> seconds
+    warmup: int = 1  # untimed steps before the timed ones
 
     @property
     def step_seconds(self) -> float:
@@ -115,8 +116,14 @@ def _blas_threads(n: int):
 
 
 def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, threads: Optional[int] = None,
-                     torch_baseline: bool = True, seed: int = 0, **overrides) -> TrainingProfile:
-    """Time `steps` training steps (after one warm-up step) of `method`'s recipe on random data."""
+                     torch_baseline: bool = True, seed: int = 0, warmup: Optional[int] = None,
+                     **overrides) -> TrainingProfile:
+    """Time `steps` training steps of `method`'s recipe on random data, after `warmup` untimed ones.
+
+    `warmup` defaults to 1 step on one thread and 6 on more: the thread planner (threads.h) times
+    each op and size class both ways over its first calls (3 split, then 3 inline) and then keeps
+    the faster way, so a few steps after the start pay for its tries. An epoch pays that once (the
+    CIFAR-10 CNN on 2 threads, Zen 4: the first 7 steps' median 378 ms, steps 11-20 339 ms)."""
     from . import recipes
     from .runtime import get_num_threads, set_num_threads
 
@@ -126,6 +133,10 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     model = recipes.build_model(r, shape, 10)
     opt, loss_fn = recipes.build_optimizer(r, model, update_in_backward=True), recipes.build_loss(r)
     before = get_num_threads()
+    if warmup is None:
+        warmup = 1 if (threads or before) <= 1 else 6
+    if warmup < 1:
+        raise ValueError(f"warmup must be >= 1 (the first step warms the caches and the allocator), got {warmup}")
     blas = contextlib.ExitStack()
     if threads:
         set_num_threads(threads)
@@ -162,8 +173,8 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     opt.backward_update = timed_update
     per_step: List[Dict[str, float]] = []
     try:
-        for step in range(steps + 1):
-            if step == 1:  # the first step warms the caches and the allocator
+        for step in range(warmup + steps):
+            if step == warmup:  # the first steps warm the caches, the allocator and the thread planner
                 seconds.clear()
                 per_layer.clear()
             before_step = {k: seconds[k] for k in STAGES}
@@ -181,14 +192,14 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
                 t5 = time.perf_counter()
             seconds["loss"] += t3 - t2
             seconds["optimizer"] += (t1 - t0) + (t5 - t4)
-            if step > 0:
+            if step >= warmup:
                 per_step.append({k: seconds[k] - before_step[k] for k in STAGES})
             if torch_step is not None:  # interleaved: the same load for both
                 with torch_step.threads(get_num_threads()):
                     t6 = time.perf_counter()
                     torch_step()
                     torch_times.append(time.perf_counter() - t6)
-        torch_s = sum(torch_times[1:]) / steps if torch_step is not None else None
+        torch_s = sum(torch_times[warmup:]) / steps if torch_step is not None else None
     finally:
         for m, direction in originals:
             delattr(m, direction)  # back to the class's method
@@ -199,7 +210,7 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     return TrainingProfile(method, dataset, r.batch_size, threads or before, steps,
                            {s: seconds[s] / steps for s in STAGES}, torch_s,
                            torch_step.optimizer if torch_step is not None else "", n_train // r.batch_size,
-                           {k: v / steps for k, v in per_layer.items()}, per_step)
+                           {k: v / steps for k, v in per_layer.items()}, per_step, warmup)
 
 
 def torch_float_model(r, shape):
@@ -305,7 +316,8 @@ def torch_training_step(r, seed: int = 0, fused: bool = True):
 
 def format_profile(p: TrainingProfile, layers: bool = False) -> str:
     total = p.step_seconds
-    lines = [f"{p.method} on {p.dataset}, batch {p.batch}, {p.threads} thread(s), {p.steps} steps: "
+    lines = [f"{p.method} on {p.dataset}, batch {p.batch}, {p.threads} thread(s), {p.steps} steps "
+             f"(after {p.warmup} untimed): "
              f"{1e3 * total:.1f} ms per step, {total * p.steps_per_epoch:.1f} s per epoch "
              f"({p.steps_per_epoch} steps)"]
     for s in STAGES:
