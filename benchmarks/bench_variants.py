@@ -15,8 +15,8 @@ from .common import parse_shape
 SHAPES = {
     "xnor_gemm": ["1x4096x4096", "256x4096x4096"], "xnor_gemm_masked": ["256x4096x4096"],
     "xnor_gemm_threshold": ["1x4096x4096", "100x4096x4096"], "xnor_gemm_threshold_panels": ["256x256x1152"],
-    # 1024x128x27: a first conv; 100x4096x784: the MNIST MLP's first layer
-    "binary_weight_matmul": ["1x4096x4096", "100x4096x4096", "1024x128x27", "100x4096x784"],
+    # 1024x128x27: a first conv; 1x4096x784, 100x4096x784: the MNIST MLP's first layer
+    "binary_weight_matmul": ["1x4096x4096", "100x4096x4096", "1024x128x27", "1x4096x784", "100x4096x784"],
     "binary_weight_matmul_t": ["1x4096x4096", "100x4096x4096"],
     "ternary_weight_matmul": ["100x1024x1024"], "ternary_weight_matmul_t": ["100x1024x1024"],
     "uint8_weight_matmul": ["1x4096x784", "100x4096x784"], "shift_matmul": ["100x1024x1024"],
