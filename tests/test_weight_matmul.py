@@ -193,14 +193,15 @@ def test_nonfinite_transposed_propagates_like_float_product(isa, kind, m):
 
 
 @pytest.mark.parametrize("k,n", [(784, 300), (1100, 300), (4096, 300), (300, 66), (257, 71), (800, 129),
-                                 (287, 67), (1000, 69), (300, 70), (100, 4100)])
+                                 (287, 67), (1000, 69), (300, 70), (100, 4100), (784, 90), (513, 80)])
 def test_forward_rows_do_not_depend_on_the_batch(isa, k, n):
     """A row's float sums are the same bits alone (batch 1, the last row of M % 4 == 1) as in
     any panel (the table kernels' wide panels: 8 rows of x on AVX2, 16 on AVX-512; panels of
     4): the packed engine's first layer reproduces training at every batch size. n % 8 in
     1..7, a K block ending inside a 2-bit group (287) or a word's high half (300, 1000), part
     sub-blocks and more weight rows than an AVX-512 chunk (4100) reach the wide panels'
-    remainders."""
+    remainders; one row of x on AVX-512 takes 32 weight rows per call, so n % 32 of 26 (90)
+    and 16 (80) fill its second group in part or not at all."""
     rng = np.random.default_rng(9)
     x = rng.standard_normal((19, k), dtype=np.float32)
     x[17] *= 1e-30  # subnormal partial sums

@@ -9,7 +9,8 @@ namespace driver {
 
 namespace {
 
-// Forward: output columns per chunk in whole 16-row blocks of the table kernel;
+// Forward: output columns per chunk in whole 16-row blocks of the table kernel (at batch 1 it
+// takes 32 per call on AVX-512; a chunk ending inside those only pads the last call);
 // rows at multiples of 4. Every table-kernel panel (1-4 rows, and the wide
 // panels of 8 or 16) sums a row in one order, so results do not depend on threads.
 // One chunk per thread: the binary table kernel rebuilds x's subset-sum tables

@@ -4,14 +4,16 @@
 // 16 weight rows per lookup; binary_weight_matmul_lut__avx2.cpp: 8-entry tables
 // of 3 columns, 8 rows). y[i, j] = rowsum(x_i) - 2 * sum_{bit=1} x[i, c]: per
 // block of T::kBlockK columns, T::build_tables makes each row of x's tables
-// once, then T::lut_block adds the sums over the set bits of T::kRows weight
-// rows at a time (their bits transposed so that lane j holds row j) for a panel
-// of MR rows of x. The row sums come once per panel (masked_add.h's row_sums);
-// rows with a non-finite output are redone in exact order (fixup.h).
-// T provides: kBlockK, kRows, kTableFloats (one row of x's tables), S (the SIMD
-// helpers for row_sums), build_tables(x, cols, tables) and
+// once, then T::lut_block adds the sums over the set bits of G * T::kRows weight
+// rows per call, T::kRows per lookup (their bits transposed so that lane j holds
+// row j), for a panel of MR rows of x. The row sums come once per panel
+// (masked_add.h's row_sums); rows with a non-finite output are redone in exact
+// order (fixup.h).
+// T provides: kBlockK, kRows, kOneRowGroups (G for one row of x; more rows take
+// G = 1), kTableFloats (one row of x's tables), S (the SIMD helpers for
+// row_sums), build_tables(x, cols, tables) and
 // lut_block<MR, G>(tables, s, lds, w0, cols, rows, neg, ldy) for rows <= G * kRows (G groups
-// of kRows weight rows, G = kOneRowGroups for one row of x, else 1); and kWideRows: 0, or
+// of kRows weight rows, each with its own chains); and kWideRows: 0, or
 // the rows of x of a wide_panel(x, ldx, s, lds, y, ldy, n, k), taken first, that
 // must sum each row as the panels of 4 do.
 // Included by each ISA's file (internal linkage, that file's flags).
