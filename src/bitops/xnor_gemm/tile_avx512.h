@@ -91,9 +91,9 @@ void Avx512Tile::run(const A& a, const word_t* b, std::size_t ldb, const Sink& o
     // loads run through memory in address order. In lockstep (8 rows 512 B apart
     // at K = 4096) the hardware prefetchers kept up with none of them: 1x4096x4096
     // from DRAM took 0.21-0.27 ms, now 0.16 (Zen 4; software prefetch changed nothing).
-    // From 32 whole words per row (k >= 1985), four add chains per row: with one, 1x4096x4096 from L3 took
-    // 26.2-26.6 us, with four 23.6-24.3 (~87 GB/s; the read probe: 100). Below, one chain:
-    // four cost 1x1024x4096 (from L2) 9.0 us against 7.6.
+    // From 32 whole words per row (k >= 1985), four add chains per row: with one,
+    // 1x4096x4096 from L3 took 26.2-26.9 us, with four 23.6-24.6 (~86 GB/s; the read
+    // probe: 100). Below, one chain: four cost 1x1024x4096 (from L2) 9.0 us against 7.6.
     const auto xor_count = [&](const word_t* r, std::size_t w) {
       return _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(a.a + w), _mm512_loadu_si512(r + w)));
     };
