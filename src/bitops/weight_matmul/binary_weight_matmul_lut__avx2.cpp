@@ -58,7 +58,8 @@ struct Avx2Tables {
   static constexpr std::size_t kBlockK = 256;  // columns per K block: one 8x8 transpose of dwords
   static constexpr std::size_t kRows = 8;      // weight rows per lookup (lanes)
   // Groups of kRows weight rows per lut_block for one row of x: one. Batch 1 (784 -> 4096, Zen 4)
-  // took 72 us with 1 group, 71 with 2, 73 with 4: the permutes and shifts bound it, not latency.
+  // took 72 us with 1 group, 71 with 2, 73 with 4 (a lut_block with the AVX-512 kernel's groups):
+  // the permutes and shifts bound it, not latency, so lut_block keeps one group.
   static constexpr int kOneRowGroups = 1;
   static constexpr std::size_t kTableFloats = kBlockK / 32 * kGroups * 8;  // one row of x: 2.75 KiB
   using S = Avx2;
@@ -84,69 +85,53 @@ struct Avx2Tables {
       }
   }
 
-  // neg[j] += the sum of x over the set bits of rows j < rows (<= 8 G), for the block
-  // of `cols` columns starting at word w0: G groups of 8 weight rows side by side, each with
-  // its own chains, so that one row of x (G = kOneRowGroups) keeps more adds in flight.
+  // neg[j] += the sum of x over the set bits of rows j < rows (<= 8), for the block
+  // of `cols` columns starting at word w0 (one group of rows: kOneRowGroups is 1).
   template <int MR, int G>
   static void lut_block(const float* tables, const word_t* s, std::size_t lds, std::size_t w0, std::size_t cols,
                  std::size_t rows, float* neg, std::size_t ldy) {
+    static_assert(G == 1, "the AVX2 table kernel takes one group of weight rows per call");
     const std::size_t dwords = (cols + 31) / 32;  // <= 8
     const __m256i dmask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(dwords)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    alignas(32) __m256i dcol[G][8];  // dword column c of group g's 8 rows, read back one c at a time (below)
-#pragma GCC unroll 4
-    for (int g = 0; g < G; ++g) {
-      __m256i r[8];
+    __m256i r[8];
 #pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i) {
-        const std::size_t row = std::size_t(8 * g + i);
-        r[i] = row < rows ? _mm256_maskload_epi32(reinterpret_cast<const int*>(s + row * lds + w0), dmask)
-                          : _mm256_setzero_si256();
-      }
-      transpose8(r);
+    for (int i = 0; i < 8; ++i)
+      r[i] = (std::size_t(i) < rows)
+                 ? _mm256_maskload_epi32(reinterpret_cast<const int*>(s + i * lds + w0), dmask)
+                 : _mm256_setzero_si256();
+    transpose8(r);
+    alignas(32) __m256i dcol[8];  // dword column c of the 8 rows, read back one c at a time (below)
 #pragma GCC unroll 8
-      for (int c = 0; c < 8; ++c) dcol[g][c] = r[c];
-    }
+    for (int c = 0; c < 8; ++c) dcol[c] = r[c];
     // Two add chains per row whatever the panel's rows: every row of every call sums in one
     // order, so a lone row (batch 1, the last of M % 4 == 1) gives the bits of a row in a panel.
     constexpr int kChains = 2;
-    __m256 acc[MR][G][kChains];
+    __m256 acc[MR][kChains];
 #pragma GCC unroll 4
     for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-      for (int g = 0; g < G; ++g)
 #pragma GCC unroll 2
-        for (int q = 0; q < kChains; ++q) acc[i][g][q] = _mm256_setzero_ps();
+      for (int q = 0; q < kChains; ++q) acc[i][q] = _mm256_setzero_ps();
     // Not unrolled over c: fully unrolled (352 permutes), GCC hoisted permutes and spilled their results
     // to the stack (4.3 ms instead of 4.05 at 100 x 784 -> 4096).
 #pragma GCC unroll 1
     for (std::size_t c = 0; c < dwords; ++c) {
-      __m256i idx[G];
-#pragma GCC unroll 4
-      for (int g = 0; g < G; ++g) idx[g] = _mm256_load_si256(&dcol[g][c]);
+      __m256i idx = _mm256_load_si256(dcol + c);
 #pragma GCC unroll 11
       for (int h = 0; h < int(kGroups); ++h) {
 #pragma GCC unroll 4
         for (int i = 0; i < MR; ++i) {
           const __m256 t = _mm256_load_ps(tables + i * kTableFloats + 8 * (kGroups * c + h));
-#pragma GCC unroll 4
-          for (int g = 0; g < G; ++g)
-            acc[i][g][h % kChains] = _mm256_add_ps(acc[i][g][h % kChains], _mm256_permutevar8x32_ps(t, idx[g]));
+          acc[i][h % kChains] = _mm256_add_ps(acc[i][h % kChains], _mm256_permutevar8x32_ps(t, idx));
         }
-#pragma GCC unroll 4
-        for (int g = 0; g < G; ++g) idx[g] = _mm256_srli_epi32(idx[g], 3);
+        idx = _mm256_srli_epi32(idx, 3);
       }
     }
+    const __m256i rmask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(rows)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 #pragma GCC unroll 4
-    for (int g = 0; g < G; ++g) {
-      if (rows <= std::size_t(8 * g)) break;
-      const __m256i rmask =
-          _mm256_cmpgt_epi32(_mm256_set1_epi32(int(min_sz(rows - 8 * g, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-#pragma GCC unroll 4
-      for (int i = 0; i < MR; ++i) {
-        const __m256 sum = _mm256_add_ps(acc[i][g][0], acc[i][g][1]);
-        float* out = neg + i * ldy + 8 * g;
-        _mm256_maskstore_ps(out, rmask, _mm256_add_ps(_mm256_maskload_ps(out, rmask), sum));
-      }
+    for (int i = 0; i < MR; ++i) {
+      const __m256 sum = _mm256_add_ps(acc[i][0], acc[i][1]);
+      float* out = neg + i * ldy;
+      _mm256_maskstore_ps(out, rmask, _mm256_add_ps(_mm256_maskload_ps(out, rmask), sum));
     }
   }
 
