@@ -2,13 +2,24 @@
 what ``Optimizer(update_in_backward=True)`` runs for a layer with packed ±1 or dropout-ternary inputs)
 beside the same work unfused: the transposed product into a dW buffer, then ``optimizer_step`` (and,
 for a deterministic binary layer, ``pack_signs`` of the new weights, which the next forward would
-otherwise do). Shape: the MNIST BNN's 4096x4096 layer at batch 100."""
+otherwise do). Shape: the MNIST BNN's 4096x4096 layer at batch 100. The weights and moments sit where
+``Parameter`` and the optimizers put them (2 MiB-aligned blocks on huge pages,
+``pybitnet._hugepages``): the update streams them 1.5-1.8x faster than numpy's own arrays."""
 import numpy as np
 
 import pybitnet
 from pybitnet import _bitops, layout
 
 from .common import use_threads
+
+try:  # the training layer's allocation (older commits: numpy's)
+    from pybitnet._hugepages import copy_array, zeros_array
+except ImportError:
+    def copy_array(a, dtype=None):
+        return np.array(a, dtype=dtype, order="C")
+
+    def zeros_array(shape, dtype=np.float32):
+        return np.zeros(shape, dtype)
 
 F = K = 4096
 N = 100
@@ -28,8 +39,9 @@ class WeightGradUpdate:
         self.signs = pybitnet.pack_signs(x)
         self.nonzero = pybitnet.pack_signs(-np.abs(x)) if inputs == "ternary" else None
         self.gt = layout.transpose(rng.standard_normal((N, F)).astype(np.float32))
-        self.w = rng.uniform(-1, 1, (F, K)).astype(np.float32)
-        self.m, self.v, self.dw = np.zeros_like(self.w), np.full_like(self.w, 1e-4), np.empty_like(self.w)
+        self.w = copy_array(rng.uniform(-1, 1, (F, K)), np.float32)
+        self.m, self.v, self.dw = zeros_array((F, K)), zeros_array((F, K)), zeros_array((F, K))
+        self.v[...] = 1e-4
         self.packed = np.empty((F, K // 64), np.uint64)
 
     def _update(self, g, signs):

@@ -12,6 +12,7 @@ from typing import Dict, Iterable, List
 import numpy as np
 
 from . import _bitops
+from ._hugepages import zeros_array
 from .nn.module import Parameter
 from .nn.norm import ap2
 
@@ -44,8 +45,9 @@ class Optimizer:
         self.b1, self.b2 = betas
         self.eps = eps
         self.t = 0
-        self.m = [np.zeros_like(p.view()) for p in self.params] if self._moments() >= 1 else []
-        self.v = [np.zeros_like(p.view()) for p in self.params] if self._moments() >= 2 else []
+        # moments in 2 MiB-aligned blocks, as the parameters (Parameter): the update streams them
+        self.m = [zeros_array(p.shape) for p in self.params] if self._moments() >= 1 else []
+        self.v = [zeros_array(p.shape) for p in self.params] if self._moments() >= 2 else []
         self._index = {id(p): i for i, p in enumerate(self.params)}
         self._updated = set()  # ids of the parameters updated in backward since the last step
         self.update_in_backward = bool(update_in_backward)

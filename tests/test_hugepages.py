@@ -47,3 +47,48 @@ def test_model_keeps_copies_of_the_weights():
     before = model.logits(x)
     w0[...] = 0  # the caller's array, no longer the model's
     np.testing.assert_array_equal(model.logits(x), before)
+
+
+def test_array_helpers_give_values_shapes_and_dtypes():
+    rng = np.random.default_rng(2)
+    for shape in [(0,), (3, 5), (1024, 512), 7, ()]:
+        z = _hugepages.zeros_array(shape)
+        assert z.dtype == np.float32 and z.flags.c_contiguous and z.flags.writeable and not z.any()
+        assert z.shape == ((shape,) if isinstance(shape, int) else shape)
+        a = rng.standard_normal(z.shape).astype(np.float64)
+        c = _hugepages.copy_array(a, np.float32)
+        assert c.dtype == np.float32 and c.shape == a.shape
+        np.testing.assert_array_equal(c, a.astype(np.float32))
+        if c.size:
+            c.reshape(-1)[0] = 99  # a copy, not a view of `a`
+            assert a.reshape(-1)[0] != 99
+    t = _hugepages.copy_array(np.arange(12, dtype=np.int64).reshape(3, 4).T)  # non-contiguous input
+    assert t.dtype == np.int64 and t.flags.c_contiguous
+    np.testing.assert_array_equal(t, np.arange(12).reshape(3, 4).T)
+
+
+@pytest.mark.skipif(not hasattr(mmap, "MADV_HUGEPAGE"), reason="no madvise(MADV_HUGEPAGE) on this OS")
+def test_large_parameters_and_moments_start_on_a_huge_page():
+    from pybitnet import nn, optim
+
+    big = nn.Parameter(np.ones((1024, 512), np.float32), "w")  # 2 MiB
+    small = nn.Parameter(np.ones(10, np.float32), "b")
+    opt = optim.Adam([big, small], lr=1e-3)
+    for a in (big.view(), big.grad, opt.m[0], opt.v[0]):
+        assert a.ctypes.data % _hugepages.HUGE_PAGE == 0
+    assert opt.m[1].shape == (10,) and not opt.m[1].any()
+    big.grad[...] = 1.0
+    opt.step()  # the update writes through the blocks
+    assert np.all(big.view() < 1.0) and np.all(opt.m[0] != 0)
+
+
+def test_parameter_keeps_a_copy_of_its_value():
+    from pybitnet import nn
+
+    a = np.zeros((4, 3), np.float32)
+    p = nn.Parameter(a, "w")
+    a[...] = 5  # the caller's array, not the parameter's
+    assert not p.view().any()
+    p.value = a
+    a[...] = 6
+    np.testing.assert_array_equal(p.view(), np.full((4, 3), 5, np.float32))

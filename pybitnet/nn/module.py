@@ -5,6 +5,8 @@ from typing import Iterator, List, Optional
 
 import numpy as np
 
+from .._hugepages import copy_array, zeros_array
+
 
 class Parameter:
     """A trainable array with its gradient.
@@ -20,11 +22,16 @@ class Parameter:
     cache (the caller may write to the array), and until then the array is
     read-only, so a write through an older reference raises instead of leaving
     the cache stale. Read without giving up the cache through :meth:`view`.
+
+    The value is a copy of the array given. It and the gradient buffer each sit in their
+    own 2 MiB-aligned block, on huge pages where the OS allows (``pybitnet._hugepages``):
+    a training step streams every weight, and on numpy's own arrays the fused gradient +
+    Adam update of a 4096x4096 layer took 34-37 ms against 20-23 ms (Zen 4, 1 thread).
     """
 
     def __init__(self, value: np.ndarray, name: str = "", clip: Optional[float] = None, lr_scale: float = 1.0):
-        self._value = np.ascontiguousarray(value, dtype=np.float32)
-        self._grad = np.zeros_like(self._value)
+        self._value = copy_array(value, np.float32)
+        self._grad = zeros_array(self._value.shape)
         self._grad_zero = False
         self._signs: Optional[np.ndarray] = None  # packed signs of the value's rows, see cache_signs
         self.updater = None  # the optimizer updating it in backward (Optimizer.backward_update), if any
@@ -43,7 +50,7 @@ class Parameter:
     @value.setter
     def value(self, value: np.ndarray) -> None:
         self._signs = None
-        self._value = np.ascontiguousarray(value, dtype=np.float32)
+        self._value = copy_array(value, np.float32)
 
     def view(self) -> np.ndarray:
         """A read-only view of the value, for readers (keeps the packed-sign cache)."""

@@ -32,6 +32,10 @@ static inline float clip_to(float x, bool has_clip, float c) {
   return x > c ? c : (x < -c ? -c : x);
 }
 
+// Each new moment is kept in a local and stored once: written as `m[i] = ...; ... m[i] ...`, the
+// compiler reloaded m[i] and v[i] right after storing them (the pointers may alias), and on Zen 4 a
+// 64-byte load of a 64-byte store just made is not forwarded but waits for the store: Adam ran at
+// 0.91 ns per weight in cache, 0.31 with locals (same values, same order of operations).
 static void optimizer_step_body(float* w, const float* g, float* m, float* v, std::size_t i0, std::size_t i1,
                                 const pbn::OptimStep& s) {
   const float lr = s.lr * s.lr_scale, b1 = s.b1, b2 = s.b2, c1 = 1.0f - s.b1, c2 = 1.0f - s.b2, eps = s.eps;
@@ -43,23 +47,26 @@ static void optimizer_step_body(float* w, const float* g, float* m, float* v, st
       break;
     case pbn::OptimKind::momentum:
       for (std::size_t i = i0; i < i1; ++i) {
-        m[i] = b1 * m[i] + g[i];
-        w[i] = clip_to(w[i] - lr * m[i], has_clip, clip);
+        const float mi = b1 * m[i] + g[i];
+        m[i] = mi;
+        w[i] = clip_to(w[i] - lr * mi, has_clip, clip);
       }
       break;
     case pbn::OptimKind::adam:
       for (std::size_t i = i0; i < i1; ++i) {
-        m[i] = b1 * m[i] + c1 * g[i];
-        v[i] = b2 * v[i] + c2 * (g[i] * g[i]);
-        w[i] = clip_to(w[i] - lr * m[i] / (__builtin_sqrtf(v[i]) + eps), has_clip, clip);
+        const float gi = g[i], mi = b1 * m[i] + c1 * gi, vi = b2 * v[i] + c2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = clip_to(w[i] - lr * mi / (__builtin_sqrtf(vi) + eps), has_clip, clip);
       }
       break;
     case pbn::OptimKind::adamax:
       for (std::size_t i = i0; i < i1; ++i) {
-        m[i] = b1 * m[i] + c1 * g[i];
-        const float a = g[i] < 0 ? -g[i] : g[i], d = b2 * v[i];
-        v[i] = d > a ? d : a;
-        w[i] = clip_to(w[i] - lr * m[i] / (v[i] + eps), has_clip, clip);
+        const float gi = g[i], mi = b1 * m[i] + c1 * gi;
+        const float a = gi < 0 ? -gi : gi, d = b2 * v[i], vi = d > a ? d : a;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = clip_to(w[i] - lr * mi / (vi + eps), has_clip, clip);
       }
       break;
     case pbn::OptimKind::shift_adamax:
@@ -67,10 +74,11 @@ static void optimizer_step_body(float* w, const float* g, float* m, float* v, st
       // power of two (+eps), so b2 * v rounds back to the same power and v is the running maximum
       // of AP2|g|; rounding only the denominator would let v decay and keep the steps large.
       for (std::size_t i = i0; i < i1; ++i) {
-        m[i] = b1 * m[i] + c1 * g[i];
-        const float a = g[i] < 0 ? -g[i] : g[i], d = b2 * v[i];
-        v[i] = ap2_nonneg(d > a ? d : a) + eps;
-        w[i] = clip_to(w[i] - lr * m[i] / v[i], has_clip, clip);
+        const float gi = g[i], mi = b1 * m[i] + c1 * gi;
+        const float a = gi < 0 ? -gi : gi, d = b2 * v[i], vi = ap2_nonneg(d > a ? d : a) + eps;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = clip_to(w[i] - lr * mi / vi, has_clip, clip);
       }
       break;
   }
