@@ -25,6 +25,14 @@ def pack_signs(x: npt.NDArray[np.generic], axis: int = -1, isa: str = "") -> npt
 def pack_scaled_ternary(
     x: npt.NDArray[np.float32], isa: str = ""
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], float, int]: ...
+def pack_bit_planes(x: npt.NDArray[np.uint8], isa: str = "") -> npt.NDArray[np.uint64]: ...
+def bitplane_matmul(
+    planes: npt.NDArray[np.uint64],
+    w_bits: npt.NDArray[np.uint64],
+    k: int,
+    w_sums: npt.NDArray[np.int32],
+    isa: str = "",
+) -> npt.NDArray[np.int32]: ...
 def xnor_gemm(
     a_bits: npt.NDArray[np.uint64],
     b_bits: npt.NDArray[np.uint64],

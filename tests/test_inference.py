@@ -261,3 +261,54 @@ def test_uint8_paths_agree_exactly(m):
     np.testing.assert_array_equal(inf.logits(px), inf.logits(px, uint8_path="bitplanes"))
     with pytest.raises(ValueError, match="uint8_path"):
         inf.logits(px, uint8_path="planes")
+
+
+def test_bitplane_matmul_blocks_and_threads():
+    """The fused C++ path: more pixel rows than one block (128), column blocks, every ISA, 1 and 2 threads."""
+    rng = np.random.default_rng(3)
+    for m, k, n in [(300, 70, 40), (129, 784, 300), (1, 784, 4096), (300, 784, 1000)]:  # the last one splits
+        x = rng.integers(0, 256, (m, k), dtype=np.uint8)
+        w = rng.standard_normal((n, k)).astype(np.float32)
+        wb = pybitnet.pack_signs(w)
+        want = x.astype(np.int64) @ signs(w).T
+        sums = pybitnet.inference.weight_row_sums(wb, k).astype(np.int32)
+        planes = pybitnet.inference.pack_bit_planes(x)
+        for threads in (1, 2):
+            with _threads(threads):
+                for isa in pybitnet.available_isas():
+                    np.testing.assert_array_equal(pybitnet._bitops.bitplane_matmul(planes, wb, k, sums, isa), want)
+
+
+def _threads(n):
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        before = pybitnet.get_num_threads()
+        pybitnet.set_num_threads(n)
+        try:
+            yield
+        finally:
+            pybitnet.set_num_threads(before)
+    return scope()
+
+
+def test_bitplane_matmul_refuses_bad_operands():
+    from pybitnet import _bitops
+    x = np.arange(20, dtype=np.uint8).reshape(2, 10)
+    wb = pybitnet.pack_signs(np.ones((3, 10), np.float32))
+    planes, sums = pybitnet.inference.pack_bit_planes(x), np.full(3, 10, np.int32)
+    with pytest.raises(ValueError, match="8 bit planes per pixel row"):
+        _bitops.bitplane_matmul(planes[:5], wb, 10, sums)
+    with pytest.raises(ValueError, match="w_sums"):
+        _bitops.bitplane_matmul(planes, wb, 10, sums[:2])
+    with pytest.raises(TypeError, match="w_sums"):
+        _bitops.bitplane_matmul(planes, wb, 10, sums.astype(np.int64))
+    with pytest.raises(ValueError, match="not the sum of a row"):
+        _bitops.bitplane_matmul(planes, wb, 10, np.array([10, 9, 10], np.int32))
+    with pytest.raises(ValueError, match="k"):
+        _bitops.bitplane_matmul(planes, wb, 1 << 22, sums)
+    with pytest.raises(TypeError, match="uint8"):
+        pybitnet.inference.pack_bit_planes(x.astype(np.int16))
+    with pytest.raises(ValueError, match="x"):
+        _bitops.pack_bit_planes(np.zeros(5, np.uint8))

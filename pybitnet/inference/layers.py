@@ -347,7 +347,7 @@ class PixelInput:
 
     def __init__(self, layer: RealDense, scale: float, offset: float):
         self.layer = layer
-        self.w_sums = weight_row_sums(layer.weight_bits, layer.in_features)
+        self.w_sums = weight_row_sums(layer.weight_bits, layer.in_features).astype(np.int32)  # |sum| <= k < 2**22
         e = layer.epilogue
         t = (e.t.astype(np.float64) - offset * self.w_sums) / scale
         # +1 iff p . w >= t (s > 0) or <= t (s < 0); p . w is an integer

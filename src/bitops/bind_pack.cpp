@@ -78,6 +78,23 @@ py::tuple pack_scaled_ternary(const py::array& x, const std::string& isa_name) {
   return py::make_tuple(signs, nonzero, r.s, r.flags);
 }
 
+// x (M, k) uint8 -> its 8 bit planes as packed ±1 rows (8 M, words): plane p of row i at row p * M + i.
+py::array pack_bit_planes(const py::array& x, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  require_dtype<std::uint8_t>(x, "x", "uint8");
+  require_ndim(x, "x", 2);
+  require_c_contiguous(x, "x");
+  const std::size_t rows = std::size_t(x.shape(0)), k = std::size_t(x.shape(1));
+  py::array out = new_result<word_t>({checked_mul(8, rows, "the planes (8 rows per row of x)"), words_for(k)},
+                                     "the packed bit planes");
+  if (rows == 0 || k == 0) return out;
+  const auto* src = static_cast<const std::uint8_t*>(x.data());
+  auto* dst = static_cast<word_t*>(out.mutable_data());
+  py::gil_scoped_release release;
+  driver::pack_bit_planes(target, src, rows, k, dst);
+  return out;
+}
+
 }  // namespace
 
 void bind_pack(py::module_& m) {
@@ -86,6 +103,8 @@ void bind_pack(py::module_& m) {
   m.def("pack_scaled_ternary", &pack_scaled_ternary, py::arg("x"), py::arg("isa") = "",
         R"pbdoc(x (..., k) float32 of +-s and 0 -> (sign bits, nonzero bits, s, flags): flags 1 = a zero, 2 = a value
 neither 0 nor +-s (see pybitnet.nn._ops.pack_input).)pbdoc");
+  m.def("pack_bit_planes", &pack_bit_planes, py::arg("x"), py::arg("isa") = "",
+        R"pbdoc(uint8 x (M, k) -> its 8 bit planes as packed +-1 rows (8 M, words) (see pybitnet.first_layer.pack_bit_planes).)pbdoc");
 }
 
 }  // namespace pbn

@@ -58,6 +58,35 @@ py::array xnor_gemm_masked(const py::array& a_bits, const py::array& b_bits, con
   return out;
 }
 
+// The bit-plane first layer from packed planes (pack_bit_planes: plane p of pixel row i at row p * M + i)
+// and the weights' row sums (weight_row_sums): the exact int32 x @ W.T.
+py::array bitplane_matmul(const py::array& planes, const py::array& w_bits, const py::handle& k_obj,
+                          const py::array& w_sums, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  const std::int64_t k = checked_k(k_obj, "k", (std::int64_t(1) << 22) - 1,
+                                   "255 * k must fit the int32 result (k < 2**22)");
+  const std::size_t lda = check_packed_rows(planes, "planes", k);
+  const std::size_t ldb = check_packed_rows(w_bits, "w_bits", k);
+  const std::size_t rows = std::size_t(planes.shape(0)), n = std::size_t(w_bits.shape(0));
+  if (rows % 8)
+    throw py::value_error("planes must hold 8 bit planes per pixel row (pack_bit_planes: 8 * M rows), got " +
+                          std::to_string(rows) + " rows");
+  const std::size_t m = rows / 8;
+  const auto* sums = per_output<std::int32_t>(w_sums, "w_sums", "int32", n, "row of w_bits");
+  for (std::size_t j = 0; j < n; ++j)  // k - 2 * (number of -1 weights): anything else is not a row sum
+    if (sums[j] > k || sums[j] < -k || (k - sums[j]) % 2)
+      throw py::value_error("w_sums[" + std::to_string(j) + "] = " + std::to_string(sums[j]) +
+                            " is not the sum of a row of k = " + std::to_string(k) + " +-1 weights");
+  py::array out = new_result<std::int32_t>({m, n}, "the result (pixel rows x rows of w_bits)");
+  if (m == 0 || n == 0) return out;
+  auto* c = static_cast<std::int32_t*>(out.mutable_data());
+  const auto* a = static_cast<const word_t*>(planes.data());
+  const auto* b = static_cast<const word_t*>(w_bits.data());
+  py::gil_scoped_release release;
+  driver::bitplane_matmul(target, a, lda, b, ldb, sums, c, n, m, n, k);
+  return out;
+}
+
 }  // namespace
 
 void bind_xnor_gemm(py::module_& m) {
@@ -67,6 +96,9 @@ void bind_xnor_gemm(py::module_& m) {
   m.def("xnor_gemm_masked", &xnor_gemm_masked, py::arg("a_bits"), py::arg("b_bits"), py::arg("k"), py::arg("mask"),
         py::arg("isa") = "", py::arg("scale") = py::none(), py::arg("bias") = py::none(),
         R"pbdoc(T @ sign(B).T for ternary T = sign(A) * mask from packed rows (see pybitnet.xnor_gemm).)pbdoc");
+  m.def("bitplane_matmul", &bitplane_matmul, py::arg("planes"), py::arg("w_bits"), py::arg("k"), py::arg("w_sums"),
+        py::arg("isa") = "",
+        R"pbdoc(Exact int32 x @ W.T from the packed bit planes of uint8 x (see pybitnet.first_layer.bitplane_matmul).)pbdoc");
 }
 
 }  // namespace pbn

@@ -28,6 +28,12 @@ constexpr unsigned kHasZero = 1, kOtherValue = 2;
 using pack_scaled_ternary_fn = unsigned(const float* x, std::size_t k, float s, word_t* signs, word_t* nonzero,
                                         std::size_t r0, std::size_t r1);
 
+// The 8 bit planes of `rows` uint8 rows of k pixels (rows ldx bytes apart) as packed ±1 rows (bit
+// contract: bit 1 where the plane's value is -1, i.e. where bit p of the pixel is clear; padding
+// zero): plane p of row i at out + p * plane_stride + i * ldo (words). first_layer.bitplane_matmul.
+using pack_bit_planes_fn = void(const std::uint8_t* x, std::size_t ldx, std::size_t rows, std::size_t k, word_t* out,
+                                std::size_t ldo, std::size_t plane_stride);
+
 // c[i, j] = k - 2 * popcount(a[i, :] ^ b[j, :]) for i < m, j < n, over `words` words.
 using xnor_gemm_fn = void(const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb, std::int32_t* c,
                           std::size_t ldc, std::size_t m, std::size_t n, std::size_t words, std::int64_t k);
@@ -48,6 +54,15 @@ using xnor_gemm_masked_fn = void(const word_t* a, std::size_t lda, const word_t*
 // layer's outputs without a second array or pass.
 using int32_affine_fn = void(std::int32_t* c, std::size_t ldc, std::size_t rows, std::size_t cols, float scale,
                              const float* bias);
+
+// The bit-plane first layer's epilogue (first_layer.bitplane_matmul): c holds the XNOR dot
+// products of the 8 ±1 bit planes of `rows` uint8 pixel rows with `cols` weight rows, plane p
+// of pixel row i at c[p * plane_stride + i * ldc + j]; out[i, j] (rows ldo apart) becomes the
+// exact int32 x . w = (sum_p c_p << p + 255 * w_sums[j]) >> 1 (shifts and additions; with
+// |c_p| <= k < 2**22 nothing overflows).
+using bitplane_combine_fn = void(const std::int32_t* c, std::size_t ldc, std::size_t plane_stride,
+                                 const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t rows,
+                                 std::size_t cols);
 
 // Fused binary layer: the xnor_gemm dot products d[i, j] compared with a
 // per-output-channel threshold and packed as sign bits (bit contract):

@@ -224,6 +224,53 @@ void check_pack(const Variant& v, Rng& rng) {
         }
 }
 
+// pack_bit_planes against its rule, bit by bit: bit b of word w of plane p is set where bit p of pixel
+// 64 w + b is clear, padding bits zero; rows ldx bytes apart (an unaligned start), output rows ldo words
+// apart and planes plane_stride apart, the words between them untouched.
+void check_pack_bit_planes(const Variant& v, Rng& rng) {
+  for (std::size_t rows : {std::size_t(1), std::size_t(3)})
+    for (std::size_t k : {std::size_t(1), std::size_t(31), std::size_t(63), std::size_t(64), std::size_t(65),
+                          std::size_t(130), std::size_t(784)}) {
+      const std::size_t ldx = k + 5, words = words_for(k), ldo = words + 1, stride = rows * ldo + 2;
+      std::vector<std::uint8_t> x(rows * ldx + 1);
+      for (auto& e : x) e = std::uint8_t(rng.next());
+      const std::uint8_t* px = x.data() + 1;
+      std::vector<word_t> out(8 * stride, 0xA5A5A5A5A5A5A5A5ull), want = out;
+      for (std::size_t p = 0; p < 8; ++p)
+        for (std::size_t i = 0; i < rows; ++i)
+          for (std::size_t w = 0; w < words; ++w) {
+            word_t bits = 0;
+            for (std::size_t b = 0; b < 64 && 64 * w + b < k; ++b)
+              if (!((px[i * ldx + 64 * w + b] >> p) & 1)) bits |= word_t(1) << b;
+            want[p * stride + i * ldo + w] = bits;
+          }
+      ++g_checks;
+      fn_of<pack_bit_planes_fn>(v)(px, ldx, rows, k, out.data(), ldo, stride);
+      if (!same(out, want)) fail(shape_name(v, rows, 0, k));
+    }
+}
+
+// bitplane_combine against its rule in int64: out = (sum_p c_p * 2^p + 255 * w_sums) >> 1 (floor), c_p
+// within +-2^20 (real dot products are even-sum and within +-k < 2^22); out's row padding untouched.
+void check_bitplane_combine(const Variant& v, Rng& rng) {
+  for (std::size_t rows : {std::size_t(1), std::size_t(4)})
+    for (std::size_t cols : {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(17), std::size_t(70)}) {
+      const std::size_t ldc = cols + 3, stride = rows * ldc + 5, ldo = cols + 2;
+      std::vector<std::int32_t> c(8 * stride), ws(cols), out(rows * ldo, 77), want = out;
+      for (auto& e : c) e = std::int32_t(rng.next() % (1u << 21)) - (1 << 20);
+      for (auto& e : ws) e = std::int32_t(rng.next() % (1u << 21)) - (1 << 20);
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) {
+          std::int64_t s = 255 * std::int64_t(ws[j]);
+          for (std::size_t p = 0; p < 8; ++p) s += std::int64_t(c[p * stride + i * ldc + j]) * (std::int64_t(1) << p);
+          want[i * ldo + j] = std::int32_t(s >= 0 ? s / 2 : -((-s + 1) / 2));
+        }
+      ++g_checks;
+      fn_of<bitplane_combine_fn>(v)(c.data(), ldc, stride, ws.data(), out.data(), ldo, rows, cols);
+      if (!same(out, want)) fail(shape_name(v, rows, cols, 0));
+    }
+}
+
 ConvShape conv(std::size_t h, std::size_t w, std::size_t words, std::size_t kh, std::size_t s, std::size_t p) {
   ConvShape c{h, w, words, kh, kh, s, s, p, p, 0, 0};
   c.oh = (h + 2 * p - kh) / s + 1;
@@ -653,6 +700,8 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::xnor_gemm_threshold:
     case OpId::xnor_gemm_threshold_panels: return check_xnor(v, rng);
     case OpId::int32_affine: return check_int32_affine(v, rng);
+    case OpId::bitplane_combine: return check_bitplane_combine(v, rng);
+    case OpId::pack_bit_planes: return check_pack_bit_planes(v, rng);
     case OpId::pack_scaled_ternary: return check_pack_scaled_ternary(v, rng);
     case OpId::im2col_bits:
     case OpId::maxpool_bits:

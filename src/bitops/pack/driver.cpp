@@ -40,5 +40,15 @@ ScaledTernary pack_scaled_ternary(const Target& t, const float* x, std::size_t r
   return out;
 }
 
+void pack_bit_planes(const Target& t, const std::uint8_t* x, std::size_t rows, std::size_t k, word_t* out) {
+  pack_bit_planes_fn* kernel = pbn::kernel<OpId::pack_bit_planes>(t, {rows, 0, k});
+  const std::size_t words = words_for(k);
+  // Each pixel is read once and 8 bits written: cheaper per element than pack_signs' float.
+  split_1d(int(OpId::pack_bit_planes), rows, double(rows) * double(k) * kNsPerElement, 1,
+           [&](std::size_t r0, std::size_t r1) {
+             kernel(x + r0 * k, k, r1 - r0, k, out + r0 * words, words, rows * words);
+           });
+}
+
 }  // namespace driver
 }  // namespace pbn

@@ -22,5 +22,9 @@ struct ScaledTernary {
 ScaledTernary pack_scaled_ternary(const Target& t, const float* x, std::size_t rows, std::size_t k, word_t* signs,
                                   word_t* nonzero);
 
+// x (rows x k uint8, C-contiguous) -> its 8 bit planes as packed ±1 rows (8 * rows x words_for(k)):
+// plane p of row i at row p * rows + i (first_layer.pack_bit_planes).
+void pack_bit_planes(const Target& t, const std::uint8_t* x, std::size_t rows, std::size_t k, word_t* out);
+
 }  // namespace driver
 }  // namespace pbn

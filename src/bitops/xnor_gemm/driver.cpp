@@ -1,5 +1,6 @@
 #include "driver.h"
 
+#include "../scratch.h"
 #include "../threads.h"
 #include "repanel.h"
 
@@ -36,6 +37,14 @@ struct ChunkEpilogue {
 ChunkEpilogue epilogue_of(const Target& t, std::size_t m, std::size_t n, const Affine* affine) {
   return {affine ? pbn::kernel<OpId::int32_affine>(t, {m, n, 0}) : nullptr, affine};
 }
+
+// bitplane_matmul's blocks: the planes' dot products of a block (8 x pixel rows x columns, int32)
+// fill at most kPlaneBlockBytes of a per-thread buffer, so the combine reads them from L2; up to
+// kPlaneRows pixel rows per block (then the 8 planes' rows are one run of a's rows when a block
+// holds them all: one kernel call, not 8).
+constexpr std::size_t kPlaneBlockBytes = 256 << 10;
+constexpr std::size_t kPlaneRows = 128;
+thread_local ThreadBuffer t_planes;
 
 }  // namespace
 
@@ -79,6 +88,33 @@ void xnor_gemm_threshold(const Target& t, const word_t* a, std::size_t lda, cons
            [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
              kernel(a + i0 * lda, lda, b + j0 * ldb, ldb, c + i0 * ldc + j0 / kWordBits, ldc, i1 - i0, j1 - j0, words,
                     k, thresholds + j0, flips + j0 / kWordBits);
+           });
+}
+
+void bitplane_matmul(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
+                     const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t m, std::size_t n,
+                     std::int64_t k) {
+  const std::size_t words = words_for(std::size_t(k));
+  xnor_gemm_fn* xnor = pbn::kernel<OpId::xnor_gemm>(t, {8 * m, n, std::size_t(k)});
+  bitplane_combine_fn* combine = pbn::kernel<OpId::bitplane_combine>(t, {m, n, std::size_t(k)});
+  split_2d(int(OpId::bitplane_combine), m, n, xnor_gemm_ns(8 * m, n, words), gemm_cut(8 * m, n, 1),
+           [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+             const std::size_t rows = std::min(i1 - i0, kPlaneRows);
+             const std::size_t fit = kPlaneBlockBytes / (8 * 4 * rows) / kColumnAlign * kColumnAlign;
+             const std::size_t cols = std::max(kColumnAlign, fit);
+             auto* c = static_cast<std::int32_t*>(t_planes.get(8 * rows * cols * sizeof(std::int32_t)));
+             for (std::size_t jb = j0; jb < j1; jb += cols) {
+               const std::size_t nc = std::min(cols, j1 - jb);
+               for (std::size_t ib = i0; ib < i1; ib += rows) {  // columns outer: b's block stays in cache
+                 const std::size_t nr = std::min(rows, i1 - ib);
+                 if (nr == m)  // every pixel row: planes p * m + i are a's rows 0 .. 8m
+                   xnor(a, lda, b + jb * ldb, ldb, c, nc, 8 * m, nc, words, k);
+                 else
+                   for (std::size_t p = 0; p < 8; ++p)
+                     xnor(a + (p * m + ib) * lda, lda, b + jb * ldb, ldb, c + p * nr * nc, nc, nr, nc, words, k);
+                 combine(c, nc, nr * nc, w_sums + jb, out + ib * ldo + jb, ldo, nr, nc);
+               }
+             }
            });
 }
 

@@ -35,6 +35,15 @@ void xnor_gemm_threshold_panels(const Target& t, const word_t* a, std::size_t ld
                                 word_t* c, std::size_t ldc, std::size_t m, std::size_t n, std::int64_t k,
                                 const std::int32_t* thresholds, const word_t* flips);
 
+// The bit-plane first layer, exact int32 x . w (first_layer.bitplane_matmul): a holds the 8 ±1 bit
+// planes of m uint8 pixel rows, plane p of row i at row p * m + i (pack_bit_planes); out (m x n, row
+// stride ldo) = (sum_p (a_{p,i} . b_j) << p + 255 * w_sums[j]) >> 1. The planes' dot products are
+// made and combined (op bitplane_combine) block by block in a per-thread buffer that stays in
+// cache: no 8 x m x n int32 array.
+void bitplane_matmul(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
+                     const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t m, std::size_t n,
+                     std::int64_t k);
+
 // B rows (n, words) -> 8-column panels (xnor_gemm_threshold_panels' layout).
 std::vector<word_t> to_panels(const word_t* b, std::size_t ldb, std::size_t n, std::size_t words);
 
