@@ -399,7 +399,7 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
                                   lambda: _bitops.xnor_gemm(tiny_a, tiny_b, 64, isa))], plan.cold_rounds, warmup=2)
             gbs = b.nbytes / t / 1e9
             net = (f"; a 1x64x8 call after the same flush took {1e3 * t0:.3f} ms (the cold call path): the weights "
-                   f"alone streamed at {b.nbytes / (t - t0) / 1e9:.1f} GB/s") if t > t0 else ""
+                   f"alone streamed at about {b.nbytes / (t - t0) / 1e9:.1f} GB/s (the difference of the medians)") if t > t0 else ""
             rows.append(Row(f"{what}, {n} thread(s)", f"{gbs:.1f} GB/s ({1e3 * t:.3f} ms)",
                             ">= 25 GB/s of packed weights", (gbs >= 25) if plan.judged else None, limit + net))
     m = plan.gemm_m

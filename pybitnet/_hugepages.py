@@ -34,20 +34,26 @@ _ALIGN = 64  # each array in a block starts on a cache line
 def empty_bytes(nbytes: int) -> np.ndarray:
     """A writable uint8 array of `nbytes`, 2 MiB-aligned and advised for huge pages when
     it is at least :data:`MIN_BYTES` and the OS allows; ordinary memory otherwise."""
+    return _block(nbytes)[0]
+
+
+def _block(nbytes: int):
+    """(:func:`empty_bytes`' array, whether it is a fresh anonymous mapping: zero-filled by
+    the OS, and no page of it is committed until touched)."""
     if nbytes < MIN_BYTES or not hasattr(mmap, "MADV_HUGEPAGE"):
-        return np.empty(nbytes, np.uint8)
+        return np.empty(nbytes, np.uint8), False
     size = -(-nbytes // HUGE_PAGE) * HUGE_PAGE + HUGE_PAGE  # room to align the start
     try:
         block = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     except (OSError, ValueError):
-        return np.empty(nbytes, np.uint8)
+        return np.empty(nbytes, np.uint8), False
     try:
         block.madvise(mmap.MADV_HUGEPAGE)
     except OSError:  # THP off or not built in: ordinary pages, still correct
         pass
     whole = np.frombuffer(block, np.uint8)  # keeps `block` alive through .base
     start = (-whole.ctypes.data) % HUGE_PAGE
-    return whole[start:start + nbytes]
+    return whole[start:start + nbytes], True
 
 
 def place_together(arrays: Sequence[np.ndarray]) -> List[np.ndarray]:
@@ -66,17 +72,28 @@ def place_together(arrays: Sequence[np.ndarray]) -> List[np.ndarray]:
     return out
 
 
+def _shape(shape):
+    return (int(shape),) if np.isscalar(shape) else tuple(int(d) for d in shape)
+
+
 def empty_array(shape, dtype=np.float32) -> np.ndarray:
     """An uninitialized C-contiguous array in its own block from :func:`empty_bytes`."""
-    dtype = np.dtype(dtype)
-    shape = (int(shape),) if np.isscalar(shape) else tuple(int(d) for d in shape)
-    return empty_bytes(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize).view(dtype).reshape(shape)
+    return _array_block(shape, dtype)[0]
+
+
+def _array_block(shape, dtype=np.float32):
+    """(an uninitialized array in its own block, whether the block is zero already: _block)."""
+    shape, dtype = _shape(shape), np.dtype(dtype)
+    block, zeroed = _block(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+    return block.view(dtype).reshape(shape), zeroed
 
 
 def zeros_array(shape, dtype=np.float32) -> np.ndarray:
-    """:func:`empty_array` filled with zeros."""
-    out = empty_array(shape, dtype)
-    out[...] = 0
+    """:func:`empty_array` filled with zeros. A fresh mapping is zero already and is not
+    written: its pages are committed when first used, as ``np.zeros``' are."""
+    out, zeroed = _array_block(shape, dtype)
+    if not zeroed:
+        out[...] = 0
     return out
 
 

@@ -44,7 +44,8 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
         return lambda isa: _bitops.pack_bit_planes(px, isa)
     if op == "bitplane_combine":  # m pixel rows of k uint8 pixels against n weight rows (the bit-plane first layer)
         px, w = rng.integers(0, 256, (m, k), dtype=np.uint8), bits(n, k)
-        planes, sums = _bitops.pack_bit_planes(px), (k - 2 * np.unpackbits(w.view(np.uint8), axis=1).sum(1)).astype(np.int32)
+        from .first_layer import weight_row_sums
+        planes, sums = _bitops.pack_bit_planes(px), weight_row_sums(w, k).astype(np.int32)
         return lambda isa: _bitops.bitplane_matmul(planes, w, k, sums, isa)
     if op in ("xnor_gemm", "xnor_gemm_masked", "xnor_gemm_threshold", "xnor_gemm_threshold_panels"):
         a, b = bits(m, k), bits(n, k)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array, refuse_broadcast
+from ._arrays import as_array, as_bits, refuse_broadcast
 from .gemm import xnor_gemm_ops
 from .opcount import OpCounts, record
 from .weight_matmul import binary_weight_matmul
@@ -53,12 +53,27 @@ def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
         raise ValueError(f"x must have shape (M, {k}), got {x.shape}")
     if k >= 1 << 22:
         raise ValueError(f"k must be < 2**22 for int32 sums, got {k}")
-    if w_sums is None:
-        w_sums = weight_row_sums(w_bits, k)
-    s = _bitops.bitplane_matmul(pack_bit_planes(x), w_bits, k, np.ascontiguousarray(w_sums, dtype=np.int32))
+    w_bits = as_bits(w_bits, "w_bits")  # int64 words (torch.ops.pybitnet) and DLPack tensors too
+    refuse_broadcast(w_bits, "w_bits")
+    w_bits = np.ascontiguousarray(w_bits)
+    w_sums = _int32_sums(weight_row_sums(w_bits, k) if w_sums is None else w_sums)
+    s = _bitops.bitplane_matmul(pack_bit_planes(x), w_bits, k, w_sums)
     record("xnor_gemm", lambda: xnor_gemm_ops(8 * x.shape[0], k, s.shape[1]))
     record("bitplane_epilogue", lambda: OpCounts(additions=9 * s.size, shifts=8 * s.size))
     return s
+
+
+def _int32_sums(w_sums) -> np.ndarray:
+    """`w_sums` as int32, refusing what would not convert exactly (the binding checks the values)."""
+    a = np.asarray(w_sums)
+    if a.dtype == np.int32:
+        return np.ascontiguousarray(a)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"w_sums must hold integers (weight_row_sums), got {a.dtype}")
+    out = np.ascontiguousarray(a, dtype=np.int32)
+    if not np.array_equal(out, a):
+        raise ValueError("w_sums holds values outside int32: they are not row sums of k < 2**22 weights")
+    return out
 
 
 def real_matmul(x: np.ndarray, w_bits: np.ndarray, k: int) -> np.ndarray:

@@ -92,3 +92,25 @@ def test_parameter_keeps_a_copy_of_its_value():
     p.value = a
     a[...] = 6
     np.testing.assert_array_equal(p.view(), np.full((4, 3), 5, np.float32))
+
+
+@pytest.mark.skipif(not hasattr(mmap, "MADV_HUGEPAGE"), reason="no madvise(MADV_HUGEPAGE) on this OS")
+def test_packed_sign_cache_guards_a_huge_page_parameter():
+    """cache_signs makes the value read-only and .value makes it writable again, on a value in an
+    mmap-backed block as on ordinary memory."""
+    from pybitnet import nn
+
+    p = nn.Parameter(np.ones((1024, 512), np.float32), "w")
+    held = p.view()
+    assert held.base is not None and p.view().ctypes.data % _hugepages.HUGE_PAGE == 0
+    p.cache_signs(pybitnet.pack_signs(p.view()))
+    with pytest.raises(ValueError):
+        p._value[0, 0] = 2.0  # the array itself: read-only while the signs are kept
+    p.value[0, 0] = 3.0  # taking .value drops the signs and allows writes again
+    assert p.view()[0, 0] == 3.0 and p.cached_signs(1024, 512) is None
+
+
+def test_zeros_array_is_zero_without_a_fill():
+    for shape in [(1024, 1024), (3,)]:
+        z = _hugepages.zeros_array(shape)
+        assert not z.any()

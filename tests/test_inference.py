@@ -312,3 +312,18 @@ def test_bitplane_matmul_refuses_bad_operands():
         pybitnet.inference.pack_bit_planes(x.astype(np.int16))
     with pytest.raises(ValueError, match="x"):
         _bitops.pack_bit_planes(np.zeros(5, np.uint8))
+
+
+def test_bitplane_matmul_takes_int64_words_and_checks_w_sums():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (3, 100), dtype=np.uint8)
+    w = rng.standard_normal((7, 100)).astype(np.float32)
+    wb = pybitnet.pack_signs(w)
+    want = x.astype(np.int64) @ signs(w).T
+    np.testing.assert_array_equal(bitplane_matmul(x, wb.view(np.int64), 100), want)  # torch.ops' int64 words
+    sums = pybitnet.inference.weight_row_sums(wb, 100)  # int64
+    np.testing.assert_array_equal(bitplane_matmul(x, wb, 100, sums), want)
+    with pytest.raises(TypeError, match="w_sums"):
+        bitplane_matmul(x, wb, 100, sums.astype(np.float32))
+    with pytest.raises(ValueError, match="w_sums"):
+        bitplane_matmul(x, wb, 100, sums + (1 << 32))  # would wrap to the right values in int32

@@ -120,3 +120,15 @@ def test_fused_kernel_bad_input():
         _bitops.optimizer_step("sgd", w, np.zeros(3, np.float32), None, None, 0.1)
     with pytest.raises(TypeError, match="g must have dtype float32"):
         _bitops.optimizer_step("sgd", w, np.zeros(4), None, None, 0.1)
+
+
+def test_optimizer_step_refuses_buffers_that_share_memory():
+    from pybitnet import _bitops
+    w, g, m = (np.zeros(64, np.float32) for _ in range(3))
+    with pytest.raises(ValueError, match="m and v must not share memory"):
+        _bitops.optimizer_step("adam", w, g, m, m, 1e-3, 0.9, 0.999, 1e-8)
+    with pytest.raises(ValueError, match="w and g must not share memory"):
+        _bitops.optimizer_step("sgd", w, w, None, None, 1e-3)
+    big = np.zeros(128, np.float32)
+    with pytest.raises(ValueError, match="share memory"):
+        _bitops.optimizer_step("momentum", big[:64], g, big[32:96], None, 1e-3, 0.9)

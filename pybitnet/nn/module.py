@@ -26,7 +26,8 @@ class Parameter:
     The value is a copy of the array given. It and the gradient buffer each sit in their
     own 2 MiB-aligned block, on huge pages where the OS allows (``pybitnet._hugepages``):
     a training step streams every weight, and on numpy's own arrays the fused gradient +
-    Adam update of a 4096x4096 layer took 34-37 ms against 20-23 ms (Zen 4, 1 thread).
+    Adam update of a 4096x4096 layer took 34-37 ms against 20-23 ms (Zen 4, 1 thread). A gradient
+    array handed over (the ``grad`` setter, :meth:`accumulate` of a fresh array) is taken as it is.
     """
 
     def __init__(self, value: np.ndarray, name: str = "", clip: Optional[float] = None, lr_scale: float = 1.0):

@@ -1,5 +1,9 @@
 // Bindings of the fused optimizer update (optimizer_step/optimizer_step_body.h) and of the weight
 // gradient fused into it (optimizer_step/weight_grad_update.h).
+#include <cstdint>
+#include <initializer_list>
+#include <utility>
+
 #include "bind_util.h"
 #include "bind_weight_bits.h"
 #include "optimizer_step/driver.h"
@@ -44,6 +48,18 @@ word_t* signs_buffer(const py::object& signs, std::size_t n, std::size_t k, std:
   return static_cast<word_t*>(arr.mutable_data());
 }
 
+// The update reads each of w, g, m, v once per element and writes w, m, v: buffers that overlap
+// would give a result that depends on the kernel's order of loads and stores. Refused.
+void require_disjoint(std::initializer_list<std::pair<const char*, const float*>> buffers, std::size_t n) {
+  for (auto a = buffers.begin(); a != buffers.end(); ++a)
+    for (auto b = a + 1; b != buffers.end(); ++b) {
+      if (!a->second || !b->second || n == 0) continue;
+      const auto a0 = reinterpret_cast<std::uintptr_t>(a->second), b0 = reinterpret_cast<std::uintptr_t>(b->second);
+      if (a0 < b0 + 4 * n && b0 < a0 + 4 * n)
+        throw py::value_error(std::string(a->first) + " and " + b->first + " must not share memory");
+    }
+}
+
 // A NaN weight has no sign to pack: said, not packed as +1.
 void require_no_nan_after_update(bool nan) {
   if (nan) throw py::value_error("w holds NaN after the update (the gradient or the moments hold NaN or Inf)");
@@ -77,6 +93,7 @@ void optimizer_step(const std::string& kind, const py::object& w, const py::obje
   const float* gp = float_buffer(g, "g", n, true);
   float* mp = float_buffer(m, "m", n, k >= 1);
   float* vp = float_buffer(v, "v", n, k >= 2);
+  require_disjoint({{"w", wp}, {"g", gp}, {"m", mp}, {"v", vp}}, n);
   std::size_t rows = 0;
   word_t* sp = signs_buffer(signs, n, k_row, &rows);
   bool nan = false;
@@ -111,6 +128,7 @@ void weight_grad_update(const std::string& kind, const py::array& gt, const py::
   float* wp = float_buffer(w, "w", n, true);
   float* mp = float_buffer(m, "m", n, kind_id >= 1);
   float* vp = float_buffer(v, "v", n, kind_id >= 2);
+  require_disjoint({{"w", wp}, {"m", mp}, {"v", vp}}, n);
   std::size_t rows = 0;
   word_t* sp = signs_buffer(signs, n, std::size_t(k), &rows);
   const float* gp = static_cast<const float*>(gt.data());

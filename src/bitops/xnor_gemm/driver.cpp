@@ -95,23 +95,26 @@ void bitplane_matmul(const Target& t, const word_t* a, std::size_t lda, const wo
                      const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t m, std::size_t n,
                      std::int64_t k) {
   const std::size_t words = words_for(std::size_t(k));
-  xnor_gemm_fn* xnor = pbn::kernel<OpId::xnor_gemm>(t, {8 * m, n, std::size_t(k)});
   bitplane_combine_fn* combine = pbn::kernel<OpId::bitplane_combine>(t, {m, n, std::size_t(k)});
   split_2d(int(OpId::bitplane_combine), m, n, xnor_gemm_ns(8 * m, n, words), gemm_cut(8 * m, n, 1),
            [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
-             const std::size_t rows = std::min(i1 - i0, kPlaneRows);
-             const std::size_t fit = kPlaneBlockBytes / (8 * 4 * rows) / kColumnAlign * kColumnAlign;
-             const std::size_t cols = std::max(kColumnAlign, fit);
+             std::size_t rows = std::min(i1 - i0, kPlaneRows);
+             std::size_t cols = std::max(kColumnAlign, kPlaneBlockBytes / (8 * 4 * rows) / kColumnAlign * kColumnAlign);
              auto* c = static_cast<std::int32_t*>(t_planes.get(8 * rows * cols * sizeof(std::int32_t)));
+             std::int32_t small[8 * 8 * kColumnAlign];
+             if (!c) rows = std::min<std::size_t>(rows, 8), cols = kColumnAlign, c = small;  // no memory: tiny blocks
              for (std::size_t jb = j0; jb < j1; jb += cols) {
                const std::size_t nc = std::min(cols, j1 - jb);
                for (std::size_t ib = i0; ib < i1; ib += rows) {  // columns outer: b's block stays in cache
                  const std::size_t nr = std::min(rows, i1 - ib);
-                 if (nr == m)  // every pixel row: planes p * m + i are a's rows 0 .. 8m
-                   xnor(a, lda, b + jb * ldb, ldb, c, nc, 8 * m, nc, words, k);
-                 else
+                 if (nr == m) {  // every pixel row: planes p * m + i are a's rows 0 .. 8m
+                   pbn::kernel<OpId::xnor_gemm>(t, {8 * m, nc, std::size_t(k)})(a, lda, b + jb * ldb, ldb, c, nc,
+                                                                                 8 * m, nc, words, k);
+                 } else {
+                   xnor_gemm_fn* xnor = pbn::kernel<OpId::xnor_gemm>(t, {nr, nc, std::size_t(k)});
                    for (std::size_t p = 0; p < 8; ++p)
                      xnor(a + (p * m + ib) * lda, lda, b + jb * ldb, ldb, c + p * nr * nc, nc, nr, nc, words, k);
+                 }
                  combine(c, nc, nr * nc, w_sums + jb, out + ib * ldo + jb, ldo, nr, nc);
                }
              }
