@@ -76,20 +76,16 @@ def _shape(shape):
     return (int(shape),) if np.isscalar(shape) else tuple(int(d) for d in shape)
 
 
-def empty_array(shape, dtype=np.float32) -> np.ndarray:
-    """An uninitialized C-contiguous array in its own block from :func:`empty_bytes`."""
-    return _array_block(shape, dtype)[0]
-
-
 def _array_block(shape, dtype=np.float32):
-    """(an uninitialized array in its own block, whether the block is zero already: _block)."""
+    """(an uninitialized C-contiguous array in its own block from :func:`_block`, whether the
+    block is zero already)."""
     shape, dtype = _shape(shape), np.dtype(dtype)
     block, zeroed = _block(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
     return block.view(dtype).reshape(shape), zeroed
 
 
 def zeros_array(shape, dtype=np.float32) -> np.ndarray:
-    """:func:`empty_array` filled with zeros. A fresh mapping is zero already and is not
+    """An array of zeros in its own block. A fresh mapping is zero already and is not
     written: its pages are committed when first used, as ``np.zeros``' are."""
     out, zeroed = _array_block(shape, dtype)
     if not zeroed:
@@ -100,6 +96,6 @@ def zeros_array(shape, dtype=np.float32) -> np.ndarray:
 def copy_array(a, dtype=None) -> np.ndarray:
     """A C-contiguous copy of `a` (converted to `dtype` if given) in its own block."""
     a = np.asarray(a)
-    out = empty_array(a.shape, a.dtype if dtype is None else dtype)
+    out = _array_block(a.shape, a.dtype if dtype is None else dtype)[0]
     out[...] = a
     return out

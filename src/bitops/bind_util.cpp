@@ -149,10 +149,10 @@ std::size_t check_packed_rows(const py::array& bits, const char* name, std::int6
 }
 
 PackedOperands check_packed_operands(const py::array& a_bits, const py::array& b_bits, const py::handle& k_obj,
-                                     const char* why) {
-  const std::int64_t k = checked_k(k_obj, "k", INT32_MAX, why);
-  const std::size_t lda = check_packed_rows(a_bits, "a_bits", k);
-  const std::size_t ldb = check_packed_rows(b_bits, "b_bits", k);
+                                     const char* why, std::int64_t max_k, const char* a_name, const char* b_name) {
+  const std::int64_t k = checked_k(k_obj, "k", max_k, why);
+  const std::size_t lda = check_packed_rows(a_bits, a_name, k);
+  const std::size_t ldb = check_packed_rows(b_bits, b_name, k);
   return {static_cast<const word_t*>(a_bits.data()), lda, static_cast<const word_t*>(b_bits.data()), ldb,
           std::size_t(a_bits.shape(0)), std::size_t(b_bits.shape(0)), k};
 }

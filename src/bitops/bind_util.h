@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -104,7 +105,8 @@ std::vector<word_t> pack_flags(const py::object& flags, const char* name, std::s
 std::size_t check_packed_rows(const py::array& bits, const char* name, std::int64_t k);
 
 // The operands of an XNOR GEMM: a_bits (m rows) and b_bits (n rows) of k bits,
-// with k an int in [0, 2**31 - 1] (int32 dot products; `why` says so).
+// with k an int in [0, max_k] (default 2**31 - 1: int32 dot products; `why` says why),
+// named a_name and b_name in the errors.
 struct PackedOperands {
   const word_t* a;
   std::size_t lda;
@@ -114,6 +116,7 @@ struct PackedOperands {
   std::int64_t k;
 };
 PackedOperands check_packed_operands(const py::array& a_bits, const py::array& b_bits, const py::handle& k_obj,
-                                     const char* why);
+                                     const char* why, std::int64_t max_k = INT32_MAX, const char* a_name = "a_bits",
+                                     const char* b_name = "b_bits");
 
 }  // namespace pbn

@@ -63,11 +63,10 @@ py::array xnor_gemm_masked(const py::array& a_bits, const py::array& b_bits, con
 py::array bitplane_matmul(const py::array& planes, const py::array& w_bits, const py::handle& k_obj,
                           const py::array& w_sums, const std::string& isa_name) {
   const Target target = resolve_target(isa_name);
-  const std::int64_t k = checked_k(k_obj, "k", (std::int64_t(1) << 22) - 1,
-                                   "255 * k must fit the int32 result (k < 2**22)");
-  const std::size_t lda = check_packed_rows(planes, "planes", k);
-  const std::size_t ldb = check_packed_rows(w_bits, "w_bits", k);
-  const std::size_t rows = std::size_t(planes.shape(0)), n = std::size_t(w_bits.shape(0));
+  const PackedOperands o = check_packed_operands(planes, w_bits, k_obj, "255 * k must fit the int32 result (k < 2**22)",
+                                                 (std::int64_t(1) << 22) - 1, "planes", "w_bits");
+  const std::int64_t k = o.k;
+  const std::size_t rows = o.m, n = o.n;
   if (rows % 8)
     throw py::value_error("planes must hold 8 bit planes per pixel row (pack_bit_planes: 8 * M rows), got " +
                           std::to_string(rows) + " rows");
@@ -80,10 +79,8 @@ py::array bitplane_matmul(const py::array& planes, const py::array& w_bits, cons
   py::array out = new_result<std::int32_t>({m, n}, "the result (pixel rows x rows of w_bits)");
   if (m == 0 || n == 0) return out;
   auto* c = static_cast<std::int32_t*>(out.mutable_data());
-  const auto* a = static_cast<const word_t*>(planes.data());
-  const auto* b = static_cast<const word_t*>(w_bits.data());
   py::gil_scoped_release release;
-  driver::bitplane_matmul(target, a, lda, b, ldb, sums, c, n, m, n, k);
+  driver::bitplane_matmul(target, o.a, o.lda, o.b, o.ldb, sums, c, n, m, n, k);
   return out;
 }
 
