@@ -245,6 +245,10 @@ def training_rows(plan: Plan, dataset: str, notes: List[str], peak_exe: Optional
     rounds = plan.cnn_rounds if cnn else plan.mlp_rounds
     steps = plan.cnn_profile_steps if cnn else plan.profile_steps
     cases = [(threads_for(n), ours) for n in plan.threads]
+    for prepare, run in cases:  # the thread planner's first calls (profiling.warmup_steps), as an epoch's first steps
+        prepare()
+        for _ in range(profiling.warmup_steps(pybitnet.get_num_threads())):
+            run()
     if fused is not None:
         cases += [(threads_for(n, step), step) for step in (fused, plain) for n in plan.threads]
     t = iter(interleaved(cases, rounds))

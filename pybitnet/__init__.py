@@ -75,7 +75,7 @@ from .qbp import (dequantize_pow2, qbp_dense_step_ops, quantize_pow2, shift_matm
                   shift_matmul_ops)
 from .runtime import (active_kernels, available_isas, build_info, cpu_features, get_num_threads, isa,
                       kernel_calls, memory_cache_stats, release_memory, reuse_memory, select_variant,
-                      set_num_threads, variants)
+                      reset_thread_plans, set_num_threads, thread_plans, variants)
 from .summarize import summarize as summary
 
 __all__ = [
@@ -104,6 +104,8 @@ __all__ = [
     "quantize_pow2",
     "select_variant",
     "set_num_threads",
+    "thread_plans",
+    "reset_thread_plans",
     "reuse_memory",
     "release_memory",
     "memory_cache_stats",

@@ -51,6 +51,8 @@ class TrainingProfile:
     layers: Dict[str, float] = field(default_factory=dict)  # "i: Layer fwd/bwd" -> seconds per step
     per_step: List[Dict[str, float]] = field(default_factory=list)  # each timed step's stage -> seconds
     warmup: int = 1  # untimed steps before the timed ones
+    # on more threads: the ops (and size classes) the thread planner measured faster inline, so left on one thread
+    inline_ops: List[Dict] = field(default_factory=list)
 
     @property
     def step_seconds(self) -> float:
@@ -115,15 +117,22 @@ def _blas_threads(n: int):
     return threadpool_limits(n, user_api="blas")
 
 
+def warmup_steps(threads: int) -> int:
+    """Untimed training steps before a step's time stands for an epoch's: 1 on one thread, 8 on more.
+
+    On more threads the thread planner (threads.h, :func:`pybitnet.thread_plans`) times each op and
+    size class both ways over its first 7 calls (the workers' first call, 3 split, 3 inline) before it
+    keeps the faster way, and the CIFAR-10 CNN calls most of its ops once per step. An epoch pays that
+    once (the CNN on 2 threads, Zen 4: the first 7 steps' median 378 ms, steps 11-20 339 ms)."""
+    return 1 if threads <= 1 else 8
+
+
 def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, threads: Optional[int] = None,
                      torch_baseline: bool = True, seed: int = 0, warmup: Optional[int] = None,
                      **overrides) -> TrainingProfile:
     """Time `steps` training steps of `method`'s recipe on random data, after `warmup` untimed ones.
 
-    `warmup` defaults to 1 step on one thread and 6 on more: the thread planner (threads.h) times
-    each op and size class both ways over its first calls (3 split, then 3 inline) and then keeps
-    the faster way, so a few steps after the start pay for its tries. An epoch pays that once (the
-    CIFAR-10 CNN on 2 threads, Zen 4: the first 7 steps' median 378 ms, steps 11-20 339 ms)."""
+    `warmup` defaults to :func:`warmup_steps` (1 step on one thread, 8 on more)."""
     from . import recipes
     from .runtime import get_num_threads, set_num_threads
 
@@ -134,7 +143,7 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     opt, loss_fn = recipes.build_optimizer(r, model, update_in_backward=True), recipes.build_loss(r)
     before = get_num_threads()
     if warmup is None:
-        warmup = 1 if (threads or before) <= 1 else 6
+        warmup = warmup_steps(threads or before)
     if warmup < 1:
         raise ValueError(f"warmup must be >= 1 (the first step warms the caches and the allocator), got {warmup}")
     blas = contextlib.ExitStack()
@@ -200,6 +209,7 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
                     torch_step()
                     torch_times.append(time.perf_counter() - t6)
         torch_s = sum(torch_times[warmup:]) / steps if torch_step is not None else None
+        inline_ops = _inline_ops() if get_num_threads() > 1 else []
     finally:
         for m, direction in originals:
             delattr(m, direction)  # back to the class's method
@@ -210,7 +220,14 @@ def training_profile(method: str, dataset: str = "mnist", *, steps: int = 5, thr
     return TrainingProfile(method, dataset, r.batch_size, threads or before, steps,
                            {s: seconds[s] / steps for s in STAGES}, torch_s,
                            torch_step.optimizer if torch_step is not None else "", n_train // r.batch_size,
-                           {k: v / steps for k, v in per_layer.items()}, per_step, warmup)
+                           {k: v / steps for k, v in per_layer.items()}, per_step, warmup, inline_ops)
+
+
+def _inline_ops() -> List[Dict]:
+    """The thread planner's ops and size classes measured both ways and found faster on one thread."""
+    from .runtime import thread_plans
+
+    return [r for r in thread_plans() if r["split_samples"] >= 3 and r["inline_samples"] >= 3 and not r["splits"]]
 
 
 def torch_float_model(r, shape):
@@ -326,6 +343,11 @@ def format_profile(p: TrainingProfile, layers: bool = False) -> str:
         lines.append(f"  PyTorch float32 ({p.torch_optimizer}), same net and threads, steps interleaved: "
                      f"{1e3 * p.torch_seconds:.1f} ms per step "
                      f"-> pybitnet is {p.torch_seconds / total:.2f}x as fast")
+    if p.inline_ops:
+        lines.append("  left on one thread by the thread planner (wall / estimated time, split vs inline; "
+                     "pybitnet.thread_plans()): " + ", ".join(
+                         f"{r['op']} {r['work_ms'][0]:.2g}-{r['work_ms'][1]:.2g} ms "
+                         f"({r['split_median']:.2f} vs {r['inline_median']:.2f})" for r in p.inline_ops))
     if layers:
         for k, v in sorted(p.layers.items(), key=lambda kv: -kv[1])[:12]:
             lines.append(f"    {k:40s} {1e3 * v:8.2f} ms")

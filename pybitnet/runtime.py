@@ -99,6 +99,25 @@ def set_num_threads(n: int) -> None:
     _bitops.set_num_threads(n)  # ValueError unless 1 <= n <= _bitops.MAX_THREADS
 
 
+def thread_plans() -> list[dict]:
+    """What the thread cost model has measured: one dict per op and size class it has timed.
+
+    A call whose estimated single-thread time is below ~0.15 ms always runs on the calling thread.
+    Above, whether splitting over the threads pays is measured per op and size class (a factor of 2
+    in estimated time, ``work_ms``): the recent wall times per estimated time of split and inline
+    calls (``split_median``, ``inline_median``: 1.0 = the estimate; lower is faster), whether calls
+    now split (``splits``; ``clearly``: by at least 1.25x), how many calls were planned (``calls``)
+    and how often the other way is tried (``explore_every``: every n-th call). Calls made on one
+    thread count as inline samples. Use it to see why two threads run no faster than one, e.g.
+    after another process held the second core."""
+    return _bitops.split_stats()
+
+
+def reset_thread_plans() -> None:
+    """Forget the thread cost model's measurements; the next calls measure both ways again."""
+    _bitops.reset_split_stats()
+
+
 def build_info() -> dict[str, str]:
     """How the extension was built (version, compile flags)."""
     return {"version": _bitops.__version__, "flags": _bitops.build_flags}

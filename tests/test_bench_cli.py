@@ -62,11 +62,11 @@ def test_bench_training_profiles_the_stages(capsys):
 
 
 def test_training_profile_warms_the_thread_planner_up():
-    """More threads: 6 untimed steps by default (the planner's tries of both ways), 1 on one thread."""
+    """More threads: 8 untimed steps by default (the planner's tries of both ways), 1 on one thread."""
     from pybitnet.profiling import training_profile
 
     p = training_profile("bnn", steps=1, threads=2, hidden=16, torch_baseline=False)
-    assert p.warmup == 6 and len(p.per_step) == 1
+    assert p.warmup == 8 and len(p.per_step) == 1
     assert training_profile("bnn", steps=2, threads=1, hidden=16, torch_baseline=False).warmup == 1
     assert training_profile("bnn", steps=1, threads=2, hidden=16, torch_baseline=False, warmup=2).warmup == 2
     with pytest.raises(ValueError, match="warmup must be >= 1"):

@@ -109,3 +109,62 @@ def test_openblas_spin_policy(code, env, expected):
     out = subprocess.run([sys.executable, "-c", code + "; import os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"],
                          env={**base, **env}, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == expected, out.stderr
+
+
+# The cost model (threads.h), driven by scripted wall times: _simulate_thread_plan plans and records calls of
+# a key no op uses, each taking cost x its estimate, and returns which calls were planned to split.
+WORK_NS = 1e6  # 1 ms: above the inline-only bound
+
+
+def simulate(split_cost, inline_cost):
+    return pybitnet._bitops._simulate_thread_plan(pybitnet._bitops._FREE_SPLIT_KEY, WORK_NS, split_cost, inline_cost)
+
+
+def free_key_plan():
+    [row] = [r for r in pybitnet.thread_plans() if r["op"] == "?"]
+    return row
+
+
+def test_thread_plan_splits_when_splitting_is_faster():
+    pybitnet.set_num_threads(2)
+    pybitnet.reset_thread_plans()
+    split = simulate([0.55] * 60, [1.0] * 60)
+    assert all(split[:4]) and not any(split[4:7])  # 3 split samples (after the workers' first call), 3 inline
+    assert sum(split[-40:]) >= 39  # then splits, trying inline rarely
+    row = free_key_plan()
+    assert row["splits"] and row["clearly"] and row["explore_every"] == 256
+    assert row["split_median"] == pytest.approx(0.55) and row["inline_median"] == pytest.approx(1.0)
+
+
+def test_thread_plan_stays_inline_when_splitting_is_slower():
+    pybitnet.set_num_threads(2)
+    pybitnet.reset_thread_plans()
+    split = simulate([1.5] * 80, [1.0] * 80)
+    assert sum(split[-40:]) <= 6  # tries only
+    assert not free_key_plan()["splits"]
+
+
+def test_thread_plan_recovers_from_slow_first_split_calls():
+    # The first split calls slowed (page faults of a first step, another process on the other core), then
+    # splitting is faster. Used to stick: inline tries faster than the 2 slow split samples set tries to every
+    # call, so every call ran inline and split never got its third sample.
+    pybitnet.set_num_threads(2)
+    pybitnet.reset_thread_plans()
+    n = 80
+    split = simulate([10.0] * 3 + [0.55] * (n - 3), [1.0] * n)
+    assert sum(split[-40:]) >= 38
+    assert free_key_plan()["splits"]
+
+
+def test_thread_plans_report_and_reset():
+    pybitnet.set_num_threads(2)
+    pybitnet.reset_thread_plans()
+    assert pybitnet.thread_plans() == []
+    simulate([0.6] * 10, [1.0] * 10)
+    row = free_key_plan()
+    assert row["calls"] == 10 and row["work_ms"][0] <= 1.0 < row["work_ms"][1]
+    assert {"split_samples", "inline_samples", "split_median", "inline_median", "explore_every"} <= row.keys()
+    pybitnet.reset_thread_plans()
+    assert pybitnet.thread_plans() == []
+    with pytest.raises(ValueError, match="free key"):
+        pybitnet._bitops._simulate_thread_plan(0, WORK_NS, [1.0], [1.0])

@@ -111,6 +111,50 @@ PYBIND11_MODULE(_bitops, m) {
     py::gil_scoped_release release;  // waits for a running kernel to finish
     set_num_threads(n);
   }, py::arg("n"));
+  m.def("split_stats", [] {
+    py::list out;
+    for (const SplitReport& r : split_reports()) {
+      const char* name = r.key < kNumOps                 ? op_name(OpId(r.key))
+                         : r.key == kBinaryConvKey        ? "binary_conv2d_threshold"
+                         : r.key == kWeightGradUpdateKey ? "weight_grad_update"
+                         : r.key == kConvInputGradKey    ? "conv_input_grad"
+                                                         : "?";
+      py::dict d;
+      d["op"] = name;
+      d["size_class"] = r.size_class;
+      d["work_ms"] = py::make_tuple(r.work_ns_low * 1e-6, 2 * r.work_ns_low * 1e-6);
+      d["calls"] = r.calls;
+      d["explore_every"] = r.explore_every;
+      d["split_samples"] = r.split_samples;
+      d["inline_samples"] = r.inline_samples;
+      d["split_median"] = r.split_median > 0 ? py::object(py::float_(r.split_median)) : py::none();
+      d["inline_median"] = r.inline_median > 0 ? py::object(py::float_(r.inline_median)) : py::none();
+      d["splits"] = r.splits;
+      d["clearly"] = r.clearly;
+      out.append(d);
+    }
+    return out;
+  }, "The thread cost model's measurements (threads.h), one dict per op and size class it has timed.");
+  m.def("reset_split_stats", [] {
+    py::gil_scoped_release release;
+    reset_split_stats();
+  }, "Forget the thread cost model's measurements.");
+  m.def("_simulate_thread_plan", [](int key, double work_ns, const std::vector<double>& split_cost,
+                                    const std::vector<double>& inline_cost) {
+    // Plans and records calls whose wall time is cost * work_ns, without running anything: the cost model's
+    // decisions under a scripted load, for the tests. Returns, per call, whether it was planned to split.
+    if (key < kNumSplitKeys || key >= kMaxSplitKeys) throw py::value_error("key must be a free key (tests)");
+    if (split_cost.size() != inline_cost.size()) throw py::value_error("split_cost and inline_cost differ in length");
+    std::vector<bool> split;
+    for (std::size_t i = 0; i < split_cost.size(); ++i) {
+      const SplitPlan plan = plan_split(key, work_ns);
+      const bool s = plan.chunks > 1;
+      if (plan.size_class >= 0) record_split(plan, s, (s ? split_cost[i] : inline_cost[i]) * work_ns);
+      split.push_back(s);
+    }
+    return split;
+  }, py::arg("key"), py::arg("work_ns"), py::arg("split_cost"), py::arg("inline_cost"));
+  m.attr("_FREE_SPLIT_KEY") = kMaxSplitKeys - 1;
   m.attr("MAX_THREADS") = kMaxThreads;
   m.def("default_num_threads", &default_num_threads);
 

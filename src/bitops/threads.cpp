@@ -133,7 +133,8 @@ Pool& pool() {
 namespace {
 
 constexpr int kSizeClasses = 24;  // factors of 2 above kMinParallelNs
-constexpr unsigned kSamples = 6;  // recent calls kept per way of running
+constexpr unsigned kSamples = 6;     // recent calls kept per way of running
+constexpr unsigned kMinSamples = 3;  // per way, before the medians decide
 
 // Wall ns per estimated ns of the recent calls of one op and size class run
 // one way (inline or split); compared by their medians, which a call slowed by
@@ -160,15 +161,15 @@ struct SplitStats {
 
   // Split, by what the medians say (or to measure a way not measured enough yet).
   bool split_pays() const {
-    if (split_runs.count() < 3) return true;
-    if (inline_runs.count() < 3) return false;
+    if (split_runs.count() < kMinSamples) return true;
+    if (inline_runs.count() < kMinSamples) return false;
     return split_runs.median() <= inline_runs.median();
   }
   // Splitting measured at least kClearMargin times faster: a try of the inline way then costs a call's
   // worth of the second core and is needed only to refresh stale inline samples (a split that turns
   // slow shows in its own samples), so it comes every kExploreClear-th call.
   bool split_clearly_pays() const {
-    return split_runs.count() >= 3 && inline_runs.count() >= 3 &&
+    return split_runs.count() >= kMinSamples && inline_runs.count() >= kMinSamples &&
            split_runs.median() * kClearMargin <= inline_runs.median();
   }
 };
@@ -222,7 +223,12 @@ SplitPlan plan_split(int key, double work_ns) {
     SplitStats& st = g_split[key][plan.size_class];
     split = plan.choice = st.split_pays();
     const unsigned every = st.explore_every.load(std::memory_order_relaxed);
-    if (st.calls.fetch_add(1, std::memory_order_relaxed) % every == every - 1) {
+    // Tries start once both ways have their samples: before, a way short of them is the one that runs. (A try
+    // here could starve it: split first, with 2 samples slowed by the first calls' page faults; an inline try
+    // faster than their median set tries to every call, so every call ran inline and split never got its
+    // third sample. BN, sign and transpose calls of the CIFAR-10 step stayed on one thread so.)
+    const bool sampled = st.split_runs.count() >= kMinSamples && st.inline_runs.count() >= kMinSamples;
+    if (st.calls.fetch_add(1, std::memory_order_relaxed) % every == every - 1 && sampled) {
       split = !split;  // try the other way
       plan.trial = true;
     }
@@ -260,6 +266,42 @@ void record_split(const SplitPlan& plan, bool split, double wall_ns) {
     next = kExploreClear;  // measured both ways (or confirmed): splitting wins by a clear margin
   }
   if (next != every) st.explore_every.store(next, std::memory_order_relaxed);
+}
+
+std::vector<SplitReport> split_reports() {
+  std::vector<SplitReport> out;
+  for (int key = 0; key < kMaxSplitKeys; ++key)
+    for (int c = 0; c < kSizeClasses; ++c) {
+      const SplitStats& st = g_split[key][c];
+      const unsigned split_n = st.split_runs.count(), inline_n = st.inline_runs.count();
+      const unsigned calls = st.calls.load(std::memory_order_relaxed);
+      if (calls == 0 && split_n == 0 && inline_n == 0) continue;
+      SplitReport r;
+      r.key = key;
+      r.size_class = c;
+      r.work_ns_low = kMinParallelNs * double(1u << c);
+      r.calls = calls;
+      r.explore_every = st.explore_every.load(std::memory_order_relaxed);
+      r.split_samples = split_n;
+      r.inline_samples = inline_n;
+      r.split_median = split_n ? st.split_runs.median() : 0.0f;
+      r.inline_median = inline_n ? st.inline_runs.median() : 0.0f;
+      r.splits = st.split_pays();
+      r.clearly = st.split_clearly_pays();
+      out.push_back(r);
+    }
+  return out;
+}
+
+void reset_split_stats() {
+  for (auto& row : g_split)
+    for (SplitStats& st : row) {
+      st.split_runs.n.store(0, std::memory_order_relaxed);
+      st.inline_runs.n.store(0, std::memory_order_relaxed);
+      st.calls.store(0, std::memory_order_relaxed);
+      st.explore_every.store(kExploreEvery, std::memory_order_relaxed);
+      st.warm.store(false, std::memory_order_relaxed);
+    }
 }
 
 }  // namespace pbn

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <vector>
 
 namespace pbn {
 
@@ -82,6 +83,20 @@ SplitPlan plan_split(int key, double work_ns);
 // Records the wall time of a call planned so, run split or inline.
 void record_split(const SplitPlan& plan, bool split, double wall_ns);
 double now_ns();
+
+// What the cost model has measured so far, per key and size class that has run a call planned for
+// more than inline (for pybitnet.thread_plans(): observable, as the ISA dispatch is).
+struct SplitReport {
+  int key = 0, size_class = 0;
+  double work_ns_low = 0;            // the class: estimated single-thread ns in [low, 2 * low)
+  unsigned calls = 0, explore_every = 0;
+  unsigned split_samples = 0, inline_samples = 0;
+  float split_median = 0, inline_median = 0;  // wall ns per estimated ns (0: no sample)
+  bool splits = false, clearly = false;
+};
+std::vector<SplitReport> split_reports();
+// Forgets every measurement (tests; a benchmark that wants a fresh start).
+void reset_split_stats();
 
 // How a 2-D output may be cut: chunk boundaries fall on multiples of these (the
 // kernels' tile sizes, or what keeps results independent of the split), and
