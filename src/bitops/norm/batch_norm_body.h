@@ -16,6 +16,55 @@
 // Channels per pass: the float64 sums of a pass (8 KB) stay in L1.
 #define PBN_BN_BLOCK 512
 
+namespace pbn {
+namespace {
+
+// The sums stage of channels [b0, b0 + nb) over rows [r0, r1), the reference: each channel's float64 terms
+// added in row order (forward: d = x - x0 and d * d; backward: g and g * xhat), into sums[j] and sums[ld + j].
+// An ISA file may define PBN_BN_TRAIN_SUMS / PBN_BN_BACKWARD_SUMS before including this header to use its
+// own, which must add the same terms in the same order (same bits).
+inline void bn_train_sums_plain(const BatchNormTrainArgs& a, std::size_t r0, std::size_t r1, std::size_t b0,
+                                std::size_t nb) {
+  const std::size_t ld = a.ld;
+  double s1[PBN_BN_BLOCK] = {}, s2[PBN_BN_BLOCK] = {};
+  float x0[PBN_BN_BLOCK];
+  for (std::size_t j = 0; j < nb; ++j) x0[j] = a.x0[b0 + j];
+  for (std::size_t r = r0; r < r1; ++r) {
+    const float* xr = a.x + r * ld + b0;
+    for (std::size_t j = 0; j < nb; ++j) {
+      const double d = double(xr[j]) - double(x0[j]);
+      s1[j] += d;
+      s2[j] += d * d;
+    }
+  }
+  for (std::size_t j = 0; j < nb; ++j) a.sums[b0 + j] = s1[j], a.sums[ld + b0 + j] = s2[j];
+}
+
+inline void bn_backward_sums_plain(const BatchNormBackwardArgs& a, std::size_t r0, std::size_t r1, std::size_t b0,
+                                   std::size_t nb) {
+  const std::size_t ld = a.ld;
+  double sg[PBN_BN_BLOCK] = {}, sgh[PBN_BN_BLOCK] = {};
+  for (std::size_t r = r0; r < r1; ++r) {
+    const float* gr = a.g + r * ld + b0;
+    const float* hr = a.xhat + r * ld + b0;
+    for (std::size_t j = 0; j < nb; ++j) {
+      sg[j] += double(gr[j]);
+      sgh[j] += double(gr[j]) * double(hr[j]);
+    }
+  }
+  for (std::size_t j = 0; j < nb; ++j) a.sums[b0 + j] = sg[j], a.sums[ld + b0 + j] = sgh[j];
+}
+
+}  // namespace
+}  // namespace pbn
+
+#ifndef PBN_BN_TRAIN_SUMS
+#define PBN_BN_TRAIN_SUMS bn_train_sums_plain
+#endif
+#ifndef PBN_BN_BACKWARD_SUMS
+#define PBN_BN_BACKWARD_SUMS bn_backward_sums_plain
+#endif
+
 #define PBN_BATCH_NORM_VARIANTS(isa)                                                                           \
   void batch_norm_train__##isa(const BatchNormTrainArgs& a, std::size_t r0, std::size_t r1, std::size_t c0,    \
                                std::size_t c1) {                                                                \
@@ -23,19 +72,7 @@
     for (std::size_t b0 = c0; b0 < c1; b0 += PBN_BN_BLOCK) {                                                    \
       const std::size_t nb = c1 - b0 < PBN_BN_BLOCK ? c1 - b0 : PBN_BN_BLOCK;                                   \
       if (a.sums) {                                                                                             \
-        double s1[PBN_BN_BLOCK] = {}, s2[PBN_BN_BLOCK] = {};                                                    \
-        float x0[PBN_BN_BLOCK];                                                                                 \
-        for (std::size_t j = 0; j < nb; ++j) x0[j] = a.x0[b0 + j];                                              \
-        const float* x = a.x;                                                                                   \
-        for (std::size_t r = r0; r < r1; ++r) {                                                                 \
-          const float* xr = x + r * ld + b0;                                                                    \
-          for (std::size_t j = 0; j < nb; ++j) {                                                                \
-            const double d = double(xr[j]) - double(x0[j]);                                                     \
-            s1[j] += d;                                                                                         \
-            s2[j] += d * d;                                                                                     \
-          }                                                                                                     \
-        }                                                                                                       \
-        for (std::size_t j = 0; j < nb; ++j) a.sums[b0 + j] = s1[j], a.sums[ld + b0 + j] = s2[j];               \
+        PBN_BN_TRAIN_SUMS(a, r0, r1, b0, nb);                                                                   \
         continue;                                                                                               \
       }                                                                                                         \
       float mu[PBN_BN_BLOCK], is[PBN_BN_BLOCK], gamma[PBN_BN_BLOCK], beta[PBN_BN_BLOCK];                        \
@@ -61,17 +98,7 @@
     for (std::size_t b0 = c0; b0 < c1; b0 += PBN_BN_BLOCK) {                                                    \
       const std::size_t nb = c1 - b0 < PBN_BN_BLOCK ? c1 - b0 : PBN_BN_BLOCK;                                   \
       if (a.sums) {                                                                                             \
-        double sg[PBN_BN_BLOCK] = {}, sgh[PBN_BN_BLOCK] = {};                                                   \
-        const float *g = a.g, *xhat = a.xhat;                                                                   \
-        for (std::size_t r = r0; r < r1; ++r) {                                                                 \
-          const float* gr = g + r * ld + b0;                                                                    \
-          const float* hr = xhat + r * ld + b0;                                                                 \
-          for (std::size_t j = 0; j < nb; ++j) {                                                                \
-            sg[j] += double(gr[j]);                                                                             \
-            sgh[j] += double(gr[j]) * double(hr[j]);                                                            \
-          }                                                                                                     \
-        }                                                                                                       \
-        for (std::size_t j = 0; j < nb; ++j) a.sums[b0 + j] = sg[j], a.sums[ld + b0 + j] = sgh[j];              \
+        PBN_BN_BACKWARD_SUMS(a, r0, r1, b0, nb);                                                                \
         continue;                                                                                               \
       }                                                                                                         \
       float ac[PBN_BN_BLOCK], cc[PBN_BN_BLOCK], sc[PBN_BN_BLOCK];                                               \
