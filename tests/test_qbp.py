@@ -246,6 +246,22 @@ def test_float_variant_property(m, k, n, seed):
         np.testing.assert_array_equal(_bitops.shift_matmul(codes, g, "float", isa), ref)
 
 
+@pytest.mark.parametrize("zeros", [0.0, 0.05])
+def test_float_variant_dense_and_masked_rows_agree(isa, zeros):
+    # AVX-512 adds a batch row without masks when its g tile has no zero and none of a tile's 6 codes is zero,
+    # else with them: mix both per row, tile and row tile (zero g lanes in some 64-column tiles, rows of zero
+    # codes in some output rows, a partial last tile), and compare with the scalar reference bit for bit.
+    codes, g = operands(70, 23, 150, seed=5, zeros=zeros)
+    g[3, 70] = 0.0  # a zero lane in the second column tile of batch row 3
+    g[10, :64] = 0.0  # a whole tile
+    g[11, 140] = -0.0
+    codes[20:30, 6:12] = 0  # the second tile of output rows, for 10 batch rows
+    out = _bitops.shift_matmul(codes, g, "float", isa)
+    np.testing.assert_array_equal(out, _bitops.shift_matmul(codes, g, "float", "scalar"))
+    exact = values(codes).T @ g.astype(np.float64)
+    assert np.all(np.abs(out - exact) <= summation_bound(codes, g))
+
+
 def test_float_variant_strided_rows(isa):
     codes, g = operands(20, 50, 90, seed=2)
     out = _bitops.shift_matmul(codes[:, 5:40], g[:, 3:80], "float", isa)

@@ -31,7 +31,9 @@ constexpr std::size_t kChunkRows = 256;                 // batch rows per pass: 
 
 thread_local ThreadBuffer t_scratch;  // scratch.h
 
-// Per batch row and column tile: can the products take the exponent add?
+// Per batch row and column tile: can the products take the exponent add, and does the g tile hold zeros (a zero
+// g must give a +0 product, so its lanes take the masked add)?
+constexpr std::uint8_t kExact = 0, kFastMasked = 1, kFastDense = 2;
 void fast_rows(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, std::size_t m,
                std::size_t k0, std::size_t k1, std::size_t n0, std::size_t n1, std::uint8_t* fast) {
   const std::size_t tiles = (n1 - n0 + kCols - 1) / kCols;
@@ -59,12 +61,13 @@ void fast_rows(const std::int8_t* codes, std::size_t ldc, const float* g, std::s
     for (std::size_t t = 0; t < tiles; ++t) {
       const std::size_t n = n0 + t * kCols, cols = std::min<std::size_t>(kCols, n1 - n);
       int emin = 255, emax = 0;
-      bool ok = true;
+      bool ok = true, zeros = false;
       for (std::size_t v = 0; v * 16 < cols; ++v) {
         const __mmask16 lanes = cols - v * 16 >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cols - v * 16)) - 1);
         const __m512i a = _mm512_and_si512(_mm512_maskz_loadu_epi32(lanes, gi + n + v * 16), abs_mask);
         const __m512i ef = _mm512_srli_epi32(a, 23);
         const __mmask16 nonzero = _mm512_test_epi32_mask(a, a);
+        zeros |= nonzero != lanes;
         // denormal (field 0, not zero) or Inf/NaN (field 255)
         if (_mm512_mask_cmpeq_epi32_mask(nonzero, ef, _mm512_setzero_si512()) ||
             _mm512_cmpeq_epi32_mask(ef, _mm512_set1_epi32(255)))
@@ -73,7 +76,7 @@ void fast_rows(const std::int8_t* codes, std::size_t ldc, const float* g, std::s
         emax = std::max(emax, _mm512_mask_reduce_max_epi32(nonzero, ef));  // INT_MIN for no lane
       }
       if (ok && lo <= hi && emin <= emax) ok = emin + lo >= 1 && emax + hi <= 254;
-      fast[i * tiles + t] = ok;
+      fast[i * tiles + t] = !ok ? kExact : zeros ? kFastMasked : kFastDense;
     }
   }
 }
@@ -93,7 +96,7 @@ __attribute__((noinline)) void exact_products(const std::int8_t* c, int rows, co
 template <int R, bool kFull>
 PBN_TILE void tile(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, float* out,
                      std::size_t ldo, std::size_t m, std::size_t cols, const std::int32_t* e, std::uint16_t* z,
-                     const std::uint8_t* fast, std::size_t tiles, bool first) {
+                     const std::uint8_t* dense, const std::uint8_t* fast, std::size_t tiles, bool first) {
   __mmask16 lanes[kVecs];
 #pragma GCC unroll 4
   for (int v = 0; v < kVecs; ++v) {
@@ -112,7 +115,15 @@ PBN_TILE void tile(const std::int8_t* codes, std::size_t ldc, const float* g, st
 #pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v)
       gv[v] = kFull ? _mm512_loadu_si512(g + 16 * v) : _mm512_maskz_loadu_epi32(lanes[v], g + 16 * v);
-    if (__builtin_expect(*fast, 1)) {
+    if (kFull && __builtin_expect(*fast == kFastDense && dense[i], 1)) {  // no zero g lane or code: no masks
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) {
+        const __m512i eb = _mm512_set1_epi32(e[r]);
+#pragma GCC unroll 4
+        for (int v = 0; v < kVecs; ++v)
+          acc[r][v] = _mm512_add_ps(acc[r][v], _mm512_castsi512_ps(_mm512_add_epi32(gv[v], eb)));
+      }
+    } else if (*fast != kExact) {
       __mmask16 nonzero[kVecs];
 #pragma GCC unroll 4
       for (int v = 0; v < kVecs; ++v) nonzero[v] = _mm512_test_epi32_mask(gv[v], abs_mask);
@@ -148,21 +159,23 @@ PBN_TILE void tile(const std::int8_t* codes, std::size_t ldc, const float* g, st
 // E and Z of R (<= 16) output rows, batch row by batch row: e[i * R + r] =
 // (exponent << 23) + (sign ? 2^31 : 0), z[i * R + r] = code ? 0xffff : 0.
 void broadcasts(const std::int8_t* codes, std::size_t ldc, std::size_t m, std::size_t R, std::int32_t* e,
-                std::uint16_t* z) {
+                std::uint16_t* z, std::uint8_t* dense) {
   const __mmask16 in = __mmask16((1u << R) - 1);
   const __m512i bias = _mm512_set1_epi32(kPow2Bias), sign = _mm512_set1_epi32(std::int32_t(0x80000000u));
   for (std::size_t i = 0; i < m; ++i, codes += ldc, e += R, z += R) {
     const __m512i c = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(in, codes));
     const __m512i ev = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_abs_epi32(c), bias), 23);
     _mm512_mask_storeu_epi32(e, in, _mm512_add_epi32(ev, _mm512_and_si512(c, sign)));
-    _mm256_mask_storeu_epi16(z, in, _mm256_movm_epi16(_mm512_test_epi32_mask(c, c)));
+    const __mmask16 live = _mm512_test_epi32_mask(c, c);
+    _mm256_mask_storeu_epi16(z, in, _mm256_movm_epi16(live));
+    dense[i] = live == in;  // every code of these rows nonzero
   }
 }
 
 // Output rows r0 .. r0 + rows of a column tile, kRows at a time (then the remainder).
 void row_tiles(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, float* out, std::size_t ldo,
                std::size_t m, std::size_t rows, std::size_t cols, const std::int32_t* e, std::uint16_t* z,
-               const std::uint8_t* fast, std::size_t tiles, bool first) {
+               const std::uint8_t* dense, const std::uint8_t* fast, std::size_t tiles, bool first) {
   const bool full = cols == std::size_t(kCols);
   for (std::size_t r = 0; r < rows; r += kRows) {
     const std::size_t R = std::min<std::size_t>(kRows, rows - r);
@@ -170,12 +183,13 @@ void row_tiles(const std::int8_t* codes, std::size_t ldc, const float* g, std::s
     float* o = out + r * ldo;
     const std::int32_t* er = e + r * m;
     std::uint16_t* zr = z + r * m;
+    const std::uint8_t* dr = dense + r / kRows * m;
     with_count<kRows>(R, [&](auto rows_now) {
       constexpr int kR = decltype(rows_now)::value;
       if (full)
-        tile<kR, true>(c, ldc, g, ldg, o, ldo, m, cols, er, zr, fast, tiles, first);
+        tile<kR, true>(c, ldc, g, ldg, o, ldo, m, cols, er, zr, dr, fast, tiles, first);
       else
-        tile<kR, false>(c, ldc, g, ldg, o, ldo, m, cols, er, zr, fast, tiles, first);
+        tile<kR, false>(c, ldc, g, ldg, o, ldo, m, cols, er, zr, dr, fast, tiles, first);
     });
   }
 }
@@ -193,12 +207,14 @@ void shift_matmul_expadd__avx512(const std::int8_t* codes, std::size_t ldc, cons
   const std::size_t block_max = std::max<std::size_t>(kBroadcastBytes / (6 * chunk) / kRows * kRows, kRows);
   const std::size_t block = std::min(k1 - k0, block_max);
   // m * tiles <= m * n and block * chunk <= kBroadcastBytes: bounded by the arrays' own sizes.
-  const std::size_t fast_bytes = (m * tiles + 63) / 64 * 64, e_bytes = block * chunk * 4;
-  auto* base = static_cast<std::uint8_t*>(t_scratch.get(fast_bytes + e_bytes + block * chunk * 2));
+  const std::size_t fast_bytes = (m * tiles + 63) / 64 * 64, e_bytes = block * chunk * 4, z_bytes = block * chunk * 2;
+  const std::size_t dense_bytes = (block + kRows - 1) / kRows * chunk;
+  auto* base = static_cast<std::uint8_t*>(t_scratch.get(fast_bytes + e_bytes + z_bytes + dense_bytes));
   if (!base) return shift_matmul__scalar(codes, ldc, g, ldg, out, ldo, m, k0, k1, n0, n1);  // no memory: slow, right
   std::uint8_t* fast = base;
   auto* e = reinterpret_cast<std::int32_t*>(base + fast_bytes);
   auto* z = reinterpret_cast<std::uint16_t*>(base + fast_bytes + e_bytes);
+  std::uint8_t* dense = base + fast_bytes + e_bytes + z_bytes;  // per tile of kRows rows and batch row
   fast_rows(codes, ldc, g, ldg, m, k0, k1, n0, n1, fast);
 
   for (std::size_t i0 = 0; i0 < m; i0 += chunk) {
@@ -208,12 +224,12 @@ void shift_matmul_expadd__avx512(const std::int8_t* codes, std::size_t ldc, cons
       const std::size_t rows = std::min(block, k1 - kb);
       for (std::size_t r0 = 0; r0 < rows; r0 += kRows) {  // per tile of rows, batch row by batch row
         const std::size_t R = std::min<std::size_t>(kRows, rows - r0);
-        broadcasts(ci + kb + r0, ldc, mc, R, e + r0 * mc, z + r0 * mc);
+        broadcasts(ci + kb + r0, ldc, mc, R, e + r0 * mc, z + r0 * mc, dense + r0 / kRows * mc);
       }
       for (std::size_t t = 0; t < tiles; ++t) {
         const std::size_t n = n0 + t * kCols;
         row_tiles(ci + kb, ldc, g + i0 * ldg + n, ldg, out + kb * ldo + n, ldo, mc, rows,
-                  std::min<std::size_t>(kCols, n1 - n), e, z, fast + i0 * tiles + t, tiles, i0 == 0);
+                  std::min<std::size_t>(kCols, n1 - n), e, z, dense, fast + i0 * tiles + t, tiles, i0 == 0);
       }
     }
   }
