@@ -262,6 +262,16 @@ def test_float_variant_dense_and_masked_rows_agree(isa, zeros):
     assert np.all(np.abs(out - exact) <= summation_bound(codes, g))
 
 
+def test_float_variant_dense_rows_over_chunks_and_blocks(isa):
+    # more than one chunk of batch rows (256) and more than one block of output rows (126 at full chunks): the
+    # per-row-tile flags and the partial sums parked between chunks
+    codes, g = operands(300, 140, 70, seed=8, zeros=0.01)
+    codes[260:270, 130:136] = 0
+    g[270, 5] = 0.0
+    np.testing.assert_array_equal(_bitops.shift_matmul(codes, g, "float", isa),
+                                  _bitops.shift_matmul(codes, g, "float", "scalar"))
+
+
 def test_float_variant_strided_rows(isa):
     codes, g = operands(20, 50, 90, seed=2)
     out = _bitops.shift_matmul(codes[:, 5:40], g[:, 3:80], "float", isa)

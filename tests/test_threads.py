@@ -116,6 +116,12 @@ def test_openblas_spin_policy(code, env, expected):
 WORK_NS = 1e6  # 1 ms: above the inline-only bound
 
 
+@pytest.fixture(autouse=True)
+def fresh_thread_plans():
+    yield
+    pybitnet.reset_thread_plans()  # the tests below script the planner: later tests start it over
+
+
 def simulate(split_cost, inline_cost):
     return pybitnet._bitops._simulate_thread_plan(pybitnet._bitops._FREE_SPLIT_KEY, WORK_NS, split_cost, inline_cost)
 

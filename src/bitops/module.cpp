@@ -5,6 +5,8 @@
 // documented API is pure Python (pybitnet/).
 #include <pybind11/stl.h>
 
+#include <limits>
+
 #include "bind_util.h"
 #include "conv/driver.h"
 #include "threads.h"
@@ -122,7 +124,7 @@ PYBIND11_MODULE(_bitops, m) {
       py::dict d;
       d["op"] = name;
       d["size_class"] = r.size_class;
-      d["work_ms"] = py::make_tuple(r.work_ns_low * 1e-6, 2 * r.work_ns_low * 1e-6);
+      d["work_ms"] = py::make_tuple(r.work_ns_low * 1e-6, r.open_ended ? std::numeric_limits<double>::infinity() : 2 * r.work_ns_low * 1e-6);
       d["calls"] = r.calls;
       d["explore_every"] = r.explore_every;
       d["split_samples"] = r.split_samples;

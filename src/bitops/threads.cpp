@@ -16,7 +16,9 @@
 
 namespace pbn {
 
-static_assert(kNumSplitKeys <= kMaxSplitKeys, "every op and composed driver (registry.h) needs its own key");
+// < : every op and composed driver (registry.h) needs its own key, and the last key is left free for the tests
+// (_bitops._simulate_thread_plan).
+static_assert(kNumSplitKeys < kMaxSplitKeys, "every op and composed driver needs its own key, one left free");
 
 namespace {
 
@@ -144,9 +146,10 @@ struct Samples {
   std::atomic<unsigned> n{0};
   unsigned count() const { return std::min(n.load(std::memory_order_relaxed), kSamples); }
   void add(float x) { v[n.fetch_add(1, std::memory_order_relaxed) % kSamples].store(x, std::memory_order_relaxed); }
-  float median() const {
+  float median() const {  // 0 when empty (a reset may race a caller that saw samples)
     float s[kSamples];
     const unsigned c = count();
+    if (c == 0) return 0.0f;
     for (unsigned i = 0; i < c; ++i) s[i] = v[i].load(std::memory_order_relaxed);
     std::sort(s, s + c);
     return c % 2 ? s[c / 2] : 0.5f * (s[c / 2 - 1] + s[c / 2]);
@@ -280,6 +283,7 @@ std::vector<SplitReport> split_reports() {
       r.key = key;
       r.size_class = c;
       r.work_ns_low = kMinParallelNs * double(1u << c);
+      r.open_ended = c + 1 == kSizeClasses;
       r.calls = calls;
       r.explore_every = st.explore_every.load(std::memory_order_relaxed);
       r.split_samples = split_n;

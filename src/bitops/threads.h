@@ -84,11 +84,13 @@ SplitPlan plan_split(int key, double work_ns);
 void record_split(const SplitPlan& plan, bool split, double wall_ns);
 double now_ns();
 
-// What the cost model has measured so far, per key and size class that has run a call planned for
-// more than inline (for pybitnet.thread_plans(): observable, as the ISA dispatch is).
+// What the cost model has measured so far, per key and size class that has been planned or sampled
+// (calls made on one thread count as inline samples), for pybitnet.thread_plans(): observable, as the
+// ISA dispatch is.
 struct SplitReport {
   int key = 0, size_class = 0;
   double work_ns_low = 0;            // the class: estimated single-thread ns in [low, 2 * low)
+  bool open_ended = false;           // the last class: [low, inf)
   unsigned calls = 0, explore_every = 0;
   unsigned split_samples = 0, inline_samples = 0;
   float split_median = 0, inline_median = 0;  // wall ns per estimated ns (0: no sample)
