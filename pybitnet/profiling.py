@@ -227,7 +227,7 @@ def _inline_ops() -> List[Dict]:
     """The thread planner's ops and size classes measured both ways and found faster on one thread."""
     from .runtime import thread_plans
 
-    return [r for r in thread_plans() if r["split_samples"] >= 3 and r["inline_samples"] >= 3 and not r["splits"]]
+    return [r for r in thread_plans() if r["measured"] and not r["splits"]]
 
 
 def torch_float_model(r, shape):

@@ -105,8 +105,9 @@ def thread_plans() -> list[dict]:
     A call whose estimated single-thread time is below ~0.15 ms always runs on the calling thread.
     Above, whether splitting over the threads pays is measured per op and size class (a factor of 2
     in estimated time, ``work_ms``): the recent wall times per estimated time of split and inline
-    calls (``split_median``, ``inline_median``: 1.0 = the estimate; lower is faster), whether calls
-    now split (``splits``; ``clearly``: by at least 1.25x), how many calls were planned (``calls``)
+    calls (``split_median``, ``inline_median``: 1.0 = the estimate; lower is faster), whether both
+    ways have the samples the choice needs (``measured``), whether calls now split (``splits``;
+    ``clearly``: by at least 1.25x), how many calls were planned (``calls``)
     and how often the other way is tried (``explore_every``: every n-th call). Calls made on one
     thread count as inline samples. Use it to see why two threads run no faster than one, e.g.
     after another process held the second core."""

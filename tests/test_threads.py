@@ -170,6 +170,7 @@ def test_thread_plans_report_and_reset():
     row = free_key_plan()
     assert row["calls"] == 10 and row["work_ms"][0] <= 1.0 < row["work_ms"][1]
     assert {"split_samples", "inline_samples", "split_median", "inline_median", "explore_every"} <= row.keys()
+    assert row["measured"] == (row["split_samples"] >= 3 and row["inline_samples"] >= 3)
     pybitnet.reset_thread_plans()
     assert pybitnet.thread_plans() == []
     with pytest.raises(ValueError, match="free key"):

@@ -131,6 +131,7 @@ PYBIND11_MODULE(_bitops, m) {
       d["inline_samples"] = r.inline_samples;
       d["split_median"] = r.split_median > 0 ? py::object(py::float_(r.split_median)) : py::none();
       d["inline_median"] = r.inline_median > 0 ? py::object(py::float_(r.inline_median)) : py::none();
+      d["measured"] = r.measured;
       d["splits"] = r.splits;
       d["clearly"] = r.clearly;
       out.append(d);

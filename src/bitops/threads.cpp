@@ -162,6 +162,8 @@ struct SplitStats {
   std::atomic<unsigned> explore_every{kExploreEvery};  // doubles (to kExploreMax, or kExploreClear) while tries confirm the choice
   std::atomic<bool> warm{false};  // the first split call (workers starting) is not a sample
 
+  // Both ways have the samples the medians need.
+  bool measured() const { return split_runs.count() >= kMinSamples && inline_runs.count() >= kMinSamples; }
   // Split, by what the medians say (or to measure a way not measured enough yet).
   bool split_pays() const {
     if (split_runs.count() < kMinSamples) return true;
@@ -172,8 +174,7 @@ struct SplitStats {
   // worth of the second core and is needed only to refresh stale inline samples (a split that turns
   // slow shows in its own samples), so it comes every kExploreClear-th call.
   bool split_clearly_pays() const {
-    return split_runs.count() >= kMinSamples && inline_runs.count() >= kMinSamples &&
-           split_runs.median() * kClearMargin <= inline_runs.median();
+    return measured() && split_runs.median() * kClearMargin <= inline_runs.median();
   }
 };
 SplitStats g_split[kMaxSplitKeys][kSizeClasses];
@@ -230,8 +231,7 @@ SplitPlan plan_split(int key, double work_ns) {
     // here could starve it: split first, with 2 samples slowed by the first calls' page faults; an inline try
     // faster than their median set tries to every call, so every call ran inline and split never got its
     // third sample. BN, sign and transpose calls of the CIFAR-10 step stayed on one thread so.)
-    const bool sampled = st.split_runs.count() >= kMinSamples && st.inline_runs.count() >= kMinSamples;
-    if (st.calls.fetch_add(1, std::memory_order_relaxed) % every == every - 1 && sampled) {
+    if (st.calls.fetch_add(1, std::memory_order_relaxed) % every == every - 1 && st.measured()) {
       split = !split;  // try the other way
       plan.trial = true;
     }
@@ -290,6 +290,7 @@ std::vector<SplitReport> split_reports() {
       r.inline_samples = inline_n;
       r.split_median = split_n ? st.split_runs.median() : 0.0f;
       r.inline_median = inline_n ? st.inline_runs.median() : 0.0f;
+      r.measured = st.measured();
       r.splits = st.split_pays();
       r.clearly = st.split_clearly_pays();
       out.push_back(r);

@@ -94,6 +94,7 @@ struct SplitReport {
   unsigned calls = 0, explore_every = 0;
   unsigned split_samples = 0, inline_samples = 0;
   float split_median = 0, inline_median = 0;  // wall ns per estimated ns (0: no sample)
+  bool measured = false;  // both ways have the samples the choice needs (before, the way short of them runs)
   bool splits = false, clearly = false;
 };
 std::vector<SplitReport> split_reports();

@@ -7,16 +7,14 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <type_traits>
 
 #include "../kernels.h"
+#include "../tail.h"
 
 namespace pbn {
 namespace {
 
 constexpr int kStrip = 8;  // float64 vectors of 8 channels per strip: 2 x 8 sums in registers
-
-__mmask8 lanes(std::size_t left) { return left >= 8 ? __mmask8(0xff) : __mmask8((1u << left) - 1); }
 
 __m512d load_pd(const float* p, __mmask8 m) { return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, p)); }
 
@@ -49,24 +47,15 @@ void train_strip(const float* x, std::size_t ld, const float* x0, std::size_t r0
   }
 }
 
-// Runs strip<V>(j, count, tail) over channels [0, nb): whole strips of 64, then one strip of the rest.
+// Runs strip(Count<V>, j, tail) over channels [0, nb): whole strips of 64, then one strip of the rest (tail.h).
 template <class Strip>
 void strips(std::size_t nb, const Strip& strip) {
   std::size_t j = 0;
-  for (; j + 8 * kStrip <= nb; j += 8 * kStrip) strip(std::integral_constant<int, kStrip>{}, j, __mmask8(0xff));
-  const std::size_t left = nb - j;
+  for (; j + 8 * kStrip <= nb; j += 8 * kStrip) strip(Count<kStrip>{}, j, __mmask8(0xff));
+  const std::size_t left = nb - j;  // 0 .. 63
   if (left == 0) return;
-  const __mmask8 tail = lanes(left - (left - 1) / 8 * 8);
-  switch ((left + 7) / 8) {
-    case 1: return strip(std::integral_constant<int, 1>{}, j, tail);
-    case 2: return strip(std::integral_constant<int, 2>{}, j, tail);
-    case 3: return strip(std::integral_constant<int, 3>{}, j, tail);
-    case 4: return strip(std::integral_constant<int, 4>{}, j, tail);
-    case 5: return strip(std::integral_constant<int, 5>{}, j, tail);
-    case 6: return strip(std::integral_constant<int, 6>{}, j, tail);
-    case 7: return strip(std::integral_constant<int, 7>{}, j, tail);
-    default: return strip(std::integral_constant<int, 8>{}, j, tail);
-  }
+  const __mmask8 tail = __mmask8((1u << (left - (left - 1) / 8 * 8)) - 1);  // lanes of the last vector, 1 .. 8
+  with_count<kStrip>((left + 7) / 8, [&](auto v) { strip(v, j, tail); });
 }
 
 // Rows per pass of the strips: the strips of a pass read neighbouring lines of the same rows while they are in

@@ -21,8 +21,8 @@ namespace {
 
 // The sums stage of channels [b0, b0 + nb) over rows [r0, r1), the reference: each channel's float64 terms
 // added in row order (forward: d = x - x0 and d * d; backward: g and g * xhat), into sums[j] and sums[ld + j].
-// An ISA file may define PBN_BN_TRAIN_SUMS / PBN_BN_BACKWARD_SUMS before including this header to use its
-// own, which must add the same terms in the same order (same bits).
+// An ISA file may define PBN_BN_TRAIN_SUMS before including this header to use its own forward sums, which
+// must add the same terms in the same order (same bits).
 inline void bn_train_sums_plain(const BatchNormTrainArgs& a, std::size_t r0, std::size_t r1, std::size_t b0,
                                 std::size_t nb) {
   const std::size_t ld = a.ld;
@@ -61,9 +61,6 @@ inline void bn_backward_sums_plain(const BatchNormBackwardArgs& a, std::size_t r
 #ifndef PBN_BN_TRAIN_SUMS
 #define PBN_BN_TRAIN_SUMS bn_train_sums_plain
 #endif
-#ifndef PBN_BN_BACKWARD_SUMS
-#define PBN_BN_BACKWARD_SUMS bn_backward_sums_plain
-#endif
 
 #define PBN_BATCH_NORM_VARIANTS(isa)                                                                           \
   void batch_norm_train__##isa(const BatchNormTrainArgs& a, std::size_t r0, std::size_t r1, std::size_t c0,    \
@@ -98,7 +95,7 @@ inline void bn_backward_sums_plain(const BatchNormBackwardArgs& a, std::size_t r
     for (std::size_t b0 = c0; b0 < c1; b0 += PBN_BN_BLOCK) {                                                    \
       const std::size_t nb = c1 - b0 < PBN_BN_BLOCK ? c1 - b0 : PBN_BN_BLOCK;                                   \
       if (a.sums) {                                                                                             \
-        PBN_BN_BACKWARD_SUMS(a, r0, r1, b0, nb);                                                                \
+        bn_backward_sums_plain(a, r0, r1, b0, nb);                                                                \
         continue;                                                                                               \
       }                                                                                                         \
       float ac[PBN_BN_BLOCK], cc[PBN_BN_BLOCK], sc[PBN_BN_BLOCK];                                               \
