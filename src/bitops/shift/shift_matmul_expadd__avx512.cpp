@@ -103,6 +103,9 @@ PBN_TILE void tile(const std::int8_t* codes, std::size_t ldc, const float* g, st
     const long long left = (long long)cols - 16LL * v;
     lanes[v] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
   }
+  if (first)  // the lines this tile stores: their misses overlap the batch loop instead of stalling the stores
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < kVecs; ++v) _mm_prefetch(reinterpret_cast<const char*>(out + r * ldo + 16 * v), _MM_HINT_T0);
   __m512 acc[R][kVecs];  // from +0, or the partial sums of the batch rows before (parked in `out`)
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
@@ -172,6 +175,16 @@ void broadcasts(const std::int8_t* codes, std::size_t ldc, std::size_t m, std::s
   }
 }
 
+// Rows of a column tile of g (cols <= kCols wide) copied kCols apart: g's own rows are a multiple of 4 KB
+// apart at the usual widths, so the tile's rows share a few cache sets and it would not stay in L1 (nor in L2
+// at 16 KB apart) while the row tiles below sum it again and again.
+void pack_tile(const float* g, std::size_t ldg, std::size_t m, std::size_t cols, float* packed) {
+  const __mmask16 tail = cols % 16 ? __mmask16((1u << (cols % 16)) - 1) : __mmask16(0xffff);
+  for (std::size_t i = 0; i < m; ++i, g += ldg, packed += kCols)
+    for (std::size_t v = 0; v * 16 < cols; ++v)
+      _mm512_store_ps(packed + 16 * v, _mm512_maskz_loadu_ps(v * 16 + 16 <= cols ? __mmask16(0xffff) : tail, g + 16 * v));
+}
+
 // Output rows r0 .. r0 + rows of a column tile, kRows at a time (then the remainder).
 void row_tiles(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, float* out, std::size_t ldo,
                std::size_t m, std::size_t rows, std::size_t cols, const std::int32_t* e, std::uint16_t* z,
@@ -208,13 +221,14 @@ void shift_matmul_expadd__avx512(const std::int8_t* codes, std::size_t ldc, cons
   const std::size_t block = std::min(k1 - k0, block_max);
   // m * tiles <= m * n and block * chunk <= kBroadcastBytes: bounded by the arrays' own sizes.
   const std::size_t fast_bytes = (m * tiles + 63) / 64 * 64, e_bytes = block * chunk * 4, z_bytes = block * chunk * 2;
-  const std::size_t dense_bytes = (block + kRows - 1) / kRows * chunk;
-  auto* base = static_cast<std::uint8_t*>(t_scratch.get(fast_bytes + e_bytes + z_bytes + dense_bytes));
+  const std::size_t dense_bytes = (block + kRows - 1) / kRows * chunk, packed_bytes = chunk * kCols * 4;
+  auto* base = static_cast<std::uint8_t*>(t_scratch.get(packed_bytes + fast_bytes + e_bytes + z_bytes + dense_bytes));
   if (!base) return shift_matmul__scalar(codes, ldc, g, ldg, out, ldo, m, k0, k1, n0, n1);  // no memory: slow, right
-  std::uint8_t* fast = base;
-  auto* e = reinterpret_cast<std::int32_t*>(base + fast_bytes);
-  auto* z = reinterpret_cast<std::uint16_t*>(base + fast_bytes + e_bytes);
-  std::uint8_t* dense = base + fast_bytes + e_bytes + z_bytes;  // per tile of kRows rows and batch row
+  auto* packed = reinterpret_cast<float*>(base);  // the column tile of g being summed, rows kCols apart
+  std::uint8_t* fast = base + packed_bytes;
+  auto* e = reinterpret_cast<std::int32_t*>(fast + fast_bytes);
+  auto* z = reinterpret_cast<std::uint16_t*>(fast + fast_bytes + e_bytes);
+  std::uint8_t* dense = fast + fast_bytes + e_bytes + z_bytes;  // per tile of kRows rows and batch row
   fast_rows(codes, ldc, g, ldg, m, k0, k1, n0, n1, fast);
 
   for (std::size_t i0 = 0; i0 < m; i0 += chunk) {
@@ -227,9 +241,10 @@ void shift_matmul_expadd__avx512(const std::int8_t* codes, std::size_t ldc, cons
         broadcasts(ci + kb + r0, ldc, mc, R, e + r0 * mc, z + r0 * mc, dense + r0 / kRows * mc);
       }
       for (std::size_t t = 0; t < tiles; ++t) {
-        const std::size_t n = n0 + t * kCols;
-        row_tiles(ci + kb, ldc, g + i0 * ldg + n, ldg, out + kb * ldo + n, ldo, mc, rows,
-                  std::min<std::size_t>(kCols, n1 - n), e, z, dense, fast + i0 * tiles + t, tiles, i0 == 0);
+        const std::size_t n = n0 + t * kCols, cols = std::min<std::size_t>(kCols, n1 - n);
+        pack_tile(g + i0 * ldg + n, ldg, mc, cols, packed);
+        row_tiles(ci + kb, ldc, packed, kCols, out + kb * ldo + n, ldo, mc, rows, cols, e, z, dense,
+                  fast + i0 * tiles + t, tiles, i0 == 0);
       }
     }
   }
