@@ -17,6 +17,12 @@ def as_array(x, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x
     if hasattr(x, "__dlpack__"):
+        # A PyTorch view with the negative bit set (x.conj().imag, x._neg_view()) exports its memory
+        # through DLPack without the negation: read so, every value would have the wrong sign.
+        is_neg = getattr(x, "is_neg", None)
+        if callable(is_neg) and is_neg():
+            raise TypeError(f"{name} is a PyTorch tensor with the negative bit set (a lazy negation, e.g. from "
+                            f".conj().imag); pass {name}.resolve_neg()")
         try:
             return np.from_dlpack(x)
         except (TypeError, BufferError, RuntimeError) as e:
@@ -25,6 +31,13 @@ def as_array(x, name: str) -> np.ndarray:
         return np.asarray(x)
     raise TypeError(f"{name} must be a numpy array or a DLPack-compatible CPU tensor (or have __array__), "
                     f"got {type(x).__name__}")
+
+
+def as_flag(value, name: str) -> bool:
+    """`value` if it is a bool (or numpy bool); TypeError naming `name` otherwise (bool('False') is True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
 
 
 def as_bits(x, name: str) -> np.ndarray:

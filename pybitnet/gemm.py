@@ -71,6 +71,8 @@ def _epilogue(scale, bias) -> dict:
 
 
 def _number(v, name: str) -> float:
+    if isinstance(v, (str, bytes)):  # float("2") would parse it
+        raise TypeError(f"{name} must be a number, got {v!r}")
     try:
         return float(v)
     except (TypeError, ValueError):

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array
+from ._arrays import as_array, as_flag
 from ._interop import ArrayOut, tensors_in_tensors_out
 from .opcount import OpCounts, float_gemm_ops, record
 
@@ -64,7 +64,7 @@ def quantize_pow2(x, stochastic: bool = True, min_exp: Optional[int] = None, max
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little")
     seed = _check_seed(seed)
-    return _bitops.quantize_pow2(as_array(x, "x"), bool(stochastic), min_exp, max_exp, seed)
+    return _bitops.quantize_pow2(as_array(x, "x"), as_flag(stochastic, "stochastic"), min_exp, max_exp, seed)
 
 
 @tensors_in_tensors_out

@@ -59,7 +59,18 @@ def select_variant(op: str, m: int, n: int, k: int, isa: str = "") -> str:
     What m, n and k are is op-specific (src/bitops/ops.inc): e.g. for the weight
     matmuls the rows of the activations, the weight rows and the columns.
     """
-    return _bitops.select_variant(op, int(m), int(n), int(k), isa)
+    import operator
+
+    sizes = []
+    for name, v in (("m", m), ("n", n), ("k", k)):
+        try:
+            v = operator.index(v)  # an int (or numpy integer), not a float or a string to truncate
+        except TypeError:
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}") from None
+        if not 0 <= v < 2**63:
+            raise ValueError(f"{name} must be in [0, 2**63), got {v}")
+        sizes.append(v)
+    return _bitops.select_variant(op, *sizes, isa)
 
 
 def kernel_calls(by: str = "variant") -> dict[str, dict[str, int]]:

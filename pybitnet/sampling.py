@@ -17,7 +17,7 @@ import secrets
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array
+from ._arrays import as_array, as_flag
 from ._interop import ArrayOut, tensors_in_tensors_out
 
 
@@ -31,7 +31,7 @@ def binarize(w, stochastic: bool = False, seed: int | None = None, scale: float 
     Returns uint64 words, the shape of `w` with the last axis ``ceil(K / 64)``.
     ``seed=None`` draws a fresh seed; NaN in `w` raises ``ValueError``.
     """
-    return _bitops.binarize(as_array(w, "w"), bool(stochastic), _seed(seed), _scale(scale))
+    return _bitops.binarize(as_array(w, "w"), as_flag(stochastic, "stochastic"), _seed(seed), _scale(scale))
 
 
 @tensors_in_tensors_out
@@ -41,7 +41,7 @@ def ternarize(w, stochastic: bool = True, seed: int | None = None, scale: float 
     Stochastic: ``sign(w) * Bernoulli(clip(|w| / scale, 0, 1))``. Deterministic:
     ``sign(w)`` where ``|w| / scale > 1/2``, else 0.
     """
-    return _bitops.ternarize(as_array(w, "w"), bool(stochastic), _seed(seed), _scale(scale))
+    return _bitops.ternarize(as_array(w, "w"), as_flag(stochastic, "stochastic"), _seed(seed), _scale(scale))
 
 
 @tensors_in_tensors_out
@@ -73,6 +73,8 @@ def _seed(seed) -> int:
 
 
 def _scale(scale) -> float:
+    if isinstance(scale, (str, bytes)) or not np.isscalar(scale) and np.ndim(scale) != 0:
+        raise TypeError(f"scale must be a number, got {type(scale).__name__}")
     scale = float(scale)
     if not (scale > 0 and np.isfinite(scale)):
         raise ValueError(f"scale must be a finite number > 0, got {scale}")

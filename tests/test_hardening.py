@@ -475,3 +475,173 @@ def test_corrupt_mat_file_is_an_error_not_a_segfault(tmp_path):
 def _write(path, payload):
     path.write_bytes(payload)
     return path
+
+
+# ------------------------------------------------------------------ found by an adversarial probe (2026-12-02)
+
+def test_out_overlapping_a_row_strided_input_is_refused():
+    """The overlap check took an input's bytes as data .. data + nbytes: a column slice's rows
+    reach further, so an `out` placed after its first rows passed and the result came out
+    wrong (max error 170) instead of an error."""
+    m, n, k = 8, 64, 64
+    buf = np.zeros(m * 2 * n + m * k, np.float32)
+    g = buf[:m * 2 * n].reshape(m, 2 * n)[:, :n]
+    g[:] = np.random.default_rng(0).standard_normal((m, n))
+    w = np.sign(np.random.default_rng(1).standard_normal((n, k))).astype(np.float32)
+    out = buf[m * n:m * n + m * k].reshape(m, k)
+    assert np.shares_memory(out, g)
+    with pytest.raises(ValueError, match="out must not overlap"):
+        pybitnet.binary_weight_matmul_t(g, pybitnet.pack_signs(w), k, out=out)
+    nz = pybitnet.pack_signs(-np.ones((n, k), np.float32))
+    with pytest.raises(ValueError, match="out must not overlap"):
+        pybitnet.ternary_weight_matmul_t(g, pybitnet.pack_signs(w), nz, k, out=out)
+    # beside the input's last row, not overlapping: still allowed, and right
+    out = np.zeros((m, k), np.float32)
+    np.testing.assert_allclose(pybitnet.binary_weight_matmul_t(g, pybitnet.pack_signs(w), k, out=out),
+                               g.copy() @ w, rtol=1e-5, atol=1e-4)
+
+
+def test_torch_tensor_with_the_negative_bit_is_refused():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([[1.0, -2.0, 3.0]])._neg_view()
+    assert x.is_neg()
+    with pytest.raises(TypeError, match="negative bit.*resolve_neg"):
+        pybitnet.pack_signs(x)
+    want = pybitnet.pack_signs(-np.array([[1.0, -2.0, 3.0]], np.float32))
+    assert pybitnet.pack_signs(x.resolve_neg()).tolist() == want.tolist()
+
+
+def test_model_file_float_threshold_signs_count_by_their_sign_and_zero_is_refused(mlp_file, tmp_path):
+    """s = 0 made every sign +1 (every prediction one class); s = 1e-45 made (y - t) * s underflow on
+    the float path and not the uint8 one."""
+    with np.load(mlp_file) as z:
+        s = z["layer0.s"].copy()
+    rng = np.random.default_rng(7)
+    p = rng.integers(0, 256, (40, 784), dtype=np.uint8)
+    x = (p * np.float32(2 / 255) - 1).astype(np.float32)
+    want = load(mlp_file).logits(x)
+    edited = load(rewrite_model_file(mlp_file, tmp_path / "tiny.npz", **{"layer0.s": s * np.float32(1e-45)}))
+    np.testing.assert_array_equal(edited.logits(x), want)
+    np.testing.assert_array_equal(edited.logits(p), load(mlp_file).logits(p))
+    s[3] = 0
+    with pytest.raises(InvalidModelFile, match="s must be \\+1 or -1"):
+        load(rewrite_model_file(mlp_file, tmp_path / "zero.npz", **{"layer0.s": s}))
+
+
+@pytest.mark.parametrize("where", ["running_mean", "running_var", "gamma", "beta", "bias"])
+def test_folding_non_finite_batch_norm_state_is_an_error(where):
+    from pybitnet.inference import from_trained
+    model = mlp_model()
+    dense, bn = model.layers[1], model.layers[2]  # [Dropout] Dense BN SteSign ...
+    assert type(bn).__name__.endswith("BatchNorm")
+    if where == "running_var":  # through set_statistics: the bnn recipe keeps 1/std, not the variance
+        var = np.ones(bn.features, np.float32)
+        var[2] = np.nan
+        bn.set_statistics(bn.running_mean.copy(), var)
+    else:
+        target = {"running_mean": bn.running_mean, "gamma": bn.gamma.value, "beta": bn.beta.value,
+                  "bias": None if dense.bias is None else dense.bias.value}[where]
+        if target is None:
+            pytest.skip(f"this recipe's layer has no {where}")
+        target.flags.writeable = True
+        target[2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        from_trained(model, input_scale=2 / 255, input_offset=-1.0)
+
+
+def test_folding_a_negative_running_variance_is_an_error():
+    from pybitnet.inference import from_trained
+    model = mlp_model()
+    bn = model.layers[2]
+    var = np.ones(bn.features, np.float32)
+    var[0] = -1.0
+    with np.errstate(invalid="ignore"):
+        bn.set_statistics(bn.running_mean.copy(), var)
+    with pytest.raises(ValueError, match="running variance"):
+        from_trained(model)
+
+
+def test_layer_backward_refuses_a_grad_of_another_shape():
+    from pybitnet import nn
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    for layer in (nn.ReLU(), nn.HardTanh(), nn.Dropout(0.5), nn.SteSign(), nn.BatchNorm(4), nn.Dense(4, 4)):
+        layer.forward(x)
+        for g in (np.ones((1, 4), np.float32), np.ones((4, 3), np.float32), np.ones((3, 5), np.float32)):
+            with pytest.raises(ValueError, match="grad has shape"):
+                layer.backward(g)
+        assert layer.backward(np.ones((3, 4), np.float32)).shape == (3, 4)
+    conv = nn.BinaryConv2D(3, 8, 3, padding=1)
+    y = conv.forward(rng.standard_normal((2, 4, 6, 3)).astype(np.float32))
+    with pytest.raises(ValueError, match="grad has shape"):
+        conv.backward(np.ones((2, 6, 4, 8), np.float32))
+    assert conv.backward(np.ones_like(y)).shape == (2, 4, 6, 3)
+
+
+def test_dense_backward_with_a_wrong_grad_leaves_the_bias_gradient_alone():
+    from pybitnet import nn
+    layer = nn.Dense(5, 3)
+    layer.zero_grad()
+    layer.forward(np.ones((4, 5), np.float32))
+    with pytest.raises(ValueError, match="grad has shape"):
+        layer.backward(np.ones((4, 1), np.float32))
+    np.testing.assert_array_equal(layer.bias.grad, 0)
+
+
+def test_batch_norm_checks_its_input():
+    from pybitnet import nn
+    bn = nn.BatchNorm(4)
+    with pytest.raises(ValueError, match="4 features"):
+        bn.eval().forward(np.ones((5, 1), np.float32))
+    bn.train()
+    before = bn.running_mean.copy(), bn.running_var.copy()
+    with pytest.raises(ValueError, match="no rows"):
+        bn.forward(np.zeros((0, 4), np.float32))
+    np.testing.assert_array_equal(bn.running_mean, before[0])
+    np.testing.assert_array_equal(bn.running_var, before[1])
+    for kwargs in ({"momentum": 5}, {"momentum": -0.1}, {"eps": 0}):
+        with pytest.raises(ValueError):
+            nn.BatchNorm(4, **kwargs)
+
+
+@pytest.mark.parametrize("loss", ["SquaredHinge", "SoftmaxCrossEntropy"])
+def test_losses_refuse_labels_out_of_range_or_of_another_shape(loss):
+    from pybitnet import nn
+    fn = getattr(nn, loss)()
+    y = np.zeros((4, 3), np.float32)
+    for labels in (np.array([0, 1, 2, -1]), np.array([0, 1, 2, 3]), np.array([[0], [1], [2], [0]]),
+                   np.array([0.0, 1.0, 2.0, 0.0])):
+        with pytest.raises(ValueError, match="labels"):
+            fn(y, labels)
+    loss_value, grad = fn(y, np.array([0, 1, 2, 0], np.uint8))
+    assert np.isfinite(loss_value) and grad.shape == y.shape
+
+
+def test_argument_types_are_checked_not_coerced():
+    from pybitnet import nn
+    w = np.ones((2, 64), np.float32)
+    with pytest.raises(TypeError, match="stochastic must be a bool"):
+        pybitnet.binarize(w, stochastic="False")
+    with pytest.raises(TypeError, match="stochastic must be a bool"):
+        pybitnet.quantize_pow2(w, stochastic="False")
+    with pytest.raises(TypeError, match="scale must be a number"):
+        pybitnet.xnor_gemm(bits(2, 64), bits(3, 64), 64, scale="2")
+    with pytest.raises(TypeError, match="m must be an int"):
+        pybitnet.float_gemm_ops("2", 2, 3)
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        pybitnet.float_gemm_ops(2, -2, 3)
+    with pytest.raises(TypeError, match="m must be an int"):
+        pybitnet.select_variant("xnor_gemm", 1.9, 4, 64)
+    with pytest.raises(ValueError, match="m must be in"):
+        pybitnet.select_variant("xnor_gemm", -1, 4, 64)
+    with pytest.raises(TypeError, match="p must be a number"):
+        nn.Dropout("0.5")
+    with pytest.raises(ValueError, match="out_features"):
+        nn.Dense(4, 0)
+
+
+def test_mlp_refuses_integer_inputs_other_than_uint8_pixels(mlp_file):
+    model = load(mlp_file)
+    with pytest.raises(TypeError, match="uint8 pixels"):
+        model.logits(np.zeros((2, 784), np.int64))
+    assert model.logits(np.zeros((2, 784), np.uint8)).shape == (2, 10)

@@ -103,6 +103,14 @@ def _nn_blocks(model) -> List[_Block]:
         return None
 
     def block(kind, m, pool, bn, has_sign, where):
+        _require_finite(where, weight=m.weight.value, bias=None if m.bias is None else m.bias.value)
+        if bn is not None:
+            _require_finite(f"{where}: its batch norm", running_mean=bn.running_mean, gamma=bn._gamma(),
+                            beta=bn.beta.value)
+            inv = bn.eval_inv_std()
+            if not (np.isfinite(inv).all() and (inv > 0).all()):
+                raise ValueError(f"{where}: its batch norm's running variance is NaN, Inf or below -eps "
+                                 f"(1/std {inv[~(np.isfinite(inv) & (inv > 0))][:4]} ...): nothing to fold")
         if kind == "conv":
             if m.binary_input is False and m.pad_value != "zero" and any(m.padding):
                 raise ValueError(f"{where}: the first conv must pad its real input with zeros")
@@ -278,6 +286,15 @@ def from_torch(model, input_shape: Optional[Sequence[int]] = None, input_scale: 
         if not float(getattr(m, "H", 1.0)) > 0:
             raise ValueError(f"{where}: {m} has a scale H <= 0")
         w = m.weight.detach().numpy()
+        _require_finite(where, weight=w, bias=None if m.bias is None else m.bias.detach().numpy())
+        if bn is not None:
+            _require_finite(f"{where}: its batch norm", running_mean=bn.running_mean.numpy(),
+                            weight=None if bn.weight is None else bn.weight.detach().numpy(),
+                            bias=None if bn.bias is None else bn.bias.detach().numpy())
+            var = bn.running_var.numpy()
+            if not (np.isfinite(var).all() and (var + bn.eps > 0).all()):
+                raise ValueError(f"{where}: its batch norm's running_var holds NaN, Inf or values below -eps: "
+                                 "nothing to fold")
         fold = _TorchFold(torch, m, bn, spatial=kind == "conv")
         if kind == "conv":
             if pair(m.dilation, "dilation") != (1, 1):
@@ -296,6 +313,14 @@ def from_torch(model, input_shape: Optional[Sequence[int]] = None, input_scale: 
 # ------------------------------------------------------------------------------------------------
 # Shared: reading the blocks, building the layers
 # ------------------------------------------------------------------------------------------------
+
+def _require_finite(where: str, **arrays) -> None:
+    """ValueError naming the first array (None: absent) holding NaN or Inf: a folded threshold
+    would compare against it and give neither the trained model's signs nor an error."""
+    for name, a in arrays.items():
+        if a is not None and not np.isfinite(a).all():
+            raise ValueError(f"{where}: {name} contains NaN or Inf; the packed model could not match the trained one")
+
 
 def _read_blocks(mods, role: Callable, block: Callable, pool: Callable, products: str) -> List[_Block]:
     """The model's blocks (see the module docstring), or ValueError saying where it departs."""

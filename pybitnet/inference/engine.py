@@ -192,8 +192,9 @@ class Model:
         if isinstance(self.layers[0], RealConv) and x.dtype.kind != "f":  # uint8 would be read as 0..255
             raise TypeError(f"x must be floating point (the trained model's inputs, e.g. pixels scaled to "
                             f"[-1, 1]), got {x.dtype}")
-        if x.dtype != np.uint8 and x.dtype.kind not in "fiub":
-            raise TypeError(f"x must hold real numbers (float32 model inputs or uint8 pixels), got {x.dtype}")
+        if x.dtype != np.uint8 and x.dtype.kind != "f":  # int64 pixels would be read as model inputs 0..255
+            raise TypeError(f"x must be float model inputs or uint8 pixels, got {x.dtype}: pass "
+                            f"x.astype(np.float32) (model inputs) or x.astype(np.uint8) (pixels)")
         x = np.ascontiguousarray(x, dtype=np.uint8 if x.dtype == np.uint8 else np.float32)
         if x.dtype == np.float32 and not np.isfinite(x).all():  # NaN compares false with every threshold
             raise ValueError("x contains NaN or Inf: the model has no prediction for it")

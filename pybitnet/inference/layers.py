@@ -90,7 +90,7 @@ def epilogue_name(e: Epilogue) -> str:
 
 def check_epilogue(e: Epilogue, channels: int) -> Epilogue:
     """`e` with its arrays checked (dtype, shape (channels,), no NaN; no Inf in an
-    affine) and bool flips normalised to 0/1 bytes (a file's bool member may hold
+    affine; no zero float threshold sign s) and s normalised to +-1 and bool flips normalised to 0/1 bytes (a file's bool member may hold
     any byte). ValueError naming the problem."""
     arrays = {}
     for name, dtype in e.fields:
@@ -102,6 +102,13 @@ def check_epilogue(e: Epilogue, channels: int) -> Epilogue:
             raise ValueError(f"NaN in its epilogue ({name})")
         if isinstance(e, Affine) and not np.isfinite(a).all():
             raise ValueError(f"Inf in its affine epilogue ({name})")
+        if isinstance(e, FloatThreshold) and name == "s":
+            # Only its sign counts: normalised to +-1, as flips to 0/1 (a tiny s made (y - t) * s
+            # underflow to 0, i.e. +1, on one input path and not the other; s = 0 made every sign +1)
+            if (a == 0).any():
+                raise ValueError(f"float_threshold s must be +1 or -1 (the sign of its batch norm's gamma), "
+                                 f"got 0 at channel {int(np.flatnonzero(a == 0)[0])}")
+            a = np.where(a < 0, np.float32(-1), np.float32(1))
         arrays[name] = a.view(np.uint8) != 0 if a.dtype == np.bool_ else a
     return type(e)(**arrays)
 

@@ -1,12 +1,14 @@
 """Element-wise layers: ReLU, HardTanh, Dropout, and the BNN sign activation."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 import pybitnet
 from .. import ste_ops
 from ..sampling import dropout
-from .module import Module
+from .module import Module, checks_grad_shape, records_output_shape
 
 _MASK64 = 2**64 - 1
 
@@ -20,10 +22,12 @@ def _splitmix64(z: int) -> int:
 
 
 class ReLU(Module):
+    @records_output_shape
     def forward(self, x):
         self._mask = x > 0
         return np.where(self._mask, x, 0).astype(x.dtype, copy=False)
 
+    @checks_grad_shape
     def backward(self, grad):
         return grad * self._mask
 
@@ -31,10 +35,12 @@ class ReLU(Module):
 class HardTanh(Module):
     """clip(x, -1, 1); gradient 1 inside [-1, 1], 0 outside."""
 
+    @records_output_shape
     def forward(self, x):
         self._mask = np.abs(x) <= 1
         return np.clip(x, -1, 1)
 
+    @checks_grad_shape
     def backward(self, grad):
         return grad * self._mask
 
@@ -48,6 +54,8 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float, seed: int = 0):
+        if isinstance(p, (bool, str, bytes)) or not isinstance(p, numbers.Real):
+            raise TypeError(f"p must be a number in [0, 1), got {type(p).__name__}")
         if not 0 <= p < 1:
             raise ValueError(f"p must be in [0, 1), got {p}")
         self.p = p
@@ -57,6 +65,7 @@ class Dropout(Module):
     def buffers(self):
         return {"step": self.step}
 
+    @records_output_shape
     def forward(self, x):
         if not self.training or self.p == 0:
             self._scale = None
@@ -66,6 +75,7 @@ class Dropout(Module):
                                  _splitmix64(_splitmix64(self.seed) ^ int(self.step)))
         return y if x.dtype == np.float32 else x * self._scale
 
+    @checks_grad_shape
     def backward(self, grad):
         return grad if self._scale is None else grad * self._scale
 
@@ -114,6 +124,7 @@ class SteSign(Module):
     def buffers(self):
         return {"step": self.step} if self.stochastic else {}
 
+    @records_output_shape
     def forward(self, x):
         self._gate = None
         if not (self.stochastic and self.training) and isinstance(x, np.ndarray) and x.dtype == np.float32 \
@@ -132,6 +143,7 @@ class SteSign(Module):
             return np.where(p_plus - u < 0, np.float32(-1), np.float32(1))
         return ste_sign(x)
 
+    @checks_grad_shape
     def backward(self, grad):
         if self._gate is None:
             return grad * self._mask

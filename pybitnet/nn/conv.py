@@ -30,7 +30,7 @@ from ..conv_bits import (col2im_add, conv_output_size, im2col, im2col_bits, maxp
                          padded_taps, pair as _pair, tap_views as _taps)
 from . import _ops as K
 from .dense import _Affine, _bnn, _display_name, _LayerFactory, _quantized
-from .module import Module
+from .module import Module, checks_grad_shape, records_output_shape
 from .quantizers import Scale, SignWeights, WeightQuantizer
 
 _CHUNK_BYTES = 4 << 20  # input-row gradient held at once: col2im then reads it from cache, image chunk by chunk
@@ -137,6 +137,7 @@ class Conv2D(_Affine):
         rows = im2col(x, self.kernel_size, stride=self.stride, padding=self.padding, pad_value=pad)
         return None, K.pack_input(rows)
 
+    @records_output_shape
     def forward(self, x):
         self._check(x)
         x = np.ascontiguousarray(x, dtype=np.float32)
@@ -147,6 +148,7 @@ class Conv2D(_Affine):
         y = self._rows_forward(rows, bits)
         return y.reshape(n, oh, ow, self.out_channels)
 
+    @checks_grad_shape
     def backward(self, grad):
         n, oh, ow, f = grad.shape
         g = np.ascontiguousarray(grad, dtype=np.float32).reshape(n * oh * ow, f)
@@ -223,6 +225,7 @@ class MaxPool2D(Module):
             raise ValueError(f"ties must be 'all' or 'first', got {ties!r}")
         self.ties = ties
 
+    @records_output_shape
     def forward(self, x):
         if x.ndim != 4:
             raise ValueError(f"MaxPool2D: x must be NHWC, got shape {x.shape}")
@@ -250,6 +253,7 @@ class MaxPool2D(Module):
         self._arg = arg
         return y
 
+    @checks_grad_shape
     def backward(self, grad):
         disjoint = all(s >= k for s, k in zip(self.stride, self.size))
         if self.ties == "all" and disjoint and self._x.dtype == np.float32 and self._x.flags.c_contiguous:
@@ -284,9 +288,11 @@ class MaxPool2D(Module):
 class Flatten(Module):
     """(N, H, W, C) -> (N, H*W*C) in (h, w, c) order."""
 
+    @records_output_shape
     def forward(self, x):
         self._in_shape = x.shape
         return x.reshape(len(x), -1)
 
+    @checks_grad_shape
     def backward(self, grad):
         return grad.reshape(self._in_shape)

@@ -12,12 +12,13 @@ are the papers' layers as thin factories of :class:`Dense`.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Union
 
 import numpy as np
 
 from . import _ops as K
-from .module import Module, Parameter
+from .module import Module, Parameter, checks_grad_shape, records_output_shape
 from .quantizers import (SampledWeights, Scale, SignWeights, TernaryWeights, WeightQuantizer, glorot_lr_scale,
                          glorot_w0)
 
@@ -178,14 +179,19 @@ class Dense(_Affine):
     def __init__(self, in_features: int, out_features: int, *, weight_quantizer: Optional[WeightQuantizer] = None,
                  qbp: bool = False, binary_input: bool = False, lr_scale: Union[float, str, None] = None,
                  bias: bool = True, seed: int = 0):
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
         self.in_features, self.out_features = in_features, out_features
         self._init_weights(in_features, out_features, (out_features, in_features), quantizer=weight_quantizer,
                            qbp=qbp, binary_input=binary_input, lr_scale=lr_scale, bias=bias, seed=seed)
 
+    @records_output_shape
     def forward(self, x):
         packed = self.binary_input and not self._real_weights_now()
         return self._rows_forward(x, K.pack_input(x) if packed else None)
 
+    @checks_grad_shape
     def backward(self, grad):
         return self._rows_backward(grad)
 

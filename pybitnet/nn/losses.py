@@ -5,8 +5,21 @@ import numpy as np
 
 
 def _check(y, target, name):
+    if np.ndim(y) != 2:
+        raise ValueError(f"{name}: the output must be (rows, classes), got shape {np.shape(y)}")
     if y.shape[0] != target.shape[0]:
         raise ValueError(f"{name}: output has {y.shape[0]} rows but targets have {target.shape[0]}")
+
+
+def _check_labels(labels, classes: int, name: str) -> None:
+    """Integer class labels, one per row, in [0, classes): numpy would read -1 as the last class
+    and broadcast (N, 1) labels into an N x N index, with no error."""
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name}: labels must be a 1-D integer array (one class per row), got "
+                         f"{labels.dtype} with shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)][0]
+        raise ValueError(f"{name}: labels must be in [0, {classes}) (the output's classes), got {bad}")
 
 
 class SquaredHinge:
@@ -35,7 +48,11 @@ class SquaredHinge:
     def __call__(self, y: np.ndarray, target: np.ndarray):
         _check(y, target, "SquaredHinge")
         t = target
+        if t.ndim != 1 and t.shape != y.shape:
+            raise ValueError(f"SquaredHinge: targets must be integer labels (rows,) or +-1 targets of the output's "
+                             f"shape {y.shape}, got shape {t.shape}")
         if t.ndim == 1:
+            _check_labels(target, y.shape[1], "SquaredHinge")
             t = -np.ones_like(y)
             t[np.arange(len(target)), target] = 1
         margin = np.maximum(0, 1 - t * y)
@@ -53,6 +70,7 @@ class SoftmaxCrossEntropy:
 
     def __call__(self, y: np.ndarray, labels: np.ndarray):
         _check(y, labels, "SoftmaxCrossEntropy")
+        _check_labels(labels, y.shape[1], "SoftmaxCrossEntropy")
         z = y - y.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         n = len(labels)

@@ -1,6 +1,7 @@
 """Module and Parameter: explicit forward/backward, in the style of micrograd."""
 from __future__ import annotations
 
+import functools
 from typing import Iterator, List, Optional
 
 import numpy as np
@@ -127,6 +128,31 @@ class Parameter:
     def __repr__(self) -> str:
         extra = f", clip={self.clip}" if self.clip is not None else ""
         return f"Parameter({self.name or '?'}, shape={self.shape}{extra})"
+
+
+def records_output_shape(forward):
+    """Decorates a layer's ``forward``: keeps the shape of what it returns, which
+    :func:`checks_grad_shape` holds the next ``backward``'s gradient to."""
+    @functools.wraps(forward)
+    def wrapper(self, x):
+        y = forward(self, x)
+        self._output_shape = np.shape(y)
+        return y
+    return wrapper
+
+
+def checks_grad_shape(backward):
+    """Decorates a layer's ``backward``: a gradient whose shape is not the last forward's output
+    shape raises ValueError before anything is accumulated (numpy would broadcast a (1, n)
+    gradient, or a same-size reshape would pass, and the parameter gradients come out wrong)."""
+    @functools.wraps(backward)
+    def wrapper(self, grad):
+        expected = getattr(self, "_output_shape", None)
+        if expected is not None and np.shape(grad) != expected:
+            raise ValueError(f"{type(self).__name__}.backward: grad has shape {np.shape(grad)}, but the last "
+                             f"forward returned shape {expected}")
+        return backward(self, grad)
+    return wrapper
 
 
 class Module:

@@ -13,12 +13,13 @@ picks its codebase's rule (``running=``):
 """
 from __future__ import annotations
 
+import numbers
 from typing import Sequence, Union
 
 import numpy as np
 
 from .. import norm_ops
-from .module import Module, Parameter
+from .module import Module, Parameter, checks_grad_shape, records_output_shape
 
 
 def ap2(z: np.ndarray) -> np.ndarray:
@@ -54,6 +55,12 @@ class BatchNorm(Module):
 
     def __init__(self, features: int, *, eps: float = 1e-4, momentum: float = 0.1, running: str = "var",
                  gamma_init: str = "ones", seed: int = 0):
+        if isinstance(features, bool) or not isinstance(features, numbers.Integral) or features < 1:
+            raise ValueError(f"features must be an int >= 1, got {features!r}")
+        if not 0 <= momentum <= 1:  # the running statistics are (1 - momentum) * old + momentum * batch
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
         if running not in RUNNING:
             raise ValueError(f"running must be one of {RUNNING}, got {running!r}")
         if gamma_init not in ("ones", "uniform"):
@@ -113,11 +120,19 @@ class BatchNorm(Module):
             self.running_var += m * var
 
     # -- forward / backward ---------------------------------------------------------------------
+    @records_output_shape
     def forward(self, x):
+        if np.ndim(x) < 2 or x.shape[-1] != self.features:
+            raise ValueError(f"BatchNorm({self.features}): x must have {self.features} features on its last axis "
+                             f"(rows, or NHWC maps), got shape {np.shape(x)}")
+        if self.training and x.size == 0:
+            raise ValueError("BatchNorm: x has no rows; batch statistics of an empty batch are NaN and would "
+                             "overwrite the running statistics")
         if x.ndim == 2:
             return self._forward_rows(x)
         return self._forward_rows(x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
+    @checks_grad_shape
     def backward(self, grad):
         self.grad_output = grad  # quantized back-propagation reads it (see BinaryDense.qbp_error_from)
         if grad.ndim == 2:

@@ -2,6 +2,8 @@
 
 #include <climits>
 #include <cmath>
+#include <cstdint>
+#include <utility>
 
 namespace pbn {
 
@@ -103,10 +105,26 @@ driver::Affine affine_arg(const py::object& scale, const py::object& bias, std::
   return e;
 }
 
+namespace {
+// [lo, hi): the bytes an array's elements lie in. Not nbytes from data(): a view with padded rows (a
+// column slice) or negative strides reaches past or before that.
+std::pair<std::uintptr_t, std::uintptr_t> byte_span(const py::array& a) {
+  auto lo = reinterpret_cast<std::uintptr_t>(a.data()), hi = lo + std::uintptr_t(a.itemsize());
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+    const auto reach = py::ssize_t(a.shape(d) - 1) * a.strides(d);  // shape >= 1: empty arrays never get here
+    if (reach < 0)
+      lo -= std::uintptr_t(-reach);
+    else
+      hi += std::uintptr_t(reach);
+  }
+  return {lo, hi};
+}
+}  // namespace
+
 bool overlaps(const py::array& a, const py::array& b) {
-  const auto* pa = static_cast<const char*>(a.data());
-  const auto* pb = static_cast<const char*>(b.data());
-  return b.nbytes() > 0 && pa < pb + b.nbytes() && pb < pa + a.nbytes();
+  if (a.size() == 0 || b.size() == 0) return false;
+  const auto sa = byte_span(a), sb = byte_span(b);
+  return sa.first < sb.second && sb.first < sa.second;
 }
 
 py::array_t<float> output_f32(const py::object& out, std::size_t rows, std::size_t cols,
