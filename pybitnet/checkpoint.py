@@ -107,13 +107,25 @@ def read(path) -> tuple:
 
 
 def _checked_value(value, target: np.ndarray, what: str, where: str) -> np.ndarray:
-    """`value` if it can be stored into `target` without losing anything but precision."""
+    """`value` if it can be stored into `target` without losing anything but precision: real, of
+    `target`'s shape, finite once in `target`'s dtype (a NaN weight or batch-norm statistic evaluated
+    to a wrong accuracy without an error; 1e300 became Inf in float32), whole where `target` is an
+    integer."""
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         kind = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
         raise InvalidModelFile(f"{where}: {what} has dtype {kind}; a real number array was expected "
                                "(a complex value would lose its imaginary part)")
     if value.shape != np.shape(target):
         raise InvalidModelFile(f"{where}: {what} has shape {value.shape}, the model expects {np.shape(target)}")
+    target_dtype = np.asarray(target).dtype
+    if value.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            stored = value.astype(target_dtype) if target_dtype.kind == "f" else value
+        if not np.isfinite(stored).all():
+            raise InvalidModelFile(f"{where}: {what} holds NaN or Inf" +
+                                   (f" (once stored as {target_dtype})" if np.isfinite(value).all() else ""))
+        if target_dtype.kind in "iu" and not (value == np.floor(value)).all():
+            raise InvalidModelFile(f"{where}: {what} must hold whole numbers, got {value[value != np.floor(value)][:3]}")
     return value
 
 
@@ -145,4 +157,7 @@ def load_into(arrays: Dict[str, np.ndarray], model, optimizer=None, where: str =
             raise InvalidModelFile(f"{where}: optimizer state lacks {missing}: saved by another optimizer")
         for k in current:
             _checked_value(state[k], current[k], f"optim/{k}", where)
-        optimizer.load_state(state)
+        try:
+            optimizer.load_state(state)
+        except (TypeError, ValueError) as e:
+            raise InvalidModelFile(f"{where}: {e}") from e

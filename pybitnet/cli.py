@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,12 @@ def _probability(text: str) -> float:
     if not 0 <= v < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return v
+
+
+def _nonempty(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 _positive = _int_at_least(1)
@@ -119,8 +126,11 @@ def _train(args) -> int:
     out = args.out or f"runs/{args.dataset}-{args.method}"
     try:
         Path(out).mkdir(parents=True, exist_ok=True)  # fail now, not after the first epoch
+        probe = Path(out) / f".write-test-{os.getpid()}"  # an existing directory may still refuse files
+        probe.touch()
+        probe.unlink()
     except OSError as e:
-        raise ValueError(f"--out {out}: cannot create the output directory ({e.strerror or e})") from None
+        raise ValueError(f"--out {out}: cannot write to the output directory ({e.strerror or e})") from None
     comm = distributed.world()  # MPI.COMM_WORLD under `mpiexec -n N` (N > 1), else None
     root = comm is None or comm.Get_rank() == 0
 
@@ -230,6 +240,15 @@ def _recipe_of(meta, path):
         raise bad(f"dataset {saved.get('dataset')!r} is unknown")
     if saved.get("arch", "mlp") not in ("mlp", "cnn"):
         raise bad(f"arch {saved.get('arch')!r} is unknown")
+    for name, value in saved.items():  # each knob's own rule, as `pybitnet train` checks its option
+        meta = fields[name].metadata
+        if meta.get("choices") and value not in meta["choices"]:
+            raise bad(f"field {name!r} is {value!r}, not one of {', '.join(meta['choices'])}")
+        if meta.get("check"):
+            try:
+                _CHECKS[meta["check"]](str(value))
+            except argparse.ArgumentTypeError as e:
+                raise bad(f"field {name!r}: {e}") from None
     return recipes.Recipe(**saved)
 
 
@@ -296,7 +315,7 @@ def main(argv=None) -> int:
     t = sub.add_parser("train", help="train a paper's model (resumes from OUT/last.npz)")
     t.add_argument("--dataset", default="mnist", choices=recipes.DATASETS)
     t.add_argument("--method", default="bnn", choices=METHODS)
-    t.add_argument("--out", help="output directory (default runs/DATASET-METHOD)")
+    t.add_argument("--out", type=_nonempty, help="output directory (default runs/DATASET-METHOD)")
     t.add_argument("--data", help="data root (default $PYBITNET_DATA)")
     for f in dataclasses.fields(recipes.Recipe):  # every recipe knob, from the Recipe's own fields
         meta = f.metadata
@@ -344,6 +363,10 @@ def main(argv=None) -> int:
         return args.fn(args)
     except (OSError, ValueError) as e:  # bad data, checkpoint (InvalidModelFile) or option: a message, not a traceback
         print(f"pybitnet {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError as e:  # e.g. --hidden 99999999999: sizes that pass their range check but not the machine
+        print(f"pybitnet {args.command}: error: out of memory ({e or 'the allocation failed'}): a smaller --hidden, "
+              f"--channels or batch size", file=sys.stderr)
         return 2
 
 

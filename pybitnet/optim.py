@@ -17,6 +17,31 @@ from .nn.module import Parameter
 from .nn.norm import ap2
 
 
+def _real(v, name: str) -> float:
+    """A finite real number (TypeError for a str: '0.1' <= 0 would raise something unclear)."""
+    if isinstance(v, (str, bytes, bool)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(v).__name__}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def _positive(v, name: str) -> float:
+    v = _real(v, name)
+    if v <= 0:
+        raise ValueError(f"{name} must be > 0, got {v}")
+    return v
+
+
+def _fraction(v, name: str) -> float:
+    """A decay rate in [0, 1): at 1 the bias corrections divide by 0 (or the moments never move)."""
+    v = _real(v, name)
+    if not 0 <= v < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {v}")
+    return v
+
+
 class Optimizer:
     """Base class. Each step is one fused pass per parameter in C++
     (``_bitops.optimizer_step``): numpy would need a dozen temporaries per
@@ -38,12 +63,15 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Parameter], lr: float, betas=(0.0, 0.0), eps: float = 0.0,
                  update_in_backward: bool = False):
-        self.params: List[Parameter] = list(params)
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        self.lr = float(lr)
-        self.b1, self.b2 = betas
-        self.eps = eps
+        # A layer used twice (Sequential(d, d)) lists its parameters twice: each is updated once, with the
+        # gradient its uses summed into (twice would double the step)
+        self.params: List[Parameter] = list({id(p): p for p in params}.values())
+        self.lr = _positive(lr, "lr")
+        b1, b2 = betas
+        self.b1, self.b2 = _fraction(b1, "betas[0]"), _fraction(b2, "betas[1]")
+        self.eps = _real(eps, "eps")
+        if self.eps < 0:
+            raise ValueError(f"eps must be >= 0, got {eps}")
         self.t = 0
         # moments in 2 MiB-aligned blocks, as the parameters (Parameter): the update streams them
         self.m = [zeros_array(p.shape) for p in self.params] if self._moments() >= 1 else []
@@ -113,8 +141,12 @@ class Optimizer:
         return out
 
     def load_state(self, state: Dict[str, np.ndarray]) -> None:
-        self.t = int(state["t"])
-        self.lr = float(state["lr"])
+        t = np.asarray(state["t"])
+        if t.shape != () or t.dtype.kind not in "iuf" or not (t == np.floor(t) and 0 <= t < 2**62):
+            raise ValueError(f"optimizer state: the step count t must be an integer >= 0, got {t!r}")
+        lr = _positive(float(np.asarray(state["lr"])), "lr")
+        self.t = int(t)
+        self.lr = lr
         for name, slots in (("m", self.m), ("v", self.v)):
             for i, arr in enumerate(slots):
                 arr[...] = state[f"{name}.{i}"]
@@ -124,8 +156,8 @@ class SGD(Optimizer):
     """SGD: w -= lr * g; with momentum mu: m = mu * m + g, w -= lr * m."""
 
     def __init__(self, params, lr: float, momentum: float = 0.0, update_in_backward: bool = False):
-        self.momentum = momentum
-        super().__init__(params, lr, (momentum, 0.0), update_in_backward=update_in_backward)
+        self.momentum = _fraction(momentum, "momentum")
+        super().__init__(params, lr, (self.momentum, 0.0), update_in_backward=update_in_backward)
         self.kind = "momentum" if momentum else "sgd"
 
     def _moments(self):
@@ -140,6 +172,8 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  update_in_backward: bool = False):
         super().__init__(params, lr, betas, eps, update_in_backward)
+        if self.eps <= 0:  # m / (sqrt(v) + 0) is 0 / 0 wherever a gradient has been 0 so far
+            raise ValueError(f"eps must be > 0, got {eps}")
 
     def _moments(self):
         return 2
@@ -176,7 +210,7 @@ class ExponentialDecay:
     """lr(epoch) = lr0 * (lr_end / lr0) ** (epoch / epochs): the papers' schedule (e.g. 0.3 -> 0.01 over 1000 epochs)."""
 
     def __init__(self, lr0: float, lr_end: float, epochs: int):
-        self.lr0, self.lr_end, self.epochs = lr0, lr_end, max(1, epochs)
+        self.lr0, self.lr_end, self.epochs = _positive(lr0, "lr0"), _positive(lr_end, "lr_end"), max(1, epochs)
 
     def __call__(self, epoch: int) -> float:
         return self.lr0 * (self.lr_end / self.lr0) ** (epoch / self.epochs)
@@ -186,7 +220,9 @@ class StepDecay:
     """lr(epoch) = lr0 * factor ** (epoch // every) (BNN Torch: halve every 20 epochs)."""
 
     def __init__(self, lr0: float, factor: float = 0.5, every: int = 20):
-        self.lr0, self.factor, self.every = lr0, factor, every
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"every must be an int >= 1 (epochs), got {every!r}")
+        self.lr0, self.factor, self.every = _positive(lr0, "lr0"), _positive(factor, "factor"), int(every)
 
     def __call__(self, epoch: int) -> float:
         return self.lr0 * self.factor ** (epoch // self.every)

@@ -5,6 +5,7 @@ wrong answer. The property suite over every kernel is tests/test_properties.py."
 import ctypes
 import io
 import json
+import pathlib
 import pickle
 import signal
 import zipfile
@@ -396,6 +397,63 @@ def test_cli_refuses_bad_options(option, capsys):
     assert option[0] in err and "Traceback" not in err
 
 
+def test_cli_out_must_be_writable_and_not_empty(tmp_path, capsys):
+    import os
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        # an existing directory that refuses files (root ignores the mode: /proc/1 refuses root too)
+        target = ro if not os.access(ro, os.W_OK) else pathlib.Path("/proc/1")
+        if not target.is_dir():
+            pytest.skip("no directory that refuses this user's files")
+        assert cli.main(["train", "--out", str(target), "--epochs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and "cannot write" in err and "Traceback" not in err
+    finally:
+        ro.chmod(0o755)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", "--out", ""])
+    assert e.value.code == 2 and "--out" in capsys.readouterr().err
+
+
+def test_cli_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    def boom(*args, **kwargs):
+        raise MemoryError()
+    monkeypatch.setattr(recipes, "build_model", boom)
+    code = cli.main(["train", "--out", str(tmp_path / "run"), "--hidden", "99999999999", "--epochs", "1",
+                     "--subset", "100"])
+    err = capsys.readouterr().err
+    assert code == 2 and "out of memory" in err and "Traceback" not in err
+
+
+def test_a_local_manifest_does_not_overrule_an_upstream_digest(tmp_path):
+    """A SHA256SUMS line for MNIST's labels made edited labels load as verified, with no warning."""
+    import hashlib
+    import shutil
+    src = pathlib.Path(__import__("os").environ.get("PYBITNET_DATA", "")) / "mnist"
+    if not (src / "t10k-labels-idx1-ubyte.gz").is_file():
+        pytest.skip("needs the real MNIST files ($PYBITNET_DATA)")
+    d = tmp_path / "mnist"
+    shutil.copytree(src, d)
+    raw = bytearray(data.files._read_bytes(d / "t10k-labels-idx1-ubyte.gz"))
+    raw[8] = (raw[8] + 1) % 10  # one label changed
+    (d / "t10k-labels-idx1-ubyte.gz").unlink()
+    (d / "t10k-labels-idx1-ubyte").write_bytes(bytes(raw))
+    (d / "SHA256SUMS").write_text(f"{hashlib.sha256(bytes(raw)).hexdigest()}  t10k-labels-idx1-ubyte\n")
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        data.load_mnist(tmp_path)
+
+
+def test_a_gzip_bomb_is_a_value_error_naming_the_file(tmp_path, monkeypatch):
+    import gzip
+    monkeypatch.setattr(data.files, "MAX_DECOMPRESSED", 1 << 20)
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(bytes(4 << 20)))
+    with pytest.raises(ValueError, match="bomb.gz.*more than"):
+        data.files._read_bytes(path)
+
+
 def test_cli_out_under_a_file(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert cli.main(["train", "--out", str(tmp_path / "file" / "run"), "--epochs", "1"]) == 2
@@ -414,6 +472,11 @@ def cli_checkpoint(path, recipe):
     ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "hidden": "wide"}, "hidden"),
     ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "colour": 1}, "colour"),
     ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "dataset": "imagenet"}, "dataset"),
+    # each knob's own rule, as the train option checks it (found by the 2026-12-02 probe: a "bogus"
+    # preprocess evaluated with another scaling and printed a wrong error rate, exit status 0)
+    ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "preprocess": "bogus"}, "preprocess"),
+    ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "seed": -1}, "seed"),
+    ({**recipes.recipe("bnn", hidden=16, depth=1).to_dict(), "lr": -0.1}, "lr"),
 ])
 def test_cli_evaluate_refuses_bad_recipes(tmp_path, capsys, recipe, match):
     path = cli_checkpoint(tmp_path / "c.npz", recipe)
@@ -645,3 +708,63 @@ def test_mlp_refuses_integer_inputs_other_than_uint8_pixels(mlp_file):
     with pytest.raises(TypeError, match="uint8 pixels"):
         model.logits(np.zeros((2, 784), np.int64))
     assert model.logits(np.zeros((2, 784), np.uint8)).shape == (2, 10)
+
+
+# ------------------------------------------------------------------ found by a second probe (2026-12-02)
+
+def _small_model_and_adam():
+    from pybitnet import nn, optim
+    model = nn.Sequential(nn.Dense(6, 4), nn.BatchNorm(4), nn.Dense(4, 3))
+    return model, optim.Adam(model.parameters())
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("param/0", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 1, np.nan, a), "NaN or Inf"),
+    ("param/0", lambda a: np.full(a.shape, 1e300), "once stored as float32"),
+    ("buffer/2/running_mean", lambda a: np.full(a.shape, np.nan, np.float32), "NaN or Inf"),
+    ("optim/t", lambda a: np.array(-1), "step count"),
+    ("optim/t", lambda a: np.array(2.7), "whole numbers"),
+    ("optim/lr", lambda a: np.array(np.nan), "NaN or Inf"),
+])
+def test_checkpoint_values_are_checked(tmp_path, key, value, match):
+    """A NaN batch-norm statistic or weight in a checkpoint evaluated to a wrong accuracy with exit
+    status 0; t = -1 crashed the resumed run with a ZeroDivisionError."""
+    model, opt = _small_model_and_adam()
+    path = checkpoint.save(tmp_path / "c.npz", model, opt)
+    arrays, _ = checkpoint.read(path)
+    arrays = dict(arrays)
+    arrays[key] = value(arrays[key])
+    model2, opt2 = _small_model_and_adam()
+    with pytest.raises(InvalidModelFile, match=match):
+        checkpoint.load_into(arrays, model2, opt2)
+
+
+def test_optimizer_hyperparameters_are_checked():
+    from pybitnet import optim
+    p = [_small_model_and_adam()[0].parameters()[0]]
+    for kwargs, err in [({"lr": np.nan}, ValueError), ({"lr": "0.1"}, TypeError), ({"lr": 0}, ValueError),
+                        ({"betas": (1.0, 0.999)}, ValueError), ({"betas": (0.9, 1.0)}, ValueError),
+                        ({"betas": (-0.5, 0.999)}, ValueError), ({"eps": 0.0}, ValueError), ({"eps": -1.0}, ValueError)]:
+        with pytest.raises(err):
+            optim.Adam(p, **kwargs)
+    for momentum in (-1, 1.0, 2, np.nan):
+        with pytest.raises(ValueError, match="momentum"):
+            optim.SGD(p, lr=0.1, momentum=momentum)
+    with pytest.raises(ValueError, match="every"):
+        optim.StepDecay(0.1, every=0)
+    with pytest.raises(ValueError, match="factor"):
+        optim.StepDecay(0.1, factor=-0.5)
+    with pytest.raises(ValueError, match="lr_end"):
+        optim.ExponentialDecay(0.3, -0.01, 10)
+
+
+def test_a_parameter_listed_twice_is_updated_once():
+    from pybitnet import nn, optim
+    d = nn.Dense(3, 3, bias=False)
+    model = nn.Sequential(d, d)  # one layer used twice: its weight appears twice in parameters()
+    w0 = d.weight.value.copy()
+    d.weight.grad[...] = 1.0
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    assert len(opt.params) == 1
+    opt.step()
+    np.testing.assert_allclose(d.weight.value, w0 - 0.1, rtol=1e-6)

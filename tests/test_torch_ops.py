@@ -244,3 +244,31 @@ def test_inference_packs_weights_once_per_version():
         torch.testing.assert_close(y1, _signs(x) @ _signs(layer.weight).T)
         layer.weight.neg_()  # a new weight version is repacked
         torch.testing.assert_close(layer(x), -y1)
+        layer.weight.data.mul_(-1)  # PyTorch does not version an edit through .data: forget the packed weights
+        pbt.forget_packed_weights(layer)
+        torch.testing.assert_close(layer(x), y1)
+
+
+def test_weight_gradient_is_the_binary_weights_gradient_at_any_scale():
+    """y = x @ (H * Wb).T: the real weights get dC/d(H Wb) = g.T @ x (pybitnet.nn, BinaryConnect's
+    code), not H times it (the scaled output's gradient had reached them before)."""
+    torch.manual_seed(0)
+    x, g = torch.randn(6, 70), torch.randn(6, 5)
+    for make in (lambda: pbt.BinaryLinear(70, 5, bias=False, scale=0.5),
+                 lambda: pbt.TernaryLinear(70, 5, bias=False, stochastic=False, scale=0.25),
+                 lambda: pbt.BinarizedLinear(70, 5, scale=0.5)):
+        layer = make()
+        xi = x.clone().requires_grad_()
+        layer(xi).backward(g)
+        xin = _signs(x) if isinstance(layer, pbt.BinarizedLinear) else x
+        torch.testing.assert_close(layer.weight.grad, g.T @ xin, rtol=1e-5, atol=1e-5)
+    conv = pbt.BinaryConv2d(3, 4, 3, bias=False, scale=0.25)
+    xc = torch.randn(2, 3, 6, 6)
+    y = conv(xc)
+    gy = torch.randn_like(y)
+    y.backward(gy)
+    wb = _signs(conv.weight.detach()).requires_grad_()
+    ref = torch.nn.functional.conv2d(xc, wb)
+    ref.backward(gy)
+    torch.testing.assert_close(conv.weight.grad, wb.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(y, 0.25 * ref.detach(), rtol=1e-5, atol=1e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import zlib
@@ -59,12 +60,31 @@ def _dataset_dir(root: Optional[PathLike], folder: str, names: Sequence[str]) ->
     return base / folder
 
 
+MAX_DECOMPRESSED = 4 << 30  # bytes; the largest known file (SVHN's extra set) is 1.3 GB
+
+
+def _gunzip(raw: bytes, path) -> bytes:
+    """gzip data decompressed in pieces up to MAX_DECOMPRESSED bytes: a few MB of crafted gzip
+    (a "bomb") would otherwise ask for an output buffer of any size, a MemoryError naming no file."""
+    out, total = [], 0
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+        while True:
+            piece = f.read(64 << 20)
+            if not piece:
+                return b"".join(out)
+            total += len(piece)
+            if total > MAX_DECOMPRESSED:
+                raise ValueError(f"{path}: decompresses to more than {MAX_DECOMPRESSED >> 30} GiB: not a data file "
+                                 "pybitnet knows")
+            out.append(piece)
+
+
 def _read_bytes(path: Path) -> bytes:
     """The file's content, gunzipped when it is gzip data (told by its magic, not its name)."""
     raw = Path(path).read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:
-            return gzip.decompress(raw)
+            return _gunzip(raw, path)
         except (OSError, EOFError, zlib.error) as e:
             raise ValueError(f"{path}: corrupt or truncated gzip data ({e})") from e
     if str(path).endswith(".gz"):

@@ -13,7 +13,7 @@ merged by :func:`digests` for a data folder:
   wherever results on that copy are reported;
 - a ``SHA256SUMS`` file in the data folder itself (or in the data root, with
   ``folder/name`` entries), when there is one: its entries win over the shipped
-  manifests'.
+  manifests', never over an upstream digest.
 
 A file that matches no copy's digest loads with a warning that it is unverified;
 a file whose upstream digest is known and differs is refused.
@@ -117,5 +117,7 @@ def digests(folder: str, directory: Optional[PathLike] = None) -> Dict[str, Tupl
     """name -> (digest, upstream?) of every known file of `folder` (see the module docstring)."""
     out = {name: (spec, True) for name, spec in UPSTREAM.get(folder, {}).items()}
     copies, _ = manifest(folder, directory)
-    out.update({name: (spec, False) for name, spec in copies.items()})
+    # a manifest records copies of files whose authors publish no digest (CIFAR-10's batches); it does not
+    # overrule a published one: a SHA256SUMS line for MNIST's labels made edited labels load as verified
+    out.update({name: (spec, False) for name, spec in copies.items() if name not in out})
     return out

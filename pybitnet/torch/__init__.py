@@ -42,7 +42,7 @@ and name it, suggesting ``.contiguous()``.)
 """
 from .ops import *  # noqa: F401,F403  (registers torch.ops.pybitnet.*)
 from .ops import OPS
-from .nn import BinarizedLinear, BinaryConv2d, BinaryLinear, Sign, TernaryLinear, clip_weights
+from .nn import BinarizedLinear, BinaryConv2d, BinaryLinear, Sign, TernaryLinear, clip_weights, forget_packed_weights
 
 __all__ = list(OPS) + ["OPS", "BinarizedLinear", "BinaryConv2d", "BinaryLinear", "Sign", "TernaryLinear",
-                       "clip_weights"]
+                       "clip_weights", "forget_packed_weights"]

@@ -26,6 +26,26 @@ def _glorot_uniform_(w: torch.Tensor, fan_in: int, fan_out: int, bound: float) -
         w.uniform_(-1, 1).mul_(min(bound, math.sqrt(6.0 / (fan_in + fan_out))))
 
 
+class _ScaleGrad(torch.autograd.Function):
+    """The identity, its gradient multiplied by `factor`."""
+
+    @staticmethod
+    def forward(ctx, x, factor: float):
+        ctx.factor = factor
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.factor, None
+
+
+def _straight_through(w: torch.Tensor, h: float) -> torch.Tensor:
+    """`w` for a product whose output is then scaled by H: the real weights get the gradient
+    w.r.t. the scaled binary weights ``H * Wb``, ``grad.T @ x`` (Courbariaux et al. 2015; what
+    pybitnet.nn and the BinaryConnect code pass through), not H times it."""
+    return w if h == 1.0 else _ScaleGrad.apply(w, 1.0 / h)
+
+
 class _RealWeightLinear(nn.Module):
     """A linear layer whose real weights in [-H, H] are quantized in the forward pass."""
 
@@ -50,7 +70,11 @@ class _RealWeightLinear(nn.Module):
     def _inference_bits(self):
         """The packed sign(W) for inference without autograd, packed once per weight version
         (repacking 4096 x 4096 weights would cost more than the XNOR product itself); None
-        while training, under autograd or when compiling (a cache is not traceable)."""
+        while training, under autograd or when compiling (a cache is not traceable).
+
+        The version is PyTorch's: an optimizer step, ``load_state_dict`` or any in-place op on the
+        parameter bumps it. An edit through ``weight.data`` does not (PyTorch does not track it), so
+        call :func:`forget_packed_weights` after one."""
         if self.training or torch.is_grad_enabled() or torch.compiler.is_compiling():
             return None
         key = (self.weight._version, self.weight.data_ptr())
@@ -93,7 +117,7 @@ class BinaryLinear(_RealWeightLinear):
             bits = self._inference_bits()
             if bits is None:
                 bits = ops.pack_signs(w.detach())
-        return self._finish(ops.binary_linear(x.reshape(-1, self.in_features), w, bits)
+        return self._finish(ops.binary_linear(x.reshape(-1, self.in_features), _straight_through(w, self.H), bits)
                             .reshape(*x.shape[:-1], self.out_features))
 
 
@@ -116,7 +140,8 @@ class TernaryLinear(_RealWeightLinear):
         a = (w.detach() / self.H).abs().clamp(max=1)
         keep = torch.rand_like(a) < a if self.stochastic else a > 0.5
         t = torch.where(keep, torch.where(w.detach() < 0, -1.0, 1.0), 0.0)
-        y = ops.ternary_linear(x.reshape(-1, self.in_features), w, ops.pack_signs(t), ops.pack_signs(-t.abs()))
+        y = ops.ternary_linear(x.reshape(-1, self.in_features), _straight_through(w, self.H), ops.pack_signs(t),
+                               ops.pack_signs(-t.abs()))
         return self._finish(y.reshape(*x.shape[:-1], self.out_features))
 
 
@@ -136,7 +161,7 @@ class BinarizedLinear(_RealWeightLinear):
         if bits is not None:  # inference: weights packed once, the input packed per call
             y = ops.xnor_gemm(ops.pack_signs(x2), bits, self.in_features).to(torch.float32)
         else:
-            y = ops.binarized_linear(x2, self.weight)
+            y = ops.binarized_linear(x2, _straight_through(self.weight, self.H))
         return self._finish(y.reshape(*x.shape[:-1], self.out_features))
 
 
@@ -167,7 +192,8 @@ class BinaryConv2d(nn.Module):
         cols = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
         k, l = cols.shape[1], cols.shape[2]
         w2 = self.weight.reshape(self.out_channels, k)
-        y = ops.binary_linear(cols.transpose(1, 2).reshape(n * l, k).contiguous(), w2, ops.pack_signs(w2.detach()))
+        y = ops.binary_linear(cols.transpose(1, 2).reshape(n * l, k).contiguous(), _straight_through(w2, self.H),
+                              ops.pack_signs(w2.detach()))
         if self.H != 1.0:
             y = y * self.H
         if self.bias is not None:
@@ -189,6 +215,14 @@ class Sign(nn.Module):
         return ops.sign(x)
 
 
+def forget_packed_weights(model: nn.Module) -> None:
+    """Drop the packed weights the layers of `model` keep for inference, so that the next call packs
+    them again: needed only after editing weights through ``.data``, which PyTorch does not version."""
+    for m in model.modules():
+        if isinstance(m, _RealWeightLinear):
+            m._bits_key = None
+
+
 def clip_weights(model: nn.Module) -> None:
     """Clip the real weights of every pybitnet layer in `model` (call after ``optimizer.step()``)."""
     for m in model.modules():
@@ -196,4 +230,5 @@ def clip_weights(model: nn.Module) -> None:
             m.clip_()
 
 
-__all__ = ["BinarizedLinear", "BinaryConv2d", "BinaryLinear", "Sign", "TernaryLinear", "clip_weights"]
+__all__ = ["BinarizedLinear", "BinaryConv2d", "BinaryLinear", "Sign", "TernaryLinear", "clip_weights",
+           "forget_packed_weights"]
