@@ -272,3 +272,15 @@ def test_weight_gradient_is_the_binary_weights_gradient_at_any_scale():
     ref.backward(gy)
     torch.testing.assert_close(conv.weight.grad, wb.grad, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(y, 0.25 * ref.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_layers_name_a_wrong_input_shape():
+    for layer in (pbt.BinaryLinear(70, 5), pbt.TernaryLinear(70, 5), pbt.BinarizedLinear(70, 5)):
+        with pytest.raises(ValueError, match="in_features=70"):
+            layer(torch.randn(4, 69))
+    conv = pbt.BinaryConv2d(3, 4, 3)
+    for x in (torch.randn(3, 6, 6), torch.randn(2, 4, 6, 6)):
+        with pytest.raises(ValueError, match="NCHW"):
+            conv(x)
+    with pytest.raises(ValueError, match="kernel_size"):
+        pbt.BinaryConv2d(3, 4, 0)

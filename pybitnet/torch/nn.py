@@ -57,6 +57,11 @@ class _RealWeightLinear(nn.Module):
         _glorot_uniform_(self.weight, in_features, out_features, self.H)
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{type(self).__name__}: x must have in_features={self.in_features} on its last axis, "
+                             f"got shape {tuple(x.shape)}")
+
     def _evaluates_real_weights(self) -> bool:
         """Stochastic layers evaluate with the real weights, as in the papers' code."""
         return self.stochastic and not self.training
@@ -107,6 +112,7 @@ class BinaryLinear(_RealWeightLinear):
         super().__init__(in_features, out_features, bias, scale, stochastic)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
         w = self.weight
         if self._evaluates_real_weights():
             return F.linear(x, w, self.bias)
@@ -134,6 +140,7 @@ class TernaryLinear(_RealWeightLinear):
         super().__init__(in_features, out_features, bias, scale, stochastic)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
         w = self.weight
         if self._evaluates_real_weights():
             return F.linear(x, w, self.bias)
@@ -157,6 +164,7 @@ class BinarizedLinear(_RealWeightLinear):
         super().__init__(in_features, out_features, bias, scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
         x2, bits = x.reshape(-1, self.in_features), self._inference_bits()
         if bits is not None:  # inference: weights packed once, the input packed per call
             y = ops.xnor_gemm(ops.pack_signs(x2), bits, self.in_features).to(torch.float32)
@@ -176,6 +184,8 @@ class BinaryConv2d(nn.Module):
                  bias: bool = True, scale: float = 1.0):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        if kh < 1 or kw < 1:
+            raise ValueError(f"kernel_size must be >= 1, got {kernel_size}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.dilation, self.H = stride, padding, dilation, float(scale)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kh, kw))
@@ -188,6 +198,9 @@ class BinaryConv2d(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"BinaryConv2d: x must be (N, {self.in_channels}, H, W) (NCHW, batched), "
+                             f"got shape {tuple(x.shape)}")
         n, _, h, w = x.shape
         cols = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
         k, l = cols.shape[1], cols.shape[2]
