@@ -1,6 +1,8 @@
 """Turning user inputs into arrays the kernels accept, without silent copies."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 
@@ -38,6 +40,20 @@ def as_flag(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     return bool(value)
+
+
+def as_size(v, name: str, hi: int | None = None) -> int:
+    """`v` as an int in [0, hi) (numpy integers too); TypeError naming `name` for a bool, float or
+    str (a float would be truncated, '2' * 3 repeats a string), ValueError outside the range."""
+    if isinstance(v, bool):
+        raise TypeError(f"{name} must be an int, got a bool")
+    try:
+        v = operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(v).__name__}") from None
+    if v < 0 or (hi is not None and v >= hi):
+        raise ValueError(f"{name} must be >= 0, got {v}" if hi is None else f"{name} must be in [0, {hi}), got {v}")
+    return v
 
 
 def as_bits(x, name: str) -> np.ndarray:

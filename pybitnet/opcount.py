@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import operator
 import threading
 from typing import Callable, Dict, Iterator, List
+
+from ._arrays import as_size
 
 FIELDS = ("multiplications", "additions", "shifts", "popcounts", "bitwise", "weight_bytes")
 
@@ -101,21 +102,8 @@ def record(kernel: str, counts: Callable[[], OpCounts] | OpCounts) -> None:
         counter._record(kernel, c)
 
 
-def _size(v, name: str) -> int:
-    """An int >= 0 (numpy integers too): TypeError for a str, float or bool ('2' * 3 would repeat a string)."""
-    if isinstance(v, bool):
-        raise TypeError(f"{name} must be an int, got a bool")
-    try:
-        v = operator.index(v)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}") from None
-    if v < 0:
-        raise ValueError(f"{name} must be >= 0, got {v}")
-    return v
-
-
 def float_gemm_ops(m: int, k: int, n: int) -> OpCounts:
     """Float baseline of an (m, k) @ (k, n) product: m*n*k multiplications and
     m*n*k additions (the papers' accounting), weights read as float32."""
-    m, k, n = (_size(v, name) for name, v in (("m", m), ("k", k), ("n", n)))
+    m, k, n = (as_size(v, name) for name, v in (("m", m), ("k", k), ("n", n)))
     return OpCounts(multiplications=m * n * k, additions=m * n * k, weight_bytes=4 * k * n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 
 from . import _bitops
+from ._arrays import as_size
 
 
 def isa() -> str:
@@ -59,17 +60,7 @@ def select_variant(op: str, m: int, n: int, k: int, isa: str = "") -> str:
     What m, n and k are is op-specific (src/bitops/ops.inc): e.g. for the weight
     matmuls the rows of the activations, the weight rows and the columns.
     """
-    import operator
-
-    sizes = []
-    for name, v in (("m", m), ("n", n), ("k", k)):
-        try:
-            v = operator.index(v)  # an int (or numpy integer), not a float or a string to truncate
-        except TypeError:
-            raise TypeError(f"{name} must be an int, got {type(v).__name__}") from None
-        if not 0 <= v < 2**63:
-            raise ValueError(f"{name} must be in [0, 2**63), got {v}")
-        sizes.append(v)
+    sizes = (as_size(v, name, hi=2**63) for name, v in (("m", m), ("n", n), ("k", k)))
     return _bitops.select_variant(op, *sizes, isa)
 
 
