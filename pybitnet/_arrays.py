@@ -1,6 +1,8 @@
 """Turning user inputs into arrays the kernels accept, without silent copies."""
 from __future__ import annotations
 
+import math
+import numbers
 import operator
 
 import numpy as np
@@ -40,6 +42,22 @@ def as_flag(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     return bool(value)
+
+
+def as_real(v, name: str) -> float:
+    """`v` as a finite float: a Python or numpy real number, or a 0-d real array or tensor. TypeError
+    naming `name` for a str (float('2') would parse it), a bool, a complex number or anything else;
+    ValueError for NaN or +-Inf (a NaN scale or rate gives NaN results, not an error, downstream)."""
+    array_like = hasattr(v, "__float__") and np.ndim(v) == 0 and getattr(getattr(v, "dtype", None), "kind", "f") in "iuf"
+    if isinstance(v, (str, bytes, bool, np.bool_)) or not (isinstance(v, numbers.Real) or array_like):
+        raise TypeError(f"{name} must be a number, got {type(v).__name__}")
+    try:
+        v = float(v)
+    except (TypeError, ValueError):  # a 0-d complex tensor
+        raise TypeError(f"{name} must be a real number, got {v!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
 
 
 def as_size(v, name: str, hi: int | None = None) -> int:

@@ -151,7 +151,12 @@ def load_into(arrays: Dict[str, np.ndarray], model, optimizer=None, where: str =
             m.load_buffers({name: _checked_value(arrays[key], current, key, where)})
     if optimizer is not None:
         state = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
+        try:
+            optimizer.check_kind(state)
+        except ValueError as e:
+            raise InvalidModelFile(f"{where}: {e}") from e
         current = optimizer.state()
+        del current["kind"]  # a string, compared by load_state; absent from pybitnet 0.1's checkpoints
         missing = sorted(set(current) - set(state))
         if missing:
             raise InvalidModelFile(f"{where}: optimizer state lacks {missing}: saved by another optimizer")

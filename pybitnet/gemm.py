@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _bitops
-from ._arrays import as_array, as_bits
+from ._arrays import as_array, as_bits, as_real
 from ._interop import ArrayOut, tensors_in_tensors_out
 from .opcount import OpCounts, record
 from .packing import _SIGN_DTYPES, pack_signs
@@ -66,17 +66,8 @@ def xnor_gemm(a_bits, b_bits, k: int, mask=None, *, scale=None, bias=None) -> Ar
 
 def _epilogue(scale, bias) -> dict:
     """The bindings' scale/bias arguments of a product's float epilogue, checked."""
-    return dict(scale=None if scale is None else _number(scale, "scale"),
+    return dict(scale=None if scale is None else as_real(scale, "scale"),
                 bias=None if bias is None else as_array(bias, "bias"))
-
-
-def _number(v, name: str) -> float:
-    if isinstance(v, (str, bytes)):  # float("2") would parse it
-        raise TypeError(f"{name} must be a number, got {v!r}")
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {v!r}") from None
 
 
 def _with_epilogue(counts: OpCounts, shape, scale, bias) -> OpCounts:

@@ -6,29 +6,21 @@ factor of binary weights: w <- w + scale * (w_step - w)) and then its
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Dict, Iterable, List
 
 import numpy as np
 
 from . import _bitops
+from ._arrays import as_real
 from ._hugepages import zeros_array
 from .nn.module import Parameter
 from .nn.norm import ap2
 
 
-def _real(v, name: str) -> float:
-    """A finite real number (TypeError for a str: '0.1' <= 0 would raise something unclear)."""
-    if isinstance(v, (str, bytes, bool)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(v).__name__}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    return v
-
-
 def _positive(v, name: str) -> float:
-    v = _real(v, name)
+    v = as_real(v, name)
     if v <= 0:
         raise ValueError(f"{name} must be > 0, got {v}")
     return v
@@ -36,10 +28,21 @@ def _positive(v, name: str) -> float:
 
 def _fraction(v, name: str) -> float:
     """A decay rate in [0, 1): at 1 the bias corrections divide by 0 (or the moments never move)."""
-    v = _real(v, name)
+    v = as_real(v, name)
     if not 0 <= v < 1:
         raise ValueError(f"{name} must be in [0, 1), got {v}")
     return v
+
+
+@contextlib.contextmanager
+def _naming(p: Parameter, t: int):
+    """The kernel's non-finite-update error, naming the parameter and the step (a ValueError still)."""
+    try:
+        yield
+    except ValueError as e:
+        if "NaN" not in str(e):
+            raise
+        raise ValueError(f"step {t}, parameter {p.name!r} {p.shape}: {e}") from None
 
 
 class Optimizer:
@@ -69,7 +72,7 @@ class Optimizer:
         self.lr = _positive(lr, "lr")
         b1, b2 = betas
         self.b1, self.b2 = _fraction(b1, "betas[0]"), _fraction(b2, "betas[1]")
-        self.eps = _real(eps, "eps")
+        self.eps = as_real(eps, "eps")
         if self.eps < 0:
             raise ValueError(f"eps must be >= 0, got {eps}")
         self.t = 0
@@ -98,9 +101,10 @@ class Optimizer:
         lr = self._step_size(self.t)
         for i, p in enumerate(self.params):
             if id(p) not in self._updated:
-                _bitops.optimizer_step(self.kind, p.value, p.grad, self.m[i] if self.m else None,
-                                       self.v[i] if self.v else None, lr, self.b1, self.b2, self.eps, p.lr_scale,
-                                       p.clip)
+                with _naming(p, self.t):
+                    _bitops.optimizer_step(self.kind, p.value, p.grad, self.m[i] if self.m else None,
+                                           self.v[i] if self.v else None, lr, self.b1, self.b2, self.eps, p.lr_scale,
+                                           p.clip)
         self._updated.clear()
 
     def backward_update(self, p: Parameter, dw, pack_signs: bool = False) -> None:
@@ -121,26 +125,43 @@ class Optimizer:
         m = self.m[i].reshape(rows, k) if self.m else None
         v = self.v[i].reshape(rows, k) if self.v else None
         signs = np.empty((rows, -(-k // 64)), np.uint64) if pack_signs else None
-        if dw.packed is not None:
-            gt, x_bits = dw.packed
-            _bitops.weight_grad_update(self.kind, gt, x_bits.signs, x_bits.nonzero, k, w, m, v, lr, self.b1, self.b2,
-                                       self.eps, p.lr_scale, p.clip, signs)
-        else:
-            g = dw.compute(p.scratch_grad().reshape(rows, k))
-            _bitops.optimizer_step(self.kind, w, g, m, v, lr, self.b1, self.b2, self.eps, p.lr_scale, p.clip,
-                                   signs=signs, k=k)
+        with _naming(p, self.t + 1):
+            if dw.packed is not None:
+                gt, x_bits = dw.packed
+                _bitops.weight_grad_update(self.kind, gt, x_bits.signs, x_bits.nonzero, k, w, m, v, lr, self.b1,
+                                           self.b2, self.eps, p.lr_scale, p.clip, signs)
+            else:
+                g = dw.compute(p.scratch_grad().reshape(rows, k))
+                _bitops.optimizer_step(self.kind, w, g, m, v, lr, self.b1, self.b2, self.eps, p.lr_scale, p.clip,
+                                       signs=signs, k=k)
         self._updated.add(id(p))
         if signs is not None:
             p.cache_signs(signs)
 
     def state(self) -> Dict[str, np.ndarray]:
-        """Arrays to checkpoint (moments, step count, learning rate)."""
-        out = {"t": np.array(self.t), "lr": np.array(self.lr)}
+        """Arrays to checkpoint (the optimizer's kind, moments, step count, learning rate)."""
+        out = {"kind": np.array(self.kind), "t": np.array(self.t), "lr": np.array(self.lr)}
         out.update({f"m.{i}": a for i, a in enumerate(self.m)})
         out.update({f"v.{i}": a for i, a in enumerate(self.v)})
         return out
 
+    def check_kind(self, state: Dict[str, np.ndarray]) -> None:
+        """ValueError if `state` (of :meth:`state`) was saved by another kind of optimizer."""
+        if "kind" in state:
+            kind = np.asarray(state["kind"])
+            if kind.shape != () or kind.dtype.kind != "U" or str(kind) != self.kind:
+                raise ValueError(f"optimizer state was saved by a {kind!s} optimizer, this one is "
+                                 f"{self.kind} ({type(self).__name__})")
+
     def load_state(self, state: Dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state`. Refuses another optimizer's state (Adam's moments are not AdaMax's:
+        v is a mean of squares there, a running maximum here); a state without ``kind`` (pybitnet
+        0.1's checkpoints) is taken as this optimizer's."""
+        self.check_kind(state)
+        missing = [k for k in ("t", "lr", *(f"m.{i}" for i in range(len(self.m))),
+                               *(f"v.{i}" for i in range(len(self.v)))) if k not in state]
+        if missing:
+            raise ValueError(f"optimizer state lacks {missing}: saved by another optimizer or for another model")
         t = np.asarray(state["t"])
         if t.shape != () or t.dtype.kind not in "iuf" or not (t == np.floor(t) and 0 <= t < 2**62):
             raise ValueError(f"optimizer state: the step count t must be an integer >= 0, got {t!r}")
@@ -149,7 +170,11 @@ class Optimizer:
         self.lr = lr
         for name, slots in (("m", self.m), ("v", self.v)):
             for i, arr in enumerate(slots):
-                arr[...] = state[f"{name}.{i}"]
+                value = np.asarray(state[f"{name}.{i}"])
+                if value.shape != arr.shape:
+                    raise ValueError(f"optimizer state {name}.{i} has shape {value.shape}, the parameter "
+                                     f"{self.params[i].name!r} has {arr.shape}")
+                arr[...] = value
 
 
 class SGD(Optimizer):

@@ -14,10 +14,8 @@ from __future__ import annotations
 import operator
 import secrets
 
-import numpy as np
-
 from . import _bitops
-from ._arrays import as_array, as_flag
+from ._arrays import as_array, as_flag, as_real
 from ._interop import ArrayOut, tensors_in_tensors_out
 
 
@@ -54,7 +52,7 @@ def dropout(x, p: float, seed: int | None = None):
     even ``i``, 16..39 for odd), so one seed gives the same mask for any thread count and on every
     CPU. ``seed=None`` draws a fresh seed.
     """
-    p = float(p)
+    p = as_real(p, "p")
     if not 0 <= p < 1:
         raise ValueError(f"p must be in [0, 1), got {p}")
     return _bitops.dropout(as_array(x, "x"), p, _seed(seed))
@@ -73,9 +71,7 @@ def _seed(seed) -> int:
 
 
 def _scale(scale) -> float:
-    if isinstance(scale, (str, bytes)) or not np.isscalar(scale) and np.ndim(scale) != 0:
-        raise TypeError(f"scale must be a number, got {type(scale).__name__}")
-    scale = float(scale)
-    if not (scale > 0 and np.isfinite(scale)):
+    scale = as_real(scale, "scale")
+    if not scale > 0:
         raise ValueError(f"scale must be a finite number > 0, got {scale}")
     return scale

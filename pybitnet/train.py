@@ -126,6 +126,11 @@ class Trainer:
                 self.optimizer.zero_grad()
                 out = self.model.forward(self.x_tr[idx])
                 loss, grad = self.loss(out, self.y_tr[idx])
+                if not np.isfinite(loss):  # before the backward pass: the weights stay those of the last step
+                    raise FloatingPointError(
+                        f"the training loss is {loss} at epoch {self.epoch + 1}, batch {i // r.batch_size + 1}: "
+                        "training diverged (try a lower learning rate; check the data for NaN). The weights are "
+                        f"those of the step before; {self.out / 'last.npz'} holds the last finished epoch")
                 self.model.backward(grad)
                 if self.averager is not None:
                     self.averager.average(len(idx))  # gradients of the global batch, identical on every rank

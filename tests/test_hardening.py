@@ -689,6 +689,8 @@ def test_argument_types_are_checked_not_coerced():
         pybitnet.quantize_pow2(w, stochastic="False")
     with pytest.raises(TypeError, match="scale must be a number"):
         pybitnet.xnor_gemm(bits(2, 64), bits(3, 64), 64, scale="2")
+    with pytest.raises(ValueError, match="scale must be finite"):  # NaN outputs otherwise
+        pybitnet.xnor_gemm(bits(2, 64), bits(3, 64), 64, scale=float("nan"))
     with pytest.raises(TypeError, match="m must be an int"):
         pybitnet.float_gemm_ops("2", 2, 3)
     with pytest.raises(ValueError, match="k must be >= 0"):
@@ -768,3 +770,15 @@ def test_a_parameter_listed_twice_is_updated_once():
     assert len(opt.params) == 1
     opt.step()
     np.testing.assert_allclose(d.weight.value, w0 - 0.1, rtol=1e-6)
+
+
+def test_relu_keeps_nan():
+    """np.where(x > 0, x, 0) made a NaN activation 0: a float net fed NaN trained on, with a finite loss.
+    Now NaN stays NaN (as torch.relu), the loss is NaN and the trainer stops (tests/test_train.py)."""
+    from pybitnet import nn
+
+    x = np.array([[-1.0, np.nan, 2.0, -0.0]], np.float32)
+    relu = nn.ReLU()
+    y = relu.forward(x)
+    assert y.dtype == np.float32 and np.isnan(y[0, 1]) and y[0, 0] == 0 and y[0, 2] == 2
+    np.testing.assert_array_equal(relu.backward(np.ones_like(x)), [[0, 0, 1, 0]])

@@ -242,6 +242,11 @@ def test_from_torch_refuses_what_it_cannot_pack():
     with pytest.raises(ValueError, match="BinaryLinear"):
         from_torch(tnn.Sequential(pbt.BinarizedLinear(4, 4), tnn.BatchNorm1d(4), pbt.Sign(),
                                   pbt.BinarizedLinear(4, 2)).eval())
+    for bad in (float("nan"), float("inf"), -1.0):  # 1/sqrt(var + eps): NaN, 0, NaN
+        model = tnn.Sequential(pbt.BinaryLinear(4, 4), tnn.BatchNorm1d(4), pbt.Sign(), pbt.BinarizedLinear(4, 2)).eval()
+        model[1].running_var[1] = bad
+        with pytest.raises(ValueError, match="running variance is NaN, Inf or <= -eps"):
+            from_torch(model)
 
 
 # ------------------------------------------------------------------------------- files

@@ -132,3 +132,47 @@ def test_optimizer_step_refuses_buffers_that_share_memory():
     big = np.zeros(128, np.float32)
     with pytest.raises(ValueError, match="share memory"):
         _bitops.optimizer_step("momentum", big[:64], g, big[32:96], None, 1e-3, 0.9)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "adam", "adamax", "shift_adamax"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_gradient_is_an_error_on_every_isa(kind, bad):
+    """A NaN or infinite gradient (a diverged loss, a NaN input) raises, after the update, instead of
+    leaving NaN weights (or with a clip, saturated ones) for training to go on with."""
+    from pybitnet import _bitops, available_isas
+
+    for isa in available_isas():
+        for n, at in [(1, 0), (40, 37), (1003, 500)]:  # the tail and the vector body
+            w, g, m, v = (np.full(n, 0.5, np.float32) for _ in range(4))
+            g[at] = bad
+            with pytest.raises(ValueError, match="g holds NaN or Inf"):
+                _bitops.optimizer_step(kind, w, g, m, v, 0.01, 0.9, 0.999, 1e-8, 1.0, 1.0, isa)
+            w, g, m, v = (np.full(n, 0.5, np.float32) for _ in range(4))  # finite: no error, even with a
+            _bitops.optimizer_step(kind, w, g, m, v, 10.0, 0.9, 0.999, 1e-8, 1.0, 0.1, isa)  # saturating clip
+
+
+def test_optimizer_step_names_the_parameter_of_a_nan_gradient():
+    p, q = param([1.0, 2.0], [0.1, 0.2]), param([1.0], [np.nan])
+    q.name = "dense.weight"
+    opt = optim.Adam([p, q], lr=0.01)
+    with pytest.raises(ValueError, match=r"step 1, parameter 'dense.weight' \(1,\): .*g holds NaN or Inf"):
+        opt.step()
+
+
+def test_load_state_refuses_another_optimizers_state():
+    """Adam's v is a mean of squares, AdaMax's a running maximum: the same keys, not the same state."""
+    p = param([1.0, 2.0], [0.1, 0.2])
+    adam = optim.Adam([p])
+    adam.step()
+    state = adam.state()
+    assert str(state["kind"]) == "adam"
+    with pytest.raises(ValueError, match="saved by a adam optimizer, this one is adamax"):
+        optim.AdaMax([p]).load_state(state)
+    with pytest.raises(ValueError, match="lacks \\['v.0'\\]"):
+        optim.Adam([p]).load_state({k: v for k, v in state.items() if k != "v.0"})
+    with pytest.raises(ValueError, match="m.0 has shape \\(3,\\)"):
+        optim.Adam([p]).load_state({**state, "m.0": np.zeros(3, np.float32)})
+    old = {k: v for k, v in state.items() if k != "kind"}  # pybitnet 0.1 saved no kind: taken as this one's
+    b = optim.Adam([param([1.0, 2.0], [0.0, 0.0])])
+    b.load_state(old)
+    assert b.t == 1

@@ -208,8 +208,10 @@ def test_dropout_errors_name_the_argument():
     with pytest.raises(ValueError, match="x must be C-contiguous"):
         pybitnet.dropout(np.zeros((4, 4), np.float32)[:, ::2], 0.5, seed=1)
     for p in (1.0, -0.1, float("nan")):
-        with pytest.raises(ValueError, match="p must be in"):
+        with pytest.raises(ValueError, match="p must be (in|finite)"):
             pybitnet.dropout(x, p, seed=1)
+    with pytest.raises(TypeError, match="p must be a number"):  # float('0.5') would have parsed it
+        pybitnet.dropout(x, "0.5", seed=1)
     with pytest.raises(ValueError, match="seed must be in"):
         pybitnet.dropout(x, 0.5, seed=-1)
     y, scale = pybitnet.dropout(np.zeros((0, 5), np.float32), 0.5, seed=1)

@@ -132,3 +132,27 @@ def test_cli_options_are_the_recipe_fields(capsys):
         if f.metadata["cli"]:
             assert "--" + f.name.replace("_", "-") in text, f.name
     assert "--arch" not in text  # set by the dataset
+
+
+@needs_mnist
+def test_a_checkpoint_of_another_optimizer_is_refused(tmp_path):
+    from pybitnet import optim
+
+    t = Trainer(small(), tmp_path, subset=500, progress=False)
+    t.fit(epochs=1)
+    arrays, _ = checkpoint.read(tmp_path / "last.npz")
+    other = optim.AdaMax(t.model.parameters())
+    with pytest.raises(ValueError, match="saved by a .* optimizer, this one is adamax"):
+        checkpoint.load_into(arrays, t.model, other, "last.npz")
+
+
+@needs_mnist
+def test_a_diverged_loss_stops_training_before_the_update(tmp_path):
+    t = Trainer(small(), tmp_path, subset=500, progress=False)
+    t.x_tr = t.x_tr.copy()
+    t.x_tr[:] = np.nan
+    before = [p.value.copy() for p in t.model.parameters()]
+    with pytest.raises(FloatingPointError, match="training loss is nan at epoch 1, batch 1"):
+        t.fit(epochs=1)
+    for p, b in zip(t.model.parameters(), before):
+        np.testing.assert_array_equal(p.value, b)

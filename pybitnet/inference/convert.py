@@ -107,10 +107,7 @@ def _nn_blocks(model) -> List[_Block]:
         if bn is not None:
             _require_finite(f"{where}: its batch norm", running_mean=bn.running_mean, gamma=bn._gamma(),
                             beta=bn.beta.value)
-            inv = bn.eval_inv_std()
-            if not (np.isfinite(inv).all() and (inv > 0).all()):
-                raise ValueError(f"{where}: its batch norm's running variance is NaN, Inf or below -eps "
-                                 f"(1/std {inv[~(np.isfinite(inv) & (inv > 0))][:4]} ...): nothing to fold")
+            _require_inv_std(where, bn.eval_inv_std())
         if kind == "conv":
             if m.binary_input is False and m.pad_value != "zero" and any(m.padding):
                 raise ValueError(f"{where}: the first conv must pad its real input with zeros")
@@ -291,10 +288,8 @@ def from_torch(model, input_shape: Optional[Sequence[int]] = None, input_scale: 
             _require_finite(f"{where}: its batch norm", running_mean=bn.running_mean.numpy(),
                             weight=None if bn.weight is None else bn.weight.detach().numpy(),
                             bias=None if bn.bias is None else bn.bias.detach().numpy())
-            var = bn.running_var.numpy()
-            if not (np.isfinite(var).all() and (var + bn.eps > 0).all()):
-                raise ValueError(f"{where}: its batch norm's running_var holds NaN, Inf or values below -eps: "
-                                 "nothing to fold")
+            with np.errstate(invalid="ignore", divide="ignore"):  # var + eps <= 0: NaN or Inf, refused
+                _require_inv_std(where, 1.0 / np.sqrt(bn.running_var.numpy().astype(np.float64) + bn.eps))
         fold = _TorchFold(torch, m, bn, spatial=kind == "conv")
         if kind == "conv":
             if pair(m.dilation, "dilation") != (1, 1):
@@ -320,6 +315,15 @@ def _require_finite(where: str, **arrays) -> None:
     for name, a in arrays.items():
         if a is not None and not np.isfinite(a).all():
             raise ValueError(f"{where}: {name} contains NaN or Inf; the packed model could not match the trained one")
+
+
+def _require_inv_std(where: str, inv: np.ndarray) -> None:
+    """ValueError unless every 1/sqrt(running variance + eps) is finite and > 0 (a variance of NaN, Inf
+    or <= -eps has no threshold to fold into)."""
+    bad = ~(np.isfinite(inv) & (inv > 0))
+    if bad.any():
+        raise ValueError(f"{where}: its batch norm's running variance is NaN, Inf or <= -eps (1/std "
+                         f"{inv[bad][:4]} ...): nothing to fold")
 
 
 def _read_blocks(mods, role: Callable, block: Callable, pool: Callable, products: str) -> List[_Block]:

@@ -1,12 +1,12 @@
 """Element-wise layers: ReLU, HardTanh, Dropout, and the BNN sign activation."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 import pybitnet
+
 from .. import ste_ops
+from .._arrays import as_real
 from ..sampling import dropout
 from .module import Module, checks_grad_shape, records_output_shape
 
@@ -25,7 +25,7 @@ class ReLU(Module):
     @records_output_shape
     def forward(self, x):
         self._mask = x > 0
-        return np.where(self._mask, x, 0).astype(x.dtype, copy=False)
+        return np.maximum(x, x.dtype.type(0))  # NaN stays NaN (np.where(x > 0, x, 0) made it 0, silently)
 
     @checks_grad_shape
     def backward(self, grad):
@@ -54,8 +54,7 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float, seed: int = 0):
-        if isinstance(p, (bool, str, bytes)) or not isinstance(p, numbers.Real):
-            raise TypeError(f"p must be a number in [0, 1), got {type(p).__name__}")
+        p = as_real(p, "p")
         if not 0 <= p < 1:
             raise ValueError(f"p must be in [0, 1), got {p}")
         self.p = p

@@ -60,9 +60,12 @@ void require_disjoint(std::initializer_list<std::pair<const char*, const float*>
     }
 }
 
-// A NaN weight has no sign to pack: said, not packed as +1.
-void require_no_nan_after_update(bool nan) {
-  if (nan) throw py::value_error("w holds NaN after the update (the gradient or the moments hold NaN or Inf)");
+// A NaN or infinite gradient (a diverged loss, a NaN input) would otherwise leave NaN weights, or with a clip
+// saturated ones, and training would go on without an error; a NaN weight has no sign to pack either.
+void require_finite_update(bool bad, const char* grad) {
+  if (bad)
+    throw py::value_error(std::string("w holds NaN after the update, or ") + grad +
+                          " holds NaN or Inf (w and the moments are written: restore them from a checkpoint)");
 }
 
 int optim_kind(const std::string& kind) {
@@ -96,13 +99,13 @@ void optimizer_step(const std::string& kind, const py::object& w, const py::obje
   require_disjoint({{"w", wp}, {"g", gp}, {"m", mp}, {"v", vp}}, n);
   std::size_t rows = 0;
   word_t* sp = signs_buffer(signs, n, k_row, &rows);
-  bool nan = false;
+  bool bad = false;
   {
     py::gil_scoped_release release;
-    driver::optimizer_step(target, wp, gp, mp, vp, n, s);
-    if (sp) nan = driver::pack_signs(target, wp, DType::f32, rows, k_row, 1, sp);
+    bad = driver::optimizer_step(target, wp, gp, mp, vp, n, s);
+    if (sp && driver::pack_signs(target, wp, DType::f32, rows, k_row, 1, sp)) bad = true;
   }
-  require_no_nan_after_update(nan);
+  require_finite_update(bad, "g");
 }
 
 // w (f x k) updated from dW = gt @ X (X: the layer's packed ±1 or ternary inputs, rows of k), fused.
@@ -132,12 +135,12 @@ void weight_grad_update(const std::string& kind, const py::array& gt, const py::
   std::size_t rows = 0;
   word_t* sp = signs_buffer(signs, n, std::size_t(k), &rows);
   const float* gp = static_cast<const float*>(gt.data());
-  bool nan = false;
+  bool bad = false;
   {
     py::gil_scoped_release release;
-    nan = driver::weight_grad_update(target, gp, ldg, x, std::size_t(k), wp, mp, vp, f, s, sp);
+    bad = driver::weight_grad_update(target, gp, ldg, x, std::size_t(k), wp, mp, vp, f, s, sp);
   }
-  require_no_nan_after_update(nan);
+  require_finite_update(bad, "the gradient gt @ X");
 }
 
 }  // namespace
@@ -147,7 +150,8 @@ void bind_optimizer_step(py::module_& m) {
         py::arg("lr"), py::arg("b1") = 0.0f, py::arg("b2") = 0.0f, py::arg("eps") = 0.0f, py::arg("lr_scale") = 1.0f,
         py::arg("clip") = py::none(), py::arg("isa") = "", py::arg("signs") = py::none(), py::arg("k") = 0,
         R"pbdoc(In-place fused optimizer update of w (and moments m, v) from gradient g (see pybitnet.optim);
-with `signs`, also the packed signs of the updated w in rows of k.)pbdoc");
+with `signs`, also the packed signs of the updated w in rows of k. Raises ValueError, after writing the update,
+if g holds NaN or Inf or the new w holds NaN.)pbdoc");
   m.def("weight_grad_update", &weight_grad_update, py::arg("kind"), py::arg("gt"), py::arg("x_signs"),
         py::arg("x_nonzero"), py::arg("k"), py::arg("w"), py::arg("m"), py::arg("v"), py::arg("lr"),
         py::arg("b1") = 0.0f, py::arg("b2") = 0.0f, py::arg("eps") = 0.0f, py::arg("lr_scale") = 1.0f,

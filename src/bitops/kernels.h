@@ -249,13 +249,14 @@ using transpose_fn = void(const float* a, std::size_t lda, float* out, std::size
 
 // Fused optimizer update of elements [i0, i1): w, g, and the moments m, v
 // (unused ones may be null). lr already holds the bias correction of step t.
+// Returns true if a gradient was NaN or +-Inf or a new weight is NaN (written all the same).
 enum class OptimKind : int { sgd = 0, momentum = 1, adam = 2, adamax = 3, shift_adamax = 4 };
 struct OptimStep {
   OptimKind kind;
   float lr, b1, b2, eps, lr_scale, clip;
   int has_clip;
 };
-using optimizer_step_fn = void(float* w, const float* g, float* m, float* v, std::size_t i0, std::size_t i1,
+using optimizer_step_fn = bool(float* w, const float* g, float* m, float* v, std::size_t i0, std::size_t i1,
                                const OptimStep& s);
 
 // Binarization / ternarization samplers (sample/sample_weights.h has the

@@ -7,7 +7,8 @@
 namespace pbn {
 namespace driver {
 
-void optimizer_step(const Target& t, float* w, const float* g, float* m, float* v, std::size_t n, const OptimStep& s);
+// True if a gradient was NaN or +-Inf or a new weight is NaN (the update is written all the same).
+bool optimizer_step(const Target& t, float* w, const float* g, float* m, float* v, std::size_t n, const OptimStep& s);
 
 // Single-thread time of an update of n weights from memory, for the cost model.
 double optimizer_step_ns(std::size_t n);

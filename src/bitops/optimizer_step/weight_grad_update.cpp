@@ -44,7 +44,7 @@ bool weight_grad_update(const Target& t, const float* gt, std::size_t ldg, const
       else
         ternary(gt + r0 * ldg, ldg, x.s, x.lds, x.nz, x.ldnz, dw, k, n_rows, x.n, k);
       const std::size_t e0 = r0 * k;
-      update(w + e0, dw, m ? m + e0 : nullptr, v ? v + e0 : nullptr, 0, n_rows * k, s);
+      if (update(w + e0, dw, m ? m + e0 : nullptr, v ? v + e0 : nullptr, 0, n_rows * k, s)) nan = true;
       if (pack && pack(w + e0, DType::f32, n_rows, k, 1, signs + r0 * words, 0, n_rows, 0, 1)) nan = true;
     }
   });

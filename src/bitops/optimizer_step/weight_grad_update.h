@@ -18,7 +18,7 @@ namespace driver {
 // gt: f rows of x.n floats (stride ldg); x: x.n packed rows of k (the layer's
 // inputs); w, m, v: f x k, contiguous (m, v null where the optimizer keeps
 // none); signs: null, or f rows of words_for(k) words for w's new signs.
-// Returns true if a NaN was packed.
+// Returns true if the update was not finite (a gradient NaN or +-Inf, a new weight NaN) or a NaN was packed.
 bool weight_grad_update(const Target& t, const float* gt, std::size_t ldg, const WeightBits& x, std::size_t k,
                         float* w, float* m, float* v, std::size_t f, const OptimStep& s, word_t* signs);
 
