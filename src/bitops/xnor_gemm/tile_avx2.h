@@ -59,6 +59,7 @@ void Avx2Tile::run(const A a, const word_t* b, std::size_t ldb, const Sink& out,
     // same place, where the scalar tail below starts.
 #pragma GCC unroll 4
     for (int j = 0; j < NR; ++j) {
+      prefetch_ahead(b + j * ldb, words);
       for (w = 0; w + 4 <= words;) {
         const std::size_t steps = min_sz((words - w) / 4, kMaxByteSteps);
         __m256i bytes = zero;

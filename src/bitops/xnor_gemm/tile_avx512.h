@@ -90,7 +90,8 @@ void Avx512Tile::run(const A& a, const word_t* b, std::size_t ldb, const Sink& o
     // One row of A in the call (batch 1, cold weights): the B rows one after another, so that the
     // loads run through memory in address order. In lockstep (8 rows 512 B apart
     // at K = 4096) the hardware prefetchers kept up with none of them: 1x4096x4096
-    // from DRAM took 0.21-0.27 ms, now 0.16 (Zen 4; software prefetch changed nothing).
+    // from DRAM took 0.21-0.27 ms, now 0.16 (Zen 4; software prefetch changed nothing there,
+    // but gains 30 % on Zen 5: prefetch_ahead, a_rows.h).
     // From 32 whole words per row (k >= 1985), four add chains per row: with one,
     // 1x4096x4096 from L3 took 26.2-26.9 us, with four 23.6-24.6 (~86 GB/s; the read
     // probe: 100). Below, one chain: four cost 1x1024x4096 (from L2) 9.0 us against 7.6.
@@ -101,6 +102,7 @@ void Avx512Tile::run(const A& a, const word_t* b, std::size_t ldb, const Sink& o
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) {
         const word_t* r = b + j * ldb;
+        prefetch_ahead(r, words);
         __m512i c0 = acc[0][j], c1 = _mm512_setzero_si512(), c2 = c1, c3 = c1;
         std::size_t w = 0;
         for (; w + 32 <= full; w += 32) {
@@ -114,8 +116,10 @@ void Avx512Tile::run(const A& a, const word_t* b, std::size_t ldb, const Sink& o
       }
     } else {
 #pragma GCC unroll 8
-      for (int j = 0; j < NR; ++j)
+      for (int j = 0; j < NR; ++j) {
+        prefetch_ahead(b + j * ldb, words);
         for (std::size_t w = 0; w < full; w += 8) acc[0][j] = _mm512_add_epi64(acc[0][j], xor_count(b + j * ldb, w));
+      }
     }
   } else {
     for (std::size_t w = 0; w < full; w += 8) step<MR, NR, false>(acc, a, w, b + w, ldb, 0xFF);
