@@ -361,7 +361,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
-    except (OSError, ValueError) as e:  # bad data, checkpoint (InvalidModelFile) or option: a message, not a traceback
+    # bad data, checkpoint (InvalidModelFile) or option, a diverged run: a message, not a traceback
+    except (OSError, ValueError, FloatingPointError) as e:
         print(f"pybitnet {args.command}: error: {e}", file=sys.stderr)
         return 2
     except MemoryError as e:  # e.g. --hidden 99999999999: sizes that pass their range check but not the machine

@@ -156,3 +156,14 @@ def test_a_diverged_loss_stops_training_before_the_update(tmp_path):
         t.fit(epochs=1)
     for p, b in zip(t.model.parameters(), before):
         np.testing.assert_array_equal(p.value, b)
+
+
+@needs_mnist
+def test_cli_reports_a_diverged_run_in_one_line(tmp_path, capsys, monkeypatch):
+    def diverge(self):
+        raise FloatingPointError("the training loss is nan at epoch 1, batch 3: training diverged")
+    monkeypatch.setattr(Trainer, "train_epoch", diverge)
+    assert cli.main(["train", "--method", "float", "--epochs", "1", "--subset", "500", "--hidden", "32",
+                     "--val-size", "100", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pybitnet train: error: the training loss is nan") and "Traceback" not in err
