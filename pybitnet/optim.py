@@ -99,13 +99,15 @@ class Optimizer:
         """w <- clip(w - lr_scale * update, -clip, clip) for every parameter (not already updated in backward)."""
         self.t += 1
         lr = self._step_size(self.t)
-        for i, p in enumerate(self.params):
-            if id(p) not in self._updated:
-                with _naming(p, self.t):
-                    _bitops.optimizer_step(self.kind, p.value, p.grad, self.m[i] if self.m else None,
-                                           self.v[i] if self.v else None, lr, self.b1, self.b2, self.eps, p.lr_scale,
-                                           p.clip)
-        self._updated.clear()
+        try:
+            for i, p in enumerate(self.params):
+                if id(p) not in self._updated:
+                    with _naming(p, self.t):
+                        _bitops.optimizer_step(self.kind, p.value, p.grad, self.m[i] if self.m else None,
+                                               self.v[i] if self.v else None, lr, self.b1, self.b2, self.eps,
+                                               p.lr_scale, p.clip)
+        finally:  # also after a non-finite gradient's error: the next backward may update in place again
+            self._updated.clear()
 
     def backward_update(self, p: Parameter, dw, pack_signs: bool = False) -> None:
         """Update `p` now, from its gradient `dw` (a :class:`pybitnet.nn._ops.WeightGrad`, (F, K) rows),
