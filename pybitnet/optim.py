@@ -160,8 +160,7 @@ class Optimizer:
         v is a mean of squares there, a running maximum here); a state without ``kind`` (pybitnet
         0.1's checkpoints) is taken as this optimizer's."""
         self.check_kind(state)
-        missing = [k for k in ("t", "lr", *(f"m.{i}" for i in range(len(self.m))),
-                               *(f"v.{i}" for i in range(len(self.v)))) if k not in state]
+        missing = [k for k in self.state() if k != "kind" and k not in state]
         if missing:
             raise ValueError(f"optimizer state lacks {missing}: saved by another optimizer or for another model")
         t = np.asarray(state["t"])

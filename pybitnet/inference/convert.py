@@ -206,8 +206,7 @@ class _TorchFold(_Fold):
         if self.bn is None:
             return Affine(np.full(self.channels, h, np.float32), b.astype(np.float32))
         bn = self.bn
-        inv = 1.0 / np.sqrt(bn.running_var.numpy().astype(np.float64) + bn.eps)
-        g = inv * (1.0 if bn.weight is None else bn.weight.detach().numpy().astype(np.float64))
+        g = _torch_inv_std(bn) * (1.0 if bn.weight is None else bn.weight.detach().numpy().astype(np.float64))
         beta = 0.0 if bn.bias is None else bn.bias.detach().numpy().astype(np.float64)
         scale = h * g
         shift = (b - bn.running_mean.numpy().astype(np.float64)) * g + beta
@@ -288,8 +287,7 @@ def from_torch(model, input_shape: Optional[Sequence[int]] = None, input_scale: 
             _require_finite(f"{where}: its batch norm", running_mean=bn.running_mean.numpy(),
                             weight=None if bn.weight is None else bn.weight.detach().numpy(),
                             bias=None if bn.bias is None else bn.bias.detach().numpy())
-            with np.errstate(invalid="ignore", divide="ignore"):  # var + eps <= 0: NaN or Inf, refused
-                _require_inv_std(where, 1.0 / np.sqrt(bn.running_var.numpy().astype(np.float64) + bn.eps))
+            _require_inv_std(where, _torch_inv_std(bn))
         fold = _TorchFold(torch, m, bn, spatial=kind == "conv")
         if kind == "conv":
             if pair(m.dilation, "dilation") != (1, 1):
@@ -315,6 +313,13 @@ def _require_finite(where: str, **arrays) -> None:
     for name, a in arrays.items():
         if a is not None and not np.isfinite(a).all():
             raise ValueError(f"{where}: {name} contains NaN or Inf; the packed model could not match the trained one")
+
+
+def _torch_inv_std(bn) -> np.ndarray:
+    """A torch BatchNorm's 1/sqrt(running_var + eps) in float64 (NaN or Inf where var + eps <= 0, quietly:
+    :func:`_require_inv_std` refuses them)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 / np.sqrt(bn.running_var.numpy().astype(np.float64) + bn.eps)
 
 
 def _require_inv_std(where: str, inv: np.ndarray) -> None:
