@@ -151,6 +151,23 @@ def test_a_non_finite_gradient_is_an_error_on_every_isa(kind, bad):
             _bitops.optimizer_step(kind, w, g, m, v, 10.0, 0.9, 0.999, 1e-8, 1.0, 0.1, isa)  # saturating clip
 
 
+@pytest.mark.parametrize("clip", [-1.0, np.nan])
+def test_a_negative_or_nan_clip_is_an_error(clip):
+    """[-clip, clip] is empty for a negative clip, and a NaN clip compared false everywhere, so it clipped
+    nothing: both were silent, now an error where the clip is set and where a kernel is handed one."""
+    from pybitnet import _bitops
+
+    with pytest.raises(ValueError, match="clip"):
+        nn.Parameter(np.zeros(3, np.float32), "w", clip=clip)
+    w, g, m, v = (np.full(5, 0.5, np.float32) for _ in range(4))
+    with pytest.raises(ValueError, match="clip must be >= 0"):
+        _bitops.optimizer_step("adam", w, g, m, v, 0.01, 0.9, 0.999, 1e-8, 1.0, clip)
+    np.testing.assert_array_equal(w, 0.5)  # refused before the update
+    p = param([2.0, -2.0], [0.0, 0.0], clip=0.0)  # 0 is a bound: every weight 0
+    optim.SGD([p], lr=0.1).step()
+    np.testing.assert_array_equal(p.value, [0.0, 0.0])
+
+
 def test_optimizer_step_names_the_parameter_of_a_nan_gradient():
     p, q = param([1.0, 2.0], [0.1, 0.2]), param([1.0], [np.nan])
     q.name = "dense.weight"

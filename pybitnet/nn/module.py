@@ -6,6 +6,7 @@ from typing import Iterator, List, Optional
 
 import numpy as np
 
+from .._arrays import as_real
 from .._hugepages import copy_array, zeros_array
 
 
@@ -38,7 +39,9 @@ class Parameter:
         self._signs: Optional[np.ndarray] = None  # packed signs of the value's rows, see cache_signs
         self.updater = None  # the optimizer updating it in backward (Optimizer.backward_update), if any
         self.name = name
-        self.clip = clip
+        self.clip = None if clip is None else as_real(clip, "clip")
+        if self.clip is not None and self.clip < 0:
+            raise ValueError(f"clip must be >= 0 (the value is kept in [-clip, clip]), got {clip}")
         self.lr_scale = float(lr_scale)
 
     @property

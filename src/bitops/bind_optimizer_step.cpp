@@ -76,8 +76,10 @@ int optim_kind(const std::string& kind) {
 }
 
 OptimStep optim_step(int k, float lr, float b1, float b2, float eps, float lr_scale, const py::object& clip) {
-  return OptimStep{OptimKind(k), lr, b1, b2, eps, lr_scale, clip.is_none() ? 0.0f : py::cast<float>(clip),
-                   clip.is_none() ? 0 : 1};
+  const float c = clip.is_none() ? 0.0f : py::cast<float>(clip);
+  if (!clip.is_none() && !(c >= 0.0f))  // the kernels clip to [-c, c] (optimizer_step_body.h)
+    throw py::value_error("clip must be >= 0 or None, got " + std::string(py::str(clip)));
+  return OptimStep{OptimKind(k), lr, b1, b2, eps, lr_scale, c, clip.is_none() ? 0 : 1};
 }
 
 std::size_t array_size(const py::object& w) {
