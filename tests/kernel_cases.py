@@ -537,6 +537,29 @@ def case_packed_mlp(src):
         np.testing.assert_array_equal(net.logits(x, isa), want)
 
 
+def case_packed_mlp_pixels(src):
+    """_bitops.PackedMlp.logits_pixels (uint8 pixels, both first-layer paths) against a numpy oracle:
+    the exact integer p . w, float32 as PixelInput has it, its threshold, then the packed layers."""
+    sizes = [max(src.size(150), 1), src.size(90) + 1, src.size(12) + 1]
+    r = src.rng()
+    w = [pm1(src, (n, k)) for k, n in zip(sizes[:-1], sizes[1:])]
+    wb = [pybitnet.pack_signs(x) for x in w]
+    t0 = r.normal(0, 3, sizes[1]).astype(np.float32)
+    s0 = (np.where(r.random(sizes[1]) < 0.3, -1, 1) * r.uniform(0.5, 2, sizes[1])).astype(np.float32)
+    pixel_t = np.round(r.normal(0, 30 * sizes[0] ** 0.5, sizes[1])).astype(np.float32)
+    scale = r.uniform(-1, 1, sizes[-1]).astype(np.float32)
+    shift = r.normal(0, 5, sizes[-1]).astype(np.float32)
+    net = _bitops.PackedMlp(wb[0], sizes[0], t0, s0, [], wb[1], sizes[1], scale, shift, pixel_t=pixel_t)
+    bitplanes = src.boolean()
+    p = place(src, r.integers(0, 256, (src.size(9), sizes[0]), dtype=np.uint8), strided_rows=not bitplanes)
+    y = (p.astype(np.int64) @ w[0].astype(np.int64).T).astype(np.float32)
+    y = (y - pixel_t) * s0
+    a = np.where(y < 0, -1, 1).astype(np.int64)
+    want = ((a @ w[1].astype(np.int64).T) * scale.astype(np.float64) + shift).astype(np.float32)
+    for isa in ISAS:
+        np.testing.assert_array_equal(net.logits_pixels(p, bitplanes, isa), want)
+
+
 # The one list: op name -> case. Adding an op to the property suite and the fuzzer is one line here.
 CASES = {
     "pack_signs": case_pack_signs,
@@ -559,6 +582,7 @@ CASES = {
     "maxpool_backward": case_maxpool_backward,
     "pixel_matmul": case_pixel_matmul,
     "packed_mlp": case_packed_mlp,
+    "packed_mlp_pixels": case_packed_mlp_pixels,
 }
 
 
@@ -669,6 +693,10 @@ ABUSE = [
                                                         [(any_array(s),)], [any_arg(s)]]),
                                               any_array(s), any_int(s), any_array(s), any_array(s))
      .logits(any_array(s))),
+    ("PackedMlp.logits_pixels", lambda s: _bitops.PackedMlp(any_array(s), any_int(s), any_array(s), any_array(s), [],
+                                                            any_array(s), any_int(s), any_array(s), any_array(s),
+                                                            pixel_t=any_array(s) if s.boolean() else None)
+     .logits_pixels(any_array(s), s.boolean())),
 ]
 
 

@@ -1,5 +1,6 @@
 """The one-call MLP forward pass (_bitops.PackedMlp, used by pybitnet.inference for float32
-rows): bit for bit the layer-by-layer Python path, on every ISA, with clear errors."""
+rows and, with an input map, uint8 pixels): bit for bit the layer-by-layer Python path, on every
+ISA, with clear errors."""
 import threading
 
 import numpy as np
@@ -11,7 +12,7 @@ from pybitnet.inference import Model
 from pybitnet.inference.layers import Affine, FloatThreshold, PackedDense, RealDense, Threshold
 
 
-def random_mlp(sizes, seed=0):
+def random_mlp(sizes, seed=0, **input_map):
     rng = np.random.default_rng(seed)
     k0, n0 = sizes[0], sizes[1]
     w0 = pybitnet.pack_signs(rng.standard_normal((n0, k0)).astype(np.float32))
@@ -25,11 +26,11 @@ def random_mlp(sizes, seed=0):
     w = pybitnet.pack_signs(rng.standard_normal((n, k)).astype(np.float32))
     layers.append(PackedDense(w, k, Affine(rng.uniform(-1, 1, n).astype(np.float32),
                                            rng.normal(0, 5, n).astype(np.float32))))
-    return Model(layers)
+    return Model(layers, **input_map)
 
 
-def layer_by_layer(model, x):
-    bits = model.features(x)
+def layer_by_layer(model, x, **options):
+    bits = model.features(x, **options)
     for layer in model.dense:
         bits = layer.forward(bits)
     return bits
@@ -160,3 +161,71 @@ def test_deepcopy_rebuilds_the_native_half():
     twin = copy.deepcopy(model)
     assert twin._native is not None and twin._native is not model._native
     np.testing.assert_array_equal(twin.logits(x), model.logits(x))
+
+
+PIXELS = dict(input_scale=2 / 255, input_offset=-1.0)
+
+
+@pytest.mark.parametrize("sizes", [(784, 256, 256, 10), (100, 64, 10), (64, 130, 70, 3), (5, 1, 1),
+                                   (784, 4096, 4096, 4096, 10)])
+@pytest.mark.parametrize("batch", [1, 3, 100])
+@pytest.mark.parametrize("path", ["adds", "bitplanes"])
+def test_native_pixels_equal_layer_by_layer(sizes, batch, path):
+    """uint8 pixels take the native call too (both uint8 paths), with the layer path's bits."""
+    model = random_mlp(sizes, seed=batch, **PIXELS)
+    assert model._native.has_pixels
+    px = np.random.default_rng(batch).integers(0, 256, (batch, sizes[0]), dtype=np.uint8)
+    got = model.logits(px, uint8_path=path)
+    assert got.dtype == np.float32 and got.shape == (batch, sizes[-1])
+    np.testing.assert_array_equal(got, layer_by_layer(model, px, uint8_path=path))
+
+
+@pytest.mark.parametrize("isa", pybitnet.available_isas())
+def test_pixels_every_isa_gives_the_same_bits(isa):
+    model = random_mlp((300, 200, 130, 7), seed=3, **PIXELS)
+    px = np.random.default_rng(4).integers(0, 256, (17, 300), dtype=np.uint8)
+    want = layer_by_layer(model, px)
+    for bitplanes in (False, True):
+        np.testing.assert_array_equal(model._native.logits_pixels(px, bitplanes, isa), want)
+    np.testing.assert_array_equal(model._native.logits_pixels(px[::2], False, isa), want[::2])  # strided rows
+
+
+def test_pixel_op_counts_match_the_layer_path():
+    model = random_mlp((784, 256, 256, 10), seed=7, **PIXELS)
+    px = np.random.default_rng(7).integers(0, 256, (5, 784), dtype=np.uint8)
+    for path in ("adds", "bitplanes"):
+        with pybitnet.count_ops() as fast:
+            model.logits(px, uint8_path=path)
+        with pybitnet.count_ops() as slow:
+            layer_by_layer(model, px, uint8_path=path)
+        assert fast.as_dict() == slow.as_dict()
+        assert ({k: v.as_dict() for k, v in fast.by_kernel.items()} ==
+                {k: v.as_dict() for k, v in slow.by_kernel.items()})
+
+
+def test_pixel_errors_name_the_argument():
+    plain = random_mlp((100, 64, 10))
+    assert not plain._native.has_pixels
+    px = np.zeros((2, 100), np.uint8)
+    with pytest.raises(ValueError, match="uint8 input needs input_scale"):  # the engine's message, as before
+        plain.logits(px)
+    with pytest.raises(ValueError, match="built without pixel_t"):
+        plain._native.logits_pixels(px)
+    native = random_mlp((100, 64, 10), **PIXELS)._native
+    with pytest.raises(TypeError, match="x must have dtype uint8"):
+        native.logits_pixels(px.astype(np.float32))
+    with pytest.raises(ValueError, match=r"x must have shape \(M, 100\)"):
+        native.logits_pixels(np.zeros((2, 99), np.uint8))
+    with pytest.raises(ValueError, match="x"):
+        native.logits_pixels(np.zeros((4, 100), np.uint8)[::2], True)  # the planes need whole rows
+    assert native.logits_pixels(px[:0]).shape == (0, 10)
+    rng = np.random.default_rng(0)
+    w0 = pybitnet.pack_signs(rng.standard_normal((64, 100)).astype(np.float32))
+    w1 = pybitnet.pack_signs(rng.standard_normal((10, 64)).astype(np.float32))
+    ones64, ones10 = np.ones(64, np.float32), np.ones(10, np.float32)
+    with pytest.raises(ValueError, match="pixel_t"):
+        _bitops.PackedMlp(w0, 100, ones64, ones64, [], w1, 64, ones10, ones10, pixel_t=np.ones(63, np.float32))
+    with pytest.raises(TypeError, match="pixel_t must have dtype float32"):
+        _bitops.PackedMlp(w0, 100, ones64, ones64, [], w1, 64, ones10, ones10, pixel_t=np.ones(64))
+    with pytest.raises(ValueError, match="pixel_t contains NaN"):
+        _bitops.PackedMlp(w0, 100, ones64, ones64, [], w1, 64, ones10, ones10, pixel_t=np.full(64, np.nan, np.float32))

@@ -34,7 +34,7 @@ from ..conv_bits import (binary_conv2d_threshold, conv_output_size, first_conv2d
                          max_pool2d_bits)
 from ..first_layer import bitplane_matmul, pixel_matmul_ops, pixel_panels, weight_row_sums
 from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
-from ..opcount import counting, record
+from ..opcount import OpCounts, counting, record
 from ..packing import pack_signs
 from ..weight_matmul import binary_weight_matmul_ops
 
@@ -197,21 +197,31 @@ def _dense_dot(bits: np.ndarray, layer: "PackedDense") -> np.ndarray:
     return dot
 
 
-def _native_mlp(first: "RealDense", dense) -> "_bitops.PackedMlp":
+def _native_mlp(first: "RealDense", dense, pixels: Optional["PixelInput"] = None) -> "_bitops.PackedMlp":
     """The whole MLP as one native object (src/bitops/inference/packed_mlp.h): the same
     kernels and float operations as the layers' forward passes, in one call, so a batch-1
-    call with cold caches skips ~10 numpy operations' worth of interpreter work."""
+    call with cold caches skips ~10 numpy operations' worth of interpreter work. With
+    `pixels` (the model's input map), uint8 pixel rows too (``logits_pixels``)."""
     hidden = [(d.weight_bits, d.in_features, d.epilogue.t, d.epilogue.flip) for d in dense[:-1]]
     last = dense[-1]
     return _bitops.PackedMlp(first.weight_bits, first.in_features, first.epilogue.t, first.epilogue.s, hidden,
-                             last.weight_bits, last.in_features, last.epilogue.scale, last.epilogue.shift)
+                             last.weight_bits, last.in_features, last.epilogue.scale, last.epilogue.shift,
+                             pixel_t=None if pixels is None else pixels.t)
 
 
-def _record_native_mlp(first: "RealDense", dense, m: int) -> None:
-    """The op counts of :func:`_native_mlp`'s call, as the layer-by-layer path records them."""
+def _record_native_mlp(first: "RealDense", dense, m: int, pixels: Optional["PixelInput"] = None,
+                       uint8_path: str = "adds") -> None:
+    """The op counts of :func:`_native_mlp`'s call, as the layer-by-layer path records them (from
+    uint8 pixels: `pixels` and the path)."""
     if not counting():
         return
-    record("binary_weight_matmul", binary_weight_matmul_ops(m, first.in_features, first.out_features))
+    if pixels is None:
+        record("binary_weight_matmul", binary_weight_matmul_ops(m, first.in_features, first.out_features))
+    elif uint8_path == "bitplanes":
+        record("xnor_gemm", xnor_gemm_ops(8 * m, first.in_features, first.out_features))
+        record("bitplane_epilogue", OpCounts(additions=9 * m * first.out_features, shifts=8 * m * first.out_features))
+    else:
+        record("uint8_weight_matmul", pixel_matmul_ops(m, first.in_features, first.out_features))
     for d in dense[:-1]:
         record("xnor_gemm_threshold", xnor_gemm_threshold_ops(m, d.in_features, d.out_features))
     record("xnor_gemm", xnor_gemm_ops(m, dense[-1].in_features, dense[-1].out_features))

@@ -36,7 +36,8 @@ void require_chain(std::size_t features, std::int64_t k, const std::string& laye
 
 std::unique_ptr<PackedMlp> build(const py::array& w0, const py::handle& k0_obj, const py::array& t0,
                                  const py::array& s0, const std::vector<py::tuple>& hidden, const py::array& w_last,
-                                 const py::handle& k_last_obj, const py::array& scale, const py::array& shift) {
+                                 const py::handle& k_last_obj, const py::array& scale, const py::array& shift,
+                                 const py::object& pixel_t) {
   const char* why = "the dot products are int32 (k <= 2**31 - 1)";
   PackedMlp::FirstLayer first;
   first.k = std::size_t(checked_k(k0_obj, "k0", INT32_MAX, why));
@@ -78,7 +79,15 @@ std::unique_ptr<PackedMlp> build(const py::array& w0, const py::handle& k0_obj, 
   require_finite(last.scale.data(), last.n, "scale", "an affine epilogue");
   require_finite(last.shift.data(), last.n, "shift", "an affine epilogue");
   if (first.n == 0 || last.n == 0) throw py::value_error("every layer needs at least one output");
-  return std::make_unique<PackedMlp>(std::move(first), std::move(layers), std::move(last));
+  std::vector<float> pixels;
+  if (!pixel_t.is_none()) {  // PixelInput.t: integer thresholds on the exact p . w
+    if (first.k >= (std::size_t(1) << 22))
+      throw py::value_error("pixel_t: uint8 input needs k0 < 2**22 (int32 sums of 255 * k)");
+    if (!py::isinstance<py::array>(pixel_t)) throw py::type_error("pixel_t must be a numpy array or None");
+    pixels = per_row<float>(py::reinterpret_borrow<py::array>(pixel_t), "pixel_t", "float32", first.n);
+    require_finite(pixels.data(), first.n, "pixel_t", "a threshold", true);
+  }
+  return std::make_unique<PackedMlp>(std::move(first), std::move(layers), std::move(last), std::move(pixels));
 }
 
 py::array_t<float> logits(const PackedMlp& net, const py::array& x, const std::string& isa_name) {
@@ -108,15 +117,45 @@ py::array_t<float> logits(const PackedMlp& net, const py::array& x, const std::s
   return out;
 }
 
+py::array_t<float> logits_pixels(const PackedMlp& net, const py::array& x, bool bitplanes,
+                                 const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  if (!net.has_pixels())
+    throw py::value_error("this PackedMlp was built without pixel_t: it takes float32 rows (logits)");
+  require_dtype<std::uint8_t>(x, "x", "uint8");
+  require_ndim(x, "x", 2);
+  if (std::size_t(x.shape(1)) != net.in_features())
+    throw py::value_error("x must have shape (M, " + std::to_string(net.in_features()) + "), got " + shape_str(x));
+  const std::size_t m = std::size_t(x.shape(0));
+  py::array_t<float> out = new_result<float>({m, net.out_features()}, "the logits (rows of x x classes)");
+  if (m == 0) return out;
+  if (bitplanes) require_c_contiguous(x, "x");  // pack_bit_planes reads whole rows back to back
+  const std::size_t ldx = row_stride(x, "x");
+  bool ok;
+  {
+    py::gil_scoped_release release;
+    ok = net.logits_pixels(target, static_cast<const std::uint8_t*>(x.data()), ldx, m, bitplanes, out.mutable_data());
+  }
+  if (!ok)
+    throw py::value_error("the first layer's (p . w - t) * s is NaN (a zero sum times an infinite threshold "
+                          "scale): the model has no prediction for it");
+  return out;
+}
+
 }  // namespace
 
 void bind_packed_mlp(py::module_& m) {
   py::class_<PackedMlp>(m, "PackedMlp", R"pbdoc(A packed BNN MLP run in one native call (pybitnet.inference uses it
-for float32 inputs; see src/bitops/inference/packed_mlp.h). Copies the weights.)pbdoc")
+for float32 inputs, and with pixel_t for uint8 pixels; see src/bitops/inference/packed_mlp.h). Copies the
+weights.)pbdoc")
       .def(py::init(&build), py::arg("w0"), py::arg("k0"), py::arg("t0"), py::arg("s0"), py::arg("hidden"),
-           py::arg("w_last"), py::arg("k_last"), py::arg("scale"), py::arg("shift"))
+           py::arg("w_last"), py::arg("k_last"), py::arg("scale"), py::arg("shift"), py::arg("pixel_t") = py::none())
       .def("logits", &logits, py::arg("x"), py::arg("isa") = "",
            "float32 logits (M, classes) of float32 rows x (M, in_features), bit for bit the Python path's.")
+      .def("logits_pixels", &logits_pixels, py::arg("x"), py::arg("bitplanes") = false, py::arg("isa") = "",
+           "float32 logits (M, classes) of uint8 pixel rows x (M, in_features) (built with pixel_t), by the "
+           "subset-sum tables or the bit planes: bit for bit the Python path's (uint8_path 'adds' or 'bitplanes').")
+      .def_property_readonly("has_pixels", &PackedMlp::has_pixels)
       .def_property_readonly("in_features", &PackedMlp::in_features)
       .def_property_readonly("out_features", &PackedMlp::out_features)
       .def_property_readonly("weight_bytes", &PackedMlp::weight_bytes)

@@ -21,8 +21,8 @@ std::size_t layer_bytes(std::size_t n, std::size_t k) { return (n * words_for(k)
 
 }  // namespace
 
-PackedMlp::PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLayer last)
-    : first_(std::move(first)), hidden_(std::move(hidden)), last_(std::move(last)) {
+PackedMlp::PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLayer last, std::vector<float> pixel_t)
+    : first_(std::move(first)), hidden_(std::move(hidden)), last_(std::move(last)), pixel_t_(std::move(pixel_t)) {
   bytes_ = layer_bytes(first_.n, first_.k) + layer_bytes(last_.n, last_.k);
   for (const auto& h : hidden_) bytes_ += layer_bytes(h.n, h.k);
   const bool big = bytes_ >= kMinHugeBytes;
@@ -43,6 +43,20 @@ PackedMlp::PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLaye
   place(first_.w, first_.n, first_.k);
   for (auto& h : hidden_) place(h.w, h.n, h.k);
   place(last_.w, last_.n, last_.k);
+  if (!pixel_t_.empty()) {
+    // first_layer.pixel_panels: panels[r][q][l] = bits 16q .. 16q + 15 of row 32r + l (zero past n)
+    const std::size_t n = first_.n, k = first_.k, words = words_for(k), chunks = (k + 15) / 16;
+    panels_.assign((n + 31) / 32 * chunks * 32, 0);
+    w_sums_.resize(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      const word_t* row = first_.w + j * words;
+      int negatives = 0;
+      for (std::size_t w = 0; w < words; ++w) negatives += __builtin_popcountll(row[w]);
+      w_sums_[j] = std::int32_t(k) - 2 * negatives;  // k - 2 * (number of -1 weights): weight_row_sums
+      for (std::size_t q = 0; q < chunks; ++q)
+        panels_[((j / 32) * chunks + q) * 32 + j % 32] = std::uint16_t(row[q / 4] >> (16 * (q % 4)));
+    }
+  }
 }
 
 PackedMlp::~PackedMlp() { std::free(block_); }
@@ -53,15 +67,37 @@ bool PackedMlp::logits(const Target& t, const float* x, std::size_t ldx, std::si
   std::vector<float> y(m * first_.n);
   driver::weight_matmul(t, x, ldx, driver::WeightBits{first_.w, words_for(first_.k), nullptr, 0, first_.n}, y.data(),
                         first_.n, m, first_.k);
+  return finish(t, y.data(), first_.t, m, out);
+}
+
+bool PackedMlp::logits_pixels(const Target& t, const std::uint8_t* p, std::size_t ldp, std::size_t m, bool bitplanes,
+                              float* out) const {
+  if (m == 0) return true;
+  const std::size_t n = first_.n, k = first_.k, words = words_for(k);
+  std::vector<std::int32_t> dot(m * n);
+  if (bitplanes) {
+    std::vector<word_t> planes(8 * m * words);
+    driver::pack_bit_planes(t, p, m, k, planes.data());
+    driver::bitplane_matmul(t, planes.data(), words, first_.w, words, w_sums_.data(), dot.data(), n, m, n,
+                            std::int64_t(k));
+  } else {
+    driver::uint8_weight_matmul(t, p, ldp, panels_.data(), (k + 15) / 16, dot.data(), n, m, n, k);
+  }
+  std::vector<float> y(dot.begin(), dot.end());  // exact: |p . w| <= 255 k < 2**24 (PixelInput: astype(float32))
+  return finish(t, y.data(), pixel_t_, m, out);
+}
+
+bool PackedMlp::finish(const Target& t, float* y, const std::vector<float>& thresholds, std::size_t m,
+                       float* out) const {
   for (std::size_t i = 0; i < m; ++i) {
-    float* row = y.data() + i * first_.n;
+    float* row = y + i * first_.n;
     for (std::size_t j = 0; j < first_.n; ++j) {
-      row[j] -= first_.t[j];  // two rounded float32 operations, as numpy's y -= t; y *= s
+      row[j] -= thresholds[j];  // two rounded float32 operations, as numpy's y -= t; y *= s
       row[j] *= first_.s[j];
     }
   }
   std::vector<word_t> bits(m * words_for(first_.n));
-  if (driver::pack_signs(t, y.data(), DType::f32, m, first_.n, 1, bits.data())) return false;
+  if (driver::pack_signs(t, y, DType::f32, m, first_.n, 1, bits.data())) return false;
   std::size_t features = first_.n;
   // Hidden layers: the fused XNOR GEMM + threshold, packed signs in and out.
   std::vector<word_t> next;

@@ -6,6 +6,9 @@
 // order, so the logits are bit for bit the Python path's
 // (pybitnet/inference/layers.py):
 //   first layer  y = x @ sign(W0).T (weight_matmul), bits = pack_signs((y - t) * s)
+//                or, for uint8 pixels (with pixel thresholds, PixelInput in layers.py), the exact
+//                int32 p . w by subset-sum tables (uint8_weight_matmul) or by bit planes
+//                (pack_bit_planes + bitplane_matmul), then bits = pack_signs((float(p . w) - t_pix) * s)
 //   hidden       bits = xnor_gemm_threshold(bits, W, k, thresholds, flips)
 //   last         logits = float32(double(xnor_gemm(bits, W, k)) * scale + shift)
 // The weights are copied into one 2 MiB-aligned block advised for huge pages
@@ -41,8 +44,10 @@ class PackedMlp {
   };
 
   // The layers' `w` point at the caller's rows (zero padding, words_for(k) per
-  // row, contiguous); they are copied here.
-  PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLayer last);
+  // row, contiguous); they are copied here. `pixel_t` (empty, or first.n float32
+  // thresholds on the exact p . w) enables logits_pixels(); the first layer's
+  // 16-bit panels and row sums are derived here from its weights.
+  PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLayer last, std::vector<float> pixel_t = {});
   ~PackedMlp();
   PackedMlp(const PackedMlp&) = delete;
   PackedMlp& operator=(const PackedMlp&) = delete;
@@ -56,11 +61,22 @@ class PackedMlp {
   // Returns false (out unspecified) if a first-layer value (y - t) * s is NaN,
   // where pack_signs would refuse it.
   bool logits(const Target& t, const float* x, std::size_t ldx, std::size_t m, float* out) const;
+  // The same from uint8 pixel rows p (m x in_features, row stride ldp; C-contiguous when
+  // `bitplanes`), when built with pixel thresholds. Returns false if a first-layer
+  // value is NaN (an infinite threshold scale times 0).
+  bool has_pixels() const { return !pixel_t_.empty(); }
+  bool logits_pixels(const Target& t, const std::uint8_t* p, std::size_t ldp, std::size_t m, bool bitplanes,
+                     float* out) const;
 
  private:
   FirstLayer first_;
   std::vector<HiddenLayer> hidden_;
   LastLayer last_;
+  std::vector<float> pixel_t_;
+  std::vector<std::uint16_t> panels_;  // uint8_weight_matmul's 16-bit panels of the first layer
+  std::vector<std::int32_t> w_sums_;   // its row sums, for the bit planes
+  // pack_signs((y - t) * s) of the first layer's m x n sums y (in place), then the rest of the net.
+  bool finish(const Target& t, float* y, const std::vector<float>& thresholds, std::size_t m, float* out) const;
   void* block_ = nullptr;
   std::size_t bytes_ = 0;
   bool huge_ = false;
