@@ -63,7 +63,7 @@ _OMP_PASSIVE = "torch" not in _sys.modules and _os.environ.get("PYBITNET_OMP_SPI
 if _OMP_PASSIVE:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ._errors import InvalidModelFile
+from ._errors import InvalidModelFile, NonFiniteUpdate
 from ._version import __version__
 from .gemm import binary_matmul, xnor_gemm, xnor_gemm_threshold
 from .opcount import OpCounts, count_ops, float_gemm_ops
@@ -95,6 +95,7 @@ __all__ = [
     "float_gemm_ops",
     "get_num_threads",
     "InvalidModelFile",
+    "NonFiniteUpdate",
     "isa",
     "kernel_calls",
     "OpCounts",

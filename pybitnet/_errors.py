@@ -6,7 +6,9 @@
   checkpoint file that is corrupt, truncated, foreign, of another version or
   inconsistent; ``FileNotFoundError`` when it does not exist;
 - data loaders: ``ValueError`` naming the file, ``FileNotFoundError`` for
-  missing files (see :mod:`pybitnet.data`).
+  missing files (see :mod:`pybitnet.data`);
+- :class:`NonFiniteUpdate` (a ``ValueError``) from an optimizer update whose
+  gradient held NaN or Inf, or that left a NaN weight.
 """
 
 
@@ -15,3 +17,10 @@ class InvalidModelFile(ValueError):
     checkpoint (:func:`pybitnet.checkpoint.read`) that is corrupt, truncated,
     of another format or version, or whose arrays do not fit together. The
     message starts with the file's path."""
+
+
+class NonFiniteUpdate(ValueError):
+    """An optimizer update (``_bitops.optimizer_step``, ``_bitops.weight_grad_update``, and so
+    :class:`pybitnet.optim.Optimizer`) whose gradient held NaN or Inf, or that left a NaN weight.
+    The update has been written (w and the moments): restore them from a checkpoint. Raised
+    from the optimizers with the step and the parameter in the message."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _bitops
 from ._arrays import as_real
+from ._errors import NonFiniteUpdate
 from ._hugepages import zeros_array
 from .nn.module import Parameter
 from .nn.norm import ap2
@@ -36,13 +37,11 @@ def _fraction(v, name: str) -> float:
 
 @contextlib.contextmanager
 def _naming(p: Parameter, t: int):
-    """The kernel's non-finite-update error, naming the parameter and the step (a ValueError still)."""
+    """The kernel's non-finite-update error, naming the parameter and the step."""
     try:
         yield
-    except ValueError as e:
-        if "NaN" not in str(e):
-            raise
-        raise ValueError(f"step {t}, parameter {p.name!r} {p.shape}: {e}") from None
+    except NonFiniteUpdate as e:
+        raise NonFiniteUpdate(f"step {t}, parameter {p.name!r} {p.shape}: {e}") from None
 
 
 class Optimizer:

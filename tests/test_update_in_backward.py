@@ -192,5 +192,5 @@ def test_fused_kernel_errors_name_the_argument():
         with pytest.raises(error, match=match):
             _bitops.weight_grad_update(**{**call, **change})
     m[0, 0] = np.nan  # a NaN moment makes a NaN weight: said, not packed as a sign
-    with pytest.raises(ValueError, match="w holds NaN after the update"):
+    with pytest.raises(pybitnet.NonFiniteUpdate, match="w holds NaN after the update"):
         _bitops.weight_grad_update(**{**call, "signs": np.empty((8, 2), np.uint64)})

@@ -62,10 +62,15 @@ void require_disjoint(std::initializer_list<std::pair<const char*, const float*>
 
 // A NaN or infinite gradient (a diverged loss, a NaN input) would otherwise leave NaN weights, or with a clip
 // saturated ones, and training would go on without an error; a NaN weight has no sign to pack either.
+// Raised as pybitnet._errors.NonFiniteUpdate (a ValueError): the optimizer adds the step and the
+// parameter by its type, not by the message's words.
 void require_finite_update(bool bad, const char* grad) {
-  if (bad)
-    throw py::value_error(std::string("w holds NaN after the update, or ") + grad +
-                          " holds NaN or Inf (w and the moments are written: restore them from a checkpoint)");
+  if (!bad) return;
+  const std::string msg = std::string("w holds NaN after the update, or ") + grad +
+                          " holds NaN or Inf (w and the moments are written: restore them from a checkpoint)";
+  const py::object cls = py::module_::import("pybitnet._errors").attr("NonFiniteUpdate");
+  PyErr_SetString(cls.ptr(), msg.c_str());
+  throw py::error_already_set();
 }
 
 int optim_kind(const std::string& kind) {
