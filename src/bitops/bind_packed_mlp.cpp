@@ -90,14 +90,20 @@ std::unique_ptr<PackedMlp> build(const py::array& w0, const py::handle& k0_obj, 
   return std::make_unique<PackedMlp>(std::move(first), std::move(layers), std::move(last), std::move(pixels));
 }
 
-py::array_t<float> logits(const PackedMlp& net, const py::array& x, const std::string& isa_name) {
-  const Target target = resolve_target(isa_name);
-  require_dtype<float>(x, "x", "float32");
+// x's dtype and shape (M, in_features) checked; the logits array for it.
+template <class T>
+py::array_t<float> logits_for(const PackedMlp& net, const py::array& x, const char* dtype) {
+  require_dtype<T>(x, "x", dtype);
   require_ndim(x, "x", 2);
   if (std::size_t(x.shape(1)) != net.in_features())
     throw py::value_error("x must have shape (M, " + std::to_string(net.in_features()) + "), got " + shape_str(x));
+  return new_result<float>({std::size_t(x.shape(0)), net.out_features()}, "the logits (rows of x x classes)");
+}
+
+py::array_t<float> logits(const PackedMlp& net, const py::array& x, const std::string& isa_name) {
+  const Target target = resolve_target(isa_name);
+  py::array_t<float> out = logits_for<float>(net, x, "float32");
   const std::size_t m = std::size_t(x.shape(0));
-  py::array_t<float> out = new_result<float>({m, net.out_features()}, "the logits (rows of x x classes)");
   if (m == 0) return out;
   const std::size_t ldx = row_stride(x, "x");
   const auto* xp = static_cast<const float*>(x.data());
@@ -122,12 +128,8 @@ py::array_t<float> logits_pixels(const PackedMlp& net, const py::array& x, bool 
   const Target target = resolve_target(isa_name);
   if (!net.has_pixels())
     throw py::value_error("this PackedMlp was built without pixel_t: it takes float32 rows (logits)");
-  require_dtype<std::uint8_t>(x, "x", "uint8");
-  require_ndim(x, "x", 2);
-  if (std::size_t(x.shape(1)) != net.in_features())
-    throw py::value_error("x must have shape (M, " + std::to_string(net.in_features()) + "), got " + shape_str(x));
+  py::array_t<float> out = logits_for<std::uint8_t>(net, x, "uint8");
   const std::size_t m = std::size_t(x.shape(0));
-  py::array_t<float> out = new_result<float>({m, net.out_features()}, "the logits (rows of x x classes)");
   if (m == 0) return out;
   if (bitplanes) require_c_contiguous(x, "x");  // pack_bit_planes reads whole rows back to back
   const std::size_t ldx = row_stride(x, "x");
