@@ -46,7 +46,10 @@ PackedMlp::PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLaye
   if (!pixel_t_.empty()) {
     // first_layer.pixel_panels: panels[r][q][l] = bits 16q .. 16q + 15 of row 32r + l (zero past n)
     const std::size_t n = first_.n, k = first_.k, words = words_for(k), chunks = (k + 15) / 16;
-    panels_.assign((n + 31) / 32 * chunks * 32, 0);
+    const std::size_t panel_bytes = ((n + 31) / 32 * chunks * 32 * sizeof(std::uint16_t) + 63) / 64 * 64;
+    panels_.reset(static_cast<std::uint16_t*>(std::aligned_alloc(64, panel_bytes)));
+    if (!panels_) throw std::bad_alloc();
+    std::memset(panels_.get(), 0, panel_bytes);
     w_sums_.resize(n);
     for (std::size_t j = 0; j < n; ++j) {
       const word_t* row = first_.w + j * words;
@@ -81,7 +84,7 @@ bool PackedMlp::logits_pixels(const Target& t, const std::uint8_t* p, std::size_
     driver::bitplane_matmul(t, planes.data(), words, first_.w, words, w_sums_.data(), dot.data(), n, m, n,
                             std::int64_t(k));
   } else {
-    driver::uint8_weight_matmul(t, p, ldp, panels_.data(), (k + 15) / 16, dot.data(), n, m, n, k);
+    driver::uint8_weight_matmul(t, p, ldp, panels_.get(), (k + 15) / 16, dot.data(), n, m, n, k);
   }
   std::vector<float> y(dot.begin(), dot.end());  // exact: |p . w| <= 255 k < 2**24 (PixelInput: astype(float32))
   return finish(t, y.data(), pixel_t_, m, out);

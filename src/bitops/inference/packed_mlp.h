@@ -18,6 +18,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 #include "../registry.h"
@@ -73,7 +75,11 @@ class PackedMlp {
   std::vector<HiddenLayer> hidden_;
   LastLayer last_;
   std::vector<float> pixel_t_;
-  std::vector<std::uint16_t> panels_;  // uint8_weight_matmul's 16-bit panels of the first layer
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  // uint8_weight_matmul's 16-bit panels of the first layer, 64-byte aligned as numpy's (whole-line loads)
+  std::unique_ptr<std::uint16_t[], Free> panels_;
   std::vector<std::int32_t> w_sums_;   // its row sums, for the bit planes
   // pack_signs((y - t) * s) of the first layer's m x n sums y (in place), then the rest of the net.
   bool finish(const Target& t, float* y, const std::vector<float>& thresholds, std::size_t m, float* out) const;
