@@ -86,7 +86,8 @@ bool PackedMlp::logits_pixels(const Target& t, const std::uint8_t* p, std::size_
   } else {
     driver::uint8_weight_matmul(t, p, ldp, panels_.get(), (k + 15) / 16, dot.data(), n, m, n, k);
   }
-  std::vector<float> y(dot.begin(), dot.end());  // exact: |p . w| <= 255 k < 2**24 (PixelInput: astype(float32))
+  // float32 as PixelInput's astype(float32): exact while |p . w| <= 255 k < 2**24, rounded the same way beyond
+  std::vector<float> y(dot.begin(), dot.end());
   return finish(t, y.data(), pixel_t_, m, out);
 }
 
