@@ -78,7 +78,7 @@ CASES = {
 }
 # the rest of pybitnet.__all__ takes no arrays (or returns operation counts, not arrays)
 NOT_KERNELS = {"__version__", "active_kernels", "available_isas", "build_info", "count_ops", "cpu_features", "data",
-               "float_gemm_ops", "get_num_threads", "InvalidModelFile", "isa", "kernel_calls", "OpCounts",
+               "float_gemm_ops", "get_num_threads", "InvalidModelFile", "NonFiniteUpdate", "isa", "kernel_calls", "OpCounts",
                "qbp_dense_step_ops", "select_variant", "set_num_threads", "shift_matmul_ops", "summary",
                "variants", "reuse_memory", "release_memory", "memory_cache_stats",
                "thread_plans", "reset_thread_plans"}
