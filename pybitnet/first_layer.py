@@ -58,9 +58,15 @@ def bitplane_matmul(x, w_bits: np.ndarray, k: int, w_sums=None) -> np.ndarray:
     w_bits = np.ascontiguousarray(w_bits)
     w_sums = _int32_sums(weight_row_sums(w_bits, k) if w_sums is None else w_sums)
     s = _bitops.bitplane_matmul(pack_bit_planes(x), w_bits, k, w_sums)
-    record("xnor_gemm", lambda: xnor_gemm_ops(8 * x.shape[0], k, s.shape[1]))
-    record("bitplane_epilogue", lambda: OpCounts(additions=9 * s.size, shifts=8 * s.size))
+    record_bitplane_ops(x.shape[0], k, s.shape[1])
     return s
+
+
+def record_bitplane_ops(m: int, k: int, n: int) -> None:
+    """Counts (:func:`pybitnet.count_ops`) of :func:`bitplane_matmul` of m pixel rows with n weight rows:
+    the XNOR products of the 8 m plane rows, then 9 additions and 8 shifts per output."""
+    record("xnor_gemm", lambda: xnor_gemm_ops(8 * m, k, n))
+    record("bitplane_epilogue", lambda: OpCounts(additions=9 * m * n, shifts=8 * m * n))
 
 
 def _int32_sums(w_sums) -> np.ndarray:

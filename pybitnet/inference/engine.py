@@ -249,15 +249,15 @@ class Model:
         """
         native = self._native
         if (native is not None and type(x) is np.ndarray and x.ndim == 2 and x.flags.c_contiguous
-                and x.shape[1] == native.in_features and first_conv == "exact"):
+                and x.shape[1] == native.in_features and first_conv == "exact" and uint8_path in _UINT8_PATHS):
             # One call for the whole net: a batch-1 call after an idle moment found the ~10 numpy
             # operations and kernel calls of the layer path cold (MLP, uint8 pixels, 5 ms asleep before
             # each call, Zen 4: 0.52 ms layer by layer against 0.39 for the native float32 call)
-            if x.dtype == np.float32 and uint8_path == "adds":
+            if x.dtype == np.float32:  # (uint8_path is for pixels: float rows take the same layer either way)
                 out = native.logits(x)  # checks x for NaN/Inf as _input does, with the same message
                 _record_native_mlp(self.layers[0], self.dense, x.shape[0])
                 return out
-            if x.dtype == np.uint8 and native.has_pixels and uint8_path in _UINT8_PATHS:
+            if x.dtype == np.uint8 and native.has_pixels:
                 out = native.logits_pixels(x, uint8_path == "bitplanes")
                 _record_native_mlp(self.layers[0], self.dense, x.shape[0], self._pixels, uint8_path)
                 return out

@@ -32,9 +32,9 @@ import numpy as np
 from .. import _bitops
 from ..conv_bits import (binary_conv2d_threshold, conv_output_size, first_conv2d_threshold, im2col,
                          max_pool2d_bits)
-from ..first_layer import bitplane_matmul, pixel_matmul_ops, pixel_panels, weight_row_sums
+from ..first_layer import bitplane_matmul, pixel_matmul_ops, pixel_panels, record_bitplane_ops, weight_row_sums
 from ..gemm import xnor_gemm_ops, xnor_gemm_threshold_ops
-from ..opcount import OpCounts, counting, record
+from ..opcount import counting, record
 from ..packing import pack_signs
 from ..weight_matmul import binary_weight_matmul_ops
 
@@ -218,8 +218,7 @@ def _record_native_mlp(first: "RealDense", dense, m: int, pixels: Optional["Pixe
     if pixels is None:
         record("binary_weight_matmul", binary_weight_matmul_ops(m, first.in_features, first.out_features))
     elif uint8_path == "bitplanes":
-        record("xnor_gemm", xnor_gemm_ops(8 * m, first.in_features, first.out_features))
-        record("bitplane_epilogue", OpCounts(additions=9 * m * first.out_features, shifts=8 * m * first.out_features))
+        record_bitplane_ops(m, first.in_features, first.out_features)
     else:
         record("uint8_weight_matmul", pixel_matmul_ops(m, first.in_features, first.out_features))
     for d in dense[:-1]:
