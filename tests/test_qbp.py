@@ -311,6 +311,18 @@ def test_fixed_variant_within_its_bound(isa, shape, clip):
     np.testing.assert_array_equal(out, _bitops.shift_matmul(codes, g, "fixed", "scalar"))
 
 
+@pytest.mark.parametrize("g0", [5.7e-43, 1e-38, 3e-45])
+def test_fixed_variant_subnormal_outputs_within_bound(isa, g0):
+    # A fuzzer finding: tiny operands chose F = 169, and the outputs' rounding to
+    # float32's subnormal grid broke the bound. F is capped at 149 now.
+    codes = np.array([[-56, 60], [0, -57]], np.int8)  # -2^-8, 2^-4; -2^-7
+    g = np.array([[g0, -g0], [2 * g0, 0.0]], np.float32)
+    assert _bitops.shift_matmul_frac_bits(codes, g) <= 149
+    out = _bitops.shift_matmul(codes, g, "fixed", isa)
+    exact = values(codes).T @ g.astype(np.float64)
+    assert np.all(np.abs(out - exact) <= pybitnet.shift_matmul_fixed_bound(codes, g))
+
+
 def test_fixed_variant_bound_is_tight_enough():
     # The bound is a few float32 ulps of the largest possible output, not a free pass.
     codes, g = operands(100, 64, 64, seed=9, min_exp=-4, max_exp=3)

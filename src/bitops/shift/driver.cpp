@@ -79,12 +79,15 @@ void shift_matmul(const Target& t, const std::int8_t* codes, std::size_t ldc, co
   });
 }
 
+// 2^-149 is float32's smallest subnormal: a coarser grid than the sum's would round it.
+constexpr int kMaxFracBits = 149;
+
 int fixed_frac_bits(double a, double gmax) {
   if (a == 0.0 || gmax == 0.0) return 0;
   int x_ag, x_g;
   std::frexp(a * gmax, &x_ag);  // a * gmax < 2^x_ag
   std::frexp(gmax, &x_g);       // gmax < 2^x_g
-  return std::min(29 - x_ag, 29 - x_g);
+  return std::min({29 - x_ag, 29 - x_g, kMaxFracBits});
 }
 
 int shift_matmul_frac_bits(const std::int8_t* codes, std::size_t ldc, const float* g, std::size_t ldg, std::size_t m,
