@@ -16,9 +16,9 @@ from .weight_matmul import binary_weight_matmul
 
 
 def weight_row_sums(w_bits: np.ndarray, k: int) -> np.ndarray:
-    """sum_c w[j, c] of packed ±1 rows: k - 2 * (number of -1 entries), int64."""
-    neg = np.unpackbits(np.ascontiguousarray(w_bits).view(np.uint8), axis=1).sum(axis=1, dtype=np.int64)
-    return k - 2 * neg
+    """sum_c w[j, c] of packed ±1 rows (N, ceil(k/64)): k - 2 * (number of -1 entries), int64.
+    In C++ (``_bitops.weight_row_sums``), the derivation the native MLP uses too."""
+    return _bitops.weight_row_sums(_contiguous_bits(w_bits), k).astype(np.int64)
 
 
 def pack_bit_planes(x: np.ndarray) -> np.ndarray:
@@ -92,13 +92,15 @@ def pixel_panels(w_bits: np.ndarray, k: int) -> np.ndarray:
     :func:`pixel_matmul`: uint16 (ceil(N/32), ceil(k/16), 32), where
     ``panels[r, q, l]`` holds bits ``16 q .. 16 q + 15`` of row ``32 r + l``
     (bit 1 = -1; rows past N are zero). Same 1 bit per weight, regrouped so that
-    one 64-byte load serves 32 rows; built once per model."""
-    w_bits = np.ascontiguousarray(w_bits, dtype=np.uint64)
-    n, chunks = w_bits.shape[0], -(-k // 16)
-    u16 = w_bits.view("<u2")[:, :chunks]  # little-endian words: uint16 q holds columns 16 q ..
-    out = np.zeros((-(-n // 32) * 32, chunks), np.uint16)
-    out[:n] = u16
-    return np.ascontiguousarray(out.reshape(out.shape[0] // 32, 32, chunks).transpose(0, 2, 1))
+    one 64-byte load serves 32 rows; built once per model, in C++
+    (``_bitops.pixel_panels``, the derivation the native MLP uses too)."""
+    return _bitops.pixel_panels(_contiguous_bits(w_bits), k)
+
+
+def _contiguous_bits(w_bits) -> np.ndarray:
+    w_bits = as_bits(w_bits, "w_bits")  # int64 words (torch.ops.pybitnet) and DLPack tensors too
+    refuse_broadcast(w_bits, "w_bits")
+    return np.ascontiguousarray(w_bits)
 
 
 def pixel_matmul(x, panels: np.ndarray, n: int) -> np.ndarray:

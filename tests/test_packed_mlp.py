@@ -229,3 +229,24 @@ def test_pixel_errors_name_the_argument():
         _bitops.PackedMlp(w0, 100, ones64, ones64, [], w1, 64, ones10, ones10, pixel_t=np.ones(64))
     with pytest.raises(ValueError, match="pixel_t contains NaN"):
         _bitops.PackedMlp(w0, 100, ones64, ones64, [], w1, 64, ones10, ones10, pixel_t=np.full(64, np.nan, np.float32))
+
+
+def test_pixel_panels_are_held_once():
+    """A model with an input map reads the native object's panels and row sums (read-only views
+    of its memory), not a second copy; a deep copy shares its own native half's."""
+    import copy
+
+    from pybitnet.first_layer import pixel_panels, weight_row_sums
+
+    model = random_mlp((100, 64, 10), seed=5, **PIXELS)
+    pixels, native, first = model._pixels, model._native, model.layers[0]
+    for shared, own in ((pixels.panels, native.pixel_panels), (pixels.w_sums, native.weight_row_sums)):
+        assert np.shares_memory(shared, own) and not shared.flags.writeable
+    np.testing.assert_array_equal(pixels.panels, pixel_panels(first.weight_bits, 100))
+    np.testing.assert_array_equal(pixels.w_sums, weight_row_sums(first.weight_bits, 100))
+    px = np.random.default_rng(5).integers(0, 256, (4, 100), dtype=np.uint8)
+    twin = copy.deepcopy(model)
+    assert np.shares_memory(twin._pixels.panels, twin._native.pixel_panels)
+    for path in ("adds", "bitplanes"):
+        np.testing.assert_array_equal(twin.logits(px[::2], uint8_path=path), model.logits(px[::2], uint8_path=path))
+    assert random_mlp((100, 64, 10))._native.pixel_panels is None

@@ -98,3 +98,34 @@ def test_strided_rows(isa):
     wide[:, :100] = x
     got = _bitops.uint8_weight_matmul(wide[:, :100], pixel_panels(w_bits, 100), 40, isa)
     np.testing.assert_array_equal(got, expected)
+
+
+def _panels_oracle(w_bits, k):
+    """The panels from their definition, with numpy (the Python derivation before it moved to C++)."""
+    n, chunks = w_bits.shape[0], -(-k // 16)
+    out = np.zeros((-(-n // 32) * 32, chunks), np.uint16)
+    out[:n] = w_bits.view("<u2")[:, :chunks]
+    return out.reshape(out.shape[0] // 32, 32, chunks).transpose(0, 2, 1)
+
+
+@pytest.mark.parametrize("n,k", [(1, 1), (33, 17), (4096, 784), (5, 64), (40, 129), (0, 10), (3, 0), (64, 200)])
+def test_panels_and_row_sums_match_their_definition(n, k):
+    w = np.random.default_rng(n + k).standard_normal((n, k)).astype(np.float32)
+    w_bits = pybitnet.pack_signs(w) if n and k else np.zeros((n, -(-k // 64)), np.uint64)
+    np.testing.assert_array_equal(pixel_panels(w_bits, k), _panels_oracle(w_bits, k))
+    sums = pybitnet.inference.weight_row_sums(w_bits, k)
+    assert sums.dtype == np.int64
+    np.testing.assert_array_equal(sums, signs(w).sum(axis=1) if k else np.zeros(n))
+
+
+def test_panels_and_row_sums_name_bad_weights():
+    w_bits = pybitnet.pack_signs(np.ones((4, 70), np.float32))
+    for f in (pixel_panels, pybitnet.inference.weight_row_sums):
+        with pytest.raises(ValueError, match="w_bits"):
+            f(w_bits, 60)  # k disagrees with the words
+        with pytest.raises(ValueError, match="w_bits"):
+            f(w_bits | np.uint64(1) << np.uint64(63), 70)  # nonzero padding
+        with pytest.raises(TypeError, match="w_bits"):
+            f(w_bits.astype(np.float64), 70)
+        with pytest.raises(ValueError, match="k"):
+            f(w_bits, -1)

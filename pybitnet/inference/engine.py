@@ -116,6 +116,8 @@ class Model:
         (bit for bit the layer-by-layer path)."""
         first = self.layers[0]
         self._native = _native_mlp(first, self.dense, self._pixels) if isinstance(first, RealDense) else None
+        if self._pixels is not None and self._native is not None:
+            self._pixels.share(self._native)  # one copy of the pixel panels per model
 
     # -- structure ---------------------------------------------------------------------------------
     @staticmethod

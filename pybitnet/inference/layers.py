@@ -369,7 +369,20 @@ class PixelInput:
         # +1 iff p . w >= t (s > 0) or <= t (s < 0); p . w is an integer
         t = np.where(e.s > 0, np.ceil(t), np.floor(t))
         self.t = np.clip(t, -(2.0**30), 2.0**30).astype(np.float32)  # integers, exact in float32
-        self.panels = pixel_panels(layer.weight_bits, layer.in_features)  # for uint8_path="adds"
+        self._panels = None
+
+    def share(self, native: "_bitops.PackedMlp") -> None:
+        """Read the native MLP's panels and row sums (the same C++ derivation from the same
+        weights) instead of holding a second copy (~0.4 MB for 784 x 4096)."""
+        self._panels, self.w_sums = native.pixel_panels, native.weight_row_sums
+
+    @property
+    def panels(self) -> np.ndarray:
+        """The layer's :func:`~pybitnet.first_layer.pixel_panels` (uint8_path "adds"), built on
+        first use unless shared from the native MLP."""
+        if self._panels is None:
+            self._panels = pixel_panels(self.layer.weight_bits, self.layer.in_features)
+        return self._panels
 
     def forward(self, p: np.ndarray, uint8_path: str) -> np.ndarray:
         s = _pixel_product(p, self, uint8_path).astype(np.float32)  # exact: |s| < 2**24

@@ -144,6 +144,15 @@ py::array_t<float> logits_pixels(const PackedMlp& net, const py::array& x, bool 
   return out;
 }
 
+// A read-only view of memory the object owns (kept alive by the array), or None without pixel_t.
+template <class T>
+py::object owned_view(const py::object& self, const T* data, std::vector<py::ssize_t> shape) {
+  if (!data) return py::none();
+  py::array_t<T> view(shape, data, self);
+  view.attr("setflags")(py::arg("write") = false);
+  return std::move(view);
+}
+
 }  // namespace
 
 void bind_packed_mlp(py::module_& m) {
@@ -158,6 +167,22 @@ weights.)pbdoc")
            "float32 logits (M, classes) of uint8 pixel rows x (M, in_features) (built with pixel_t), by the "
            "subset-sum tables or the bit planes: bit for bit the Python path's (uint8_path 'adds' or 'bitplanes').")
       .def_property_readonly("has_pixels", &PackedMlp::has_pixels)
+      .def_property_readonly(
+          "pixel_panels",
+          [](const py::object& self) {
+            const auto& net = self.cast<const PackedMlp&>();
+            const auto n = py::ssize_t(net.first_rows()), chunks = py::ssize_t((net.in_features() + 15) / 16);
+            return owned_view(self, net.has_pixels() ? net.pixel_panels() : nullptr, {(n + 31) / 32, chunks, 32});
+          },
+          "The first layer's 16-bit panels (read-only, as first_layer.pixel_panels), or None without pixel_t.")
+      .def_property_readonly(
+          "weight_row_sums",
+          [](const py::object& self) {
+            const auto& net = self.cast<const PackedMlp&>();
+            return owned_view(self, net.has_pixels() ? net.weight_row_sums() : nullptr,
+                              {py::ssize_t(net.first_rows())});
+          },
+          "The first layer's int32 row sums (read-only), or None without pixel_t.")
       .def_property_readonly("in_features", &PackedMlp::in_features)
       .def_property_readonly("out_features", &PackedMlp::out_features)
       .def_property_readonly("weight_bytes", &PackedMlp::weight_bytes)

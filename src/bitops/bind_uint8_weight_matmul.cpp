@@ -1,8 +1,10 @@
-// Binding of the exact uint8 x +-1 weight product (16-bit weight panels).
+// Binding of the exact uint8 x +-1 weight product (16-bit weight panels), and of
+// the weight side it and the bit planes read (weight_matmul/pixel_panels.h).
 #include <climits>
 
 #include "bind_util.h"
 #include "weight_matmul/driver.h"
+#include "weight_matmul/pixel_panels.h"
 
 namespace pbn {
 
@@ -38,6 +40,36 @@ py::array_t<std::int32_t> uint8_weight_matmul(const py::array& x, const py::arra
   return out;
 }
 
+// w_bits (n rows of k bits, zero padding) checked; n.
+std::size_t weight_rows_of(const py::array& w_bits, const py::handle& k_obj, std::int64_t& k) {
+  k = checked_k(k_obj, "k", INT32_MAX, "the row sums are int32 (k <= 2**31 - 1)");
+  check_packed_rows(w_bits, "w_bits", k);
+  require_c_contiguous(w_bits, "w_bits");
+  return std::size_t(w_bits.shape(0));
+}
+
+py::array_t<std::uint16_t> bind_pixel_panels(const py::array& w_bits, const py::handle& k_obj) {
+  std::int64_t k;
+  const std::size_t n = weight_rows_of(w_bits, k_obj, k), chunks = (std::size_t(k) + 15) / 16;
+  py::array_t<std::uint16_t> out = new_result<std::uint16_t>({(n + 31) / 32, chunks, 32}, "the panels");
+  std::uint16_t* p = out.mutable_data();
+  const auto* w = static_cast<const word_t*>(w_bits.data());
+  py::gil_scoped_release release;
+  pbn::pixel_panels(w, n, std::size_t(k), p);
+  return out;
+}
+
+py::array_t<std::int32_t> bind_weight_row_sums(const py::array& w_bits, const py::handle& k_obj) {
+  std::int64_t k;
+  const std::size_t n = weight_rows_of(w_bits, k_obj, k);
+  py::array_t<std::int32_t> out = new_result<std::int32_t>({n}, "the row sums");
+  std::int32_t* p = out.mutable_data();
+  const auto* w = static_cast<const word_t*>(w_bits.data());
+  py::gil_scoped_release release;
+  pbn::weight_row_sums(w, n, std::size_t(k), p);
+  return out;
+}
+
 }  // namespace
 
 void bind_uint8_weight_matmul(py::module_& m) {
@@ -45,6 +77,11 @@ void bind_uint8_weight_matmul(py::module_& m) {
         py::arg("isa") = "",
         "Exact int32 x @ W.T for uint8 x and +-1 weights in 16-bit panels "
         "(see pybitnet.inference.first_layer.pixel_matmul).");
+  m.def("pixel_panels", &bind_pixel_panels, py::arg("w_bits"), py::arg("k"),
+        "uint8_weight_matmul's 16-bit panels (ceil(n/32), ceil(k/16), 32) of packed +-1 rows "
+        "(see pybitnet.first_layer.pixel_panels).");
+  m.def("weight_row_sums", &bind_weight_row_sums, py::arg("w_bits"), py::arg("k"),
+        "int32 sums of packed +-1 rows: k - 2 * (number of -1 entries).");
 }
 
 }  // namespace pbn

@@ -8,6 +8,7 @@
 
 #include "../pack/driver.h"
 #include "../weight_matmul/driver.h"
+#include "../weight_matmul/pixel_panels.h"
 #include "../xnor_gemm/driver.h"
 
 namespace pbn {
@@ -44,21 +45,12 @@ PackedMlp::PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLaye
   for (auto& h : hidden_) place(h.w, h.n, h.k);
   place(last_.w, last_.n, last_.k);
   if (!pixel_t_.empty()) {
-    // first_layer.pixel_panels: panels[r][q][l] = bits 16q .. 16q + 15 of row 32r + l (zero past n)
-    const std::size_t n = first_.n, k = first_.k, words = words_for(k), chunks = (k + 15) / 16;
-    const std::size_t panel_bytes = ((n + 31) / 32 * chunks * 32 * sizeof(std::uint16_t) + 63) / 64 * 64;
+    const std::size_t panel_bytes = (pixel_panel_elements(first_.n, first_.k) * sizeof(std::uint16_t) + 63) / 64 * 64;
     panels_.reset(static_cast<std::uint16_t*>(std::aligned_alloc(64, panel_bytes)));
     if (!panels_) throw std::bad_alloc();
-    std::memset(panels_.get(), 0, panel_bytes);
-    w_sums_.resize(n);
-    for (std::size_t j = 0; j < n; ++j) {
-      const word_t* row = first_.w + j * words;
-      int negatives = 0;
-      for (std::size_t w = 0; w < words; ++w) negatives += __builtin_popcountll(row[w]);
-      w_sums_[j] = std::int32_t(k) - 2 * negatives;  // k - 2 * (number of -1 weights): weight_row_sums
-      for (std::size_t q = 0; q < chunks; ++q)
-        panels_[((j / 32) * chunks + q) * 32 + j % 32] = std::uint16_t(row[q / 4] >> (16 * (q % 4)));
-    }
+    pbn::pixel_panels(first_.w, first_.n, first_.k, panels_.get());
+    w_sums_.resize(first_.n);
+    pbn::weight_row_sums(first_.w, first_.n, first_.k, w_sums_.data());
   }
 }
 

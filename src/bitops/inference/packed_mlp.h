@@ -48,7 +48,8 @@ class PackedMlp {
   // The layers' `w` point at the caller's rows (zero padding, words_for(k) per
   // row, contiguous); they are copied here. `pixel_t` (empty, or first.n float32
   // thresholds on the exact p . w) enables logits_pixels(); the first layer's
-  // 16-bit panels and row sums are derived here from its weights.
+  // 16-bit panels and row sums are derived here from its weights
+  // (weight_matmul/pixel_panels.h, as pybitnet.first_layer's).
   PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLayer last, std::vector<float> pixel_t = {});
   ~PackedMlp();
   PackedMlp(const PackedMlp&) = delete;
@@ -67,6 +68,11 @@ class PackedMlp {
   // `bitplanes`), when built with pixel thresholds. Returns false if a first-layer
   // value is NaN (an infinite threshold scale times 0).
   bool has_pixels() const { return !pixel_t_.empty(); }
+  // The first layer's 16-bit panels (pixel_panel_elements(n, k), weight_matmul/pixel_panels.h)
+  // and row sums (n), when has_pixels(): what the Python layer path reads too.
+  const std::uint16_t* pixel_panels() const { return panels_.get(); }
+  const std::int32_t* weight_row_sums() const { return w_sums_.data(); }
+  std::size_t first_rows() const { return first_.n; }
   bool logits_pixels(const Target& t, const std::uint8_t* p, std::size_t ldp, std::size_t m, bool bitplanes,
                      float* out) const;
 
