@@ -105,7 +105,6 @@ struct Avx512Tables {
                  std::size_t rows, float* neg, std::size_t ldy) {
     const std::size_t dwords = (cols + 31) / 32;  // <= 16
     const __mmask16 dmask = __mmask16((1u << dwords) - 1);  // dwords = 16 gives 0xFFFF
-    const bool whole = w0 + 8 <= lds;
     alignas(64) __m512i dcol[G][16];  // dword column c of group g's 16 rows, read back one c at a time (below)
 #pragma GCC unroll 4
     for (int g = 0; g < G; ++g) {
@@ -113,11 +112,7 @@ struct Avx512Tables {
 #pragma GCC unroll 16
       for (int i = 0; i < 16; ++i) {
         const std::size_t row = std::size_t(16 * g + i);
-        // A whole 64-byte load where the row has the words (the lanes past `dwords` are never read):
-        // masked loads that cross a cache line are slow (EXPERIMENT).
-        r[i] = row >= rows ? _mm512_setzero_si512()
-               : whole ? _mm512_loadu_si512(s + row * lds + w0)
-                       : _mm512_maskz_loadu_epi32(dmask, s + row * lds + w0);
+        r[i] = row < rows ? _mm512_maskz_loadu_epi32(dmask, s + row * lds + w0) : _mm512_setzero_si512();
       }
       transpose16(r);
 #pragma GCC unroll 16
