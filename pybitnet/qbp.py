@@ -94,8 +94,9 @@ def shift_matmul(codes, g, method: str = "float") -> ArrayOut:
         float32 summation error of the exact product.
         ``"fixed"``: g is rounded to int32 with F fraction bits (F chosen per
         call so no int32 sum overflows: ``max_k sum_i 2**e[i,k] * max|g| *
-        2**F <= 2**29``, and F <= 149 so outputs lie on float32's grid), each term is an integer shift (rounding right
-        shifts), summed exactly in int32, then scaled by ``2**-F``. Error
+        2**F <= 2**29``, and F <= 149 so outputs lie on float32's grid), each
+        term is an integer shift (rounding right shifts), summed exactly in
+        int32, then scaled by ``2**-F``. Error
         bound, per output ``(k, n)`` with ``A_k = sum_i |x~[i, k]|``::
 
             |out - exact| <= 2**-F * (A_k + M) / 2 * (1 + 2**-24) + 2**-24 * |exact|

@@ -15,13 +15,6 @@ namespace pbn {
 
 namespace {
 
-// Rows of k bits, C-contiguous, zero padding; returns the row count.
-std::size_t weight_rows(const py::array& w, const std::string& name, std::int64_t k) {
-  check_packed_rows(w, name.c_str(), k);
-  require_c_contiguous(w, name.c_str());
-  return std::size_t(w.shape(0));
-}
-
 template <class T>
 std::vector<T> per_row(const py::array& a, const std::string& name, const char* dtype, std::size_t n) {
   const T* p = per_output<T>(a, name.c_str(), dtype, n, "weight row");
@@ -41,7 +34,7 @@ std::unique_ptr<PackedMlp> build(const py::array& w0, const py::handle& k0_obj, 
   const char* why = "the dot products are int32 (k <= 2**31 - 1)";
   PackedMlp::FirstLayer first;
   first.k = std::size_t(checked_k(k0_obj, "k0", INT32_MAX, why));
-  first.n = weight_rows(w0, "w0", std::int64_t(first.k));
+  first.n = contiguous_packed_rows(w0, "w0", std::int64_t(first.k));
   first.w = static_cast<const word_t*>(w0.data());
   first.t = per_row<float>(t0, "t0", "float32", first.n);
   first.s = per_row<float>(s0, "s0", "float32", first.n);
@@ -61,7 +54,7 @@ std::unique_ptr<PackedMlp> build(const py::array& w0, const py::handle& k0_obj, 
     const auto w = py::reinterpret_borrow<py::array>(hidden[i][0]);
     h.k = std::size_t(checked_k(hidden[i][1], (at + " k").c_str(), INT32_MAX, why));
     require_chain(features, std::int64_t(h.k), at);
-    h.n = weight_rows(w, at + " w_bits", std::int64_t(h.k));
+    h.n = contiguous_packed_rows(w, (at + " w_bits").c_str(), std::int64_t(h.k));
     h.w = static_cast<const word_t*>(w.data());
     h.thresholds = per_row<std::int32_t>(py::reinterpret_borrow<py::array>(hidden[i][2]), at + " thresholds", "int32",
                                          h.n);
@@ -72,7 +65,7 @@ std::unique_ptr<PackedMlp> build(const py::array& w0, const py::handle& k0_obj, 
   PackedMlp::LastLayer last;
   last.k = std::size_t(checked_k(k_last_obj, "k_last", INT32_MAX, why));
   require_chain(features, std::int64_t(last.k), "the last layer");
-  last.n = weight_rows(w_last, "w_last", std::int64_t(last.k));
+  last.n = contiguous_packed_rows(w_last, "w_last", std::int64_t(last.k));
   last.w = static_cast<const word_t*>(w_last.data());
   last.scale = per_row<float>(scale, "scale", "float32", last.n);
   last.shift = per_row<float>(shift, "shift", "float32", last.n);

@@ -40,12 +40,10 @@ py::array_t<std::int32_t> uint8_weight_matmul(const py::array& x, const py::arra
   return out;
 }
 
-// w_bits (n rows of k bits, zero padding) checked; n.
+// w_bits (n rows of k bits, zero padding, C-contiguous) checked; n.
 std::size_t weight_rows_of(const py::array& w_bits, const py::handle& k_obj, std::int64_t& k) {
   k = checked_k(k_obj, "k", INT32_MAX, "the row sums are int32 (k <= 2**31 - 1)");
-  check_packed_rows(w_bits, "w_bits", k);
-  require_c_contiguous(w_bits, "w_bits");
-  return std::size_t(w_bits.shape(0));
+  return contiguous_packed_rows(w_bits, "w_bits", k);
 }
 
 py::array_t<std::uint16_t> bind_pixel_panels(const py::array& w_bits, const py::handle& k_obj) {

@@ -166,6 +166,12 @@ std::size_t check_packed_rows(const py::array& bits, const char* name, std::int6
   return ld;
 }
 
+std::size_t contiguous_packed_rows(const py::array& bits, const char* name, std::int64_t k) {
+  check_packed_rows(bits, name, k);
+  require_c_contiguous(bits, name);
+  return std::size_t(bits.shape(0));
+}
+
 PackedOperands check_packed_operands(const py::array& a_bits, const py::array& b_bits, const py::handle& k_obj,
                                      const char* why, std::int64_t max_k, const char* a_name, const char* b_name) {
   const std::int64_t k = checked_k(k_obj, "k", max_k, why);

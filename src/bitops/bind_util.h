@@ -104,6 +104,9 @@ std::vector<word_t> pack_flags(const py::object& flags, const char* name, std::s
 // Packed rows (rows, words) uint64 with words == words_for(k) and zero padding.
 std::size_t check_packed_rows(const py::array& bits, const char* name, std::int64_t k);
 
+// The same, C-contiguous (weights a derivation or a model copies whole); returns the row count.
+std::size_t contiguous_packed_rows(const py::array& bits, const char* name, std::int64_t k);
+
 // The operands of an XNOR GEMM: a_bits (m rows) and b_bits (n rows) of k bits,
 // with k an int in [0, max_k] (default 2**31 - 1: int32 dot products; `why` says why),
 // named a_name and b_name in the errors.

@@ -34,11 +34,10 @@ int shift_matmul_frac_bits(const std::int8_t* codes, std::size_t ldc, const floa
 //   A * gmax * 2^F <= 2^29  (every int32 partial sum stays below 2^29 + (A + M) / 2 < 2^31),
 //   gmax * 2^F <= 2^29      (q = round(g * 2^F) itself fits in int32 with room: |q| <= 2^29) and
 //   F <= 149                (sum * 2^-F lies on float32's grid: a subnormal output is exact).
-// Without the last, tiny operands (F = 169) rounded outputs to float32's
-// subnormal grid, outside the documented bound (a fuzzer finding).
 // The second condition binds when A < 1 (small codes): without it g * 2^F
 // overflowed int32 (cvtss2si gives -2^31) and outputs had the wrong sign
-// (docs/KERNELS.md).
+// (docs/KERNELS.md). Without the third, tiny operands (F = 169) rounded outputs
+// to float32's subnormal grid, outside the documented bound (a fuzzer finding).
 int fixed_frac_bits(double a, double gmax);
 
 }  // namespace driver
