@@ -66,6 +66,49 @@ PBN_INLINE void step(__m512i (&acc)[MR][kTileNR], const A& a, std::size_t w, con
   }
 }
 
+// popcount(a ^ r) over W words (a multiple of 8 known at compile time) as a tree of adds.
+template <std::size_t W>
+PBN_INLINE __m512i xor_count_tree(const word_t* a, const word_t* r) {
+  if constexpr (W == 8) {
+    return _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(a), _mm512_loadu_si512(r)));
+  } else {
+    return _mm512_add_epi64(xor_count_tree<W / 2>(a, r), xor_count_tree<W / 2>(a + W / 2, r + W / 2));
+  }
+}
+
+template <int NR, std::size_t W>
+PBN_INLINE void one_row_words(__m512i (&acc)[kTileNR], const word_t* a, const word_t* b, std::size_t ldb,
+                              std::size_t words) {
+#pragma GCC unroll 8
+  for (int j = 0; j < NR; ++j) {
+    prefetch_ahead(b + j * ldb, words);
+    acc[j] = _mm512_add_epi64(acc[j], xor_count_tree<W>(a, b + j * ldb));
+  }
+}
+
+// The tile's dot products k - 2 * popcount to the sink, a row of 8 at a time.
+template <int MR, int NR, class A, class Sink>
+PBN_INLINE void finish_tile(__m512i (&acc)[MR][kTileNR], const A& a, const Sink& out, std::int64_t k) {
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    const __m512i kk = _mm512_set1_epi64(a.bias(i, k));
+    out.template put<NR>(i, _mm512_sub_epi64(kk, _mm512_slli_epi64(reduce8(acc[i]), 1)));
+  }
+}
+
+// NR rows of B against one row of A over its `full` whole words, when a fixed size fits; else false.
+template <int NR>
+PBN_INLINE bool one_row_fixed(__m512i (&acc)[kTileNR], const word_t* a, const word_t* b, std::size_t ldb,
+                              std::size_t words, std::size_t full) {
+  switch (full) {
+    case 16: one_row_words<NR, 16>(acc, a, b, ldb, words); return true;
+    case 32: one_row_words<NR, 32>(acc, a, b, ldb, words); return true;
+    case 64: one_row_words<NR, 64>(acc, a, b, ldb, words); return true;
+    case 128: one_row_words<NR, 128>(acc, a, b, ldb, words); return true;
+    default: return false;
+  }
+}
+
 struct Avx512Tile {
   static constexpr int kMR = 2;
   static constexpr int kNR = kTileNR;
@@ -92,12 +135,17 @@ void Avx512Tile::run(const A& a, const word_t* b, std::size_t ldb, const Sink& o
     // at K = 4096) the hardware prefetchers kept up with none of them: 1x4096x4096
     // from DRAM took 0.21-0.27 ms, now 0.16 (Zen 4; software prefetch changed nothing there,
     // but gains 30 % on Zen 5: prefetch_ahead, a_rows.h).
-    // From 32 whole words per row (k >= 1985), four add chains per row: with one,
-    // 1x4096x4096 from L3 took 26.2-26.9 us, with four 23.6-24.6 (~86 GB/s; the read
-    // probe: 100). Below, one chain: four cost 1x1024x4096 (from L2) 9.0 us against 7.6.
+    // Rows of 16, 32, 64 or 128 whole words (K 1024 ... 8192, the papers' wide layers): straight-line
+    // code, no loop per row. 1x4096x4096 from L3 (Zen 5, alternating processes): 24.0-29.9 us against
+    // 27.3-38.2 for the four-chain loop below, 1-4 us over the plainest loop against 7-11; after a
+    // 128 MiB flush 75-77 us against 84-88.
+    if (one_row_fixed<NR>(acc[0], a.a, b, ldb, words, full)) return finish_tile<MR, NR>(acc, a, out, k);
     const auto xor_count = [&](const word_t* r, std::size_t w) {
       return _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(a.a + w), _mm512_loadu_si512(r + w)));
     };
+    // Other sizes from 32 whole words per row (k >= 1985): four add chains per row (with one,
+    // 1x4096x4096 from L3 took 26.2-26.9 us, with four 23.6-24.6). Below, one chain: four cost
+    // 1x1024x4096 (from L2) 9.0 us against 7.6.
     if (full >= 32) {
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) {
@@ -124,11 +172,7 @@ void Avx512Tile::run(const A& a, const word_t* b, std::size_t ldb, const Sink& o
   } else {
     for (std::size_t w = 0; w < full; w += 8) step<MR, NR, false>(acc, a, w, b + w, ldb, 0xFF);
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    const __m512i kk = _mm512_set1_epi64(a.bias(i, k));
-    out.template put<NR>(i, _mm512_sub_epi64(kk, _mm512_slli_epi64(reduce8(acc[i]), 1)));
-  }
+  finish_tile<MR, NR>(acc, a, out, k);
 }
 
 }  // namespace
