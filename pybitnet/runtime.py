@@ -104,9 +104,12 @@ def set_num_threads(n: int) -> None:
 def thread_plans() -> list[dict]:
     """What the thread cost model has measured: one dict per op and size class it has timed.
 
-    A call whose estimated single-thread time is below ~0.15 ms always runs on the calling thread.
-    Above, whether splitting over the threads pays is measured per op and size class (a factor of 2
-    in estimated time, ``work_ms``): the recent wall times per estimated time of split and inline
+    A call whose estimated single-thread time is below ~0.15 ms always runs on the calling thread,
+    except a native MLP forward (``packed_mlp``, ``packed_mlp_pixels``, ``packed_mlp_bitplanes``:
+    a small batch through layers each below that bound, run as one job of phases), planned from
+    ~0.01 ms estimated (its first size class starts there, though ``work_ms`` reads 0.15). Above,
+    whether splitting over the threads pays is measured per op and size class (a factor of 2 in
+    estimated time, ``work_ms``): the recent wall times per estimated time of split and inline
     calls (``split_median``, ``inline_median``: 1.0 = the estimate; lower is faster), whether both
     ways have the samples the choice needs (``measured``), whether calls now split (``splits``;
     ``clearly``: by at least 1.25x), how many calls were planned (``calls``)

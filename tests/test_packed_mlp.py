@@ -153,6 +153,63 @@ def test_threads_share_one_model():
         np.testing.assert_array_equal(g, w)
 
 
+@pytest.fixture
+def two_threads():
+    before = pybitnet.get_num_threads()
+    pybitnet.set_num_threads(2)
+    pybitnet.reset_thread_plans()
+    yield
+    pybitnet.set_num_threads(before)
+    pybitnet.reset_thread_plans()
+
+
+# Batch 1 through layers each too small to split: one job of phases (one wake-up), columns cut in
+# whole output words (4000 and 3000 outputs: ragged last chunks), from float32 rows and from pixels.
+PHASED = (784, 4000, 3000, 10)
+
+
+@pytest.mark.parametrize("path", [None, "adds", "bitplanes"])
+def test_batch1_forward_splits_as_one_job(two_threads, path):
+    model = random_mlp(PHASED, seed=11, **(PIXELS if path else {}))
+    rng = np.random.default_rng(11)
+    if path:
+        xs = [rng.integers(0, 256, (1, 784), dtype=np.uint8) for _ in range(12)]
+        options = dict(uint8_path=path)
+    else:
+        xs = [rng.normal(0, 2, (1, 784)).astype(np.float32) for _ in range(12)]
+        options = {}
+    for x in xs:
+        np.testing.assert_array_equal(model.logits(x, **options), layer_by_layer(model, x, **options))
+    key = {None: "packed_mlp", "adds": "packed_mlp_pixels", "bitplanes": "packed_mlp_bitplanes"}[path]
+    [row] = [r for r in pybitnet.thread_plans() if r["op"] == key]
+    assert row["calls"] == len(xs) and row["split_samples"] >= 2  # (the workers' first split is not a sample)
+    pybitnet.set_num_threads(1)  # one thread: the same bits, phase by phase on the caller
+    for x in xs[:3]:
+        np.testing.assert_array_equal(model.logits(x, **options), layer_by_layer(model, x, **options))
+
+
+def test_batch1_jobs_from_many_threads(two_threads):
+    """Callers that find the pool busy run their phases inline; every result is still exact."""
+    model = random_mlp(PHASED, seed=12, **PIXELS)
+    rng = np.random.default_rng(12)
+    xs = [rng.normal(0, 2, (1, 784)).astype(np.float32) for _ in range(3)]
+    xs.append(rng.integers(0, 256, (1, 784), dtype=np.uint8))
+    want = [layer_by_layer(model, x) for x in xs]
+    bad = []
+
+    def run(i):
+        for _ in range(30):
+            if not np.array_equal(model.logits(xs[i]), want[i]):
+                bad.append(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bad == []
+
+
 def test_deepcopy_rebuilds_the_native_half():
     import copy
 

@@ -120,6 +120,9 @@ PYBIND11_MODULE(_bitops, m) {
                          : r.key == kBinaryConvKey        ? "binary_conv2d_threshold"
                          : r.key == kWeightGradUpdateKey ? "weight_grad_update"
                          : r.key == kConvInputGradKey    ? "conv_input_grad"
+                         : r.key == kPackedMlpKey        ? "packed_mlp"
+                         : r.key == kPackedMlpPixelsKey  ? "packed_mlp_pixels"
+                         : r.key == kPackedMlpBitPlanesKey ? "packed_mlp_bitplanes"
                                                          : "?";
       py::dict d;
       d["op"] = name;

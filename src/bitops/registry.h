@@ -26,7 +26,15 @@ enum class OpId : int {
 constexpr int kNumOps = int(OpId::count_);
 // The cost model's keys (threads.h keeps its measurements per key): each op's OpId, then one per driver
 // that composes several ops into one split, so no two drivers mix their timings.
-enum ComposedSplitKey : int { kBinaryConvKey = kNumOps, kWeightGradUpdateKey, kConvInputGradKey, kNumSplitKeys };
+enum ComposedSplitKey : int {
+  kBinaryConvKey = kNumOps,
+  kWeightGradUpdateKey,
+  kConvInputGradKey,
+  kPackedMlpKey,            // PackedMlp's batch-1 job from float32 inputs,
+  kPackedMlpPixelsKey,      // from uint8 pixels by tables,
+  kPackedMlpBitPlanesKey,   // by bit planes (each its own wall time per estimated ns)
+  kNumSplitKeys
+};
 const char* op_name(OpId op);
 std::vector<std::string> op_names();
 

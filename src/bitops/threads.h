@@ -39,7 +39,7 @@ void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 // nanoseconds per unit, measured on the fastest ISA) and hands it, with the op
 // it runs (`key`: an OpId), to split_2d / split_1d:
 // - below kMinParallelNs the call runs inline on the caller: waking a worker
-//   costs ~10 us, so batch-1 inference never wakes one;
+//   costs ~10 us, so a batch-1 layer never wakes one (a whole batch-1 forward may, once: run_phases);
 // - above, whether two threads pay is measured, not assumed: per op and size
 //   class (a factor of 2 in estimated time) the pool keeps the wall time per
 //   estimated ns of the last calls it ran inline and of those it split, and
@@ -79,7 +79,8 @@ struct SplitPlan {
   double work_ns = 0;
   bool choice = false, trial = false;  // what the measurements chose; a try of the other way
 };
-SplitPlan plan_split(int key, double work_ns);
+// `min_ns`: below it the call runs inline unmeasured (kMinParallelNs, or a composed job's own floor).
+SplitPlan plan_split(int key, double work_ns, double min_ns = kMinParallelNs);
 // Records the wall time of a call planned so, run split or inline.
 void record_split(const SplitPlan& plan, bool split, double wall_ns);
 double now_ns();
@@ -112,6 +113,16 @@ struct Cut {
   // (the AVX-512 table kernel rebuilds x's subset-sum tables for each one).
   std::size_t max_chunks_per_thread = 0;
 };
+
+// Runs a job of dependent phases: phase p is chunks[p] calls body(p, c), and no chunk of phase p starts
+// before every chunk of phase p - 1 has finished. With `split`, the caller and the workers (one wake-up
+// for the whole job) take chunks as they come and spin between phases; a thread spins only for chunks
+// another thread has started, so a worker that wakes late, or never, costs the caller nothing but the
+// wake-up. Without, the caller runs them in order. For a chain of small products (a batch-1 forward
+// through several layers), each below kMinParallelNs, where one wake-up per layer cost more than it
+// saved (~10 us here each, against 25-50 us of work per layer).
+void run_phases(const std::vector<std::size_t>& chunks, bool split,
+                const std::function<void(std::size_t phase, std::size_t chunk)>& body);
 
 // Runs body(r0, r1, c0, c1) over a split of [0, rows) x [0, cols) for the op
 // `key`: along the preferred dimension when it has a tile per chunk, else along

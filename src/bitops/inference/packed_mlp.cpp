@@ -2,11 +2,14 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "../pack/driver.h"
+#include "../threads.h"
 #include "../weight_matmul/driver.h"
 #include "../weight_matmul/pixel_panels.h"
 #include "../xnor_gemm/driver.h"
@@ -56,64 +59,128 @@ PackedMlp::PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLaye
 
 PackedMlp::~PackedMlp() { std::free(block_); }
 
+namespace {
+
+// A forward whose layers are each too small to split (below kMinParallelNs) runs as one job of
+// phases, one per layer (threads.h run_phases), from this estimated single-thread time (the
+// drivers' cost model, which the cost model's measurements then judge): the MNIST MLP at batch 1
+// is ~32 us by it from float32 rows, ~21 us from pixels (80-120 and 60-100 us of wall time on one
+// Zen 5 core, its 4 MiB of hidden weights from L3), where one wake-up costs ~10 us.
+constexpr double kMinPhasedNs = 10e3;
+// Chunks per thread of a split phase: the first layer's table kernel rebuilds its tables per
+// call, so fewer there; the hidden layers' more, so a worker that joins late still finds some.
+constexpr std::size_t kFirstChunksPerThread = 2;
+constexpr std::size_t kHiddenChunksPerThread = 4;
+
+// Columns [j0, j1) of chunk c of `chunks` over n outputs, at whole words of packed output.
+void chunk_columns(std::size_t n, std::size_t chunks, std::size_t c, std::size_t& j0, std::size_t& j1) {
+  const std::size_t words = words_for(n), step = (words + chunks - 1) / chunks;
+  j0 = std::min(n, c * step * kWordBits);
+  j1 = std::min(n, (c + 1) * step * kWordBits);
+}
+
+}  // namespace
+
 bool PackedMlp::logits(const Target& t, const float* x, std::size_t ldx, std::size_t m, float* out) const {
   if (m == 0) return true;
   // First layer: the trained layer's float sums, then pack_signs((y - t) * s).
-  std::vector<float> y(m * first_.n);
-  driver::weight_matmul(t, x, ldx, driver::WeightBits{first_.w, words_for(first_.k), nullptr, 0, first_.n}, y.data(),
-                        first_.n, m, first_.k);
-  return finish(t, y.data(), first_.t, m, out);
+  const driver::WeightBits w{first_.w, words_for(first_.k), nullptr, 0, first_.n};
+  return forward(t, m, kPackedMlpKey, driver::weight_matmul_ns(m, w, first_.k), first_.t, out,
+                 [&](std::size_t j0, std::size_t j1, float* y) {
+                   const driver::WeightBits cols{w.s + j0 * w.lds, w.lds, nullptr, 0, j1 - j0};
+                   driver::weight_matmul(t, x, ldx, cols, y + j0, first_.n, m, first_.k);
+                 });
 }
 
 bool PackedMlp::logits_pixels(const Target& t, const std::uint8_t* p, std::size_t ldp, std::size_t m, bool bitplanes,
                               float* out) const {
   if (m == 0) return true;
   const std::size_t n = first_.n, k = first_.k, words = words_for(k);
+  std::vector<word_t> planes(bitplanes ? 8 * m * words : 0);
+  if (bitplanes) driver::pack_bit_planes(t, p, m, k, planes.data());
+  const double ns = bitplanes ? driver::xnor_gemm_ns(8 * m, n, words) : driver::uint8_weight_matmul_ns(m, n, k);
   std::vector<std::int32_t> dot(m * n);
-  if (bitplanes) {
-    std::vector<word_t> planes(8 * m * words);
-    driver::pack_bit_planes(t, p, m, k, planes.data());
-    driver::bitplane_matmul(t, planes.data(), words, first_.w, words, w_sums_.data(), dot.data(), n, m, n,
-                            std::int64_t(k));
-  } else {
-    driver::uint8_weight_matmul(t, p, ldp, panels_.get(), (k + 15) / 16, dot.data(), n, m, n, k);
-  }
-  // float32 as PixelInput's astype(float32): exact while |p . w| <= 255 k < 2**24, rounded the same way beyond
-  std::vector<float> y(dot.begin(), dot.end());
-  return finish(t, y.data(), pixel_t_, m, out);
+  const int key = bitplanes ? kPackedMlpBitPlanesKey : kPackedMlpPixelsKey;
+  return forward(t, m, key, ns, pixel_t_, out, [&](std::size_t j0, std::size_t j1, float* y) {
+    if (bitplanes)
+      driver::bitplane_matmul(t, planes.data(), words, first_.w + j0 * words, words, w_sums_.data() + j0,
+                              dot.data() + j0, n, m, j1 - j0, std::int64_t(k));
+    else
+      driver::uint8_weight_matmul(t, p, ldp, panels_.get() + j0 * ((k + 15) / 16), (k + 15) / 16, dot.data() + j0,
+                                  n, m, j1 - j0, k);
+    // float32 as PixelInput's astype(float32): exact while |p . w| <= 255 k < 2**24, rounded the same way beyond
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = j0; j < j1; ++j) y[i * n + j] = float(dot[i * n + j]);
+  });
 }
 
-bool PackedMlp::finish(const Target& t, float* y, const std::vector<float>& thresholds, std::size_t m,
-                       float* out) const {
-  for (std::size_t i = 0; i < m; ++i) {
-    float* row = y + i * first_.n;
-    for (std::size_t j = 0; j < first_.n; ++j) {
-      row[j] -= thresholds[j];  // two rounded float32 operations, as numpy's y -= t; y *= s
-      row[j] *= first_.s[j];
-    }
-  }
-  std::vector<word_t> bits(m * words_for(first_.n));
-  if (driver::pack_signs(t, y, DType::f32, m, first_.n, 1, bits.data())) return false;
-  std::size_t features = first_.n;
-  // Hidden layers: the fused XNOR GEMM + threshold, packed signs in and out.
-  std::vector<word_t> next;
-  for (const auto& h : hidden_) {
-    next.assign(m * words_for(h.n), 0);
-    driver::xnor_gemm_threshold(t, bits.data(), words_for(features), h.w, words_for(h.k), next.data(),
-                                words_for(h.n), m, h.n, std::int64_t(h.k), h.thresholds.data(), h.flips.data());
-    bits.swap(next);
-    features = h.n;
-  }
-  // Last layer: int32 dot products, then numpy's int32 * float32 + float32 (in float64) -> float32.
+template <class First>
+bool PackedMlp::forward(const Target& t, std::size_t m, int key, double first_ns, const std::vector<float>& thresholds,
+                        float* out, const First& first) const {
+  const std::size_t n1 = first_.n, layers = hidden_.size();
+  // bits[l]: the packed signs into hidden layer l (bits[layers]: into the last layer)
+  std::vector<std::vector<word_t>> bits(layers + 1);
+  bits[0].resize(m * words_for(n1));
+  for (std::size_t l = 0; l < layers; ++l) bits[l + 1].resize(m * words_for(hidden_[l].n));
+  std::vector<float> y(m * n1);
   std::vector<std::int32_t> dot(m * last_.n);
-  driver::xnor_gemm(t, bits.data(), words_for(features), last_.w, words_for(last_.k), dot.data(), last_.n, m, last_.n,
-                    std::int64_t(last_.k));
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t j = 0; j < last_.n; ++j) {
-      const double v = double(dot[i * last_.n + j]) * double(last_.scale[j]);
-      out[i * last_.n + j] = float(v + double(last_.shift[j]));
+  double total_ns = first_ns, largest_ns = first_ns;
+  for (const auto& h : hidden_) {
+    const double ns = driver::xnor_gemm_ns(m, h.n, words_for(h.k));
+    total_ns += ns;
+    largest_ns = std::max(largest_ns, ns);
+  }
+  // Layers that split on their own run one after another (one chunk per phase); else one job, split
+  // if the cost model says so. (Then every driver call in a chunk runs inline: a driver that split
+  // there would find the pool busy with this job.)
+  const SplitPlan plan = largest_ns < kMinParallelNs ? plan_split(key, total_ns, kMinPhasedNs) : SplitPlan{};
+  const bool split = plan.chunks > 1;
+  std::vector<std::size_t> chunks(layers + 2, 1);
+  if (split) {
+    chunks[0] = kFirstChunksPerThread * plan.threads;
+    for (std::size_t l = 0; l < layers; ++l) chunks[l + 1] = kHiddenChunksPerThread * plan.threads;
+  }
+  std::atomic<bool> nan{false};
+  const double t0 = plan.size_class >= 0 ? now_ns() : 0.0;
+  run_phases(chunks, split, [&](std::size_t phase, std::size_t c) {
+    if (phase == 0) {  // first layer, then pack_signs((y - t) * s) of its columns
+      std::size_t j0, j1;
+      chunk_columns(n1, chunks[0], c, j0, j1);
+      if (j0 == j1) return;
+      first(j0, j1, y.data());
+      for (std::size_t i = 0; i < m; ++i) {
+        float* row = y.data() + i * n1;
+        for (std::size_t j = j0; j < j1; ++j) {
+          row[j] -= thresholds[j];  // two rounded float32 operations, as numpy's y -= t; y *= s
+          row[j] *= first_.s[j];
+        }
+      }
+      const bool whole = j0 == 0 && j1 == n1;  // rows contiguous: one call (split by pack_signs' driver)
+      for (std::size_t i = 0; i < (whole ? 1 : m); ++i)
+        if (driver::pack_signs(t, y.data() + i * n1 + j0, DType::f32, whole ? m : 1, j1 - j0, 1,
+                               bits[0].data() + i * words_for(n1) + j0 / kWordBits))
+          nan = true;
+    } else if (phase <= layers) {  // hidden layer: the fused XNOR GEMM + threshold, packed signs in and out
+      const HiddenLayer& h = hidden_[phase - 1];
+      std::size_t j0, j1;
+      chunk_columns(h.n, chunks[phase], c, j0, j1);
+      if (j0 == j1) return;
+      const std::size_t ldb = words_for(h.k), ldc = words_for(h.n);
+      driver::xnor_gemm_threshold(t, bits[phase - 1].data(), ldb, h.w + j0 * ldb, ldb,
+                                  bits[phase].data() + j0 / kWordBits, ldc, m, j1 - j0, std::int64_t(h.k),
+                                  h.thresholds.data() + j0, h.flips.data() + j0 / kWordBits);
+    } else {  // last layer: int32 dot products, then numpy's int32 * float32 + float32 (in float64) -> float32
+      driver::xnor_gemm(t, bits[layers].data(), words_for(last_.k), last_.w, words_for(last_.k), dot.data(), last_.n,
+                        m, last_.n, std::int64_t(last_.k));
+      for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < last_.n; ++j) {
+          const double v = double(dot[i * last_.n + j]) * double(last_.scale[j]);
+          out[i * last_.n + j] = float(v + double(last_.shift[j]));
+        }
     }
-  return true;
+  });
+  if (plan.size_class >= 0) record_split(plan, split, now_ns() - t0);
+  return !nan;
 }
 
 }  // namespace pbn

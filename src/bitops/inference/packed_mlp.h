@@ -87,8 +87,13 @@ class PackedMlp {
   // uint8_weight_matmul's 16-bit panels of the first layer, 64-byte aligned as numpy's (whole-line loads)
   std::unique_ptr<std::uint16_t[], Free> panels_;
   std::vector<std::int32_t> w_sums_;   // its row sums, for the bit planes
-  // pack_signs((y - t) * s) of the first layer's m x n sums y (in place), then the rest of the net.
-  bool finish(const Target& t, float* y, const std::vector<float>& thresholds, std::size_t m, float* out) const;
+  // The net from the first layer's sums: first(j0, j1, y) writes columns [j0, j1) of the m x n sums y
+  // (`first_ns` its estimated time), then pack_signs((y - thresholds) * s) and the rest of the net; the
+  // layers in turn, or, when each is too small to split, one job of phases (threads.h run_phases)
+  // whose timings the cost model keeps under `key`.
+  template <class First>
+  bool forward(const Target& t, std::size_t m, int key, double first_ns, const std::vector<float>& thresholds,
+               float* out, const First& first) const;
   void* block_ = nullptr;
   std::size_t bytes_ = 0;
   bool huge_ = false;

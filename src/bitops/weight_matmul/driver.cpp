@@ -59,10 +59,14 @@ void with_epilogue(const Affine& e, float* y, std::size_t ldy, std::size_t i0, s
 
 }  // namespace
 
+double weight_matmul_ns(std::size_t m, const WeightBits& w, std::size_t k) {
+  return double(m) * double(w.n) * double(k) * (w.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm);
+}
+
 void weight_matmul(const Target& t, const float* x, std::size_t ldx, const WeightBits& w, float* y, std::size_t ldy,
                    std::size_t m, std::size_t k, Affine epilogue) {
   const Shape shape{m, w.n, k};
-  const double ns = double(m) * double(w.n) * double(k) * (w.nz ? kNsPerTernaryTerm : kNsPerBinaryTerm);
+  const double ns = weight_matmul_ns(m, w, k);
   if (w.nz) {
     ternary_weight_matmul_fn* kernel = pbn::kernel<OpId::ternary_weight_matmul>(t, shape);
     split_2d(int(OpId::ternary_weight_matmul), m, w.n, ns, kForwardCut, [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
@@ -109,12 +113,16 @@ void weight_matmul_counted(bool transposed, const float* a, std::size_t lda, con
   weight_matmul__counted(transposed, a, lda, w.s, w.lds, w.nz, w.ldnz, out, ldo, m, w.n, k, tally);
 }
 
+double uint8_weight_matmul_ns(std::size_t m, std::size_t n, std::size_t k) {
+  return double(m) * double(n) * double(k) * kNsPerPixelTerm;
+}
+
 void uint8_weight_matmul(const Target& t, const std::uint8_t* x, std::size_t ldx, const std::uint16_t* panels,
                          std::size_t chunks, std::int32_t* y, std::size_t ldy, std::size_t m, std::size_t n,
                          std::size_t k) {
   uint8_weight_matmul_fn* kernel = pbn::kernel<OpId::uint8_weight_matmul>(t, {m, n, k});
   // Output columns in whole 32-row panel blocks.
-  split_2d(int(OpId::uint8_weight_matmul), m, n, double(m) * double(n) * double(k) * kNsPerPixelTerm, Cut{1, 32, false},
+  split_2d(int(OpId::uint8_weight_matmul), m, n, uint8_weight_matmul_ns(m, n, k), Cut{1, 32, false},
            [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
              kernel(x + i0 * ldx, ldx, panels + j0 * chunks, chunks, y + i0 * ldy + j0, ldy, i1 - i0, j1 - j0, k);
            });

@@ -25,6 +25,8 @@ struct WeightBits {
 // while they are in cache
 void weight_matmul(const Target& t, const float* x, std::size_t ldx, const WeightBits& w, float* y, std::size_t ldy,
                    std::size_t m, std::size_t k, Affine epilogue = {});
+// Single-thread time of weight_matmul (the cost model's estimate, threads.h)
+double weight_matmul_ns(std::size_t m, const WeightBits& w, std::size_t k);
 // z (m x k, stride ldz) = g (m x n) @ W
 void weight_matmul_t(const Target& t, const float* g, std::size_t ldg, const WeightBits& w, float* z,
                      std::size_t ldz, std::size_t m, std::size_t k);
@@ -37,6 +39,7 @@ void weight_matmul_counted(bool transposed, const float* a, std::size_t lda, con
 
 // Exact int32 y (m x n, stride ldy) = x (uint8, m x k) @ W.T, W in the 16-bit
 // panels of kernels.h (chunks = ceil(k / 16)).
+double uint8_weight_matmul_ns(std::size_t m, std::size_t n, std::size_t k);
 void uint8_weight_matmul(const Target& t, const std::uint8_t* x, std::size_t ldx, const std::uint16_t* panels,
                          std::size_t chunks, std::int32_t* y, std::size_t ldy, std::size_t m, std::size_t n,
                          std::size_t k);
