@@ -183,6 +183,10 @@ def test_batch1_forward_splits_as_one_job(two_threads, path):
     key = {None: "packed_mlp", "adds": "packed_mlp_pixels", "bitplanes": "packed_mlp_bitplanes"}[path]
     [row] = [r for r in pybitnet.thread_plans() if r["op"] == key]
     assert row["calls"] == len(xs) and row["split_samples"] >= 2  # (the workers' first split is not a sample)
+    for isa in pybitnet.available_isas():  # every ISA's kernels in the chunks
+        got = (model._native.logits_pixels(xs[0], path == "bitplanes", isa) if path
+               else model._native.logits(xs[0], isa))
+        np.testing.assert_array_equal(got, layer_by_layer(model, xs[0], **options))
     pybitnet.set_num_threads(1)  # one thread: the same bits, phase by phase on the caller
     for x in xs[:3]:
         np.testing.assert_array_equal(model.logits(x, **options), layer_by_layer(model, x, **options))
