@@ -428,7 +428,7 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
         share = rate / peak
         copies = "one copy" if n == 1 else f"{n} copies at once, summed"
         rows.append(Row(f"6. xnor_gemm {m}x{k}x{k}, {n} thread(s)",
-                        f"{100 * share:.0f} % ({rate:.2f} T bit-MAC/s, {1e3 * t:.2f} ms)",
+                        f"{100 * share:.1f} % ({rate:.2f} T bit-MAC/s, {1e3 * t:.2f} ms)",
                         ">= 90 % of scripts/xnor_loop_peak.cpp" + ("" if n == 1 else " (information)"),
                         (share >= 0.9) if (plan.judged and n == 1) else None,
                         f"xnor_loop_peak ({copies}, L1-resident, 16 accumulators): {peak:.2f} T bit-MAC/s; "

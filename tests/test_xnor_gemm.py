@@ -34,10 +34,12 @@ def test_matches_numpy_and_reference(isa, m, n, k):
     np.testing.assert_array_equal(got, _bitops.xnor_gemm(a_bits[:m], b_bits[:n], k, "scalar"))
 
 
-@pytest.mark.parametrize("k", [2048, 2600, 3000, 4160, 6000])
+@pytest.mark.parametrize("k", [1000, 1024, 2048, 2600, 3000, 4100, 4160, 6000, 8150, 8192])
 def test_one_row_add_chains(isa, k):
-    """Batch 1 sums long rows on four add chains (tile_avx512.h): whole 2048-bit steps, 512-bit
-    steps after them and the masked tail, at 8 and 5 (a part tile) rows of b."""
+    """Batch 1 sums rows of 16, 32, 64 or 128 whole words as straight-line code (1000 ... 8192,
+    with and without a masked tail: 4100), other long rows on four add chains (tile_avx512.h):
+    whole 2048-bit steps, 512-bit steps after them and the masked tail, at 8 and 5 (a part tile)
+    rows of b."""
     _, _, a_bits, b_bits, expected = operands(k)
     for n in (8, 13):
         got = _bitops.xnor_gemm(a_bits[:1], b_bits[:n], k, isa)
