@@ -11,6 +11,8 @@
 //                (pack_bit_planes + bitplane_matmul), then bits = pack_signs((float(p . w) - t_pix) * s)
 //   hidden       bits = xnor_gemm_threshold(bits, W, k, thresholds, flips)
 //   last         logits = float32(double(xnor_gemm(bits, W, k)) * scale + shift)
+// A small batch, every layer below the split bound (batch 1), runs as one job of phases over the
+// threads (threads.h run_phases: one wake-up for the net, not one per layer).
 // The weights are copied into one 2 MiB-aligned block advised for huge pages
 // (see pybitnet/_hugepages.py for why), so the object is immutable and owns
 // everything it reads: thread-safe, and the caller's arrays may change.

@@ -39,10 +39,11 @@ void weight_matmul_counted(bool transposed, const float* a, std::size_t lda, con
 
 // Exact int32 y (m x n, stride ldy) = x (uint8, m x k) @ W.T, W in the 16-bit
 // panels of kernels.h (chunks = ceil(k / 16)).
-double uint8_weight_matmul_ns(std::size_t m, std::size_t n, std::size_t k);
 void uint8_weight_matmul(const Target& t, const std::uint8_t* x, std::size_t ldx, const std::uint16_t* panels,
                          std::size_t chunks, std::int32_t* y, std::size_t ldy, std::size_t m, std::size_t n,
                          std::size_t k);
+// Its single-thread time (the cost model's estimate, threads.h)
+double uint8_weight_matmul_ns(std::size_t m, std::size_t n, std::size_t k);
 
 }  // namespace driver
 }  // namespace pbn
