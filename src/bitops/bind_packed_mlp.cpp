@@ -10,6 +10,7 @@
 
 #include "bind_util.h"
 #include "inference/packed_mlp.h"
+#include "weight_matmul/pixel_panels.h"
 
 namespace pbn {
 
@@ -164,7 +165,7 @@ weights.)pbdoc")
           "pixel_panels",
           [](const py::object& self) {
             const auto& net = self.cast<const PackedMlp&>();
-            const auto n = py::ssize_t(net.first_rows()), chunks = py::ssize_t((net.in_features() + 15) / 16);
+            const auto n = py::ssize_t(net.first_rows()), chunks = py::ssize_t(pixel_panel_chunks(net.in_features()));
             return owned_view(self, net.has_pixels() ? net.pixel_panels() : nullptr, {(n + 31) / 32, chunks, 32});
           },
           "The first layer's 16-bit panels (read-only, as first_layer.pixel_panels), or None without pixel_t.")

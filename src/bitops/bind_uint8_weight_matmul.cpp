@@ -21,7 +21,7 @@ py::array_t<std::int32_t> uint8_weight_matmul(const py::array& x, const py::arra
   require_dtype<std::uint16_t>(panels, "panels", "uint16 (from pixel_panels)");
   require_ndim(panels, "panels", 3);
   require_c_contiguous(panels, "panels");
-  const std::size_t chunks = (k + 15) / 16, blocks = std::size_t(panels.shape(0));
+  const std::size_t chunks = pixel_panel_chunks(k), blocks = std::size_t(panels.shape(0));
   if (std::size_t(panels.shape(1)) != chunks || panels.shape(2) != 32)
     throw py::value_error("panels must have shape (blocks, ceil(k / 16) = " + std::to_string(chunks) +
                           ", 32) for x with k=" + std::to_string(k) + " columns, got " + shape_str(panels));
@@ -48,7 +48,7 @@ std::size_t weight_rows_of(const py::array& w_bits, const py::handle& k_obj, std
 
 py::array_t<std::uint16_t> bind_pixel_panels(const py::array& w_bits, const py::handle& k_obj) {
   std::int64_t k;
-  const std::size_t n = weight_rows_of(w_bits, k_obj, k), chunks = (std::size_t(k) + 15) / 16;
+  const std::size_t n = weight_rows_of(w_bits, k_obj, k), chunks = pixel_panel_chunks(std::size_t(k));
   py::array_t<std::uint16_t> out = new_result<std::uint16_t>({(n + 31) / 32, chunks, 32}, "the panels");
   std::uint16_t* p = out.mutable_data();
   const auto* w = static_cast<const word_t*>(w_bits.data());

@@ -95,7 +95,7 @@ bool PackedMlp::logits(const Target& t, const float* x, std::size_t ldx, std::si
 bool PackedMlp::logits_pixels(const Target& t, const std::uint8_t* p, std::size_t ldp, std::size_t m, bool bitplanes,
                               float* out) const {
   if (m == 0) return true;
-  const std::size_t n = first_.n, k = first_.k, words = words_for(k);
+  const std::size_t n = first_.n, k = first_.k, words = words_for(k), chunks = pixel_panel_chunks(k);
   std::vector<word_t> planes(bitplanes ? 8 * m * words : 0);
   if (bitplanes) driver::pack_bit_planes(t, p, m, k, planes.data());
   const double ns = bitplanes ? driver::xnor_gemm_ns(8 * m, n, words) : driver::uint8_weight_matmul_ns(m, n, k);
@@ -106,8 +106,7 @@ bool PackedMlp::logits_pixels(const Target& t, const std::uint8_t* p, std::size_
       driver::bitplane_matmul(t, planes.data(), words, first_.w + j0 * words, words, w_sums_.data() + j0,
                               dot.data() + j0, n, m, j1 - j0, std::int64_t(k));
     else
-      driver::uint8_weight_matmul(t, p, ldp, panels_.get() + j0 * ((k + 15) / 16), (k + 15) / 16, dot.data() + j0,
-                                  n, m, j1 - j0, k);
+      driver::uint8_weight_matmul(t, p, ldp, panels_.get() + j0 * chunks, chunks, dot.data() + j0, n, m, j1 - j0, k);
     // float32 as PixelInput's astype(float32): exact while |p . w| <= 255 k < 2**24, rounded the same way beyond
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t j = j0; j < j1; ++j) y[i * n + j] = float(dot[i * n + j]);

@@ -5,7 +5,7 @@
 namespace pbn {
 
 void pixel_panels(const word_t* w, std::size_t n, std::size_t k, std::uint16_t* panels) {
-  const std::size_t words = words_for(k), chunks = (k + 15) / 16;
+  const std::size_t words = words_for(k), chunks = pixel_panel_chunks(k);
   std::memset(panels, 0, pixel_panel_elements(n, k) * sizeof(std::uint16_t));
   for (std::size_t j = 0; j < n; ++j)
     for (std::size_t q = 0; q < chunks; ++q)  // bit contract: bit c of a row is bit c % 64 of word c / 64

@@ -11,8 +11,10 @@
 
 namespace pbn {
 
+// 16-bit chunks of a row of k bits in the panels: ceil(k / 16).
+inline std::size_t pixel_panel_chunks(std::size_t k) { return (k + 15) / 16; }
 // uint16 elements of the panels of n rows of k bits: ceil(n / 32) * ceil(k / 16) * 32.
-inline std::size_t pixel_panel_elements(std::size_t n, std::size_t k) { return (n + 31) / 32 * ((k + 15) / 16) * 32; }
+inline std::size_t pixel_panel_elements(std::size_t n, std::size_t k) { return (n + 31) / 32 * pixel_panel_chunks(k) * 32; }
 
 // panels[r][q][l] = bits 16q .. 16q + 15 of row 32r + l (zero past n); writes all
 // pixel_panel_elements(n, k) of `panels`. w: n rows of words_for(k) words.
