@@ -225,26 +225,34 @@ void set_num_threads(int n) {
 
 void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn) { pool().run(n, fn); }
 
-void run_phases(const std::vector<std::size_t>& chunks, bool split,
-                const std::function<void(std::size_t, std::size_t)>& body) {
-  const std::size_t phases = chunks.size();
-  if (!split || get_num_threads() <= 1) {
-    for (std::size_t p = 0; p < phases; ++p)
-      for (std::size_t c = 0; c < chunks[p]; ++c) body(p, c);
-    return;
-  }
-  std::unique_ptr<std::atomic<std::size_t>[]> next(new std::atomic<std::size_t>[phases]),
-      done(new std::atomic<std::size_t>[phases]);
-  for (std::size_t p = 0; p < phases; ++p) next[p].store(0), done[p].store(0);
-  parallel_for(std::size_t(get_num_threads()), [&](std::size_t) {
+void run_phases(int key, double work_ns, double min_ns, const std::vector<std::size_t>& chunks_per_thread,
+                const std::function<void(std::size_t, std::size_t, std::size_t)>& body) {
+  const std::size_t phases = chunks_per_thread.size();
+  const SplitPlan plan = plan_split(key, work_ns, min_ns);
+  const double t0 = plan.size_class >= 0 ? now_ns() : 0.0;
+  const bool split = plan.chunks > 1;
+  if (!split) {
+    for (std::size_t p = 0; p < phases; ++p) body(p, 0, 1);
+  } else {
+    std::vector<std::size_t> chunks(phases);
+    std::unique_ptr<std::atomic<std::size_t>[]> next(new std::atomic<std::size_t>[phases]),
+        done(new std::atomic<std::size_t>[phases]);
     for (std::size_t p = 0; p < phases; ++p) {
-      if (p > 0) spin_until([&] { return done[p - 1].load(std::memory_order_acquire) >= chunks[p - 1]; });
-      for (std::size_t c; (c = next[p].fetch_add(1, std::memory_order_relaxed)) < chunks[p];) {
-        body(p, c);
-        done[p].fetch_add(1, std::memory_order_release);
-      }
+      chunks[p] = chunks_per_thread[p] ? chunks_per_thread[p] * plan.threads : 1;
+      next[p].store(0);
+      done[p].store(0);
     }
-  });
+    parallel_for(plan.threads, [&](std::size_t) {
+      for (std::size_t p = 0; p < phases; ++p) {
+        if (p > 0) spin_until([&] { return done[p - 1].load(std::memory_order_acquire) >= chunks[p - 1]; });
+        for (std::size_t c; (c = next[p].fetch_add(1, std::memory_order_relaxed)) < chunks[p];) {
+          body(p, c, chunks[p]);
+          done[p].fetch_add(1, std::memory_order_release);
+        }
+      }
+    });
+  }
+  if (plan.size_class >= 0) record_split(plan, split, now_ns() - t0);
 }
 
 double now_ns() {

@@ -114,15 +114,18 @@ struct Cut {
   std::size_t max_chunks_per_thread = 0;
 };
 
-// Runs a job of dependent phases: phase p is chunks[p] calls body(p, c), and no chunk of phase p starts
-// before every chunk of phase p - 1 has finished. With `split`, the caller and the workers (one wake-up
-// for the whole job) take chunks as they come and spin between phases; a thread spins only for chunks
-// another thread has started, so a worker that wakes late, or never, costs the caller nothing but the
-// wake-up. Without, the caller runs them in order. For a chain of small products (a batch-1 forward
-// through several layers), each below kMinParallelNs, where one wake-up per layer cost more than it
-// saved (~10 us here each, against 25-50 us of work per layer).
-void run_phases(const std::vector<std::size_t>& chunks, bool split,
-                const std::function<void(std::size_t phase, std::size_t chunk)>& body);
+// Runs a job of dependent phases for `key` (an op or composed driver, as split_2d's): phase p is
+// `chunks` calls body(p, c, chunks), and no chunk of phase p starts before every chunk of phase p - 1
+// has finished. The cost model plans the job from its estimated single-thread time (plan_split(key,
+// work_ns, min_ns)) and records its wall time, as split_2d does for one product. Split, phase p has
+// chunks_per_thread[p] chunks per thread (0: one in all, a phase too small to share), and the caller
+// and the workers (one wake-up for the whole job) take them as they come and spin between phases; a
+// thread spins only for chunks another thread has started, so a worker that wakes late, or never,
+// costs the caller nothing but the wake-up. Inline, each phase is one chunk, run in order. For a chain
+// of small products (a batch-1 forward through several layers), each below kMinParallelNs, where one
+// wake-up per layer cost more than it saved (~10 us here each, against 25-50 us of work per layer).
+void run_phases(int key, double work_ns, double min_ns, const std::vector<std::size_t>& chunks_per_thread,
+                const std::function<void(std::size_t phase, std::size_t chunk, std::size_t chunks)>& body);
 
 // Runs body(r0, r1, c0, c1) over a split of [0, rows) x [0, cols) for the op
 // `key`: along the preferred dimension when it has a tile per chunk, else along

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "../pack/driver.h"
@@ -129,22 +130,18 @@ bool PackedMlp::forward(const Target& t, std::size_t m, int key, double first_ns
     total_ns += ns;
     largest_ns = std::max(largest_ns, ns);
   }
-  // Layers that split on their own run one after another (one chunk per phase); else one job, split
-  // if the cost model says so. (Then every driver call in a chunk runs inline: a driver that split
-  // there would find the pool busy with this job.)
-  const SplitPlan plan = largest_ns < kMinParallelNs ? plan_split(key, total_ns, kMinPhasedNs) : SplitPlan{};
-  const bool split = plan.chunks > 1;
-  std::vector<std::size_t> chunks(layers + 2, 1);
-  if (split) {
-    chunks[0] = kFirstChunksPerThread * plan.threads;
-    for (std::size_t l = 0; l < layers; ++l) chunks[l + 1] = kHiddenChunksPerThread * plan.threads;
-  }
+  // Layers that split on their own run one after another, each driver splitting its own (the job itself
+  // is not planned: an infinite floor); else one job, split if the cost model says so. (Then every driver call in
+  // a chunk runs inline: a driver that split there would find the pool busy with this job.)
+  const double floor_ns = largest_ns < kMinParallelNs ? kMinPhasedNs : std::numeric_limits<double>::infinity();
+  std::vector<std::size_t> per_thread(layers + 2, kHiddenChunksPerThread);
+  per_thread.front() = kFirstChunksPerThread;
+  per_thread.back() = 0;  // the last layer (the logits, a few outputs): one chunk
   std::atomic<bool> nan{false};
-  const double t0 = plan.size_class >= 0 ? now_ns() : 0.0;
-  run_phases(chunks, split, [&](std::size_t phase, std::size_t c) {
+  run_phases(key, total_ns, floor_ns, per_thread, [&](std::size_t phase, std::size_t c, std::size_t chunks) {
     if (phase == 0) {  // first layer, then pack_signs((y - t) * s) of its columns
       std::size_t j0, j1;
-      chunk_columns(n1, chunks[0], c, j0, j1);
+      chunk_columns(n1, chunks, c, j0, j1);
       if (j0 == j1) return;
       first(j0, j1, y.data());
       for (std::size_t i = 0; i < m; ++i) {
@@ -162,7 +159,7 @@ bool PackedMlp::forward(const Target& t, std::size_t m, int key, double first_ns
     } else if (phase <= layers) {  // hidden layer: the fused XNOR GEMM + threshold, packed signs in and out
       const HiddenLayer& h = hidden_[phase - 1];
       std::size_t j0, j1;
-      chunk_columns(h.n, chunks[phase], c, j0, j1);
+      chunk_columns(h.n, chunks, c, j0, j1);
       if (j0 == j1) return;
       const std::size_t ldb = words_for(h.k), ldc = words_for(h.n);
       driver::xnor_gemm_threshold(t, bits[phase - 1].data(), ldb, h.w + j0 * ldb, ldb,
@@ -178,7 +175,6 @@ bool PackedMlp::forward(const Target& t, std::size_t m, int key, double first_ns
         }
     }
   });
-  if (plan.size_class >= 0) record_split(plan, split, now_ns() - t0);
   return !nan;
 }
 
