@@ -36,8 +36,10 @@ def layer_by_layer(model, x, **options):
     return bits
 
 
+# (1000, 200, 10): the AVX-512 table kernel's dword panels (dword_panels.h) with a short last group of
+# 16 rows and a short last block of columns
 @pytest.mark.parametrize("sizes", [(784, 256, 256, 10), (100, 64, 10), (64, 130, 70, 3), (5, 1, 1),
-                                   (784, 4096, 4096, 4096, 10)])
+                                   (1000, 200, 10), (784, 4096, 4096, 4096, 10)])
 @pytest.mark.parametrize("batch", [1, 3, 9, 100])
 def test_native_equals_layer_by_layer(sizes, batch):
     model = random_mlp(sizes, seed=batch)
@@ -227,8 +229,10 @@ def test_deepcopy_rebuilds_the_native_half():
 PIXELS = dict(input_scale=2 / 255, input_offset=-1.0)
 
 
+# (1000, 200, 10): the AVX-512 table kernel's dword panels (dword_panels.h) with a short last group of
+# 16 rows and a short last block of columns
 @pytest.mark.parametrize("sizes", [(784, 256, 256, 10), (100, 64, 10), (64, 130, 70, 3), (5, 1, 1),
-                                   (784, 4096, 4096, 4096, 10)])
+                                   (1000, 200, 10), (784, 4096, 4096, 4096, 10)])
 @pytest.mark.parametrize("batch", [1, 3, 100])
 @pytest.mark.parametrize("path", ["adds", "bitplanes"])
 def test_native_pixels_equal_layer_by_layer(sizes, batch, path):

@@ -22,6 +22,7 @@
 #include "shift/pow2_code.h"
 #include "threads.h"
 #include "weight_matmul/driver.h"
+#include "weight_matmul/dword_panels.h"
 #include "xnor_gemm/driver.h"
 
 namespace pbn {
@@ -137,8 +138,39 @@ bool close(const std::vector<float>& y, const std::vector<float>& r, const std::
   return true;
 }
 
+// binary_weight_matmul_lut__avx512 reading its dword panels (dword_panels.h): the bits of the
+// variant's own y, over all n outputs and over those from output 16 on (a driver's column chunk).
+void check_lut_panels(const Variant& v, std::vector<float> a, std::size_t lda, const std::vector<word_t>& s,
+                      std::size_t lds, const std::vector<float>& y, std::size_t ldo, std::size_t m, std::size_t n,
+                      std::size_t k) {
+  std::vector<std::uint32_t> panels(dword_panel_elements(n, k) + 16);
+  // 64-byte aligned, as the drivers' panels are
+  auto* p = reinterpret_cast<std::uint32_t*>((reinterpret_cast<std::uintptr_t>(panels.data()) + 63) & ~std::uintptr_t(63));
+  dword_panels(s.data(), lds, n, k, p);
+  for (std::size_t j0 : {std::size_t(0), std::size_t(16)}) {
+    if (j0 > n || (j0 && m == 0)) continue;
+    std::vector<float> z(m * ldo, 0.0f);
+    binary_weight_matmul_lut_panels__avx512(a.data(), lda, s.data() + j0 * lds, lds, p + j0 * dword_panel_columns(k),
+                                            z.data() + j0, ldo, m, n - j0, k);
+    ++g_checks;
+    for (std::size_t i = 0; i < m; ++i)
+      if (std::memcmp(&z[i * ldo + j0], &y[i * ldo + j0], (n - j0) * sizeof(float)) != 0)
+        fail(shape_name(v, m, n, k) + " from its dword panels, outputs " + std::to_string(j0) + "..");
+  }
+  if (m > 0 && k > 0) {  // a non-finite row: redone from s in exact order, as the variant does
+    a[0] = INFINITY;
+    std::vector<float> want(m * ldo, 0.0f), got(m * ldo, 0.0f);
+    fn_of<binary_weight_matmul_fn>(v)(a.data(), lda, s.data(), lds, want.data(), ldo, m, n, k);
+    binary_weight_matmul_lut_panels__avx512(a.data(), lda, s.data(), lds, p, got.data(), ldo, m, n, k);
+    ++g_checks;
+    if (std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) != 0)
+      fail(shape_name(v, m, n, k) + " from its dword panels, x[0, 0] = inf");
+  }
+}
+
 void check_weight_matmul(const Variant& v, Rng& rng) {
   const Variant& ref = reference_of(v.op);
+  const bool lut_panels = std::strcmp(v.name, "binary_weight_matmul_lut__avx512") == 0;
   const bool ternary = v.op == OpId::ternary_weight_matmul || v.op == OpId::ternary_weight_matmul_t;
   const bool transposed = v.op == OpId::binary_weight_matmul_t || v.op == OpId::ternary_weight_matmul_t;
   // m = 8, 17: AVX2's wide panels of 8 rows of x (binary_weight_matmul_lut__avx2.cpp)
@@ -168,6 +200,7 @@ void check_weight_matmul(const Variant& v, Rng& rng) {
           using Fn = binary_weight_matmul_fn;
           fn_of<Fn>(v)(a.data(), lda, s.data(), lds, y.data(), ldo, m, n, k);
           fn_of<Fn>(ref)(a.data(), lda, s.data(), lds, r.data(), ldo, m, n, k);
+          if (lut_panels) check_lut_panels(v, a, lda, s, lds, y, ldo, m, n, k);
         }
         if (!close(y, r, bound)) fail(shape_name(v, m, n, k));
       }

@@ -12,6 +12,7 @@
 #include "../pack/driver.h"
 #include "../threads.h"
 #include "../weight_matmul/driver.h"
+#include "../weight_matmul/dword_panels.h"
 #include "../weight_matmul/pixel_panels.h"
 #include "../xnor_gemm/driver.h"
 
@@ -48,6 +49,12 @@ PackedMlp::PackedMlp(FirstLayer first, std::vector<HiddenLayer> hidden, LastLaye
   place(first_.w, first_.n, first_.k);
   for (auto& h : hidden_) place(h.w, h.n, h.k);
   place(last_.w, last_.n, last_.k);
+  if (isa_supported(Isa::avx512)) {
+    const std::size_t bytes = (dword_panel_elements(first_.n, first_.k) * sizeof(std::uint32_t) + 63) / 64 * 64;
+    dword_panels_.reset(static_cast<std::uint32_t*>(std::aligned_alloc(64, bytes)));
+    if (!dword_panels_) throw std::bad_alloc();
+    dword_panels(first_.w, words_for(first_.k), first_.n, first_.k, dword_panels_.get());
+  }
   if (!pixel_t_.empty()) {
     const std::size_t panel_bytes = (pixel_panel_elements(first_.n, first_.k) * sizeof(std::uint16_t) + 63) / 64 * 64;
     panels_.reset(static_cast<std::uint16_t*>(std::aligned_alloc(64, panel_bytes)));
@@ -85,10 +92,11 @@ void chunk_columns(std::size_t n, std::size_t chunks, std::size_t c, std::size_t
 bool PackedMlp::logits(const Target& t, const float* x, std::size_t ldx, std::size_t m, float* out) const {
   if (m == 0) return true;
   // First layer: the trained layer's float sums, then pack_signs((y - t) * s).
-  const driver::WeightBits w{first_.w, words_for(first_.k), nullptr, 0, first_.n};
+  const driver::WeightBits w{first_.w, words_for(first_.k), nullptr, 0, first_.n, dword_panels_.get()};
   return forward(t, m, kPackedMlpKey, driver::weight_matmul_ns(m, w, first_.k), first_.t, out,
-                 [&](std::size_t j0, std::size_t j1, float* y) {
-                   const driver::WeightBits cols{w.s + j0 * w.lds, w.lds, nullptr, 0, j1 - j0};
+                 [&](std::size_t j0, std::size_t j1, float* y) {  // j0: a multiple of 64 (chunk_columns)
+                   const std::uint32_t* panels = w.panels ? w.panels + j0 * dword_panel_columns(first_.k) : nullptr;
+                   const driver::WeightBits cols{w.s + j0 * w.lds, w.lds, nullptr, 0, j1 - j0, panels};
                    driver::weight_matmul(t, x, ldx, cols, y + j0, first_.n, m, first_.k);
                  });
 }

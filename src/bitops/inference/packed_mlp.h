@@ -89,6 +89,10 @@ class PackedMlp {
   // uint8_weight_matmul's 16-bit panels of the first layer, 64-byte aligned as numpy's (whole-line loads)
   std::unique_ptr<std::uint16_t[], Free> panels_;
   std::vector<std::int32_t> w_sums_;   // its row sums, for the bit planes
+  // The first layer's bits as the AVX-512 table kernel's dword panels (weight_matmul/dword_panels.h),
+  // on a CPU that has AVX-512: the float32 path's lookups read them instead of transposing the bits
+  // on every call
+  std::unique_ptr<std::uint32_t[], Free> dword_panels_;
   // The net from the first layer's sums: first(j0, j1, y) writes columns [j0, j1) of the m x n sums y
   // (`first_ns` its estimated time), then pack_signs((y - thresholds) * s) and the rest of the net; the
   // layers in turn, or, when each is too small to split, one job of phases (threads.h run_phases)

@@ -9,7 +9,9 @@
 // covers 16 (and is bound by mask loads at batch 1). Panels of MR = 4 rows of
 // x share one in-register transpose of the weight bits. The row sums are
 // computed once per panel (masked_add.h's row_sums); non-finite rows are
-// redone in exact order (fixup.h).
+// redone in exact order (fixup.h). A model that holds its weights passes them
+// transposed once (dword_panels.h: binary_weight_matmul_lut_panels__avx512),
+// and the lookups read them in place of the per-call transpose.
 //
 // From 16 rows of x the same tables turn around (Avx512Tables::wide_panel):
 // lanes hold 16 rows of x, and a weight row's nibble picks one entry for all 16
@@ -21,6 +23,7 @@
 #include "../kernels.h"
 #include "../scratch.h"
 #include "../simd/avx512.h"
+#include "dword_panels.h"
 #include "table_forward.h"
 
 namespace pbn {
@@ -118,6 +121,14 @@ struct Avx512Tables {
 #pragma GCC unroll 16
       for (int c = 0; c < 16; ++c) dcol[g][c] = r[c];
     }
+    sweep<MR, G>(tables, &dcol[0][0], 16, dwords, rows, neg, ldy);
+  }
+
+  // lut_block's lookups and adds, from the dword columns of G groups of 16 weight rows:
+  // dcol[g * gstride + c] lane l = dword c (of the block) of row 16 g + l.
+  template <int MR, int G>
+  static PBN_INLINE void sweep(const float* tables, const __m512i* dcol, std::size_t gstride, std::size_t dwords,
+                               std::size_t rows, float* neg, std::size_t ldy) {
     // Two add chains per row whatever the panel's rows: every row of every call sums in one
     // order, so a lone row (batch 1, the last of M % 4 == 1) gives the bits of a row in a panel.
     constexpr int kChains = 2;
@@ -134,7 +145,7 @@ struct Avx512Tables {
     for (std::size_t c = 0; c < dwords; ++c) {
       __m512i idx[G];
 #pragma GCC unroll 4
-      for (int g = 0; g < G; ++g) idx[g] = _mm512_load_si512(&dcol[g][c]);
+      for (int g = 0; g < G; ++g) idx[g] = _mm512_loadu_si512(dcol + g * gstride + c);
 #pragma GCC unroll 8
       for (int h = 0; h < 8; ++h) {
 #pragma GCC unroll 4
@@ -280,12 +291,35 @@ struct Avx512Tables {
   }
 };
 
+// The bits as dword panels made once (dword_panels.h), for table_panel: lut_block's sweep reads
+// them where it would transpose 16 rows per block and call (at batch 1, 784 -> 4096, the
+// transposes' 64 shuffles per 16 rows and block took the permutes' ports: 26 us against 14, Zen 5).
+struct PanelBits {
+  const std::uint32_t* p;  // dword_panels(s, lds, n, k)
+  std::size_t dwords;      // per row: ceil(k / 32)
+
+  template <int MR, int G>
+  void block(const float* tables, std::size_t j, std::size_t w0, std::size_t cols, std::size_t rows, float* y,
+             std::size_t ldy) const {
+    const auto* group = reinterpret_cast<const __m512i*>(p + j / 16 * dwords * 16);  // j: a multiple of 16
+    Avx512Tables::sweep<MR, G>(tables, group + 2 * w0, dwords, (cols + 31) / 32, rows, y, ldy);
+  }
+  // Each group's dwords are contiguous, the groups one after another: the hardware prefetchers follow.
+  void prefetch(std::size_t, std::size_t, std::size_t, std::size_t) const {}
+};
+
 }  // namespace
 
 // y (m x n) = x (m x k) @ sign(W).T for packed rows s of W (n x k).
 void binary_weight_matmul_lut__avx512(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y,
                                       std::size_t ldy, std::size_t m, std::size_t n, std::size_t k) {
   table_forward<Avx512Tables>(x, ldx, s, lds, y, ldy, m, n, k);
+}
+
+void binary_weight_matmul_lut_panels__avx512(const float* x, std::size_t ldx, const word_t* s, std::size_t lds,
+                                             const std::uint32_t* panels, float* y, std::size_t ldy, std::size_t m,
+                                             std::size_t n, std::size_t k) {
+  table_forward<Avx512Tables>(x, ldx, s, lds, PanelBits{panels, (k + 31) / 32}, y, ldy, m, n, k);
 }
 
 }  // namespace pbn

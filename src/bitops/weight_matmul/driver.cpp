@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "../threads.h"
+#include "dword_panels.h"
 
 namespace pbn {
 namespace driver {
@@ -77,9 +78,15 @@ void weight_matmul(const Target& t, const float* x, std::size_t ldx, const Weigh
     });
   } else {
     binary_weight_matmul_fn* kernel = pbn::kernel<OpId::binary_weight_matmul>(t, shape);
+    const bool panels = w.panels && kernel == &binary_weight_matmul_lut__avx512;
     split_2d(int(OpId::binary_weight_matmul), m, w.n, ns, kForwardCut, [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
       with_epilogue(epilogue, y, ldy, i0, i1, j0, j1, [&](std::size_t r0, std::size_t r1) {
-        kernel(x + r0 * ldx, ldx, w.s + j0 * w.lds, w.lds, y + r0 * ldy + j0, ldy, r1 - r0, j1 - j0, k);
+        if (panels)  // j0: a multiple of 16 (kForwardCut)
+          binary_weight_matmul_lut_panels__avx512(x + r0 * ldx, ldx, w.s + j0 * w.lds, w.lds,
+                                                  w.panels + j0 * dword_panel_columns(k), y + r0 * ldy + j0, ldy,
+                                                  r1 - r0, j1 - j0, k);
+        else
+          kernel(x + r0 * ldx, ldx, w.s + j0 * w.lds, w.lds, y + r0 * ldy + j0, ldy, r1 - r0, j1 - j0, k);
       });
     });
   }

@@ -13,12 +13,16 @@ namespace driver {
 
 // Packed weights W: n rows of k, sign bits s (stride lds words) and, for
 // ternary weights, nonzero bits nz (stride ldnz); nz == nullptr: +-1 weights.
+// `panels`: nullptr, or dword_panels of s (dword_panels.h), which the AVX-512
+// table kernel reads in place of transposing s (same bits) where the registry
+// picks it.
 struct WeightBits {
   const word_t* s;
   std::size_t lds;
   const word_t* nz;
   std::size_t ldnz;
   std::size_t n;
+  const std::uint32_t* panels = nullptr;
 };
 
 // y (m x n, stride ldy) = x (m x k) @ W.T, then the epilogue (affine.h) on each thread's rows

@@ -15,7 +15,9 @@
 // lut_block<MR, G>(tables, s, lds, w0, cols, rows, neg, ldy) for rows <= G * kRows (G groups
 // of kRows weight rows, each with its own chains); and kWideRows: 0, or
 // the rows of x of a wide_panel(x, ldx, s, lds, y, ldy, n, k), taken first, that
-// must sum each row as the panels of 4 do.
+// must sum each row as the panels of 4 do. The panels of 4 and fewer rows
+// read the bits through a Bits source: RowBits (rows of s, transposed per call
+// by lut_block) or a policy's layout made once (the AVX-512 dword panels).
 // Included by each ISA's file (internal linkage, that file's flags).
 #pragma once
 
@@ -26,9 +28,33 @@
 namespace pbn {
 namespace {
 
-template <class T, int MR>
-void table_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
-                 std::size_t n, std::size_t k) {
+// Where table_panel's lookups read the weight bits: rows of s, whose bits T::lut_block transposes
+// per call. (A policy may offer a layout made once instead: the AVX-512 file's dword panels.)
+template <class T>
+struct RowBits {
+  const word_t* s;
+  std::size_t lds;
+
+  template <int MR, int G>
+  void block(const float* tables, std::size_t j, std::size_t w0, std::size_t cols, std::size_t rows, float* y,
+             std::size_t ldy) const {
+    T::template lut_block<MR, G>(tables, s + j * lds, lds, w0, cols, rows, y, ldy);
+  }
+  // The bits of rows [r0, r1) of the block at word w0: rows lds words apart defeat the hardware
+  // prefetcher (batch 1 from cold weights ran at ~8 GB/s).
+  void prefetch(std::size_t r0, std::size_t r1, std::size_t w0, std::size_t cols) const {
+    const std::size_t bytes = (cols + 7) / 8;
+    for (std::size_t r = r0; r < r1; ++r) {
+      const char* p = reinterpret_cast<const char*>(s + r * lds + w0);
+      for (std::size_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+      _mm_prefetch(p + bytes - 1, _MM_HINT_T0);
+    }
+  }
+};
+
+template <class T, int MR, class Bits>
+void table_panel(const float* x, std::size_t ldx, const Bits& bits, float* y, std::size_t ldy, std::size_t n,
+                 std::size_t k) {
   // One row of x: T::kOneRowGroups groups of weight rows per lut_block, whose independent
   // chains hide the adds' latency (with one group, batch 1 waited on two chains per 16 rows).
   constexpr int kRowGroups = MR == 1 ? T::kOneRowGroups : 1;
@@ -39,16 +65,10 @@ void table_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t l
   for (std::size_t c0 = 0; c0 < k; c0 += T::kBlockK) {
     const std::size_t cols = min_sz(k - c0, T::kBlockK);
     for (int i = 0; i < MR; ++i) T::build_tables(x + i * ldx + c0, cols, tables[i]);
-    const std::size_t w0 = c0 / kWordBits, bytes = (cols + 7) / 8;
+    const std::size_t w0 = c0 / kWordBits;
     for (std::size_t j = 0; j < n; j += kStep) {
-      // The next block of rows' bits: rows lds words apart defeat the hardware prefetcher
-      // (batch 1 from cold weights ran at ~8 GB/s).
-      for (std::size_t r = j + kStep; r < min_sz(n, j + 2 * kStep); ++r) {
-        const char* p = reinterpret_cast<const char*>(s + r * lds + w0);
-        for (std::size_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
-        _mm_prefetch(p + bytes - 1, _MM_HINT_T0);
-      }
-      T::template lut_block<MR, kRowGroups>(tables[0], s + j * lds, lds, w0, cols, min_sz(n - j, kStep), y + j, ldy);
+      bits.prefetch(j + kStep, min_sz(n, j + 2 * kStep), w0, cols);  // the next block of rows
+      bits.template block<MR, kRowGroups>(tables[0], j, w0, cols, min_sz(n - j, kStep), y + j, ldy);
     }
   }
   float sums[MR];
@@ -59,10 +79,12 @@ void table_panel(const float* x, std::size_t ldx, const word_t* s, std::size_t l
 
 // y (m x n) = x (m x k) @ sign(W).T for packed rows s of W (n x k): the policy's wide panels
 // first, if any, then panels of 4 rows of x (the tables' lane chains sum each row in one order,
-// so the last 1-3 rows, and the rows of a wide panel, give the same bits).
-template <class T>
-void table_forward(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
-                   std::size_t m, std::size_t n, std::size_t k) {
+// so the last 1-3 rows, and the rows of a wide panel, give the same bits). The panels of 4 and
+// fewer rows read the bits through `bits` (RowBits: from s); wide panels and the fixup of
+// non-finite rows read s.
+template <class T, class Bits>
+void table_forward(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, const Bits& bits, float* y,
+                   std::size_t ldy, std::size_t m, std::size_t n, std::size_t k) {
   constexpr int kMR = 4;
   std::size_t i = 0;
   if constexpr (T::kWideRows > 0)  // a policy's panels of more rows of x, in the same order per row
@@ -71,13 +93,19 @@ void table_forward(const float* x, std::size_t ldx, const word_t* s, std::size_t
       fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, T::kWideRows, n, k);
     }
   for (; i + kMR <= m; i += kMR) {
-    table_panel<T, kMR>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
+    table_panel<T, kMR>(x + i * ldx, ldx, bits, y + i * ldy, ldy, n, k);
     fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, kMR, n, k);  // while in cache
   }
   with_count<kMR - 1>(m - i, [&](auto mr) {
-    table_panel<T, decltype(mr)::value>(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, n, k);
+    table_panel<T, decltype(mr)::value>(x + i * ldx, ldx, bits, y + i * ldy, ldy, n, k);
   });
   fix_nonfinite_forward(x + i * ldx, ldx, s, lds, y + i * ldy, ldy, m - i, n, k);
+}
+
+template <class T>
+void table_forward(const float* x, std::size_t ldx, const word_t* s, std::size_t lds, float* y, std::size_t ldy,
+                   std::size_t m, std::size_t n, std::size_t k) {
+  table_forward<T>(x, ldx, s, lds, RowBits<T>{s, lds}, y, ldy, m, n, k);
 }
 
 }  // namespace
