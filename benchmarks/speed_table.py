@@ -16,7 +16,8 @@ region once, warm or after a flush). Rows:
    PyTorch float32 (pybitnet.profiling.torch_training_step) on 1 thread, and pybitnet on 2
    threads vs 1. Steps are timed, not an epoch: an epoch is 500 steps (50,000 images).
 2. BNN CIFAR-10 CNN training step, batch 50, vs the same CNN in PyTorch, 1 and 2 threads.
-3. BNN MLP inference, batch 1, float32 input, weights warm (logits() called back to back).
+3. BNN MLP inference, batch 1, float32 input, weights warm (logits() called back to back);
+   3b: the same from uint8 pixels, interleaved: the first layer is the only difference.
 4. The same, weights cold: interleaved with numpy's float32 forward of the same net
    (benchmarks.bnn_inference), whose 141 MB of float weights evict the packed ones.
 5. xnor_gemm 1x4096x4096 after a flush (pack_signs over a 128 MiB buffer on the same
@@ -358,6 +359,18 @@ def inference_rows(plan: Plan, notes: List[str], bw_exe: Optional[Path]) -> List
                       f"({warm_floor[1]:.0f} GB/s, read_bandwidth warm)")
         rows.append(Row(f"3. BNN MLP {net} inference, batch 1, float32 input, weights warm, {n} thread(s)",
                         f"{1e3 * warm:.3f} ms", "<= 0.10 ms", (warm <= 1e-4) if plan.judged else None, limit))
+    px = np.random.default_rng(1).integers(0, 256, (1, 784), dtype=np.uint8)
+    for n in plan.threads:
+        use_threads(n)
+        # rounds of back-to-back calls, float32 then uint8: both see the same load
+        repeats = max(1, plan.warm_repeats // 10)
+        t_f, t_u = interleaved([(lambda: None, lambda: [inf.logits(x) for _ in range(repeats)]),
+                                (lambda: None, lambda: [inf.logits(px) for _ in range(repeats)])], 10, warmup=1)
+        t_f, t_u = t_f / repeats, t_u / repeats
+        rows.append(Row(f"3b. the same from float32 against uint8 pixels (the first layer is the only "
+                        f"difference), {n} thread(s)", f"{1e3 * t_f:.3f} vs {1e3 * t_u:.3f} ms ({t_f / t_u:.2f}x)",
+                        "float32 first layer as fast as uint8", (t_f <= t_u) if plan.judged else None,
+                        f"mean per call of {repeats} back-to-back calls, median of 10 rounds alternating the two"))
     for n in plan.threads:
         use_threads(n)
         t_np, t_ours = interleaved([(lambda: None, lambda: ref(x)), (lambda: None, lambda: inf.logits(x))],
