@@ -204,6 +204,16 @@ void check_weight_matmul(const Variant& v, Rng& rng) {
         }
         if (!close(y, r, bound)) fail(shape_name(v, m, n, k));
       }
+  // Batch 1 past 4 blocks of 512 columns: the panels' blocks-outer order (table_forward.h)
+  if (lut_panels)
+    for (std::size_t k : {std::size_t(2049), std::size_t(2600)}) {
+      const std::size_t n = 40, lds = words_for(k);
+      const auto s = random_bits(rng, n, k, lds);
+      const auto a = random_floats(rng, k);
+      std::vector<float> y(n);
+      fn_of<binary_weight_matmul_fn>(v)(a.data(), k, s.data(), lds, y.data(), n, 1, n, k);
+      check_lut_panels(v, a, k, s, lds, y, n, 1, n, k);
+    }
 }
 
 void check_uint8(const Variant& v, Rng& rng) {

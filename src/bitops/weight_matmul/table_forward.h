@@ -32,6 +32,7 @@ namespace {
 // per call. (A policy may offer a layout made once instead: the AVX-512 file's dword panels.)
 template <class T>
 struct RowBits {
+  static constexpr bool kRowsOuter = false;  // (table_panel)
   const word_t* s;
   std::size_t lds;
 
@@ -52,6 +53,15 @@ struct RowBits {
   }
 };
 
+// y holds the sums of x over each row's set bits: x . sign(w) = sum(x) - 2 * that.
+template <class T, int MR>
+void table_finish(const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t n, std::size_t k) {
+  float sums[MR];
+  row_sums<typename T::S, MR>(x, ldx, k, sums);
+  for (int i = 0; i < MR; ++i)
+    for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = sums[i] - (y[i * ldy + j] + y[i * ldy + j]);
+}
+
 template <class T, int MR, class Bits>
 void table_panel(const float* x, std::size_t ldx, const Bits& bits, float* y, std::size_t ldy, std::size_t n,
                  std::size_t k) {
@@ -59,9 +69,33 @@ void table_panel(const float* x, std::size_t ldx, const Bits& bits, float* y, st
   // chains hide the adds' latency (with one group, batch 1 waited on two chains per 16 rows).
   constexpr int kRowGroups = MR == 1 ? T::kOneRowGroups : 1;
   constexpr std::size_t kStep = kRowGroups * T::kRows;
-  alignas(64) float tables[MR][T::kTableFloats];
   for (int i = 0; i < MR; ++i)
     for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = 0.0f;
+  // From a source whose bits are laid out for it (Bits::kRowsOuter), one row of x whose tables for
+  // every block fit in 32 KiB (batch 1; the MNIST first layer: 2 blocks, 16 KiB): weight rows
+  // outer, blocks inner, so that the bits stream in address order (blocks outer read them in one
+  // strided pass per block: from DRAM, 1x784 -> 4096 from dword panels 40-47 us against 28-31,
+  // Zen 5; rows of s gained nothing so, and lost ~1 us warm). Each output still adds its blocks'
+  // sums in block order: the same bits.
+  constexpr std::size_t kAllBlocks = 32768 / (T::kTableFloats * sizeof(float));
+  const std::size_t blocks = (k + T::kBlockK - 1) / T::kBlockK;
+  if constexpr (Bits::kRowsOuter && MR == 1 && kAllBlocks > 1) {
+    if (blocks <= kAllBlocks) {
+      alignas(64) float tables[kAllBlocks][T::kTableFloats];
+      for (std::size_t b = 0; b < blocks; ++b)
+        T::build_tables(x + b * T::kBlockK, min_sz(k - b * T::kBlockK, T::kBlockK), tables[b]);
+      for (std::size_t j = 0; j < n; j += kStep) {
+        bits.prefetch(j + kStep, min_sz(n, j + 2 * kStep), 0, k);  // the next rows, whole
+        for (std::size_t b = 0; b < blocks; ++b)
+          bits.template block<MR, kRowGroups>(tables[b], j, b * T::kBlockK / kWordBits,
+                                              min_sz(k - b * T::kBlockK, T::kBlockK), min_sz(n - j, kStep), y + j,
+                                              ldy);
+      }
+      table_finish<T, MR>(x, ldx, y, ldy, n, k);
+      return;
+    }
+  }
+  alignas(64) float tables[MR][T::kTableFloats];
   for (std::size_t c0 = 0; c0 < k; c0 += T::kBlockK) {
     const std::size_t cols = min_sz(k - c0, T::kBlockK);
     for (int i = 0; i < MR; ++i) T::build_tables(x + i * ldx + c0, cols, tables[i]);
@@ -71,10 +105,7 @@ void table_panel(const float* x, std::size_t ldx, const Bits& bits, float* y, st
       bits.template block<MR, kRowGroups>(tables[0], j, w0, cols, min_sz(n - j, kStep), y + j, ldy);
     }
   }
-  float sums[MR];
-  row_sums<typename T::S, MR>(x, ldx, k, sums);
-  for (int i = 0; i < MR; ++i)
-    for (std::size_t j = 0; j < n; ++j) y[i * ldy + j] = sums[i] - (y[i * ldy + j] + y[i * ldy + j]);
+  table_finish<T, MR>(x, ldx, y, ldy, n, k);
 }
 
 // y (m x n) = x (m x k) @ sign(W).T for packed rows s of W (n x k): the policy's wide panels
