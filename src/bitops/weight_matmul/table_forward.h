@@ -78,8 +78,8 @@ void table_panel(const float* x, std::size_t ldx, const Bits& bits, float* y, st
   // Zen 5; rows of s gained nothing so, and lost ~1 us warm). Each output still adds its blocks'
   // sums in block order: the same bits.
   constexpr std::size_t kAllBlocks = 32768 / (T::kTableFloats * sizeof(float));
-  const std::size_t blocks = (k + T::kBlockK - 1) / T::kBlockK;
   if constexpr (Bits::kRowsOuter && MR == 1 && kAllBlocks > 1) {
+    const std::size_t blocks = (k + T::kBlockK - 1) / T::kBlockK;
     if (blocks <= kAllBlocks) {
       alignas(64) float tables[kAllBlocks][T::kTableFloats];
       for (std::size_t b = 0; b < blocks; ++b)
