@@ -139,13 +139,18 @@ struct Avx512Tables {
       for (int g = 0; g < G; ++g)
 #pragma GCC unroll 2
         for (int q = 0; q < kChains; ++q) acc[i][g][q] = _mm512_setzero_ps();
+    // A group past `rows` reads group 0's dwords (its sums are not stored): from dword panels of an
+    // odd group count, the last step's second group lies past the panels.
+    const __m512i* group[G];
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) group[g] = dcol + (rows > std::size_t(16 * g) ? g * gstride : 0);
     // Not unrolled over c: fully unrolled (512 permutes), GCC hoisted permutes and spilled their results
     // to the stack.
 #pragma GCC unroll 1
     for (std::size_t c = 0; c < dwords; ++c) {
       __m512i idx[G];
 #pragma GCC unroll 4
-      for (int g = 0; g < G; ++g) idx[g] = _mm512_loadu_si512(dcol + g * gstride + c);
+      for (int g = 0; g < G; ++g) idx[g] = _mm512_loadu_si512(group[g] + c);
 #pragma GCC unroll 8
       for (int h = 0; h < 8; ++h) {
 #pragma GCC unroll 4
