@@ -84,7 +84,7 @@ Fn* fn_of(const Variant& v) {
 
 // ---- per-op checks: run variant v and the reference on one shape -----------
 
-const std::size_t kM[] = {0, 1, 2, 3, 5, 17};
+const std::size_t kM[] = {0, 1, 2, 3, 5, 10, 17};  // 10, 17: a 6-row panel tile and a shorter one
 const std::size_t kN[] = {0, 1, 3, 8, 9, 65};
 const std::size_t kK[] = {0, 1, 63, 64, 65, 300, 1000};
 

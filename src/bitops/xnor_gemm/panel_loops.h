@@ -20,7 +20,10 @@ void panel_column(const word_t* a, std::size_t lda, const word_t* bp, std::size_
   std::size_t i = 0;
   for (; i + Tile::kMR <= m; i += Tile::kMR)
     Tile::template run<Tile::kMR, NP>(a + i * lda, lda, bp, words, i, col, k, out);
-  for (; i < m; ++i) Tile::template run<1, NP>(a + i * lda, lda, bp, words, i, col, k, out);
+  // the last m % kMR rows as one shorter tile: row by row, each row reloaded every panel word
+  with_count<Tile::kMR - 1>(m - i, [&](auto mr) {
+    Tile::template run<decltype(mr)::value, NP>(a + i * lda, lda, bp, words, i, col, k, out);
+  });
 }
 
 // Every output of rows [0, m) x columns [0, n) through `out`.
