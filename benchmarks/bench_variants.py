@@ -28,6 +28,7 @@ SHAPES = {
     "first_conv_threshold": ["50x128x27"], "optimizer_step": ["0x0x4194304"], "dropout": ["100x0x4096"],
     # the MNIST MLP's bit-plane first layer (the combine's case times the whole fused product)
     "pack_bit_planes": ["100x0x784"], "bitplane_combine": ["1x4096x784", "100x4096x784"],
+    "bitplane_bytes": ["1x4096x784", "100x4096x784"],
 }
 VARIANTS = [v for v in pybitnet.variants() if v["op"] in SHAPES]
 

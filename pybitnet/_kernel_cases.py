@@ -42,7 +42,9 @@ def case(op: str, m: int, n: int, k: int, seed: int = 0) -> Optional[Callable[[s
     if op == "pack_bit_planes":  # m rows of k uint8 pixels
         px = rng.integers(0, 256, (m, k), dtype=np.uint8)
         return lambda isa: _bitops.pack_bit_planes(px, isa)
-    if op == "bitplane_combine":  # m pixel rows of k uint8 pixels against n weight rows (the bit-plane first layer)
+    # m pixel rows of k uint8 pixels against n weight rows (the bit-plane first layer; bitplane_bytes:
+    # from the pixel bytes, the route an ISA without vector popcount takes)
+    if op in ("bitplane_combine", "bitplane_bytes"):
         px, w = rng.integers(0, 256, (m, k), dtype=np.uint8), bits(n, k)
         from .first_layer import weight_row_sums
         planes, sums = _bitops.pack_bit_planes(px), weight_row_sums(w, k).astype(np.int32)

@@ -64,6 +64,17 @@ using bitplane_combine_fn = void(const std::int32_t* c, std::size_t ldc, std::si
                                  const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t rows,
                                  std::size_t cols);
 
+// The bit-plane first layer with each pixel's 8 planes left in its byte (bit p of a pixel is
+// plane p there): out[i, j] (rows ldo apart) = the exact int32 x_i . w_j for m uint8 pixel rows x
+// (rows ldx bytes apart) and n packed ±1 weight rows w (bit contract: bit 1 = -1, padding zero),
+// k < 2**22 pixels per row; w_sums[j] = sum(w_j) (weight_row_sums). XOR with a weight's bit spread
+// over a byte flips the pixel's 8 planes at once, and summing those bytes adds each plane's
+// XNOR bits weighted 2^p: sum_c (x_c ^ (w_c = -1 ? 255 : 0)) = x . w + 255 * (number of -1 weights).
+// For ISAs without a vector popcount (the driver's choice: driver::bitplane_by_bytes).
+using bitplane_bytes_fn = void(const std::uint8_t* x, std::size_t ldx, const word_t* w, std::size_t ldw,
+                               const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t m,
+                               std::size_t n, std::size_t k);
+
 // Fused binary layer: the xnor_gemm dot products d[i, j] compared with a
 // per-output-channel threshold and packed as sign bits (bit contract):
 // bit j of row i of c is (flip bit j of `flips` ? d > t[j] : d < t[j]), i.e. 1

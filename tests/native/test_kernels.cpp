@@ -314,6 +314,37 @@ void check_bitplane_combine(const Variant& v, Rng& rng) {
     }
 }
 
+// bitplane_bytes against x . w in int64 (every variant, the scalar reference included): pixel
+// rows ldx > k bytes apart with junk past k, weight rows ldw > words apart, shapes covering the
+// tiles' row and column tails, k off whole vectors and words, all-255 pixels (the largest sums).
+void check_bitplane_bytes(const Variant& v, Rng& rng) {
+  for (std::size_t m : {std::size_t(1), std::size_t(3), std::size_t(4), std::size_t(9), std::size_t(130)})
+    for (std::size_t n : {std::size_t(1), std::size_t(2), std::size_t(5), std::size_t(33), std::size_t(70)})
+      for (std::size_t k : {std::size_t(1), std::size_t(31), std::size_t(32), std::size_t(100), std::size_t(784)}) {
+        const std::size_t words = words_for(k), ldw = words + 1, ldx = k + 5, ldo = n + 2;
+        const auto w = random_bits(rng, n, k, ldw);
+        std::vector<std::uint8_t> x(m * ldx);
+        const bool saturated = (m + n + k) % 4 == 0;
+        for (auto& e : x) e = saturated ? 255 : std::uint8_t(rng.next());
+        std::vector<std::int32_t> ws(n), out(m * ldo, 77), want = out;
+        for (std::size_t j = 0; j < n; ++j) {
+          std::int64_t s = 0;
+          for (std::size_t c = 0; c < k; ++c) s += ((w[j * ldw + c / 64] >> (c % 64)) & 1) ? -1 : 1;
+          ws[j] = std::int32_t(s);
+        }
+        for (std::size_t i = 0; i < m; ++i)
+          for (std::size_t j = 0; j < n; ++j) {
+            std::int64_t s = 0;
+            for (std::size_t c = 0; c < k; ++c)
+              s += std::int64_t(x[i * ldx + c]) * (((w[j * ldw + c / 64] >> (c % 64)) & 1) ? -1 : 1);
+            want[i * ldo + j] = std::int32_t(s);
+          }
+        ++g_checks;
+        fn_of<bitplane_bytes_fn>(v)(x.data(), ldx, w.data(), ldw, ws.data(), out.data(), ldo, m, n, k);
+        if (!same(out, want)) fail(shape_name(v, m, n, k));
+      }
+}
+
 ConvShape conv(std::size_t h, std::size_t w, std::size_t words, std::size_t kh, std::size_t s, std::size_t p) {
   ConvShape c{h, w, words, kh, kh, s, s, p, p, 0, 0};
   c.oh = (h + 2 * p - kh) / s + 1;
@@ -748,6 +779,7 @@ void check_variant(const Variant& v, Rng& rng) {
     case OpId::xnor_gemm_threshold_panels: return check_xnor(v, rng);
     case OpId::int32_affine: return check_int32_affine(v, rng);
     case OpId::bitplane_combine: return check_bitplane_combine(v, rng);
+    case OpId::bitplane_bytes: return check_bitplane_bytes(v, rng);
     case OpId::pack_bit_planes: return check_pack_bit_planes(v, rng);
     case OpId::pack_scaled_ternary: return check_pack_scaled_ternary(v, rng);
     case OpId::im2col_bits:

@@ -105,13 +105,20 @@ bool PackedMlp::logits_pixels(const Target& t, const std::uint8_t* p, std::size_
                               float* out) const {
   if (m == 0) return true;
   const std::size_t n = first_.n, k = first_.k, words = words_for(k), chunks = pixel_panel_chunks(k);
-  std::vector<word_t> planes(bitplanes ? 8 * m * words : 0);
-  if (bitplanes) driver::pack_bit_planes(t, p, m, k, planes.data());
-  const double ns = bitplanes ? driver::xnor_gemm_ns(8 * m, n, words) : driver::uint8_weight_matmul_ns(m, n, k);
+  // bit planes from the pixel bytes where the ISA has no vector popcount (the bytes are the planes)
+  const bool bytes = bitplanes && driver::bitplane_by_bytes(t), packed = bitplanes && !bytes;
+  std::vector<word_t> planes(packed ? 8 * m * words : 0);
+  if (packed) driver::pack_bit_planes(t, p, m, k, planes.data());
+  const double ns = bytes    ? driver::bitplane_bytes_ns(m, n, k)
+                    : packed ? driver::xnor_gemm_ns(8 * m, n, words)
+                             : driver::uint8_weight_matmul_ns(m, n, k);
   std::vector<std::int32_t> dot(m * n);
   const int key = bitplanes ? kPackedMlpBitPlanesKey : kPackedMlpPixelsKey;
   return forward(t, m, key, ns, pixel_t_, out, [&](std::size_t j0, std::size_t j1, float* y) {
-    if (bitplanes)
+    if (bytes)
+      driver::bitplane_bytes(t, p, ldp, first_.w + j0 * words, words, w_sums_.data() + j0, dot.data() + j0, n, m,
+                             j1 - j0, std::int64_t(k));
+    else if (packed)
       driver::bitplane_matmul(t, planes.data(), words, first_.w + j0 * words, words, w_sums_.data() + j0,
                               dot.data() + j0, n, m, j1 - j0, std::int64_t(k));
     else

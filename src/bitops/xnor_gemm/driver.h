@@ -39,10 +39,22 @@ void xnor_gemm_threshold_panels(const Target& t, const word_t* a, std::size_t ld
 // planes of m uint8 pixel rows, plane p of row i at row p * m + i (pack_bit_planes); out (m x n, row
 // stride ldo) = (sum_p (a_{p,i} . b_j) << p + 255 * w_sums[j]) >> 1. The planes' dot products are
 // made and combined (op bitplane_combine) block by block in a per-thread buffer that stays in
-// cache: no 8 x m x n int32 array.
+// cache: no 8 x m x n int32 array. Where bitplane_by_bytes(t), the planes are put back into their
+// pixels' bytes and bitplane_bytes below runs instead.
 void bitplane_matmul(const Target& t, const word_t* a, std::size_t lda, const word_t* b, std::size_t ldb,
                      const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t m, std::size_t n,
                      std::int64_t k);
+
+// Whether the bit-plane first layer runs on `t` from the pixel bytes (op bitplane_bytes: an ISA
+// without vector popcount has its own row; or a test forces one) rather than packed planes.
+bool bitplane_by_bytes(const Target& t);
+
+// The same x . w from the m uint8 pixel rows themselves (rows ldx bytes apart), each pixel's 8
+// planes in its byte (op bitplane_bytes).
+double bitplane_bytes_ns(std::size_t m, std::size_t n, std::size_t k);  // its cost model (one thread)
+void bitplane_bytes(const Target& t, const std::uint8_t* x, std::size_t ldx, const word_t* b, std::size_t ldb,
+                    const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t m, std::size_t n,
+                    std::int64_t k);
 
 // B rows (n, words) -> 8-column panels (xnor_gemm_threshold_panels' layout).
 std::vector<word_t> to_panels(const word_t* b, std::size_t ldb, std::size_t n, std::size_t words);
