@@ -129,16 +129,61 @@ def build_info() -> dict[str, str]:
     return {"version": _bitops.__version__, "flags": _bitops.build_flags}
 
 
-def openblas_spin_note() -> str:
-    """How numpy's OpenBLAS threads wait between calls, as it affects pybitnet's threads."""
+def _openblas_timeout() -> str:
     import os
 
-    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "").strip()
-    if timeout.isdigit() and int(timeout) <= 10:
-        return f"short (OPENBLAS_THREAD_TIMEOUT={timeout}): idle OpenBLAS threads sleep, pybitnet keeps both cores"
+    return os.environ.get("OPENBLAS_THREAD_TIMEOUT", "").strip()
+
+
+def _openblas_spin_short() -> bool:
+    timeout = _openblas_timeout()
+    return timeout.isdigit() and int(timeout) <= 10
+
+
+def openblas_spin_note() -> str:
+    """How numpy's OpenBLAS threads wait between calls, as it affects pybitnet's threads."""
+    if _openblas_spin_short():
+        return (f"short (OPENBLAS_THREAD_TIMEOUT={_openblas_timeout()}): idle OpenBLAS threads sleep, "
+                "pybitnet keeps both cores")
     return ("long (OpenBLAS default): right after a numpy BLAS call its idle threads spin for ~0.1 s and can hold "
             "the core a second pybitnet thread needs; import pybitnet before numpy, or set "
             "OPENBLAS_THREAD_TIMEOUT=4, to avoid it")
+
+
+def blas_spin_slows_threads() -> bool:
+    """True when numpy's OpenBLAS keeps its default long spin (numpy was imported before pybitnet,
+    and ``OPENBLAS_THREAD_TIMEOUT`` is not set short) while both it and pybitnet run more than one
+    thread: after every BLAS call OpenBLAS's idle threads then hold the cores pybitnet's workers
+    need. False where threadpoolctl, which tells OpenBLAS's thread count, is not installed."""
+    if _openblas_spin_short() or get_num_threads() < 2:
+        return False
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return False
+    return any(i.get("internal_api") == "openblas" and i.get("num_threads", 1) > 1 for i in threadpool_info())
+
+
+_warned_blas_spin = False
+
+
+def warn_if_blas_spin_slows_threads(stacklevel: int = 2) -> bool:
+    """Warn (a RuntimeWarning, once per process) when :func:`blas_spin_slows_threads`; returns whether
+    it holds. Training calls it: a BNN MNIST step that alternates pybitnet's kernels with numpy's
+    BLAS ran as slowly on 2 threads as on 1 with numpy imported first (68 ms, Zen 5 VM), against 46
+    ms with pybitnet imported first (docs/KERNELS.md, "Threads")."""
+    global _warned_blas_spin
+    slow = blas_spin_slows_threads()
+    if slow and not _warned_blas_spin:
+        import warnings
+
+        _warned_blas_spin = True
+        warnings.warn("numpy was imported before pybitnet: its OpenBLAS threads spin for ~0.1 s after every BLAS "
+                      "call and hold the core pybitnet's second thread needs (a BNN training step on 2 threads "
+                      "measured as slow as on 1). Import pybitnet before numpy (it then shortens the spin), or start "
+                      "Python with OPENBLAS_THREAD_TIMEOUT=4 in the environment.",
+                      RuntimeWarning, stacklevel=stacklevel + 1)
+    return slow
 
 
 @contextlib.contextmanager

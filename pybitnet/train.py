@@ -16,7 +16,7 @@ import numpy as np
 from . import checkpoint, distributed, recipes
 from .nn import recompute_statistics
 from .opcount import count_ops
-from .runtime import reuse_memory
+from .runtime import reuse_memory, warn_if_blas_spin_slows_threads
 
 try:
     from tqdm.auto import tqdm
@@ -157,6 +157,7 @@ class Trainer:
         beyond them extends the run with the schedule continued by its own formula (the
         exponential decay keeps its per-epoch factor, the step decay keeps halving)."""
         target = epochs or self.recipe.epochs
+        warn_if_blas_spin_slows_threads()
         if self.is_root:
             self.out.mkdir(parents=True, exist_ok=True)
         if self.comm is not None:

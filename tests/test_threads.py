@@ -111,6 +111,36 @@ def test_openblas_spin_policy(code, env, expected):
     assert out.stdout.strip() == expected, out.stderr
 
 
+@pytest.mark.parametrize("first", ["numpy", "pybitnet"])
+def test_blas_spin_warning(first):
+    """numpy imported first keeps OpenBLAS's long spin: with both pools on 2 threads, training warns once
+    (pybitnet.runtime.warn_if_blas_spin_slows_threads); imported after pybitnet, nothing to warn about."""
+    pytest.importorskip("threadpoolctl")
+    base = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "PYBITNET_OPENBLAS_SPIN",
+                                                             "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    other = "pybitnet" if first == "numpy" else "numpy"
+    code = f"""
+import {first}, {other}, warnings
+import numpy as np
+from threadpoolctl import threadpool_limits
+import pybitnet
+pybitnet.set_num_threads(2)
+with threadpool_limits(2, user_api="blas"), warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    a = pybitnet.runtime.warn_if_blas_spin_slows_threads()
+    b = pybitnet.runtime.warn_if_blas_spin_slows_threads()
+    openblas = any(i["internal_api"] == "openblas" for i in __import__("threadpoolctl").threadpool_info())
+print(a, b, len(caught), openblas)
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=base, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    a, b, n, openblas = out.stdout.split()
+    if openblas != "True":
+        pytest.skip("numpy's BLAS is not OpenBLAS here")
+    want = first == "numpy"
+    assert (a, b, n) == (str(want), str(want), "1" if want else "0"), out.stdout
+
+
 # The cost model (threads.h), driven by scripted wall times: _simulate_thread_plan plans and records calls of
 # a key no op uses, each taking cost x its estimate, and returns which calls were planned to split.
 WORK_NS = 1e6  # 1 ms: above the inline-only bound
