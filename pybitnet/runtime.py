@@ -178,10 +178,11 @@ def warn_if_blas_spin_slows_threads(stacklevel: int = 2) -> bool:
         import warnings
 
         _warned_blas_spin = True
-        warnings.warn("numpy was imported before pybitnet: its OpenBLAS threads spin for ~0.1 s after every BLAS "
-                      "call and hold the core pybitnet's second thread needs (a BNN training step on 2 threads "
-                      "measured as slow as on 1). Import pybitnet before numpy (it then shortens the spin), or start "
-                      "Python with OPENBLAS_THREAD_TIMEOUT=4 in the environment.",
+        warnings.warn("numpy's OpenBLAS keeps its default idle spin (numpy was imported before pybitnet, or "
+                      "PYBITNET_OPENBLAS_SPIN=keep): its threads spin for ~0.1 s after every BLAS call and hold "
+                      "the core pybitnet's second thread needs (a BNN training step on 2 threads measured as slow "
+                      "as on 1). Import pybitnet before numpy (it then shortens the spin), or start Python with "
+                      "OPENBLAS_THREAD_TIMEOUT=4 in the environment.",
                       RuntimeWarning, stacklevel=stacklevel + 1)
     return slow
 
