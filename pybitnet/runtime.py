@@ -46,8 +46,10 @@ def active_kernels() -> dict[str, dict[str, object]]:
     {'m >= 16 && k >= 128': 'binary_weight_matmul_t_lut__avx512', 'otherwise': 'binary_weight_matmul_t__avx512'}
 
     An op with no variant of its own at the active ISA runs the next lower
-    ISA's (the variant's name says which). ``binary_conv2d_threshold`` is a
-    composite: its entry names the kernels its driver runs.
+    ISA's (the variant's name says which). ``binary_conv2d_threshold`` and
+    ``bitplane_matmul`` (the bit-plane first layer: the XNOR GEMM of packed
+    planes + ``bitplane_combine``, or, without vector popcount, ``bitplane_bytes``)
+    are composites: their entries name the kernels their drivers run.
     """
     avail = available_isas()
     return {op: {"variants": {when: name for when, name, _ in classes}, "available": avail}

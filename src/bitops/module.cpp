@@ -9,6 +9,7 @@
 
 #include "bind_util.h"
 #include "conv/driver.h"
+#include "xnor_gemm/driver.h"
 #include "threads.h"
 
 #ifndef PYBITNET_VERSION
@@ -87,6 +88,9 @@ PYBIND11_MODULE(_bitops, m) {
     py::list conv;  // a composite op: what its driver runs (conv/driver.h)
     conv.append(py::make_tuple("any shape", driver::binary_conv2d_plan(target), isa_name(target)));
     out["binary_conv2d_threshold"] = conv;
+    py::list planes;  // the bit-plane first layer: packed planes or their pixel bytes (xnor_gemm/driver.h)
+    planes.append(py::make_tuple("any shape", driver::bitplane_matmul_plan(target), isa_name(target)));
+    out["bitplane_matmul"] = planes;
     return out;
   }, py::arg("isa") = "",
         "Per op, the variants that run at this ISA: (shape condition, variant, its ISA), in the order tried.");

@@ -114,6 +114,13 @@ void xnor_gemm_threshold(const Target& t, const word_t* a, std::size_t lda, cons
            });
 }
 
+std::string bitplane_matmul_plan(Isa isa) {
+  const Target t{isa, -1};
+  if (bitplane_by_bytes(t)) return peek(OpId::bitplane_bytes, t, {100, 4096, 784}).name;
+  return std::string(peek(OpId::xnor_gemm, t, {800, 4096, 784}).name) + " + " +
+         peek(OpId::bitplane_combine, t, {100, 4096, 784}).name;
+}
+
 double bitplane_bytes_ns(std::size_t m, std::size_t n, std::size_t k) {
   return double(m) * double(n) * double((k + 31) / 32) * kNsPerPixelVector;
 }

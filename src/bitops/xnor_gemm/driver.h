@@ -45,6 +45,10 @@ void bitplane_matmul(const Target& t, const word_t* a, std::size_t lda, const wo
                      const std::int32_t* w_sums, std::int32_t* out, std::size_t ldo, std::size_t m, std::size_t n,
                      std::int64_t k);
 
+// What bitplane_matmul runs at `isa` (pybitnet.active_kernels(): "bitplane_matmul"): the bytes
+// variant, or the XNOR GEMM of the planes + the combine, named for the MNIST first layer's shape.
+std::string bitplane_matmul_plan(Isa isa);
+
 // Whether the bit-plane first layer runs on `t` from the pixel bytes (op bitplane_bytes: an ISA
 // without vector popcount has its own row; or a test forces one) rather than packed planes.
 bool bitplane_by_bytes(const Target& t);
