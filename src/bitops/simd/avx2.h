@@ -3,7 +3,8 @@
 // last vector, and lane masks from packed bits. AVX2 has no mask registers: a
 // mask is a vector of all-ones/all-zeros lanes, from a table that turns a byte
 // of packed bits into 8 lanes (8 KiB, stays in L1), so "add x where the bit is
-// set" is one and + one add, with no multiply. Include only in __avx2 files;
+// set" is one and + one add, with no multiply; bits_to_bytes spreads 32 bits to
+// 32 byte masks. Include only in __avx2 files;
 // everything is internal (static / anonymous namespace, no std:: templates).
 #pragma once
 
@@ -24,6 +25,15 @@ struct ByteMaskTable {
   }
 };
 constexpr ByteMaskTable kByteMasks{};
+
+// Bytes 0..31 of the result are 0xFF where bits 0..31 of `bits` are set.
+PBN_INLINE __m256i bits_to_bytes(std::uint32_t bits) {
+  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(std::int64_t(0x8040201008040201ull));
+  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)), spread), bit);
+  return _mm256_cmpeq_epi8(v, bit);
+}
 
 struct Avx2 {
   static constexpr int kLanes = 8;

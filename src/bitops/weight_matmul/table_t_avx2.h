@@ -15,19 +15,11 @@
 
 #include <immintrin.h>
 
+#include "../simd/avx2.h"
 #include "table_t.h"
 
 namespace pbn {
 namespace {
-
-// Bytes 0..31 of the result are 0xFF where bits 0..31 of `bits` are set.
-PBN_INLINE __m256i bits_to_bytes(std::uint32_t bits) {
-  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
-                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-  const __m256i bit = _mm256_set1_epi64x(std::int64_t(0x8040201008040201ull));
-  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)), spread), bit);
-  return _mm256_cmpeq_epi8(v, bit);
-}
 
 template <bool kTernary>
 struct Avx2Tables {

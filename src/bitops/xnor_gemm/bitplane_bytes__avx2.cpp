@@ -5,13 +5,14 @@
 // one vpsadbw of 32 pixels against those bytes sums |x - 0| = x or |x - 255| = x ^ 255 = the
 // pixel's 8 planes XNORed with the weight, each plane's bit weighted 2^p by its place in the byte:
 // 32 pairs per vpsadbw + vpaddq. out = that sum - 255 * (number of -1 weights) = x . w exactly.
-// 100 x 784 -> 4096 on one Zen 5 core: see docs/KERNELS.md.
+// 100 x 784 -> 4096 on one Zen 5 core: 6.2-6.7 -> 2.0 ms (docs/INFERENCE.md, "First layer").
 #include <immintrin.h>
 
 #include <cstring>
 
 #include "../kernels.h"
 #include "../scratch.h"
+#include "../simd/avx2.h"
 #include "../tail.h"
 
 namespace pbn {
@@ -23,15 +24,6 @@ constexpr std::size_t kWeightRows = 32;   // weight rows spread per block: 32 x 
 constexpr int kMR = 4, kNR = 2;           // pixel rows x weight rows per tile: 8 accumulators
 
 thread_local ThreadBuffer t_bytes;  // the pixel rows of a pass, then the spread weight rows of a block
-
-// 32 weight bits -> 32 bytes, 0xFF where the bit is set (a -1 weight).
-PBN_INLINE __m256i spread_bits(std::uint32_t bits) {
-  const __m256i v = _mm256_set1_epi32(int(bits));
-  const __m256i bytes = _mm256_shuffle_epi8(
-      v, _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const __m256i sel = _mm256_set1_epi64x(std::int64_t(0x8040201008040201ull));
-  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, sel), sel);
-}
 
 // MR pixel rows against NR spread weight rows over `vectors` vectors: the byte sums per pair.
 template <int MR, int NR>
@@ -84,7 +76,7 @@ void bitplane_bytes__avx2(const std::uint8_t* x, std::size_t ldx, const word_t* 
         const word_t* row = w + (j0 + j) * ldw;
         for (std::size_t v = 0; v < vectors; ++v)
           _mm256_store_si256(reinterpret_cast<__m256i*>(wb + j * ld + v * kVector),
-                             spread_bits(std::uint32_t(row[v / 2] >> (32 * (v % 2)))));
+                             bits_to_bytes(std::uint32_t(row[v / 2] >> (32 * (v % 2)))));
       }
       const auto finish = [&](std::size_t i, std::size_t j, int mr, int nr, const std::int64_t (&s)[kMR][kNR]) {
         for (int a = 0; a < mr; ++a)
