@@ -8,8 +8,8 @@ the ceilings measured on that machine beside it:
 Every ratio is timed side by side in this one process (medians of interleaved rounds:
 pybitnet, its baseline, pybitnet, ...), so load from other jobs hits both sides alike; on a
 shared machine absolute times are noisy, ratios less so. The ceilings come from two small
-probes compiled with g++ -O3 into build/: scripts/xnor_loop_peak.cpp (the AVX-512
-XNOR-popcount loop on L1-resident data) and scripts/read_bandwidth.cpp (one core reading a
+probes compiled with g++ -O3 into build/: scripts/xnor_loop_peak.cpp (the XNOR-popcount
+loop on L1-resident data: vpopcntq with AVX-512 VPOPCNTDQ, else AVX2's vpshufb nibble counts) and scripts/read_bandwidth.cpp (one core reading a
 region once, warm or after a flush). Rows:
 
 1. BNN 784-4096x3-10 MNIST training, batch 100, Adam: pybitnet's step vs the same net in
@@ -134,18 +134,22 @@ def load_average() -> str:
 
 
 def build_probe(name: str) -> Tuple[Optional[Path], str]:
-    """(build/<name>, "") compiled from scripts/<name>.cpp with g++ -O3 and this CPU's flags
-    (rebuilt when the source is newer), or (None, why not)."""
-    src, exe = ROOT / "scripts" / f"{name}.cpp", BUILD / name
+    """(build/<name>-<isa>, "") compiled from scripts/<name>.cpp with g++ -O3 and the ISA's flags
+    (rebuilt when the source is newer), or (None, why not). xnor_loop_peak takes the ISA
+    pybitnet runs (PYBITNET_ISA included), so row 6 holds each kernel to its own loop; the
+    read probe takes the CPU's widest vectors."""
     flags = cpu_flags()
     if name == "xnor_loop_peak":
-        if not {"avx512f", "avx512_vpopcntdq"} <= flags:
-            return None, "this CPU has no AVX-512 VPOPCNTDQ (the probe's loop)"
-        isa = ["-mavx512f", "-mavx512vpopcntdq"]
+        tag = pybitnet.isa()
+        isa = {"avx512": ["-mavx512f", "-mavx512vpopcntdq"], "avx2": ["-mavx2"]}.get(tag)
+        if isa is None:
+            return None, f"the probe has no {tag} loop (AVX-512 VPOPCNTDQ and AVX2 only)"
     else:
-        isa = ["-mavx512f"] if "avx512f" in flags else ["-mavx2"] if "avx2" in flags else []
-        if not isa:
+        tag = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else ""
+        isa = {"avx512": ["-mavx512f"], "avx2": ["-mavx2"]}.get(tag)
+        if isa is None:
             return None, "this CPU has neither AVX-512 nor AVX2"
+    src, exe = ROOT / "scripts" / f"{name}.cpp", BUILD / f"{name}-{tag}"
     if exe.exists() and exe.stat().st_mtime >= src.stat().st_mtime:
         return exe, ""
     gxx = shutil.which("g++")
@@ -421,6 +425,8 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
                             ">= 25 GB/s of packed weights", (gbs >= 25) if plan.judged else None, limit + net))
     m = plan.gemm_m
     a = pybitnet.pack_signs(bench.random_pm((m, k), 1))
+    peak_loop = {"avx512": "vpopcntq, 2x8 accumulators",
+                 "avx2": "vpshufb nibble counts, best of 3 tilings"}.get(pybitnet.isa(), "")
     macs = m * k * k
     for n in plan.threads:
         use_threads(n)
@@ -444,7 +450,7 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
                         f"{100 * share:.1f} % ({rate:.2f} T bit-MAC/s, {1e3 * t:.2f} ms)",
                         ">= 90 % of scripts/xnor_loop_peak.cpp" + ("" if n == 1 else " (information)"),
                         (share >= 0.9) if (plan.judged and n == 1) else None,
-                        f"xnor_loop_peak ({copies}, L1-resident, 16 accumulators): {peak:.2f} T bit-MAC/s; "
+                        f"xnor_loop_peak ({copies}, L1-resident, {peak_loop}): {peak:.2f} T bit-MAC/s; "
                         f"the best of {plan.gemm_rounds} rounds alternating probe and kernel (kernel: median "
                         f"of 5 calls per round), the probe's median {float(np.median(peaks)):.2f}"))
     return rows

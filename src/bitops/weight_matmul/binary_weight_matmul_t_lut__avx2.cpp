@@ -1,5 +1,5 @@
 // binary_weight_matmul_t on AVX2 for 16+ rows of g (variants.inc): z = g @ sign(W)
-// by table lookup, three rows of W per 8-entry vpermps table (table_t_avx2.h).
+// by table lookup, two rows of W per 4-entry vpermilps table (table_t_avx2.h).
 #include "table_t_avx2.h"
 
 namespace pbn {

@@ -1,16 +1,26 @@
 // The AVX2 tables of the transposed weight matmul (the loop nest: table_t.h).
-// vpermps picks one of 8 floats per lane, so W's rows are taken three at a time:
-//   binary:  the 8 signed sums ±g[i,j0] ±g[i,j1] ±g[i,j2] (in the reference's
-//            order), indexed by the three sign bits: one vpermps + one add per
-//            3 weight rows x 8 columns;
-//   ternary: the 8 subset sums of g[i,j0], g[i,j1], g[i,j2], looked up twice,
-//            by the +1 digits and by the -1 digits: add the one, subtract the
-//            other (zero digits in neither: their terms are skipped, as the
-//            reference skips them). The two 3-bit indices share a byte
-//            (+1 in bits 0-2, which vpermps reads, -1 in bits 4-6).
+//   binary:  vpermilps picks one of 4 floats per 128-bit lane (the table sits in
+//            both lanes), so W's rows are taken two at a time: the 4 signed sums
+//            ±g[i,j0] ±g[i,j1] (in the reference's order), indexed by the two sign
+//            bits: one vpermilps + one add per 2 weight rows x 8 columns.
+//   ternary: vpermps picks one of 8 floats per lane, so W's rows are taken three
+//            at a time: the 8 subset sums of g[i,j0], g[i,j1], g[i,j2], looked up
+//            twice, by the +1 digits and by the -1 digits: add the one, subtract
+//            the other (zero digits in neither: their terms are skipped, as the
+//            reference skips them). The two 3-bit indices share a byte (+1 in
+//            bits 0-2, which vpermps reads, -1 in bits 4-6).
+// Why two policies: on Zen 2/3 a lane-crossing vpermps issues about one per 2
+// cycles where vpermilps issues two per cycle (Zen 3, a lookup + add loop from
+// L1: 0.69 vs 0.27 ns per lookup). Binary 100x4096x4096, 1 thread: 3-row vpermps
+// tables 50-53 ms (dx) / 60-61 ms (dW), 2-row vpermilps 35-37 / 44-45 ms; ternary
+// the other way, 66 / 75-76 ms vs 78 / 84 ms. On Intel before Ice Lake both
+// permutes take the one shuffle port, where 3 rows per lookup would win (not
+// measured here).
 // Indices: each word of bits becomes 64 bytes by a broadcast, a byte shuffle and a
-// compare. 4 rows of g x 2 8-wide column blocks of accumulators per pass; 128
-// groups per block (16 KiB of tables).
+// compare. kRows rows of g x 2 8-wide column blocks of accumulators per pass (6
+// binary; 4 ternary, whose two index vectors per block would spill at 6); 128
+// groups per block (kRows x 4 KiB of tables). Full column blocks load and store z
+// plainly: vmaskmovps stores are slow on Zen 2/3 (dW 100x4096x4096: 103-110 -> 61 ms).
 #pragma once
 
 #include <immintrin.h>
@@ -23,11 +33,15 @@ namespace {
 
 template <bool kTernary>
 struct Avx2Tables {
-  static constexpr std::size_t kRows = 4, kCols = 2, kGroups = 128, kGroupRows = 3;
-  static constexpr std::size_t kTableFloats = 8, kPassCols = 8 * kCols;
+  static constexpr std::size_t kRows = kTernary ? 4 : 6, kCols = 2, kGroups = 128, kGroupRows = kTernary ? 3 : 2;
+  static constexpr std::size_t kTableFloats = 8, kPassCols = 8 * kCols;  // binary: 4 entries, in both lanes
+  static PBN_INLINE __m256 lookup(__m256 t, __m256i ix) {
+    if constexpr (kTernary) return _mm256_permutevar8x32_ps(t, ix);  // reads bits 0-2 only
+    return _mm256_permutevar_ps(t, ix);                               // reads bits 0-1 only
+  }
 
-  // idx[(g - g0) * ld + c]: binary, the sign bits of rows 3g..3g+2 at column c (row 3g in bit 0);
-  // ternary, their +1 bits in bits 0-2 and their -1 bits in bits 4-6. Rows past n: 0.
+  // idx[(g - g0) * ld + c]: binary, the sign bits of rows 2g, 2g+1 at column c (row 2g in bit 0);
+  // ternary, rows 3g..3g+2: their +1 bits in bits 0-2 and their -1 bits in bits 4-6. Rows past n: 0.
   static void build_indices(const word_t* s, std::size_t lds, const word_t* nz, std::size_t ldnz, std::size_t n,
                             std::size_t k, std::size_t g0, std::size_t g1, std::uint8_t* idx, std::size_t ld) {
     const std::size_t words = words_for(k);
@@ -49,13 +63,13 @@ struct Avx2Tables {
         }
   }
 
-  // tab[(r * kGroups + (g - g0)) * 8 + e]: entry e has bit b set where row b of the group is
+  // tab[(r * kGroups + (g - g0)) * 8 + l], lane l's entry e = l (ternary) or l % 4 (binary): e has bit b set where row b of the group is
   // subtracted (binary) or taken (ternary). Rows past n add g = 0.
   static void build_tables(const float* g, std::size_t ldg, std::size_t n, std::size_t i, std::size_t rows,
                            std::size_t g0, std::size_t g1, float* tab) {
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256 pick[3];  // all-ones lanes whose entry has bit b set
-    for (int b = 0; b < 3; ++b)
+    const __m256i lanes = kTernary ? _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7) : _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3);
+    __m256 pick[kGroupRows];  // all-ones lanes whose entry has bit b set
+    for (int b = 0; b < int(kGroupRows); ++b)
       pick[b] = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(lanes, _mm256_set1_epi32(1 << b)),
                                                        _mm256_set1_epi32(1 << b)));
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -63,7 +77,7 @@ struct Avx2Tables {
       const float* row = g + (i + r) * ldg;
       for (std::size_t grp = g0; grp < g1; ++grp) {
         __m256 acc = _mm256_setzero_ps();
-        for (int b = 0; b < 3; ++b) {
+        for (int b = 0; b < int(kGroupRows); ++b) {
           const std::size_t j = kGroupRows * grp + std::size_t(b);
           const __m256 v = _mm256_set1_ps(j < n ? row[j] : 0.0f);
           // binary: -v where the bit is set; ternary: v there, +0 elsewhere (never 0 * Inf)
@@ -86,12 +100,14 @@ struct Avx2Tables {
     for (std::size_t c = 0; c < k; c += 8 * kCols) {
       __m256i m[kCols];
       for (std::size_t q = 0; q < kCols; ++q) m[q] = tail_mask(k, c + 8 * q);
+      const bool whole = c + 8 * kCols <= k;  // vmaskmovps stores are slow on Zen 2/3: masks at the tail only
       __m256 acc[R][kCols];
 #pragma GCC unroll 8
       for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 2
         for (std::size_t q = 0; q < kCols; ++q)
-          acc[r][q] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(z + r * ldz + c + 8 * q, m[q]);
+          acc[r][q] = first ? _mm256_setzero_ps()
+                      : whole ? _mm256_loadu_ps(z + r * ldz + c + 8 * q) : _mm256_maskload_ps(z + r * ldz + c + 8 * q, m[q]);
       for (std::size_t grp = 0; grp < groups; ++grp) {
         __m256i ix[kCols], in[kCols];
 #pragma GCC unroll 2
@@ -104,15 +120,20 @@ struct Avx2Tables {
           const __m256 t = _mm256_load_ps(tab + (r * kGroups + grp) * kTableFloats);
 #pragma GCC unroll 2
           for (std::size_t q = 0; q < kCols; ++q) {
-            acc[r][q] = _mm256_add_ps(acc[r][q], _mm256_permutevar8x32_ps(t, ix[q]));  // reads bits 0-2 only
-            if constexpr (kTernary) acc[r][q] = _mm256_sub_ps(acc[r][q], _mm256_permutevar8x32_ps(t, in[q]));
+            acc[r][q] = _mm256_add_ps(acc[r][q], lookup(t, ix[q]));
+            if constexpr (kTernary) acc[r][q] = _mm256_sub_ps(acc[r][q], lookup(t, in[q]));
           }
         }
       }
 #pragma GCC unroll 8
       for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 2
-        for (std::size_t q = 0; q < kCols; ++q) _mm256_maskstore_ps(z + r * ldz + c + 8 * q, m[q], acc[r][q]);
+        for (std::size_t q = 0; q < kCols; ++q) {
+          if (whole)
+            _mm256_storeu_ps(z + r * ldz + c + 8 * q, acc[r][q]);
+          else
+            _mm256_maskstore_ps(z + r * ldz + c + 8 * q, m[q], acc[r][q]);
+        }
     }
   }
 };
