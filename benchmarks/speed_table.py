@@ -426,7 +426,7 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
     m = plan.gemm_m
     a = pybitnet.pack_signs(bench.random_pm((m, k), 1))
     peak_loop = {"avx512": "vpopcntq, 2x8 accumulators",
-                 "avx2": "vpshufb nibble counts, best of 3 tilings"}.get(pybitnet.isa(), "")
+                 "avx2": "vpshufb nibble counts, best of 3 tilings and the vector + scalar panel loop"}.get(pybitnet.isa(), "")
     macs = m * k * k
     for n in plan.threads:
         use_threads(n)
