@@ -9,8 +9,9 @@ Every ratio is timed side by side in this one process (medians of interleaved ro
 pybitnet, its baseline, pybitnet, ...), so load from other jobs hits both sides alike; on a
 shared machine absolute times are noisy, ratios less so. The ceilings come from two small
 probes compiled with g++ -O3 into build/: scripts/xnor_loop_peak.cpp (the XNOR-popcount
-loop on L1-resident data: vpopcntq with AVX-512 VPOPCNTDQ, else AVX2's vpshufb nibble counts) and scripts/read_bandwidth.cpp (one core reading a
-region once, warm or after a flush). Rows:
+loop on L1-resident data in the ISA pybitnet runs: vpopcntq with AVX-512 VPOPCNTDQ, AVX2's
+vpshufb nibble counts) and scripts/read_bandwidth.cpp (one core reading a region once, warm
+or after a flush). Rows:
 
 1. BNN 784-4096x3-10 MNIST training, batch 100, Adam: pybitnet's step vs the same net in
    PyTorch float32 (pybitnet.profiling.torch_training_step) on 1 thread, and pybitnet on 2
@@ -426,7 +427,8 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
     m = plan.gemm_m
     a = pybitnet.pack_signs(bench.random_pm((m, k), 1))
     peak_loop = {"avx512": "vpopcntq, 2x8 accumulators",
-                 "avx2": "vpshufb nibble counts, best of 3 tilings and the vector + scalar panel loop"}.get(pybitnet.isa(), "")
+                 "avx2": "vpshufb nibble counts, best of 3 tilings and the vector + scalar panel loop",
+                 }.get(pybitnet.isa(), "")
     macs = m * k * k
     for n in plan.threads:
         use_threads(n)

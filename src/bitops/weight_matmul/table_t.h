@@ -1,10 +1,11 @@
 // The transposed weight matmul by table lookup, z = g @ W (W binary or ternary),
 // with no multiplication: the loop nest, written once over an ISA's table policy
 // `T` (table_t_avx512.h: 32-entry vpermt2ps tables; table_t_avx2.h: 4-entry
-// vpermilps tables, binary, or 8-entry vpermps, ternary). W's rows are taken T::kGroupRows at a time; for each row of
-// g, T builds the table of the signed sums those rows can need, and W's digits
-// at a column are the index of the sum that column takes (one lookup + one add
-// per group and vector of columns, where a masked add covers one row).
+// vpermilps tables, binary, or 8-entry vpermps, ternary). W's rows are taken
+// T::kGroupRows at a time; for each row of g, T builds the table of the signed
+// sums those rows can need, and W's digits at a column are the index of the sum
+// that column takes (one lookup + one add per group and vector of columns, where
+// a masked add covers one row).
 //
 // Groups are the outer loop: their indices are built per block of T::kGroups
 // (in L2) and serve every row of g, so a conv weight gradient (n = N*OH*OW:

@@ -11,16 +11,17 @@
 //            bits 0-2, which vpermps reads, -1 in bits 4-6).
 // Why two policies: on Zen 2/3 a lane-crossing vpermps issues about one per 2
 // cycles where vpermilps issues two per cycle (Zen 3, a lookup + add loop from
-// L1: 0.69 vs 0.27 ns per lookup). Binary 100x4096x4096, 1 thread: 3-row vpermps
-// tables 50-53 ms (dx) / 60-61 ms (dW), 2-row vpermilps 35-37 / 44-45 ms; ternary
-// the other way, 66 / 75-76 ms vs 78 / 84 ms. On Intel before Ice Lake both
-// permutes take the one shuffle port, where 3 rows per lookup would win (not
-// measured here).
+// L1: 0.69 vs 0.27 ns per lookup). Zen 3, 1 thread, with the plain stores below:
+// binary g @ sign(W) 100x4096x4096 50-53 ms with 3-row vpermps tables, 35-37 with
+// 2-row vpermilps ones; ternary the other way (66-68 vs 68-83 ms, 4 or 6 rows of
+// g). On Intel before Ice Lake both permutes take the one shuffle port, where 3
+// rows per lookup would win (not measured here).
 // Indices: each word of bits becomes 64 bytes by a broadcast, a byte shuffle and a
 // compare. kRows rows of g x 2 8-wide column blocks of accumulators per pass (6
 // binary; 4 ternary, whose two index vectors per block would spill at 6); 128
 // groups per block (kRows x 4 KiB of tables). Full column blocks load and store z
-// plainly: vmaskmovps stores are slow on Zen 2/3 (dW 100x4096x4096: 103-110 -> 61 ms).
+// plainly: vmaskmovps stores are slow on Zen 2/3 (binary dW 4096x100x4096 with
+// vpermps tables: 103-110 -> 60-61 ms).
 #pragma once
 
 #include <immintrin.h>
@@ -63,11 +64,13 @@ struct Avx2Tables {
         }
   }
 
-  // tab[(r * kGroups + (g - g0)) * 8 + l], lane l's entry e = l (ternary) or l % 4 (binary): e has bit b set where row b of the group is
-  // subtracted (binary) or taken (ternary). Rows past n add g = 0.
+  // tab[(r * kGroups + (g - g0)) * 8 + l]: lane l holds entry e = l (ternary) or l % 4 (binary), and
+  // e has bit b set where row b of the group is subtracted (binary) or taken (ternary). Rows past n
+  // add g = 0.
   static void build_tables(const float* g, std::size_t ldg, std::size_t n, std::size_t i, std::size_t rows,
                            std::size_t g0, std::size_t g1, float* tab) {
-    const __m256i lanes = kTernary ? _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7) : _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3);
+    const __m256i lanes =
+        kTernary ? _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7) : _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3);
     __m256 pick[kGroupRows];  // all-ones lanes whose entry has bit b set
     for (int b = 0; b < int(kGroupRows); ++b)
       pick[b] = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(lanes, _mm256_set1_epi32(1 << b)),
@@ -106,8 +109,9 @@ struct Avx2Tables {
       for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 2
         for (std::size_t q = 0; q < kCols; ++q)
-          acc[r][q] = first ? _mm256_setzero_ps()
-                      : whole ? _mm256_loadu_ps(z + r * ldz + c + 8 * q) : _mm256_maskload_ps(z + r * ldz + c + 8 * q, m[q]);
+          acc[r][q] = first   ? _mm256_setzero_ps()
+                      : whole ? _mm256_loadu_ps(z + r * ldz + c + 8 * q)
+                              : _mm256_maskload_ps(z + r * ldz + c + 8 * q, m[q]);
       for (std::size_t grp = 0; grp < groups; ++grp) {
         __m256i ix[kCols], in[kCols];
 #pragma GCC unroll 2
