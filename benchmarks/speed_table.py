@@ -166,17 +166,18 @@ def build_probe(name: str) -> Tuple[Optional[Path], str]:
     return exe, ""
 
 
-def xnor_peak(exe: Path, copies: int = 1) -> float:
-    """T bit-MAC/s of the XNOR loop probe, summed over `copies` processes started together."""
+def xnor_peak(exe: Path, copies: int = 1) -> Tuple[float, str]:
+    """T bit-MAC/s of the XNOR loop probe, summed over `copies` processes started together, and
+    the loop it ran as the probe names it."""
     procs = [subprocess.Popen([str(exe)], stdout=subprocess.PIPE, text=True) for _ in range(copies)]
-    total = 0.0
+    total, loop = 0.0, ""
     for p in procs:
         out, _ = p.communicate()
-        m = re.search(r"\(([\d.]+) T bit-MAC/s", out)
+        m = re.search(r"\(([\d.]+) T bit-MAC/s; (.+); checksum", out)
         if p.returncode or not m:
             raise RuntimeError(f"{exe} printed {out!r}")
-        total += float(m.group(1))
-    return total
+        total, loop = total + float(m.group(1)), m.group(2)
+    return total, loop
 
 
 def read_bandwidth(exe: Path, nbytes: int, mode: str, passes: int, flush_mib: int) -> Tuple[float, float]:
@@ -232,8 +233,8 @@ def second_core(peak_exe: Optional[Path]) -> str:
     probe started together, against one alone (2.00x on an idle 2-core machine)."""
     if peak_exe is None:
         return "not measured (no XNOR loop probe)"
-    solo = max(xnor_peak(peak_exe), xnor_peak(peak_exe))  # load only slows it: the best is the core's own
-    pair = xnor_peak(peak_exe, 2)
+    solo = max(xnor_peak(peak_exe)[0], xnor_peak(peak_exe)[0])  # load only slows it: the best is the core's own
+    pair = xnor_peak(peak_exe, 2)[0]
     return (f"two copies of the XNOR loop probe together ran {pair / solo:.2f}x the best of two runs alone "
             f"({pair:.2f} vs {solo:.2f} T bit-MAC/s; 2.00x = a free second core)")
 
@@ -426,16 +427,14 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
                             ">= 25 GB/s of packed weights", (gbs >= 25) if plan.judged else None, limit + net))
     m = plan.gemm_m
     a = pybitnet.pack_signs(bench.random_pm((m, k), 1))
-    peak_loop = {"avx512": "vpopcntq, 2x8 accumulators",
-                 "avx2": "vpshufb nibble counts, best of 3 tilings and the vector + scalar panel loop",
-                 }.get(pybitnet.isa(), "")
     macs = m * k * k
     for n in plan.threads:
         use_threads(n)
-        gemm_t, peaks = [], []
+        gemm_t, peaks, peak_loop = [], [], ""
         for _ in range(plan.gemm_rounds):  # alternate: the probe, then the kernel
             if peak_exe is not None:
-                peaks.append(xnor_peak(peak_exe, n))
+                probe_rate, peak_loop = xnor_peak(peak_exe, n)
+                peaks.append(probe_rate)
             gemm_t.append(median_time(lambda: _bitops.xnor_gemm(a, b, k, isa), 5, 1))
         # best round of each: load only slows either, and the probe's 0.1 s runs are preempted more
         # often than the kernel's ms calls, so medians would flatter the kernel

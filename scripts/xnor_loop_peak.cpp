@@ -55,12 +55,22 @@ const char* const kLoop = "AVX2 vpshufb nibble counts, best of 1x4 / 2x2 / 1x8 t
 
 constexpr int kSteps = 31;  // byte counters hold 31 steps of at most 8
 
+// Each byte's popcount by two 16-entry lookups, of its low and its high nibble.
+struct NibbleCounts {
+  __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+                                 3, 3, 4);
+  __m256i low = _mm256_set1_epi8(0x0f);
+  __m256i operator()(__m256i v) const {
+    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                           _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+  }
+};
+
 template <int MR, int NR>
 __attribute__((noinline)) double tile_rate(  // each tiling its own loop: inlined, 1x4 lost ~15 %
     long reps, long long& checksum) {
-  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2,
-                                       2, 3, 2, 3, 3, 4);
-  const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+  const NibbleCounts count;
+  const __m256i zero = _mm256_setzero_si256();
   constexpr int kSpan = 4 * kSteps * (kWords / (4 * kSteps));  // whole blocks of 31 steps: 496 words
   __m256i acc[MR][NR];
   for (auto& row : acc)
@@ -80,10 +90,7 @@ __attribute__((noinline)) double tile_rate(  // each tiling its own loop: inline
           const __m256i vb = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + j * kWords + s));
 #pragma GCC unroll 2
           for (int i = 0; i < MR; ++i) {
-            const __m256i v = _mm256_xor_si256(va[i], vb);
-            const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
-            const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
-            bytes[i][j] = _mm256_add_epi8(bytes[i][j], _mm256_add_epi8(lo, hi));
+            bytes[i][j] = _mm256_add_epi8(bytes[i][j], count(_mm256_xor_si256(va[i], vb)));
           }
         }
       }
@@ -104,9 +111,8 @@ __attribute__((noinline)) double tile_rate(  // each tiling its own loop: inline
 // integer ALUs in the same loop. B: 3 x 128 words x 8 columns = 24 KiB, in L1.
 __attribute__((noinline)) double mixed_rate(long reps, long long& checksum) {
   constexpr int kQ = 124;  // 4 blocks of 31 words
-  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2,
-                                       2, 3, 2, 3, 3, 4);
-  const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+  const NibbleCounts count;
+  const __m256i zero = _mm256_setzero_si256();
   const std::uint64_t* panels = b;  // panel p, word q, column l at b[(p * kQ + q) * 8 + l]
   __m256i acc[4] = {zero, zero, zero, zero};
   std::uint64_t sc[8] = {};
@@ -120,9 +126,7 @@ __attribute__((noinline)) double mixed_rate(long reps, long long& checksum) {
         for (int v = 0; v < 4; ++v) {
           const __m256i x = _mm256_xor_si256(
               aq, _mm256_load_si256(reinterpret_cast<const __m256i*>(panels + ((v / 2) * kQ + q) * 8 + 4 * (v % 2))));
-          const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, low));
-          const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low));
-          bytes[v] = _mm256_add_epi8(bytes[v], _mm256_add_epi8(lo, hi));
+          bytes[v] = _mm256_add_epi8(bytes[v], count(x));
         }
         const std::uint64_t* bs = panels + (2 * kQ + q) * 8;
 #pragma GCC unroll 8

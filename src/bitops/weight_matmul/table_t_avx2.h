@@ -92,26 +92,23 @@ struct Avx2Tables {
     }
   }
 
-  static PBN_INLINE __m256i tail_mask(std::size_t k, std::size_t c) {
-    const std::size_t n = c >= k ? 0 : k - c >= 8 ? 8 : k - c;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-
   template <std::size_t R>
   static void sweep(const float* tab, const std::uint8_t* idx, std::size_t ld, std::size_t groups, std::size_t k,
                     float* z, std::size_t ldz, bool first) {
     for (std::size_t c = 0; c < k; c += 8 * kCols) {
-      __m256i m[kCols];
-      for (std::size_t q = 0; q < kCols; ++q) m[q] = tail_mask(k, c + 8 * q);
-      const bool whole = c + 8 * kCols <= k;  // vmaskmovps stores are slow on Zen 2/3: masks at the tail only
+      // Columns of each 8-wide block inside k. Masked loads and stores at the tail only: vmaskmovps stores
+      // are slow on Zen 2/3.
+      const bool whole = c + 8 * kCols <= k;
+      std::size_t live[kCols];
+      for (std::size_t q = 0; q < kCols; ++q) live[q] = c + 8 * q >= k ? 0 : min_sz(k - c - 8 * q, 8);
       __m256 acc[R][kCols];
 #pragma GCC unroll 8
       for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 2
         for (std::size_t q = 0; q < kCols; ++q)
-          acc[r][q] = first   ? _mm256_setzero_ps()
-                      : whole ? _mm256_loadu_ps(z + r * ldz + c + 8 * q)
-                              : _mm256_maskload_ps(z + r * ldz + c + 8 * q, m[q]);
+          acc[r][q] = first   ? Avx2::zero()
+                      : whole ? Avx2::load(z + r * ldz + c + 8 * q)
+                              : Avx2::load_tail(z + r * ldz + c + 8 * q, live[q]);
       for (std::size_t grp = 0; grp < groups; ++grp) {
         __m256i ix[kCols], in[kCols];
 #pragma GCC unroll 2
@@ -134,9 +131,9 @@ struct Avx2Tables {
 #pragma GCC unroll 2
         for (std::size_t q = 0; q < kCols; ++q) {
           if (whole)
-            _mm256_storeu_ps(z + r * ldz + c + 8 * q, acc[r][q]);
+            Avx2::store(z + r * ldz + c + 8 * q, acc[r][q]);
           else
-            _mm256_maskstore_ps(z + r * ldz + c + 8 * q, m[q], acc[r][q]);
+            Avx2::store_tail(z + r * ldz + c + 8 * q, acc[r][q], live[q]);
         }
     }
   }
