@@ -7,11 +7,12 @@ the ceilings measured on that machine beside it:
 
 Every ratio is timed side by side in this one process (medians of interleaved rounds:
 pybitnet, its baseline, pybitnet, ...), so load from other jobs hits both sides alike; on a
-shared machine absolute times are noisy, ratios less so. The ceilings come from two small
+shared machine absolute times are noisy, ratios less so. The ceilings come from three small
 probes compiled with g++ -O3 into build/: scripts/xnor_loop_peak.cpp (the XNOR-popcount
 loop on L1-resident data in the ISA pybitnet runs: vpopcntq with AVX-512 VPOPCNTDQ, AVX2's
-vpshufb nibble counts) and scripts/read_bandwidth.cpp (one core reading a region once, warm
-or after a flush). Rows:
+vpshufb nibble counts), scripts/table_loop_peak.cpp (the table kernels' lookup: one permute +
+one add per lookup, registers only, in the ISA pybitnet runs) and scripts/read_bandwidth.cpp
+(one core reading a region once, warm or after a flush). Rows:
 
 1. BNN 784-4096x3-10 MNIST training, batch 100, Adam: pybitnet's step vs the same net in
    PyTorch float32 (pybitnet.profiling.torch_training_step) on 1 thread, and pybitnet on 2
@@ -24,7 +25,10 @@ or after a flush). Rows:
 5. xnor_gemm 1x4096x4096 after a flush (pack_signs over a 128 MiB buffer on the same
    threads): GB/s of packed weights; beside it a 1x64x8 call after the same flush, the
    cost of a cold call before it reads a weight, and the weights' rate net of it.
-6. xnor_gemm 256x4096x4096 vs the XNOR loop ceiling, rounds alternating with the probe.
+6. xnor_gemm 256x4096x4096 vs the XNOR loop ceiling, rounds alternating with the probe;
+   6b/6c (information, no target): the products of a training step's backward pass,
+   binary_weight_matmul_t 100x4096x4096 (g @ sign(W)) and ternary_weight_matmul_t
+   4096x100x4096 (the weight gradient after dropout), vs the table-lookup ceiling.
 7. vs Larq Compute Engine: only with --lce-python (a venv with benchmarks/peers'
    requirements); otherwise not measured.
 8. shift_matmul (100,1024,1024) and (100,4096,4096) vs numpy float32 x.T @ g.
@@ -75,6 +79,7 @@ class Plan:
     gemm_k: int = 4096
     gemm_m: int = 256
     gemm_rounds: int = 7
+    table_batch: int = 100  # rows 6b/6c: the MNIST recipe's batch
     shift_shapes: Tuple[Tuple[int, int, int], ...] = ((100, 1024, 1024), (100, 4096, 4096))
     shift_repeats: int = 15
     flush_mib: int = FLUSH_MIB
@@ -92,7 +97,7 @@ PLANS = {
                   cold_rounds=11, gemm_rounds=3, shift_repeats=5),
     "tiny": Plan("tiny", mlp_hidden=64, cnn_channels=8, cnn_hidden=32, mlp_rounds=2, cnn_rounds=1, profile_steps=1,
                  cnn_profile_steps=1, inference_hidden=256, warm_repeats=21, cold_rounds=3, gemm_k=1024, gemm_m=16,
-                 gemm_rounds=1, shift_shapes=((16, 256, 256),), shift_repeats=3, flush_mib=8),
+                 gemm_rounds=1, table_batch=16, shift_shapes=((16, 256, 256),), shift_repeats=3, flush_mib=8),
 }
 
 
@@ -134,17 +139,22 @@ def load_average() -> str:
         return "unknown"
 
 
+# Probes that take the ISA pybitnet runs (PYBITNET_ISA included), so that each kernel is held to
+# its own ISA's loop: their g++ flags per ISA.
+KERNEL_PROBES = {"xnor_loop_peak": {"avx512": ["-mavx512f", "-mavx512vpopcntdq"], "avx2": ["-mavx2"]},
+                 "table_loop_peak": {"avx512": ["-mavx512f"], "avx2": ["-mavx2"]}}
+
+
 def build_probe(name: str) -> Tuple[Optional[Path], str]:
     """(build/<name>-<isa>, "") compiled from scripts/<name>.cpp with g++ -O3 and the ISA's flags
-    (rebuilt when the source is newer), or (None, why not). xnor_loop_peak takes the ISA
-    pybitnet runs (PYBITNET_ISA included), so row 6 holds each kernel to its own loop; the
-    read probe takes the CPU's widest vectors."""
+    (rebuilt when the source is newer), or (None, why not). The kernel probes (KERNEL_PROBES)
+    take the ISA pybitnet runs; the read probe takes the CPU's widest vectors."""
     flags = cpu_flags()
-    if name == "xnor_loop_peak":
+    if name in KERNEL_PROBES:
         tag = pybitnet.isa()
-        isa = {"avx512": ["-mavx512f", "-mavx512vpopcntdq"], "avx2": ["-mavx2"]}.get(tag)
+        isa = KERNEL_PROBES[name].get(tag)
         if isa is None:
-            return None, f"the probe has no {tag} loop (AVX-512 VPOPCNTDQ and AVX2 only)"
+            return None, f"{name} has no {tag} loop (AVX-512 and AVX2 only)"
     else:
         tag = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else ""
         isa = {"avx512": ["-mavx512f"], "avx2": ["-mavx2"]}.get(tag)
@@ -178,6 +188,21 @@ def xnor_peak(exe: Path, copies: int = 1) -> Tuple[float, str]:
             raise RuntimeError(f"{exe} printed {out!r}")
         total, loop = total + float(m.group(1)), m.group(2)
     return total, loop
+
+
+def table_peak(exe: Path, copies: int = 1) -> dict:
+    """{"binary" | "ternary": (G sign-MAC/s summed over `copies` processes started together, the
+    loop as the probe names it)} of the table-lookup probe."""
+    procs = [subprocess.Popen([str(exe)], stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    rates: dict = {}
+    for p in procs:
+        out, _ = p.communicate()
+        found = re.findall(r"^(binary|ternary): ([\d.]+) G sign-MAC/s \(.*?; (.+)\)$", out, re.M)
+        if p.returncode or len(found) != 2:
+            raise RuntimeError(f"{exe} printed {out!r}")
+        for kind, rate, loop in found:
+            rates[kind] = (rates.get(kind, (0.0, ""))[0] + float(rate), loop)
+    return rates
 
 
 def read_bandwidth(exe: Path, nbytes: int, mode: str, passes: int, flush_mib: int) -> Tuple[float, float]:
@@ -313,7 +338,8 @@ def training_rows(plan: Plan, dataset: str, notes: List[str], peak_exe: Optional
                  f"fused with their Adam update {ms(p['weight gradients + update'])}), the float rest "
                  f"{ms(rest)} ms (BN {ms(p['batch norm'])}, activations/pooling/dropout "
                  f"{ms(p['activations, pooling, dropout'])}, optimizer {ms(p['optimizer'])}); "
-                 f"PyTorch's fused Adam update alone {ms(update[n])} ms")
+                 f"PyTorch's fused Adam update alone {ms(update[n])} ms; the products' table kernels against "
+                 f"their ceiling: rows 6b and 6c")
         rows.append(Row(what, measured, target, (ratio >= goal) if (goal and plan.judged) else None, limit))
     if not cnn and len(plan.threads) > 1:
         n1, n2 = plan.threads[0], plan.threads[-1]
@@ -457,6 +483,54 @@ def gemm_rows(plan: Plan, notes: List[str], peak_exe: Optional[Path], bw_exe: Op
     return rows
 
 
+def table_rows(plan: Plan, notes: List[str], table_exe: Optional[Path], table_note: str) -> List[Row]:
+    """Rows 6b and 6c (information): the table kernels behind every training step's backward
+    products against the table-lookup probe, rounds alternating probe and kernel as row 6."""
+    isa, k, batch = pybitnet.isa(), plan.gemm_k, plan.table_batch
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal((batch, k)).astype(np.float32)  # a batch's output gradients
+    w_bits = pybitnet.pack_signs(bench.random_pm((k, k), 6))  # a layer's weights
+    g_t = np.ascontiguousarray(rng.standard_normal((k, batch)).astype(np.float32))  # the same, transposed
+    kept = rng.random((batch, k)) < 0.5  # the recipe's hidden dropout
+    signs = np.where(rng.random((batch, k)) < 0.5, -1.0, 1.0).astype(np.float32)
+    sign_bits, nonzero_bits = pybitnet.weight_matmul.pack_ternary(np.where(kept, signs, 0))
+    cases = [("binary", f"6b. binary_weight_matmul_t {batch}x{k}x{k} (g @ sign(W): a BNN layer's input gradient)",
+              lambda: _bitops.binary_weight_matmul_t(g, w_bits, k, isa)),
+             ("ternary", f"6c. ternary_weight_matmul_t {k}x{batch}x{k} (a layer's weight gradient after dropout: "
+                         "x.T @ g with x ternary)",
+              lambda: _bitops.ternary_weight_matmul_t(g_t, sign_bits, nonzero_bits, k, isa))]
+    macs = batch * k * k
+    rows = []
+    for n in plan.threads:
+        use_threads(n)
+        kernel_t = {kind: [] for kind, _, _ in cases}
+        peaks: List[dict] = []
+        for _ in range(plan.gemm_rounds):  # alternate: the probe, then the kernels
+            if table_exe is not None:
+                peaks.append(table_peak(table_exe, n))
+            for kind, _, call in cases:
+                kernel_t[kind].append(median_time(call, 3, 1))
+        copies = "one copy" if n == 1 else f"{n} copies at once, summed"
+        for kind, what, _ in cases:
+            t = float(np.min(kernel_t[kind]))  # best rounds of each, as row 6
+            rate = macs / t / 1e9
+            measured = f"{rate:.1f} G sign-MAC/s, {1e3 * t:.2f} ms"
+            if peaks:
+                peak = max(p[kind][0] for p in peaks)
+                measured = f"{100 * rate / peak:.1f} % ({measured})"
+                limit = (f"table_loop_peak ({copies}, registers only, {peaks[0][kind][1]}): {peak:.1f} G sign-MAC/s; "
+                         f"the best of {plan.gemm_rounds} rounds alternating probe and kernel (kernel: median of 3 "
+                         f"calls per round)")
+            else:
+                limit = f"ceiling not measured: {table_note}"
+            rows.append(Row(f"{what}, {n} thread(s)", measured, "(information: the products behind rows 1a and 2, "
+                            "against the table-lookup ceiling)", None, limit))
+    notes.append("Rows 6b/6c: the kernels' share of the table-lookup probe, whose loop issues only the permute and "
+                 "the add of each lookup (tables and indices in registers); a kernel also loads its tables and "
+                 "indices, builds them from g and W, and streams its output.")
+    return rows
+
+
 def shift_rows(plan: Plan, notes: List[str]) -> List[Row]:
     """Row 8: shift_matmul vs numpy float32 x.T @ g, side by side on the same threads."""
     isa = pybitnet.isa()
@@ -517,6 +591,7 @@ def run(plan: Plan, lce_python: Optional[str] = None, progress: Callable[[str], 
     load_before = load_average()
     peak_exe, peak_note = build_probe("xnor_loop_peak")
     bw_exe, bw_note = build_probe("read_bandwidth")
+    table_exe, table_note = build_probe("table_loop_peak")
     core_before = second_core(peak_exe)
     notes: List[str] = []
     rows: List[Row] = []
@@ -528,6 +603,8 @@ def run(plan: Plan, lce_python: Optional[str] = None, progress: Callable[[str], 
     rows += inference_rows(plan, notes, bw_exe)
     progress("xnor_gemm")
     rows += gemm_rows(plan, notes, peak_exe, bw_exe, peak_note, bw_note)
+    progress("table kernels")
+    rows += table_rows(plan, notes, table_exe, table_note)
     lce, extra = lce_row(lce_python, plan.name != "full")
     rows.append(lce)
     progress("shift_matmul")
@@ -537,6 +614,8 @@ def run(plan: Plan, lce_python: Optional[str] = None, progress: Callable[[str], 
         notes.append(f"read_bandwidth probe not built: {bw_note}")
     if peak_exe is None:
         notes.append(f"xnor_loop_peak probe not built: {peak_note}")
+    if table_exe is None:
+        notes.append(f"table_loop_peak probe not built: {table_note}")
     try:
         import torch
 
