@@ -118,6 +118,9 @@ ext = Pybind11Extension(
     define_macros=[("PYBITNET_VERSION", f'"{VERSION}"'), ("PYBITNET_BUILD_FLAGS", f'"{build_flags}"')],
     extra_compile_args=COMMON_FLAGS + (SANITIZE_FLAGS if SANITIZE else []),
     extra_link_args=SANITIZE_FLAGS if SANITIZE else [],
+    # A header or .inc edit alone must rebuild too: without these, build_ext found every .cpp older
+    # than the module and kept a stale build (a kernel change once measured on the old code).
+    depends=sorted(str(p.relative_to(HERE)) for ext in ("*.h", "*.inc") for p in (HERE / "src/bitops").rglob(ext)),
 )
 
 ParallelCompile("PYBITNET_BUILD_JOBS", default=2).install()
