@@ -10,8 +10,8 @@ pybitnet, its baseline, pybitnet, ...), so load from other jobs hits both sides 
 shared machine absolute times are noisy, ratios less so. The ceilings come from three small
 probes compiled with g++ -O3 into build/: scripts/xnor_loop_peak.cpp (the XNOR-popcount
 loop on L1-resident data in the ISA pybitnet runs: vpopcntq with AVX-512 VPOPCNTDQ, AVX2's
-vpshufb nibble counts), scripts/table_loop_peak.cpp (the table kernels' lookup: one permute +
-one add per lookup, registers only, in the ISA pybitnet runs) and scripts/read_bandwidth.cpp
+vpshufb nibble counts), scripts/table_lookup_peak.cpp (the table kernels' lookup: one permute +
+one add per lookup and nothing else, in the ISA pybitnet runs) and scripts/read_bandwidth.cpp
 (one core reading a region once, warm or after a flush). Rows:
 
 1. BNN 784-4096x3-10 MNIST training, batch 100, Adam: pybitnet's step vs the same net in
@@ -142,7 +142,7 @@ def load_average() -> str:
 # Probes that take the ISA pybitnet runs (PYBITNET_ISA included), so that each kernel is held to
 # its own ISA's loop: their g++ flags per ISA.
 KERNEL_PROBES = {"xnor_loop_peak": {"avx512": ["-mavx512f", "-mavx512vpopcntdq"], "avx2": ["-mavx2"]},
-                 "table_loop_peak": {"avx512": ["-mavx512f"], "avx2": ["-mavx2"]}}
+                 "table_lookup_peak": {"avx512": ["-mavx512f"], "avx2": ["-mavx2"]}}
 
 
 def build_probe(name: str) -> Tuple[Optional[Path], str]:
@@ -518,7 +518,7 @@ def table_rows(plan: Plan, notes: List[str], table_exe: Optional[Path], table_no
             if peaks:
                 peak = max(p[kind][0] for p in peaks)
                 measured = f"{100 * rate / peak:.1f} % ({measured})"
-                limit = (f"table_loop_peak ({copies}, registers only, {peaks[0][kind][1]}): {peak:.1f} G sign-MAC/s; "
+                limit = (f"table_lookup_peak ({copies}, {peaks[0][kind][1]}): {peak:.1f} G sign-MAC/s; "
                          f"the best of {plan.gemm_rounds} rounds alternating probe and kernel (kernel: median of 3 "
                          f"calls per round)")
             else:
@@ -526,8 +526,8 @@ def table_rows(plan: Plan, notes: List[str], table_exe: Optional[Path], table_no
             rows.append(Row(f"{what}, {n} thread(s)", measured, "(information: the products behind rows 1a and 2, "
                             "against the table-lookup ceiling)", None, limit))
     notes.append("Rows 6b/6c: the kernels' share of the table-lookup probe, whose loop issues only the permute and "
-                 "the add of each lookup (tables and indices in registers); a kernel also loads its tables and "
-                 "indices, builds them from g and W, and streams its output.")
+                 "the add of each lookup (AVX2: tables and indices in registers; AVX-512: each index loaded from L1); "
+                 "a kernel also loads its tables and indices, builds them from g and W, and streams its output.")
     return rows
 
 
@@ -591,7 +591,7 @@ def run(plan: Plan, lce_python: Optional[str] = None, progress: Callable[[str], 
     load_before = load_average()
     peak_exe, peak_note = build_probe("xnor_loop_peak")
     bw_exe, bw_note = build_probe("read_bandwidth")
-    table_exe, table_note = build_probe("table_loop_peak")
+    table_exe, table_note = build_probe("table_lookup_peak")
     core_before = second_core(peak_exe)
     notes: List[str] = []
     rows: List[Row] = []
@@ -615,7 +615,7 @@ def run(plan: Plan, lce_python: Optional[str] = None, progress: Callable[[str], 
     if peak_exe is None:
         notes.append(f"xnor_loop_peak probe not built: {peak_note}")
     if table_exe is None:
-        notes.append(f"table_loop_peak probe not built: {table_note}")
+        notes.append(f"table_lookup_peak probe not built: {table_note}")
     try:
         import torch
 
