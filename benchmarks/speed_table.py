@@ -176,15 +176,25 @@ def build_probe(name: str) -> Tuple[Optional[Path], str]:
     return exe, ""
 
 
+def probe_outputs(exe: Path, copies: int = 1) -> List[str]:
+    """The stdout of `copies` runs of a probe started together (one per core when copies > 1)."""
+    procs = [subprocess.Popen([str(exe)], stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    outs = []
+    for p in procs:
+        out, _ = p.communicate()
+        if p.returncode:
+            raise RuntimeError(f"{exe} exited with {p.returncode}, printing {out!r}")
+        outs.append(out)
+    return outs
+
+
 def xnor_peak(exe: Path, copies: int = 1) -> Tuple[float, str]:
     """T bit-MAC/s of the XNOR loop probe, summed over `copies` processes started together, and
     the loop it ran as the probe names it."""
-    procs = [subprocess.Popen([str(exe)], stdout=subprocess.PIPE, text=True) for _ in range(copies)]
     total, loop = 0.0, ""
-    for p in procs:
-        out, _ = p.communicate()
+    for out in probe_outputs(exe, copies):
         m = re.search(r"\(([\d.]+) T bit-MAC/s; (.+); checksum", out)
-        if p.returncode or not m:
+        if not m:
             raise RuntimeError(f"{exe} printed {out!r}")
         total, loop = total + float(m.group(1)), m.group(2)
     return total, loop
@@ -193,12 +203,10 @@ def xnor_peak(exe: Path, copies: int = 1) -> Tuple[float, str]:
 def table_peak(exe: Path, copies: int = 1) -> dict:
     """{"binary" | "ternary": (G sign-MAC/s summed over `copies` processes started together, the
     loop as the probe names it)} of the table-lookup probe."""
-    procs = [subprocess.Popen([str(exe)], stdout=subprocess.PIPE, text=True) for _ in range(copies)]
     rates: dict = {}
-    for p in procs:
-        out, _ = p.communicate()
+    for out in probe_outputs(exe, copies):
         found = re.findall(r"^(binary|ternary): ([\d.]+) G sign-MAC/s \(.*?; (.+)\)$", out, re.M)
-        if p.returncode or len(found) != 2:
+        if len(found) != 2:
             raise RuntimeError(f"{exe} printed {out!r}")
         for kind, rate, loop in found:
             rates[kind] = (rates.get(kind, (0.0, ""))[0] + float(rate), loop)
@@ -490,7 +498,7 @@ def table_rows(plan: Plan, notes: List[str], table_exe: Optional[Path], table_no
     rng = np.random.default_rng(5)
     g = rng.standard_normal((batch, k)).astype(np.float32)  # a batch's output gradients
     w_bits = pybitnet.pack_signs(bench.random_pm((k, k), 6))  # a layer's weights
-    g_t = np.ascontiguousarray(rng.standard_normal((k, batch)).astype(np.float32))  # the same, transposed
+    g_t = rng.standard_normal((k, batch)).astype(np.float32)  # a weight gradient's g: one row per output
     kept = rng.random((batch, k)) < 0.5  # the recipe's hidden dropout
     signs = np.where(rng.random((batch, k)) < 0.5, -1.0, 1.0).astype(np.float32)
     sign_bits, nonzero_bits = pybitnet.weight_matmul.pack_ternary(np.where(kept, signs, 0))

@@ -111,8 +111,9 @@ struct Avx2Tables {
   template <std::size_t R, bool kWhole>
   static PBN_INLINE void column_block(const float* tab, const std::uint8_t* idx, std::size_t ld, std::size_t groups,
                                       std::size_t k, std::size_t c, float* z, std::size_t ldz, bool first) {
-    std::size_t live[kCols];  // columns of each 8-wide block inside k
-    for (std::size_t q = 0; q < kCols; ++q) live[q] = c + 8 * q >= k ? 0 : min_sz(k - c - 8 * q, 8);
+    std::size_t live[kCols] = {};  // the tail's columns of each 8-wide block inside k
+    if constexpr (!kWhole)
+      for (std::size_t q = 0; q < kCols; ++q) live[q] = c + 8 * q >= k ? 0 : min_sz(k - c - 8 * q, 8);
     __m256 acc[R][kCols];
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < R; ++r)
